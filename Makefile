@@ -1,0 +1,39 @@
+# Relay: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest clean
+
+install: $(STAMP)
+
+# Pinned versions come from requirements.lock; the project itself is installed
+# editable on top of them without re-resolving.
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: install
+	$(BIN)/relay serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy src
+
+# The suite runs on the embedded SQLite database, then again on PostgreSQL
+# when RELAY_TEST_DATABASE_URL names one (.ci/run sets it).
+pytest: install
+	env -u RELAY_TEST_DATABASE_URL $(BIN)/pytest
+	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then $(BIN)/pytest; fi
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""The ASGI application: `create_app(settings)` wires routers, services and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from relay import __version__, health
+from relay.auth import router as api_keys_router
+from relay.auth.dependencies import get_principal
+from relay.auth.usage import UsageRecorder
+from relay.auth.verifier import KeyVerifier
+from relay.config import Settings, get_settings
+from relay.datasets import router as datasets_router
+from relay.db import Database
+from relay.errors import install_error_handlers
+from relay.middleware import BodySizeLimitMiddleware
+
+API_PREFIX = "/api/v1"
+
+
+def _api_router() -> APIRouter:
+    # Authentication is declared once here, so every route added below is
+    # protected by default.
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    api.include_router(api_keys_router.router)
+    api.include_router(datasets_router.router)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (the environment's when omitted)."""
+    settings = settings or get_settings()
+    database = Database(settings)
+    usage = UsageRecorder(database.sessionmaker, settings.usage_flush_interval)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        usage.start()
+        try:
+            yield
+        finally:
+            await usage.stop()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Relay API",
+        version=__version__,
+        summary="Multi-tenant REST API authenticated with X-API-Key.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.verifier = KeyVerifier(database.sessionmaker)
+    app.state.usage = usage
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(_api_router())
+    return app

@@ -1,0 +1,1 @@
+"""API keys: their format, storage, verification and the routes that manage them."""

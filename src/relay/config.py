@@ -1,0 +1,69 @@
+"""Runtime settings, read from `RELAY_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# URLs as a user writes them, mapped to the async drivers the app runs on.
+_ASYNC_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def to_async_url(url: str) -> str:
+    """Map `sqlite:///x.db` / `postgresql://...` to the async driver URL SQLAlchemy needs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _ASYNC_SCHEMES:
+        supported = "sqlite:///path/to/file.db or postgresql://user:pass@host:port/db"
+        raise ValueError(f"Unsupported database URL {scheme!r}: use {supported}")
+    return f"{_ASYNC_SCHEMES[scheme]}://{rest}"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; see the README's Configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    database_url: str = "sqlite:///./data/relay.db"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How often gathered `last_used_at` values are written, in seconds.
+    usage_flush_interval: float = Field(default=1.0, gt=0, le=4.0)
+    # A database that does not answer within this many seconds counts as down.
+    db_connect_timeout: float = Field(default=3.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        to_async_url(value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def async_database_url(self) -> str:
+        return to_async_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own `Settings` instead."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Datasets: the first tenant resource, and the guide's example."""

@@ -1,0 +1,78 @@
+"""Routes under /api/v1/datasets."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from relay.auth.dependencies import CurrentPrincipal
+from relay.datasets import service
+from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
+from relay.db import SessionDep
+
+router = APIRouter(prefix="/datasets", tags=["Datasets"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such dataset in this tenant"}
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetRead)
+async def create_dataset(
+    data: DatasetCreate, principal: CurrentPrincipal, session: SessionDep
+) -> DatasetRead:
+    """Create a dataset."""
+    dataset = await service.create_dataset(session, tenant_id=principal.tenant_id, data=data)
+    return DatasetRead.model_validate(dataset)
+
+
+@router.get("", response_model=DatasetPage)
+async def list_datasets(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> DatasetPage:
+    """List the tenant's datasets, newest first, one page at a time."""
+    items, total = await service.list_datasets(
+        session, tenant_id=principal.tenant_id, page=page, page_size=page_size
+    )
+    return DatasetPage(
+        items=[DatasetRead.model_validate(item) for item in items],
+        total=total,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND)
+async def get_dataset(
+    dataset_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> DatasetRead:
+    """Read one dataset."""
+    dataset = await service.get_dataset(
+        session, tenant_id=principal.tenant_id, dataset_id=dataset_id
+    )
+    return DatasetRead.model_validate(dataset)
+
+
+@router.patch("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND)
+async def update_dataset(
+    dataset_id: uuid.UUID, data: DatasetUpdate, principal: CurrentPrincipal, session: SessionDep
+) -> DatasetRead:
+    """Change some fields of a dataset; the others stay as they are."""
+    dataset = await service.update_dataset(
+        session, tenant_id=principal.tenant_id, dataset_id=dataset_id, data=data
+    )
+    return DatasetRead.model_validate(dataset)
+
+
+@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def delete_dataset(
+    dataset_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    """Delete a dataset for good."""
+    await service.delete_dataset(session, tenant_id=principal.tenant_id, dataset_id=dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,89 @@
+"""Request and response bodies of the dataset routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+MAX_ARTIFACT_TYPES = 50
+
+DatasetName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class ArtifactType(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
+        examples=["bounding_box"]
+    )
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = Field(
+        default=None, examples=["#3B82F6"]
+    )
+
+
+def _unique_names(artifact_types: list[ArtifactType]) -> list[ArtifactType]:
+    names = [artifact_type.name for artifact_type in artifact_types]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"artifact type names must be unique; repeated: {', '.join(duplicates)}")
+    return artifact_types
+
+
+ArtifactTypes = Annotated[
+    list[ArtifactType], Field(max_length=MAX_ARTIFACT_TYPES), AfterValidator(_unique_names)
+]
+
+
+class DatasetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: DatasetName
+    description: Description | None = None
+    artifact_types: ArtifactTypes = Field(default_factory=list)
+
+
+class DatasetUpdate(BaseModel):
+    """A partial update: only the fields sent change; `description: null` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DatasetName | None = None
+    description: Description | None = None
+    artifact_types: ArtifactTypes | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_not_null(self) -> DatasetUpdate:
+        for field in ("name", "artifact_types"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class DatasetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    artifact_types: list[ArtifactType]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DatasetPage(BaseModel):
+    items: list[DatasetRead]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,94 @@
+"""Domain errors, and the handlers that turn every failure into JSON with a `detail`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+logger = logging.getLogger(__name__)
+
+SERVICE_UNAVAILABLE = "Service temporarily unavailable"
+# OperationalError covers a refused connection as well as SQLite's "database is
+# locked": both pass, so the caller may retry.
+_UNAVAILABLE_ERRORS = (PoolTimeoutError, OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+class RelayError(Exception):
+    """An expected failure with a status code and a message safe to show the caller."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class NotFoundError(RelayError):
+    status_code = 404
+
+
+class ConflictError(RelayError):
+    status_code = 409
+
+
+class AuthenticationError(RelayError):
+    status_code = 401
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when `exc`, or what caused it, means "the database is unreachable or busy"."""
+    current: BaseException | None = exc
+    while current is not None:
+        if isinstance(current, _UNAVAILABLE_ERRORS) or (
+            isinstance(current, DBAPIError) and current.connection_invalidated
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RelayError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's shape, minus `input`: echoing the request back could repeat a
+    # secret or a megabyte of text into the response.
+    errors: list[dict[str, Any]] = [
+        {key: value for key, value in error.items() if key not in {"input", "url"}}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+    if not is_connection_failure(exc):
+        raise exc
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse({"detail": SERVICE_UNAVAILABLE}, status_code=503)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled %s", type(exc).__name__)
+    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error the app can raise leaves as JSON with a `detail`."""
+    app.add_exception_handler(RelayError, _relay_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # Registered per class so that an outage is answered (503) and not re-raised
+    # to the server as a crash; anything else still ends as a logged 500.
+    for error_class in (*_UNAVAILABLE_ERRORS, DBAPIError):
+        app.add_exception_handler(error_class, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,7 @@
+"""Imports every domain's models so that `Base.metadata` knows all tables."""
+
+from relay.auth.models import ApiKey
+from relay.datasets.models import Dataset
+from relay.tenants.models import Tenant, User
+
+__all__ = ["ApiKey", "Dataset", "Tenant", "User"]

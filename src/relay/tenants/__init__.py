@@ -1,0 +1,1 @@
+"""Tenants (customer accounts) and their users."""

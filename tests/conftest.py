@@ -1,0 +1,94 @@
+"""Test fixtures: a real database built by the migrations, an app, two tenants.
+
+The suite runs on a throw-away SQLite file, or on the PostgreSQL database named
+by RELAY_TEST_DATABASE_URL. Every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+
+from relay.app import create_app
+from relay.config import Settings
+from relay.db import Base, Database
+from relay.migrations import upgrade_database
+from tests.factories import TenantFixture, make_tenant
+from tests.live_server import LiveServer, run_server
+
+
+def _test_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("RELAY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'relay-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(database_url=_test_database_url(tmp_path_factory))
+    upgrade_database(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def is_sqlite(settings: Settings) -> bool:
+    return settings.is_sqlite
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """A fresh app per test: its background tasks and connections end with the test,
+    so nothing holds a lock while a later test runs a server or the CLI."""
+    application = create_app(settings)
+    database: Database = application.state.db
+    async with application.router.lifespan_context(application):
+        yield application
+        async with database.sessionmaker.begin() as session:
+            for table in reversed(Base.metadata.sorted_tables):
+                await session.execute(delete(table))
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.db
+    return database
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def tenant_a(db: Database) -> TenantFixture:
+    return await make_tenant(db, name="Tenant A")
+
+
+@pytest.fixture
+async def tenant_b(db: Database) -> TenantFixture:
+    return await make_tenant(db, name="Tenant B")
+
+
+@pytest.fixture
+def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real `relay serve` process on the test database, shared by the session."""
+    log_path = tmp_path_factory.mktemp("live") / "relay-serve.log"
+    with run_server(settings.database_url, log_path) as server:
+        yield server

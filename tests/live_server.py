@@ -1,0 +1,96 @@
+"""Running a real `relay serve` process, and the `relay` CLI, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+RELAY = str(Path(sys.executable).with_name("relay"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def relay_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    return env | {"RELAY_DATABASE_URL": database_url} | extra
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    database_url: str
+    log_path: Path
+
+    def create_tenant(self) -> dict[str, str]:
+        """`relay tenants create --json` against the server's database."""
+        email = f"owner-{uuid.uuid4().hex[:10]}@example.com"
+        result = subprocess.run(
+            [
+                RELAY,
+                "tenants",
+                "create",
+                "--name",
+                "Acme",
+                "--email",
+                email,
+                "--password",
+                "correct horse battery",
+                "--json",
+            ],
+            env=relay_env(self.database_url),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"relay tenants create failed: {result.stderr}")
+        created: dict[str, str] = json.loads(result.stdout)
+        return created | {"email": email}
+
+
+@contextmanager
+def run_server(database_url: str, log_path: Path, *args: str) -> Iterator[LiveServer]:
+    """Start `relay serve` on a free port; wait until /healthz answers; stop it after."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [RELAY, "serve", "--port", str(port), *args],
+            env=relay_env(database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"relay serve exited early:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"relay serve did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield LiveServer(base_url=base_url, database_url=database_url, log_path=log_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -1,0 +1,153 @@
+"""The `relay` command: tenants create, db upgrade, serve's refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+from typer.testing import CliRunner
+
+from relay import cli
+from relay.auth import keys
+from relay.auth.models import ApiKey
+from relay.config import Settings, get_settings
+from relay.db import Database
+from relay.tenants.models import User
+
+runner = CliRunner()
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def use_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Point the CLI at a database URL through RELAY_DATABASE_URL."""
+
+    def point_at(url: str) -> None:
+        monkeypatch.setenv("RELAY_DATABASE_URL", url)
+        get_settings.cache_clear()
+
+    yield point_at
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def relay_env(settings: Settings, use_database: Callable[[str], None]) -> Settings:
+    use_database(settings.database_url)
+    return settings
+
+
+async def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    # The CLI runs its own event loop, so it runs in a thread beside the test's.
+    result = await asyncio.to_thread(runner.invoke, cli.app, list(args), input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def new_email() -> str:
+    return f"owner-{uuid.uuid4().hex[:10]}@Example.com"
+
+
+async def test_tenants_create_json_prints_one_object_with_a_working_key(
+    relay_env: Settings, db: Database
+) -> None:
+    email = new_email()
+    code, out, _ = await invoke(
+        "tenants", "create", "--name", "Acme", "--email", email, "--password", PASSWORD, "--json"
+    )
+    assert code == 0
+    created = json.loads(out)
+    assert set(created) == {"tenant_id", "user_id", "api_key_id", "api_key"}
+    assert keys.is_well_formed(created["api_key"])
+
+    async with db.sessionmaker() as session:
+        api_key = await session.get(ApiKey, uuid.UUID(created["api_key_id"]))
+        user = await session.get(User, uuid.UUID(created["user_id"]))
+        everything = repr((await session.execute(text("SELECT * FROM users"))).all()) + repr(
+            (await session.execute(text("SELECT * FROM api_keys"))).all()
+        )
+    assert api_key is not None
+    assert user is not None
+    assert api_key.name == "Initial key"
+    assert api_key.key_hash == keys.hash_key(created["api_key"])
+    assert str(api_key.tenant_id) == created["tenant_id"] == str(user.tenant_id)
+    assert user.email == email.lower()
+    assert user.role == "owner"
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in everything
+    assert created["api_key"] not in everything
+
+
+async def test_tenants_create_prints_the_key_once_in_plain_mode(relay_env: Settings) -> None:
+    code, out, _ = await invoke(
+        "tenants", "create", "--name", "Acme", "--email", new_email(), "--password", PASSWORD
+    )
+    assert code == 0
+    printed = [line for line in out.splitlines() if line.startswith("rl_live_")]
+    assert len(printed) == 1
+    assert keys.is_well_formed(printed[0])
+
+
+async def test_password_prompt_is_hidden(relay_env: Settings, db: Database) -> None:
+    email = new_email()
+    code, out, _ = await invoke(
+        "tenants", "create", "--name", "Acme", "--email", email, input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert code == 0
+    assert "Password" in out
+    assert PASSWORD not in out
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(User.id).where(User.email == email.lower()))
+
+
+async def test_duplicate_email_is_a_clear_error_with_exit_code_1(relay_env: Settings) -> None:
+    email = new_email()
+    args = ["tenants", "create", "--name", "Acme", "--password", PASSWORD]
+    assert (await invoke(*args, "--email", email))[0] == 0
+    code, out, err = await invoke(*args, "--email", email.upper())
+    assert code == 1
+    assert "A user with this email already exists" in err
+    assert "rl_live_" not in out
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("not-an-email", PASSWORD, "Enter a valid email address"),
+        ("ok@example.com", "short", "Password must be at least 10 characters"),
+    ],
+)
+async def test_bad_email_or_short_password_is_refused(
+    relay_env: Settings, email: str, password: str, message: str
+) -> None:
+    code, _, err = await invoke(
+        "tenants", "create", "--name", "Acme", "--email", email, "--password", password
+    )
+    assert code == 1
+    assert message in err
+
+
+async def test_db_upgrade_creates_the_schema_on_an_empty_database(
+    tmp_path: Path, use_database: Callable[[str], None]
+) -> None:
+    database_file = tmp_path / "nested" / "fresh.db"
+    use_database(f"sqlite:///{database_file}")
+    code, out, _ = await invoke("db", "upgrade")
+    assert code == 0, out
+    database = Database(Settings(database_url=f"sqlite:///{database_file}"))
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    await database.dispose()
+    assert {"tenants", "users", "api_keys", "datasets", "alembic_version"} <= set(tables)
+
+
+async def test_serve_refuses_several_workers_on_sqlite(
+    tmp_path: Path, use_database: Callable[[str], None]
+) -> None:
+    use_database(f"sqlite:///{tmp_path / 'x.db'}")
+    code, _, err = await invoke("serve", "--workers", "2")
+    assert code == 1
+    assert "--workers > 1 needs PostgreSQL" in err

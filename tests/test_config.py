@@ -1,0 +1,40 @@
+"""RELAY_DATABASE_URL as a user writes it, mapped to the async drivers."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from relay.config import Settings, to_async_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///data/relay.db", "sqlite+aiosqlite:///data/relay.db"),
+        ("sqlite:////abs/relay.db", "sqlite+aiosqlite:////abs/relay.db"),
+        ("postgresql://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+        ("postgres://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_user_urls_map_to_async_drivers(url: str, expected: str) -> None:
+    assert to_async_url(url) == expected
+
+
+def test_unsupported_url_is_a_clear_error() -> None:
+    with pytest.raises(ValidationError, match="Unsupported database URL"):
+        Settings(database_url="mysql://root@localhost/db")
+
+
+def test_settings_come_from_relay_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("RELAY_PORT", "9000")
+    monkeypatch.setenv("RELAY_LOG_LEVEL", "DEBUG")
+    settings = Settings()
+    assert (settings.database_url, settings.port, settings.log_level) == (
+        "postgresql://u@h/db",
+        9000,
+        "debug",
+    )
+    assert not settings.is_sqlite

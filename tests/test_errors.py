@@ -1,0 +1,124 @@
+"""Bad input of every kind gets a 4xx with a `detail`, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factories import TenantFixture
+
+DATASETS = "/api/v1/datasets"
+
+
+async def assert_nothing_created(client: httpx.AsyncClient, tenant: TenantFixture) -> None:
+    assert (await client.get(DATASETS, headers=tenant.headers)).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"{", 422),
+        (b'{"name": ', 422),
+        (b"not json", 422),
+        (b"\xff\xfe\x00", 400),  # not even UTF-8: FastAPI's "error parsing the body"
+        (b"[]", 422),
+        (b"null", 422),
+        (b'"a string"', 422),
+    ],
+    ids=["truncated", "half-object", "text", "binary", "array", "null", "string"],
+)
+async def test_malformed_json_is_4xx_with_detail(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, content: bytes, status: int
+) -> None:
+    response = await client.post(
+        DATASETS,
+        content=content,
+        headers=tenant_a.headers | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == status
+    assert response.json()["detail"]
+    await assert_nothing_created(client, tenant_a)
+
+
+async def test_huge_string_is_422_and_not_echoed(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    response = await client.post(DATASETS, json={"name": "x" * 500_000}, headers=tenant_a.headers)
+    assert response.status_code == 422
+    assert len(response.content) < 2_000
+    await assert_nothing_created(client, tenant_a)
+
+
+async def test_body_over_one_mebibyte_is_413(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    response = await client.post(
+        DATASETS, json={"name": "x" * (1024 * 1024 + 1)}, headers=tenant_a.headers
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"]
+    await assert_nothing_created(client, tenant_a)
+
+
+async def test_chunked_body_over_one_mebibyte_is_413(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = await client.post(
+        DATASETS, content=chunks(), headers=tenant_a.headers | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_unknown_route_is_404_json(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    for path in ["/api/v1/nothing-here", "/api/v2/datasets", "/nope"]:
+        response = await client.get(path, headers=tenant_a.headers)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
+
+
+async def test_wrong_method_is_405_json(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    response = await client.put(DATASETS, json={}, headers=tenant_a.headers)
+    assert response.status_code == 405
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "%00", "' OR 1=1 --"])
+async def test_malformed_uuid_in_path_is_422(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, bad_id: str
+) -> None:
+    for path in [f"{DATASETS}/{bad_id}", f"/api/v1/auth/api-keys/{bad_id}"]:
+        response = await client.request(
+            "DELETE" if "api-keys" in path else "GET", path, headers=tenant_a.headers
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"][0] == "path"
+
+
+async def test_wrong_types_are_422(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
+    for body in [
+        {"name": ["a"]},
+        {"name": {"a": 1}},
+        {"name": True},
+        {"name": "ok", "description": 3},
+    ]:
+        response = await client.post(DATASETS, json=body, headers=tenant_a.headers)
+        assert response.status_code == 422, body
+    await assert_nothing_created(client, tenant_a)
+
+
+async def test_validation_errors_do_not_echo_the_input(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/api-keys",
+        json={"name": "ok", "scopes": ["secret-looking-value"]},
+        headers=tenant_a.headers,
+    )
+    assert response.status_code == 422
+    assert "secret-looking-value" not in response.text

@@ -1,0 +1,52 @@
+"""GET /healthz tells whether the database answers; an outage is 503, never 500."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from relay.app import create_app
+from relay.auth import keys
+from relay.config import Settings
+
+
+@pytest.fixture
+async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose database refuses connections (a closed port)."""
+    unreachable = settings.model_copy(
+        update={"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
+    )
+    app = create_app(unreachable)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+    await app.state.db.dispose()
+
+
+async def test_healthz_is_ok_without_a_key(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_is_503_when_the_database_is_unreachable(
+    unreachable_client: httpx.AsyncClient,
+) -> None:
+    response = await unreachable_client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "detail": "Service temporarily unavailable",
+    }
+
+
+async def test_api_answers_503_not_500_when_the_database_is_unreachable(
+    unreachable_client: httpx.AsyncClient,
+) -> None:
+    response = await unreachable_client.get(
+        "/api/v1/datasets", headers={"X-API-Key": keys.generate_key()}
+    )
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Service temporarily unavailable"}

@@ -1,0 +1,29 @@
+"""/openapi.json and /docs declare the X-API-Key scheme so that Authorize works."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": schemes["APIKeyHeader"]["description"],
+    }
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in operations.values():
+            assert {"APIKeyHeader": []} in operation["security"], path
+
+
+async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "openapi.json" in response.text
