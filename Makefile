@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/relay serve
 
+LINT_PATHS := src tests $(wildcard bench)
+
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
 	$(BIN)/mypy src
