@@ -63,8 +63,7 @@ def db(app: FastAPI) -> Database:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with asgi_client(app) as http:
         yield http
 
 
@@ -92,3 +91,9 @@ def live_server(
     log_path = tmp_path_factory.mktemp("live") / "relay-serve.log"
     with run_server(settings.database_url, log_path) as server:
         yield server
+
+
+def asgi_client(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    """An HTTP client of the app in this process, calling from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")

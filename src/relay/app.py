@@ -13,6 +13,7 @@ from relay.auth.dependencies import get_principal
 from relay.auth.usage import UsageRecorder
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
+from relay.dashboard.setup import install_dashboard
 from relay.datasets import router as datasets_router
 from relay.db import Database
 from relay.errors import install_error_handlers
@@ -59,4 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(_api_router())
+    install_dashboard(app)
     return app

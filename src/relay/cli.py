@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 
+from relay.auth import service as auth_service
+from relay.auth.models import ApiKey
+from relay.auth.schemas import ApiKeyCreate
 from relay.config import Settings, get_settings
 from relay.db import Database
 from relay.errors import RelayError
 from relay.migrations import upgrade_database
 from relay.tenants import service as tenants_service
+from relay.tenants.models import Tenant, User
+
+INITIAL_KEY_NAME = "Initial key"
 
 # No pretty tracebacks: they print local variables, and a password may be one.
 app = typer.Typer(
@@ -84,15 +91,28 @@ def db_upgrade() -> None:
     console.print("Database is up to date.")
 
 
-async def _create_tenant(
-    settings: Settings, name: str, email: str, password: str
-) -> tenants_service.NewTenant:
+@dataclass(frozen=True)
+class _NewTenant:
+    tenant: Tenant
+    owner: User
+    api_key: ApiKey
+    full_key: str
+
+
+async def _create_tenant(settings: Settings, name: str, email: str, password: str) -> _NewTenant:
     database = Database(settings)
     try:
         async with database.sessionmaker.begin() as session:
-            return await tenants_service.create_tenant(
+            tenant, owner = await tenants_service.create_tenant(
                 session, name=name, email=email, password=password
             )
+            api_key, full_key = await auth_service.create_api_key(
+                session,
+                tenant_id=tenant.id,
+                data=ApiKeyCreate(name=INITIAL_KEY_NAME),
+                created_by=f"user:{owner.id}",
+            )
+            return _NewTenant(tenant=tenant, owner=owner, api_key=api_key, full_key=full_key)
     finally:
         await database.dispose()
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How often gathered `last_used_at` values are written, in seconds.
     usage_flush_interval: float = Field(default=1.0, gt=0, le=4.0)
+    # Dashboard: may anyone create a tenant at /signup? (Else `relay tenants create`.)
+    allow_signup: bool = True
+    # Dashboard: mark cookies Secure (set true when served over HTTPS).
+    cookie_secure: bool = False
     # A database that does not answer within this many seconds counts as down.
     db_connect_timeout: float = Field(default=3.0, gt=0)
 

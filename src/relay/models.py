@@ -1,7 +1,8 @@
 """Imports every domain's models so that `Base.metadata` knows all tables."""
 
 from relay.auth.models import ApiKey
+from relay.dashboard.models import Invitation, LoginFailure, WebSession
 from relay.datasets.models import Dataset
 from relay.tenants.models import Tenant, User
 
-__all__ = ["ApiKey", "Dataset", "Tenant", "User"]
+__all__ = ["ApiKey", "Dataset", "Invitation", "LoginFailure", "Tenant", "User", "WebSession"]

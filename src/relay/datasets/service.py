@@ -81,8 +81,10 @@ async def update_dataset(
 
 async def delete_dataset(
     session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID
-) -> None:
-    """Delete the tenant's dataset; NotFoundError when missing or another tenant's."""
+) -> Dataset:
+    """Delete the tenant's dataset and return it; NotFoundError when missing or
+    another tenant's."""
     dataset = await get_dataset(session, tenant_id=tenant_id, dataset_id=dataset_id)
     await session.delete(dataset)
     await session.flush()
+    return dataset

@@ -1,39 +1,26 @@
-"""Creating tenants with their owner and first key; looking up users."""
+"""Creating tenants and their users; checking credentials' shape."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import uuid
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.auth import service as auth_service
-from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate
 from relay.errors import ConflictError, RelayError
 from relay.tenants.models import Tenant, User
 from relay.tenants.passwords import MIN_PASSWORD_LENGTH, hash_password
 
-INITIAL_KEY_NAME = "Initial key"
 OWNER = "owner"
+MEMBER = "member"
 EMAIL_TAKEN = "A user with this email already exists"
-
-
-@dataclass(frozen=True)
-class NewTenant:
-    tenant: Tenant
-    owner: User
-    api_key: ApiKey
-    full_key: str
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def check_email(email: str) -> None:
@@ -46,39 +33,51 @@ def check_password(password: str) -> None:
         raise RelayError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
+def check_tenant_name(name: str) -> None:
+    if not name.strip() or len(name.strip()) > 200:
+        raise RelayError("Organisation name must be 1 to 200 characters")
+
+
 async def email_taken(session: AsyncSession, email: str) -> bool:
     return bool(await session.scalar(select(exists().where(User.email == normalize_email(email)))))
 
 
-async def create_tenant(
-    session: AsyncSession, *, name: str, email: str, password: str
-) -> NewTenant:
-    """A tenant, its owner user and a first API key named "Initial key"."""
+async def create_user(
+    session: AsyncSession, *, tenant_id: uuid.UUID, email: str, password: str, role: str
+) -> User:
+    """A user of the tenant, with an argon2id password hash. Emails are unique."""
     check_email(email)
     check_password(password)
     if await email_taken(session, email):
         raise ConflictError(EMAIL_TAKEN)
-    tenant = Tenant(name=name.strip())
-    session.add(tenant)
-    await session.flush()
-    owner = User(
-        tenant_id=tenant.id,
+    user = User(
+        tenant_id=tenant_id,
         email=normalize_email(email),
         password_hash=hash_password(password),
-        role=OWNER,
+        role=role,
     )
-    session.add(owner)
+    session.add(user)
     try:
         await session.flush()
     except IntegrityError as exc:  # the same email, signed up a moment ago
         raise ConflictError(EMAIL_TAKEN) from exc
-    api_key, full_key = await auth_service.create_api_key(
-        session,
-        tenant_id=tenant.id,
-        data=ApiKeyCreate(name=INITIAL_KEY_NAME),
-        created_by=f"user:{owner.id}",
+    return user
+
+
+async def create_tenant(
+    session: AsyncSession, *, name: str, email: str, password: str
+) -> tuple[Tenant, User]:
+    """A tenant and its owner user."""
+    check_tenant_name(name)
+    check_email(email)
+    check_password(password)
+    tenant = Tenant(name=name.strip())
+    session.add(tenant)
+    await session.flush()
+    owner = await create_user(
+        session, tenant_id=tenant.id, email=email, password=password, role=OWNER
     )
-    return NewTenant(tenant=tenant, owner=owner, api_key=api_key, full_key=full_key)
+    return tenant, owner
 
 
 async def has_tenants(session: AsyncSession) -> bool:

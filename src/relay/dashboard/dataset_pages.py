@@ -1,0 +1,133 @@
+"""Dataset pages: list, create, view, rename and delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render
+from relay.datasets import service as datasets_service
+from relay.datasets.schemas import DatasetCreate, DatasetUpdate
+from relay.db import SessionDep
+from relay.errors import NotFoundError
+
+router = APIRouter(prefix="/datasets", include_in_schema=False)
+
+PAGE_SIZE = 50
+BLANK_ARTIFACT_ROWS = 3
+
+
+def _artifact_rows(form: FormData) -> list[dict[str, Any]]:
+    """The artifact type rows of the form; rows left without a name are skipped."""
+    rows = zip(
+        form.getlist("artifact_name"),
+        form.getlist("artifact_description"),
+        form.getlist("artifact_color"),
+        strict=False,
+    )
+    return [
+        {"name": name, "description": description or None, "color": color or None}
+        for name, description, color in rows
+        if isinstance(name, str) and name.strip()
+    ]
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's messages (the API's words), keyed by dotted field path."""
+    return {".".join(str(part) for part in error["loc"]): error["msg"] for error in exc.errors()}
+
+
+@router.get("")
+async def datasets_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    items, total = await datasets_service.list_datasets(
+        session, tenant_id=user.tenant_id, page=1, page_size=PAGE_SIZE
+    )
+    context = {"datasets": items, "total": total}
+    return render(request, "datasets.html", context, user=user)
+
+
+@router.get("/new")
+async def new_dataset_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    context: dict[str, Any] = {"values": {}, "rows": [{}] * BLANK_ARTIFACT_ROWS, "errors": {}}
+    return render(request, "dataset_new.html", context, user=user)
+
+
+@router.post("")
+async def create_dataset(
+    request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    values = {"name": field(form, "name"), "description": field(form, "description") or None}
+    rows = _artifact_rows(form)
+    try:
+        data = DatasetCreate(**values, artifact_types=rows)
+    except ValidationError as exc:
+        context = {"values": values, "rows": rows or [{}], "errors": _field_errors(exc)}
+        return render(request, "dataset_new.html", context, user=user, status_code=422)
+    dataset = await datasets_service.create_dataset(session, tenant_id=user.tenant_id, data=data)
+    return redirect(request, f"/datasets/{dataset.id}", flash=f"Dataset “{dataset.name}” created.")
+
+
+@router.get("/{dataset_id}")
+async def dataset_page(
+    request: Request, session: SessionDep, user: CurrentUser, dataset_id: uuid.UUID
+) -> Response:
+    try:
+        dataset = await datasets_service.get_dataset(
+            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+        )
+    except NotFoundError as exc:
+        return redirect(request, "/datasets", flash=exc.detail)
+    context = {
+        "dataset": dataset,
+        "errors": {},
+        "confirm_delete": request.query_params.get("delete") == "1",
+    }
+    return render(request, "dataset.html", context, user=user)
+
+
+@router.post("/{dataset_id}")
+async def update_dataset(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    dataset_id: uuid.UUID,
+    form: CheckedForm,
+) -> Response:
+    try:
+        data = DatasetUpdate(
+            name=field(form, "name"), description=field(form, "description") or None
+        )
+        dataset = await datasets_service.update_dataset(
+            session, tenant_id=user.tenant_id, dataset_id=dataset_id, data=data
+        )
+    except ValidationError as exc:
+        dataset = await datasets_service.get_dataset(
+            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+        )
+        context = {"dataset": dataset, "errors": _field_errors(exc), "confirm_delete": False}
+        return render(request, "dataset.html", context, user=user, status_code=422)
+    except NotFoundError as exc:
+        return redirect(request, "/datasets", flash=exc.detail)
+    return redirect(request, f"/datasets/{dataset.id}", flash="Dataset saved.")
+
+
+@router.post("/{dataset_id}/delete")
+async def delete_dataset(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    dataset_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    try:
+        deleted = await datasets_service.delete_dataset(
+            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+        )
+    except NotFoundError as exc:
+        return redirect(request, "/datasets", flash=exc.detail)
+    return redirect(request, "/datasets", flash=f"Dataset “{deleted.name}” deleted.")

@@ -1,0 +1,87 @@
+"""Members of a tenant: invitations by single-use link (7 days), and accepting them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relay.dashboard.models import Invitation
+from relay.dashboard.tokens import new_token, token_hash
+from relay.db import tenant_select, utcnow
+from relay.errors import ConflictError, NotFoundError, RelayError
+from relay.tenants import service as tenants_service
+from relay.tenants.models import User
+
+INVITATION_LIFETIME = timedelta(days=7)
+INVITATION_INVALID = "This invitation link is invalid, expired or already used"
+
+
+async def list_members(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[User]:
+    query = select(User).where(User.tenant_id == tenant_id).order_by(User.created_at)
+    return list((await session.scalars(query)).all())
+
+
+async def list_pending_invitations(
+    session: AsyncSession, *, tenant_id: uuid.UUID
+) -> list[Invitation]:
+    query = (
+        tenant_select(Invitation, tenant_id)
+        .where(Invitation.accepted_at.is_(None), Invitation.expires_at > utcnow())
+        .order_by(Invitation.created_at.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def invite_member(
+    session: AsyncSession, *, inviter: User, email: str
+) -> tuple[Invitation, str]:
+    """An invitation to the inviter's tenant; returns it and the token for the link,
+    which is shown once and stored only hashed. Only the owner may invite."""
+    if inviter.role != tenants_service.OWNER:
+        raise RelayError("Only the owner can invite members")
+    tenants_service.check_email(email)
+    if await tenants_service.email_taken(session, email):
+        raise ConflictError(tenants_service.EMAIL_TAKEN)
+    token = new_token()
+    now = utcnow()
+    invitation = Invitation(
+        tenant_id=inviter.tenant_id,
+        email=tenants_service.normalize_email(email),
+        token_hash=token_hash(token),
+        invited_by=inviter.id,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    session.add(invitation)
+    await session.flush()
+    return invitation, token
+
+
+async def find_open_invitation(session: AsyncSession, *, token: str) -> Invitation:
+    """The unexpired, unused invitation of a link's token; NotFoundError otherwise."""
+    invitation = await session.scalar(
+        select(Invitation).where(
+            Invitation.token_hash == token_hash(token),
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+    )
+    if invitation is None:
+        raise NotFoundError(INVITATION_INVALID)
+    return invitation
+
+
+async def accept_invitation(session: AsyncSession, *, token: str, password: str) -> User:
+    """Create the member with this password and use the invitation up."""
+    invitation = await find_open_invitation(session, token=token)
+    invitation.accepted_at = utcnow()
+    return await tenants_service.create_user(
+        session,
+        tenant_id=invitation.tenant_id,
+        email=invitation.email,
+        password=password,
+        role=tenants_service.MEMBER,
+    )

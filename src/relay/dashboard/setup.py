@@ -1,0 +1,67 @@
+"""Mounting the dashboard on the app: pages, static files, error pages, security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relay.dashboard import account_pages, dataset_pages, settings_pages
+from relay.dashboard.web import CsrfRefused, SignInRequired, render
+
+# No inline script or style anywhere: every script and stylesheet is a file under /static.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+# The API and its interactive docs (which load Swagger UI) keep their own rules.
+_NOT_DASHBOARD = ("/api/", "/docs", "/redoc", "/openapi.json")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the dashboard's security headers to every page and static file."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(_NOT_DASHBOARD):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _sign_in_required(_request: Request, _exc: Exception) -> Response:
+    return RedirectResponse("/login", status_code=303)
+
+
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfRefused)
+    context = {"title": "Form refused", "message": exc.detail}
+    return render(request, "message.html", context, status_code=403)
+
+
+def install_dashboard(app: FastAPI) -> None:
+    """Serve the dashboard from the same app, at / (the API stays under /api)."""
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(account_pages.router)
+    app.include_router(settings_pages.router)
+    app.include_router(dataset_pages.router)
+    app.add_exception_handler(SignInRequired, _sign_in_required)
+    app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_middleware(SecurityHeadersMiddleware)

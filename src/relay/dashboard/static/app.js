@@ -1,0 +1,104 @@
+// Relay dashboard: small progressive enhancements. Every flow also works without
+// this file (plain links and forms); it adds modal dialogs, copy buttons and chips.
+"use strict";
+
+(function () {
+  let lastOpener = null;
+
+  function openModal(dialog, opener) {
+    lastOpener = opener || document.activeElement;
+    // A dialog the server rendered open is non-modal: reopen it as a modal one,
+    // without close(), whose "close" event would count as the user closing it.
+    dialog.removeAttribute("open");
+    dialog.showModal();
+    const first = dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+    if (first) first.focus();
+  }
+
+  function cleanUrl(url) {
+    if (url && window.history.replaceState) window.history.replaceState(null, "", url);
+  }
+
+  document.querySelectorAll("dialog").forEach(function (dialog) {
+    dialog.addEventListener("close", function () {
+      // The dialog that showed a secret takes it out of the page when closed.
+      if (dialog.hasAttribute("data-forget-on-close")) dialog.remove();
+      cleanUrl(window.location.pathname);
+      if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
+    });
+    if (dialog.hasAttribute("data-autoshow")) {
+      openModal(dialog, null);
+      if (dialog.dataset.cleanUrl) cleanUrl(dialog.dataset.cleanUrl);
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const target = event.target.closest("[data-open-dialog], [data-close-dialog], [data-revoke-action], [data-copy], [data-add-row]");
+    if (!target) return;
+
+    if (target.hasAttribute("data-open-dialog")) {
+      event.preventDefault();
+      openModal(document.getElementById(target.dataset.openDialog), target);
+    } else if (target.hasAttribute("data-close-dialog")) {
+      event.preventDefault();
+      target.closest("dialog").close();
+    } else if (target.hasAttribute("data-revoke-action")) {
+      event.preventDefault();
+      const dialog = document.getElementById("revoke-dialog");
+      dialog.querySelector("[data-revoke-form]").action = target.dataset.revokeAction;
+      dialog.querySelector("[data-revoke-name]").textContent = target.dataset.revokeName;
+      openModal(dialog, target);
+    } else if (target.hasAttribute("data-copy")) {
+      copyText(target);
+    } else if (target.hasAttribute("data-add-row")) {
+      addArtifactRow(target.closest("[data-rows]"));
+    }
+  });
+
+  function copyText(button) {
+    const source = document.getElementById(button.dataset.copy);
+    const status = button.closest("dialog, section").querySelector("[data-copy-status]");
+    const done = function (message) {
+      if (status) status.textContent = message;
+      button.textContent = message === "Copied" ? "Copied" : "Copy";
+    };
+    if (!navigator.clipboard) {
+      done("Copying is not available here: select the text and copy it.");
+      return;
+    }
+    navigator.clipboard.writeText(source.textContent.trim()).then(
+      function () { done("Copied"); },
+      function () { done("Could not copy: select the text and copy it."); }
+    );
+  }
+
+  function addArtifactRow(container) {
+    const rows = container.querySelectorAll("[data-row]");
+    const last = rows[rows.length - 1];
+    const row = last.cloneNode(true);
+    const index = rows.length;
+    row.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
+    row.querySelectorAll("input").forEach(function (input) {
+      input.id = input.id.replace(/-\d+$/, "-" + index);
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+      input.value = input.type === "color" ? "#4f46e5" : "";
+    });
+    row.querySelectorAll("label").forEach(function (label) {
+      label.htmlFor = label.htmlFor.replace(/-\d+$/, "-" + index);
+    });
+    last.after(row);
+    row.querySelector("input").focus();
+  }
+
+  document.querySelectorAll("[data-custom-toggle]").forEach(function (select) {
+    const block = document.getElementById(select.dataset.customToggle);
+    const sync = function () { block.hidden = select.value !== "custom"; };
+    select.addEventListener("change", sync);
+    sync();
+  });
+
+  document.querySelectorAll(".chip[data-color]").forEach(function (chip) {
+    if (/^#[0-9a-fA-F]{6}$/.test(chip.dataset.color)) chip.style.setProperty("--chip", chip.dataset.color);
+  });
+})();

@@ -1,0 +1,191 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright) against a
+live `relay serve`: the guide's "Via the dashboard" flow, members and datasets.
+
+Screenshots of each main page go to .artifacts/screenshots/ (printed at the end).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.dashboard.helpers import PASSWORD, new_email
+from tests.live_server import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+# Headless flags that keep Chromium off the network this machine does not have.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
+KEY = re.compile(r"rl_live_[0-9A-Za-z]{38}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # No skip when Chromium is missing: .ci/run installs it, and a missing
+    # browser must fail loudly.
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
+    created = browser.new_context(
+        base_url=live_server.base_url, viewport={"width": 1440, "height": 900}
+    )
+    created.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.base_url)
+    yield created
+    created.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def sign_up(page: Page, email: str) -> None:
+    page.goto("/signup")
+    shot(page, "01-signup")
+    page.get_by_label("Organisation name").fill("Acme Robotics")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/settings/api-keys$"))
+
+
+def api_status(live_server: LiveServer, key: str) -> int:
+    return httpx.get(
+        f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key}
+    ).status_code
+
+
+def test_key_lifecycle_in_the_browser(
+    context: BrowserContext, live_server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    expect(page.get_by_text("No API keys yet. Create one to call the API.")).to_be_visible()
+    shot(page, "02-api-keys-empty")
+
+    page.get_by_role("link", name="Create API Key").click()
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Name")).to_be_focused()
+    dialog.get_by_label("Name").fill("Production Server")
+    dialog.get_by_label("Expiration").select_option("30")
+    shot(page, "03-create-dialog")
+    dialog.get_by_role("button", name="Create key").click()
+
+    created = page.get_by_role("dialog", name="API key created")
+    expect(created).to_be_visible()
+    full_key = created.locator("#new-key-value").inner_text().strip()
+    assert KEY.fullmatch(full_key)
+    created.get_by_role("button", name="Copy").click()
+    expect(created.get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == full_key
+    expect(created.get_by_text("it will not be shown again")).to_be_visible()
+    shot(page, "04-key-created")
+
+    assert api_status(live_server, full_key) == 200
+
+    created.get_by_role("link", name="Done").click()
+    expect(page.get_by_role("dialog", name="API key created")).to_have_count(0)
+    assert full_key not in page.content()
+    page.reload()
+    assert full_key not in page.content()
+    row = page.get_by_role("row", name=re.compile("Production Server"))
+    expect(row).to_contain_text(full_key[:12] + "…")
+    expect(row).to_contain_text("Active")
+    expect(row).not_to_contain_text("Never\tNever")
+    shot(page, "05-api-keys-list")
+
+    row.get_by_role("link", name=re.compile("Revoke")).click()
+    confirm = page.get_by_role("dialog", name="Revoke API key")
+    expect(confirm).to_contain_text("Production Server")
+    shot(page, "06-revoke-confirm")
+    confirm.get_by_role("button", name="Revoke key").click()
+    expect(page.get_by_role("status")).to_contain_text("API key “Production Server” revoked.")
+    expect(page.get_by_role("row", name=re.compile("Production Server"))).to_have_count(0)
+    assert api_status(live_server, full_key) == 401
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    shot(page, "07-api-keys-375px")
+    with capsys.disabled():
+        print(f"\nDashboard screenshots: {SCREENSHOTS}")
+
+
+def test_invited_member_sees_the_same_keys(
+    browser: Browser, context: BrowserContext, live_server: LiveServer
+) -> None:
+    owner = context.new_page()
+    sign_up(owner, new_email())
+    owner.get_by_role("link", name="Create API Key").click()
+    owner.get_by_label("Name").fill("CI/CD Pipeline")
+    owner.get_by_role("button", name="Create key").click()
+    owner.get_by_role("link", name="Done").click()
+
+    owner.get_by_role("link", name="Members").click()
+    member_email = new_email()
+    owner.get_by_label("Email address").fill(member_email)
+    owner.get_by_role("button", name="Create invitation link").click()
+    link = owner.locator("#invite-link").inner_text().strip()
+    shot(owner, "08-members-invited")
+
+    member_context = browser.new_context(base_url=live_server.base_url)
+    member = member_context.new_page()
+    member.goto(link)
+    expect(member.get_by_text(member_email)).to_be_visible()
+    member.get_by_label("Password").fill(PASSWORD)
+    member.get_by_role("button", name="Join").click()
+    expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
+    expect(member.get_by_role("row", name=re.compile("CI.CD Pipeline"))).to_be_visible()
+    member_context.close()
+
+
+def test_dataset_pages_in_the_browser(context: BrowserContext) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    page.get_by_role("link", name="Datasets").click()
+    expect(page.get_by_text("No datasets yet")).to_be_visible()
+    page.get_by_role("link", name="New dataset").click()
+    page.get_by_label("Name", exact=True).fill("Street scenes")
+    page.get_by_label("Description (optional)").fill("Dashcam frames")
+    page.locator("#artifact-name-0").fill("bounding_box")
+    page.locator("#artifact-name-1").fill("mask")
+    page.get_by_role("button", name="Add another type").click()
+    page.locator("#artifact-name-3").fill("keypoint")
+    shot(page, "09-dataset-new")
+    page.get_by_role("button", name="Create dataset").click()
+
+    expect(page.get_by_role("heading", name="Street scenes")).to_be_visible()
+    expect(page.locator(".chip")).to_have_text(["bounding_box", "mask", "keypoint"])
+    shot(page, "10-dataset")
+
+    page.get_by_label("Name", exact=True).fill("Renamed scenes")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Renamed scenes")).to_be_visible()
+
+    page.get_by_role("link", name="Datasets").click()
+    expect(page.get_by_role("link", name="Renamed scenes")).to_be_visible()
+    shot(page, "11-datasets-list")
+    page.get_by_role("link", name="Renamed scenes").click()
+    page.get_by_role("link", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete dataset")
+    expect(confirm).to_contain_text("Renamed scenes")
+    confirm.get_by_role("button", name="Delete dataset").click()
+    expect(page.get_by_role("status")).to_contain_text("Dataset “Renamed scenes” deleted.")
+    expect(page.get_by_text("No datasets yet")).to_be_visible()

@@ -1,0 +1,130 @@
+"""Members by invitation link, and the dataset pages."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import asgi_client
+from tests.dashboard.helpers import PASSWORD, new_email, post_form, sign_up
+
+MEMBERS = "/settings/members"
+LINK = re.compile(r"http://testserver(/invitations/[A-Za-z0-9_-]+)")
+
+
+async def invite(client: httpx.AsyncClient, email: str) -> str:
+    response = await post_form(client, MEMBERS, MEMBERS, {"email": email})
+    assert response.status_code == 201
+    match = LINK.search(response.text)
+    assert match is not None
+    return match.group(1)
+
+
+async def test_invited_member_joins_and_sees_the_same_keys(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    await post_form(
+        client,
+        "/settings/api-keys",
+        "/settings/api-keys",
+        {"name": "Shared key", "expiration": "none"},
+    )
+    member_email = new_email()
+    link = await invite(client, member_email)
+    assert link not in (await client.get(MEMBERS)).text  # shown once
+    assert member_email in (await client.get(MEMBERS)).text  # pending
+
+    async with asgi_client(app) as member:
+        page = await member.get(link)
+        assert member_email in page.text
+        joined = await post_form(member, link, link, {"password": PASSWORD})
+        assert joined.status_code == 303
+        keys_page = (await member.get("/settings/api-keys")).text
+        assert "Shared key" in keys_page
+        assert member_email in keys_page
+        members_page = (await member.get(MEMBERS)).text
+        assert "Member" in members_page
+        assert "Create invitation link" not in members_page  # only the owner invites
+
+    async with asgi_client(app) as replay:
+        used = await replay.get(link)
+        assert used.status_code == 404
+        assert "invalid, expired or already used" in used.text
+
+
+async def test_member_cannot_invite(app: FastAPI, client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    link = await invite(client, new_email())
+    async with asgi_client(app) as member:
+        await post_form(member, link, link, {"password": PASSWORD})
+        refused = await post_form(member, MEMBERS, MEMBERS, {"email": new_email()})
+        assert refused.status_code == 400
+        assert "Only the owner can invite members" in refused.text
+
+
+async def test_short_password_keeps_the_invitation_usable(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    link = await invite(client, new_email())
+    async with asgi_client(app) as member:
+        short = await post_form(member, link, link, {"password": "short"})
+        assert short.status_code == 400
+        assert "Password must be at least 10 characters" in short.text
+        assert (await post_form(member, link, link, {"password": PASSWORD})).status_code == 303
+
+
+async def test_dataset_create_view_rename_delete(client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    assert "No datasets yet" in (await client.get("/datasets")).text
+    created = await post_form(
+        client,
+        "/datasets/new",
+        "/datasets",
+        {
+            "name": "Street scenes",
+            "description": "Dashcam frames",
+            "artifact_name": ["bounding_box", "", "mask"],
+            "artifact_description": ["Cars", "", ""],
+            "artifact_color": ["#3b82f6", "#000000", "#10b981"],
+        },
+    )
+    assert created.status_code == 303
+    dataset_url = created.headers["location"]
+    listing = (await client.get("/datasets")).text
+    assert 'data-color="#3b82f6"' in listing
+    assert ">mask</span>" in listing
+
+    renamed = await post_form(
+        client, dataset_url, dataset_url, {"name": "Renamed", "description": ""}
+    )
+    assert renamed.status_code == 303
+    assert "<h1>Renamed</h1>" in (await client.get(dataset_url)).text
+
+    confirm = await client.get(f"{dataset_url}?delete=1")
+    assert "Delete “<strong>Renamed</strong>” for good?" in confirm.text
+    deleted = await post_form(client, dataset_url, f"{dataset_url}/delete", {})
+    assert deleted.status_code == 303
+    assert "Dataset “Renamed” deleted." in (await client.get("/datasets")).text
+
+
+async def test_dataset_validation_errors_show_next_to_the_field(client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    response = await post_form(
+        client,
+        "/datasets/new",
+        "/datasets",
+        {
+            "name": "",
+            "artifact_name": ["Bad Name"],
+            "artifact_description": [""],
+            "artifact_color": ["#000000"],
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="name-error">String should have at least 1 character' in response.text
+    assert 'artifact-name-0-error">String should match pattern' in response.text
+    assert (await client.get("/datasets")).text.count("/datasets/") <= 1
