@@ -9,7 +9,9 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from relay import __version__, health
 from relay.auth import router as api_keys_router
+from relay.auth.cache import KeyCache
 from relay.auth.dependencies import get_principal
+from relay.auth.revocations import RevocationListener, asyncpg_dsn
 from relay.auth.usage import UsageRecorder
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
@@ -36,13 +38,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = Database(settings)
     usage = UsageRecorder(database.sessionmaker, settings.usage_flush_interval)
+    cache = KeyCache(
+        settings.key_cache_size, settings.negative_cache_size, settings.negative_cache_ttl
+    )
+    # On SQLite there is one worker, so its own revocations are all it must hear of.
+    verifier = KeyVerifier(database.sessionmaker, cache, trusted=settings.is_sqlite)
+    listener = (
+        None
+        if settings.is_sqlite
+        else RevocationListener(asyncpg_dsn(settings.async_database_url), verifier)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         usage.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             await usage.stop()
             await database.dispose()
 
@@ -54,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.verifier = KeyVerifier(database.sessionmaker)
+    app.state.verifier = verifier
+    app.state.revocation_listener = listener
     app.state.usage = usage
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

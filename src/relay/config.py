@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How often gathered `last_used_at` values are written, in seconds.
     usage_flush_interval: float = Field(default=1.0, gt=0, le=4.0)
+    # Verified keys cached per worker (LRU; about 0.5 KB each, so 100,000 is ~50 MB).
+    key_cache_size: int = Field(default=100_000, ge=0)
+    # Unknown keys remembered per worker, and for how long, in seconds.
+    negative_cache_size: int = Field(default=10_000, ge=0)
+    negative_cache_ttl: float = Field(default=5.0, ge=0)
     # Dashboard: may anyone create a tenant at /signup? (Else `relay tenants create`.)
     allow_signup: bool = True
     # Dashboard: mark cookies Secure (set true when served over HTTPS).

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from relay.auth.principal import Principal
 from relay.auth.usage import UsageRecorder
-from relay.auth.verifier import KeyVerifier, Principal, invalid_key
+from relay.auth.verifier import KeyVerifier, invalid_key
 
 API_KEY_HEADER = "X-API-Key"
 

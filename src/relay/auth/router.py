@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from relay.auth import service
 from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from relay.auth.verifier import KeyVerifier
 from relay.db import SessionDep
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"])
@@ -43,8 +44,9 @@ async def list_api_keys(principal: CurrentPrincipal, session: SessionDep) -> lis
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 async def revoke_api_key(
-    key_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    key_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, request: Request
 ) -> Response:
     """Revoke a key for good; it is refused from the very next request."""
-    await service.revoke_api_key(session, tenant_id=principal.tenant_id, key_id=key_id)
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.revoke(session, tenant_id=principal.tenant_id, key_id=key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

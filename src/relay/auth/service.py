@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.auth import keys
@@ -13,6 +14,7 @@ from relay.db import tenant_select, utcnow
 from relay.errors import NotFoundError
 
 API_KEY_NOT_FOUND = "API key not found"
+REVOCATION_CHANNEL = "relay_key_revocations"
 
 
 async def create_api_key(
@@ -56,4 +58,8 @@ async def revoke_api_key(
         raise NotFoundError(API_KEY_NOT_FOUND)
     api_key.revoked_at = utcnow()
     await session.flush()
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        # Delivered to every listening process when this transaction commits.
+        await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, api_key.key_hash)))
     return api_key

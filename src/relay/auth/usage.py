@@ -4,7 +4,6 @@ statement per flush, so a key used thousands of times a second costs one UPDATE.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.auth.models import ApiKey
+from relay.background import BackgroundTask
 from relay.db import utcnow
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class UsageRecorder:
         self._sessionmaker = sessionmaker
         self._interval = interval
         self._pending: dict[uuid.UUID, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._timer = BackgroundTask(self._run, name="relay-usage-flush")
 
     @property
     def pending_uses(self) -> int:
@@ -72,15 +72,11 @@ class UsageRecorder:
                 logger.warning("last_used_at flush failed, will retry: %s", type(exc).__name__)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="relay-usage-flush")
+        self._timer.start()
 
     async def stop(self) -> None:
         """Stop the timer and write what is left (on shutdown)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._timer.stop()
         try:
             await self.flush()
         except Exception as exc:

@@ -1,16 +1,21 @@
-"""Turns the X-API-Key header into a Principal, or refuses it with the guide's messages."""
+"""Turns the X-API-Key header into a Principal, or refuses it with the guide's messages.
+
+Order of work per request: shape and checksum (no I/O), then the in-process cache,
+then the database. Expiry is checked on every request, cached or not.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.auth import keys
+from relay.auth import service as auth_service
+from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
+from relay.auth.principal import Principal
 from relay.db import utcnow
 from relay.errors import AuthenticationError
 
@@ -18,17 +23,6 @@ INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
 # Names the scheme, so a client that gets a 401 knows which header to send.
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'APIKey realm="relay", header="X-API-Key"'}
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a key of one tenant. Everything it reaches is scoped to `tenant_id`."""
-
-    tenant_id: uuid.UUID
-    key_id: uuid.UUID
-    key_prefix: str
-    scopes: tuple[str, ...]
-    expires_at: datetime | None
 
 
 def invalid_key() -> AuthenticationError:
@@ -40,10 +34,19 @@ def expired_key() -> AuthenticationError:
 
 
 class KeyVerifier:
-    """Checks presented keys: format and checksum first, then the stored digest."""
+    """Checks presented keys and owns the cache of verified ones.
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    `cache_trusted` is False while this process could miss a revocation made
+    elsewhere (its notification channel is down): every key then goes to the
+    database, and the cache is emptied before it is trusted again.
+    """
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], cache: KeyCache, *, trusted: bool
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self.cache = cache
+        self.cache_trusted = trusted
 
     async def verify(self, presented: str | None) -> Principal:
         """The key's principal; AuthenticationError when it is missing, unknown,
@@ -51,12 +54,42 @@ class KeyVerifier:
         # A bad checksum is refused here, before any hashing or database work.
         if not presented or not keys.is_well_formed(presented):
             raise invalid_key()
-        principal = await self._load(keys.hash_key(presented))
+        principal = await self._principal(keys.hash_key(presented))
         if principal is None:
             raise invalid_key()
         if principal.expires_at is not None and utcnow() >= principal.expires_at:
             raise expired_key()
         return principal
+
+    async def _principal(self, key_hash: str) -> Principal | None:
+        if not self.cache_trusted:
+            return await self._load(key_hash)
+        principal = self.cache.get(key_hash)
+        if principal is not None or self.cache.is_known_unknown(key_hash):
+            return principal
+        generation = self.cache.generation
+        principal = await self._load(key_hash)
+        self.cache.put(key_hash, principal, generation=generation)
+        return principal
+
+    def mark_untrusted(self) -> None:
+        self.cache_trusted = False
+
+    def mark_trusted(self) -> None:
+        """The channel is back: drop everything cached (it may have missed revocations)."""
+        self.cache.clear()
+        self.cache_trusted = True
+
+    async def revoke(
+        self, session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID
+    ) -> ApiKey:
+        """Revoke a key, commit, and drop it here before the caller answers: the
+        next request in this process is refused. Other processes hear of it
+        through the database's notification (see revocations.py)."""
+        api_key = await auth_service.revoke_api_key(session, tenant_id=tenant_id, key_id=key_id)
+        await session.commit()
+        self.cache.forget(api_key.key_hash)
+        return api_key
 
     async def _load(self, key_hash: str) -> Principal | None:
         async with self._sessionmaker() as session:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from relay.auth import service as auth_service
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate
+from relay.auth.verifier import KeyVerifier
 from relay.dashboard import members
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render
 from relay.db import SessionDep, utcnow
@@ -91,9 +92,8 @@ async def revoke_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, _form: CheckedForm
 ) -> Response:
     try:
-        revoked = await auth_service.revoke_api_key(
-            session, tenant_id=user.tenant_id, key_id=key_id
-        )
+        verifier: KeyVerifier = request.app.state.verifier
+        revoked = await verifier.revoke(session, tenant_id=user.tenant_id, key_id=key_id)
     except RelayError as exc:
         return redirect(request, API_KEYS, flash=exc.detail)
     return redirect(request, API_KEYS, flash=f"API key “{revoked.name}” revoked.")

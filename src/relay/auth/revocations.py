@@ -1,0 +1,90 @@
+"""Hearing about revocations made by other processes: PostgreSQL LISTEN/NOTIFY.
+
+Each worker keeps one connection LISTENing on the revocation channel and drops a
+key from its cache as soon as the notification arrives. While that connection is
+down the worker's cache is not trusted (every key is checked in the database),
+and when it is back the cache is emptied, since notifications sent meanwhile
+are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from relay.auth.service import REVOCATION_CHANNEL
+from relay.auth.verifier import KeyVerifier
+from relay.background import BackgroundTask
+
+logger = logging.getLogger(__name__)
+
+
+def asyncpg_dsn(async_database_url: str) -> str:
+    url = make_url(async_database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+class RevocationListener:
+    """Runs beside the app in each worker; restarts its connection when it breaks."""
+
+    def __init__(
+        self,
+        dsn: str,
+        verifier: KeyVerifier,
+        *,
+        ping_interval: float = 1.0,
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self._dsn = dsn
+        self._verifier = verifier
+        self._ping_interval = ping_interval
+        self._connect_timeout = connect_timeout
+        self._task = BackgroundTask(self._run, name="relay-revocation-listener")
+        self.notifications_received = 0
+        self.connection_pid: int | None = None
+        self.connected = asyncio.Event()
+
+    def _on_notification(self, _connection: Any, _pid: int, _channel: str, key_hash: str) -> None:
+        self.notifications_received += 1
+        self._verifier.cache.forget(key_hash)
+
+    def _on_lost(self, _connection: Any) -> None:
+        self._verifier.mark_untrusted()
+        self.connected.clear()
+
+    async def _listen_once(self) -> None:
+        connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        try:
+            connection.add_termination_listener(self._on_lost)
+            await connection.add_listener(REVOCATION_CHANNEL, self._on_notification)
+            self.connection_pid = connection.get_server_pid()
+            # Listening from now on; whatever was revoked before is re-read.
+            self._verifier.mark_trusted()
+            self.connected.set()
+            while not connection.is_closed():
+                # A ping catches a silent network failure the socket would not report.
+                await connection.fetchval("SELECT 1", timeout=self._ping_interval)
+                await asyncio.sleep(self._ping_interval)
+        finally:
+            self._on_lost(connection)
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=1)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                logger.warning("revocation channel down, checking keys in the database: %s", exc)
+            await asyncio.sleep(self._ping_interval)
+
+    def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()

@@ -1,0 +1,133 @@
+"""Cached verification, and revocation that no worker honours late."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from relay.app import create_app
+from relay.auth import keys
+from relay.config import Settings
+from relay.db import Database
+from tests.conftest import asgi_client
+from tests.factories import TenantFixture, make_api_key
+from tests.statements import count_statements
+
+DATASETS = "/api/v1/datasets"
+KEYS = "/api/v1/auth/api-keys"
+
+
+async def ready(app: FastAPI) -> None:
+    """Wait until the app's revocation channel listens (PostgreSQL only)."""
+    listener = app.state.revocation_listener
+    if listener is not None:
+        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+
+
+def key_lookups(statements: list[str]) -> list[str]:
+    return [
+        s for s in statements if "FROM api_keys" in s and s.lstrip().upper().startswith("SELECT")
+    ]
+
+
+async def test_warm_key_is_verified_without_the_database(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    await ready(app)
+    await client.get(DATASETS, headers=tenant_a.headers)
+    with count_statements(db) as statements:
+        for _ in range(10):
+            assert (await client.get(DATASETS, headers=tenant_a.headers)).status_code == 200
+    assert key_lookups(statements) == []
+
+
+async def test_unknown_key_reaches_the_database_once(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    await ready(app)
+    unknown = {"X-API-Key": keys.generate_key()}
+    with count_statements(db) as statements:
+        for _ in range(10):
+            assert (await client.get(DATASETS, headers=unknown)).status_code == 401
+    assert len(key_lookups(statements)) == 1
+
+
+async def test_cached_key_is_refused_right_after_its_revoke(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    await ready(app)
+    key_id, key = await make_api_key(db, tenant_a)
+    for _ in range(3):
+        assert (await client.get(DATASETS, headers={"X-API-Key": key})).status_code == 200
+    assert (await client.delete(f"{KEYS}/{key_id}", headers=tenant_a.headers)).status_code == 204
+    assert (await client.get(DATASETS, headers={"X-API-Key": key})).status_code == 401
+
+
+@pytest.fixture
+async def second_worker(settings: Settings, is_sqlite: bool) -> AsyncIterator[FastAPI]:
+    """Another app on the same PostgreSQL database: a second worker or server."""
+    if is_sqlite:
+        pytest.skip("several workers need PostgreSQL (relay serve refuses them on SQLite)")
+    worker = create_app(settings)
+    async with worker.router.lifespan_context(worker):
+        await ready(worker)
+        yield worker
+
+
+async def test_other_worker_refuses_a_key_revoked_elsewhere(
+    app: FastAPI,
+    second_worker: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+) -> None:
+    await ready(app)
+    key_id, key = await make_api_key(db, tenant_a)
+    async with asgi_client(second_worker) as other:
+        assert (
+            await other.get(DATASETS, headers={"X-API-Key": key})
+        ).status_code == 200  # cached there
+        assert (
+            await client.delete(f"{KEYS}/{key_id}", headers=tenant_a.headers)
+        ).status_code == 204
+        revoked_at = time.monotonic()
+        deadline = revoked_at + 5
+        status = 200
+        while status == 200 and time.monotonic() < deadline:
+            status = (await other.get(DATASETS, headers={"X-API-Key": key})).status_code
+        assert status == 401
+    assert second_worker.state.revocation_listener.notifications_received >= 1
+
+
+async def test_broken_channel_never_lets_a_revoked_key_through(
+    app: FastAPI,
+    second_worker: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+) -> None:
+    await ready(app)
+    key_id, key = await make_api_key(db, tenant_a)
+    listener = second_worker.state.revocation_listener
+    async with asgi_client(second_worker) as other:
+        assert (await other.get(DATASETS, headers={"X-API-Key": key})).status_code == 200
+        async with db.engine.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_terminate_backend(:pid)"), {"pid": listener.connection_pid}
+            )
+        # The notification of this revoke is lost: the other worker is not listening.
+        assert (
+            await client.delete(f"{KEYS}/{key_id}", headers=tenant_a.headers)
+        ).status_code == 204
+        assert (await other.get(DATASETS, headers={"X-API-Key": key})).status_code == 401
+
+        # The channel comes back by itself, and the key stays refused.
+        await asyncio.wait_for(listener.connected.wait(), timeout=10)
+        assert second_worker.state.verifier.cache_trusted
+        assert (await other.get(DATASETS, headers={"X-API-Key": key})).status_code == 401
