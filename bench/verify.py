@@ -65,7 +65,7 @@ async def seed(database: Database, count: int) -> list[str]:
 async def measure(settings: Settings, args: argparse.Namespace) -> None:
     database = Database(settings)
     sample = await seed(database, args.keys)
-    verifier = KeyVerifier(database.sessionmaker, KeyCache(100_000, 10_000, 5.0), trusted=True)
+    verifier = KeyVerifier(database.engine, KeyCache(100_000, 10_000, 5.0), trusted=True)
 
     cold: list[float] = []
     for key in sample:

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.key_cache_size, settings.negative_cache_size, settings.negative_cache_ttl
     )
     # On SQLite there is one worker, so its own revocations are all it must hear of.
-    verifier = KeyVerifier(database.sessionmaker, cache, trusted=settings.is_sqlite)
+    verifier = KeyVerifier(database.engine, cache, trusted=settings.is_sqlite)
     listener = (
         None
         if settings.is_sqlite

@@ -93,7 +93,9 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # Takes SQLite's single write lock up front (waiting up to busy_timeout), so
     # transactions queue instead of failing. SQLite allows one writer anyway.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # AUTOCOMMIT connections (single reads, such as key look-ups) take no lock.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -102,17 +104,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, connect_args={"timeout": settings.db_connect_timeout}, pool_pre_ping=True
-        )
+        engine = create_async_engine(url, connect_args={"timeout": settings.db_connect_timeout})
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
+    # No pool_pre_ping: it costs a round trip on every checkout (cold key look-up
+    # 0.65 ms without it, 1.4-2.6 ms with it, measured here). A connection found
+    # dead fails one request with 503 and SQLAlchemy then discards the whole pool.
     return create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
         pool_timeout=settings.db_connect_timeout,
         connect_args={"timeout": settings.db_connect_timeout},
     )

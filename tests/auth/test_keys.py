@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import zlib
 
 from relay.auth import keys
 
@@ -67,3 +68,13 @@ def test_stored_digest_is_sha256_of_the_full_key() -> None:
     key = keys.generate_key()
     assert keys.hash_key(key) == hashlib.sha256(key.encode()).hexdigest()
     assert key not in keys.hash_key(key)
+
+
+def test_checksum_is_the_base62_crc32_of_the_random_part() -> None:
+    # Pins the format: keys already issued must keep verifying.
+    random_part = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+    number, digits = zlib.crc32(random_part.encode()), []
+    for _ in range(6):
+        number, remainder = divmod(number, 62)
+        digits.append(keys.BASE62_ALPHABET[remainder])
+    assert keys.checksum(random_part) == "".join(reversed(digits))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relay.auth import keys
 from relay.auth import service as auth_service
@@ -41,10 +41,9 @@ class KeyVerifier:
     database, and the cache is emptied before it is trusted again.
     """
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], cache: KeyCache, *, trusted: bool
-    ) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, engine: AsyncEngine, cache: KeyCache, *, trusted: bool) -> None:
+        # One statement, no transaction: saves the BEGIN and ROLLBACK round trips.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cache = cache
         self.cache_trusted = trusted
 
@@ -54,19 +53,22 @@ class KeyVerifier:
         # A bad checksum is refused here, before any hashing or database work.
         if not presented or not keys.is_well_formed(presented):
             raise invalid_key()
-        principal = await self._principal(keys.hash_key(presented))
+        key_hash = keys.hash_key(presented)
+        # A cache hit stays synchronous: no await on the path most requests take.
+        principal = self.cache.get(key_hash) if self.cache_trusted else None
+        if principal is None:
+            principal = await self._on_cache_miss(key_hash)
         if principal is None:
             raise invalid_key()
         if principal.expires_at is not None and utcnow() >= principal.expires_at:
             raise expired_key()
         return principal
 
-    async def _principal(self, key_hash: str) -> Principal | None:
+    async def _on_cache_miss(self, key_hash: str) -> Principal | None:
         if not self.cache_trusted:
             return await self._load(key_hash)
-        principal = self.cache.get(key_hash)
-        if principal is not None or self.cache.is_known_unknown(key_hash):
-            return principal
+        if self.cache.is_known_unknown(key_hash):
+            return None
         generation = self.cache.generation
         principal = await self._load(key_hash)
         self.cache.put(key_hash, principal, generation=generation)
@@ -92,9 +94,9 @@ class KeyVerifier:
         return api_key
 
     async def _load(self, key_hash: str) -> Principal | None:
-        async with self._sessionmaker() as session:
+        async with self._reader.connect() as connection:
             row = (
-                await session.execute(
+                await connection.execute(
                     select(
                         ApiKey.tenant_id,
                         ApiKey.id,
