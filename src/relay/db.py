@@ -126,6 +126,11 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For requests that only read: each statement stands alone, so no BEGIN
+        # and COMMIT round trips (on SQLite, no write lock either).
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -142,3 +147,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response goes out, so a failed
 # commit becomes an error response instead of a false success.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for a request that only reads: no transaction around it."""
+    database: Database = request.app.state.db
+    async with database.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

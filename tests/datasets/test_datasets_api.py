@@ -68,6 +68,8 @@ async def test_list_pages_newest_first_with_total(
     assert (first["total"], first["page"], first["page_size"]) == (5, 1, 2)
     assert [item["name"] for item in last["items"]] == ["Dataset 0"]
     assert (default["page"], default["page_size"], len(default["items"])) == (1, 20, 5)
+    beyond = (await client.get(f"{DATASETS}?page=10&page_size=2", headers=tenant_a.headers)).json()
+    assert (beyond["items"], beyond["total"]) == ([], 5)
 
 
 @pytest.mark.parametrize(

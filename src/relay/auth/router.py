@@ -11,7 +11,7 @@ from relay.auth import service
 from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from relay.auth.verifier import KeyVerifier
-from relay.db import SessionDep
+from relay.db import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"])
 
@@ -36,7 +36,7 @@ async def create_api_key(
 
 
 @router.get("", response_model=list[ApiKeyRead])
-async def list_api_keys(principal: CurrentPrincipal, session: SessionDep) -> list[ApiKeyRead]:
+async def list_api_keys(principal: CurrentPrincipal, session: ReadSessionDep) -> list[ApiKeyRead]:
     """List the tenant's keys that are not revoked, newest first. Keys are never shown."""
     api_keys = await service.list_api_keys(session, tenant_id=principal.tenant_id)
     return [ApiKeyRead.model_validate(api_key) for api_key in api_keys]

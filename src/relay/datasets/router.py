@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from relay.auth.dependencies import CurrentPrincipal
 from relay.datasets import service
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
-from relay.db import SessionDep
+from relay.db import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"])
 
@@ -31,7 +31,7 @@ async def create_dataset(
 @router.get("", response_model=DatasetPage)
 async def list_datasets(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DatasetPage:
@@ -49,7 +49,7 @@ async def list_datasets(
 
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND)
 async def get_dataset(
-    dataset_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    dataset_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetRead:
     """Read one dataset."""
     dataset = await service.get_dataset(

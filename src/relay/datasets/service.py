@@ -42,14 +42,20 @@ async def list_datasets(
     session: AsyncSession, *, tenant_id: uuid.UUID, page: int, page_size: int
 ) -> tuple[list[Dataset], int]:
     """One page of the tenant's datasets, newest first, and the total count."""
-    query = tenant_select(Dataset, tenant_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    items = await session.scalars(
-        query.order_by(Dataset.created_at.desc(), Dataset.id.desc())
+    # The total rides along with the page (a window count): one round trip, not two.
+    query = (
+        tenant_select(Dataset, tenant_id)
+        .add_columns(func.count().over().label("total"))
+        .order_by(Dataset.created_at.desc(), Dataset.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
-    return list(items.all()), total or 0
+    rows = (await session.execute(query)).all()
+    if rows:
+        return [row[0] for row in rows], rows[0].total
+    # Past the last page there is no row to carry the total.
+    count = select(func.count()).select_from(tenant_select(Dataset, tenant_id).subquery())
+    return [], await session.scalar(count) or 0
 
 
 async def get_dataset(
