@@ -17,6 +17,7 @@ import os
 import statistics
 import tempfile
 import time
+import tracemalloc
 import uuid
 
 from sqlalchemy import func, insert, select
@@ -24,6 +25,7 @@ from sqlalchemy import func, insert, select
 from relay.auth import keys
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
+from relay.auth.principal import Principal
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings
 from relay.db import Database, utcnow
@@ -99,16 +101,41 @@ async def measure(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+def cache_memory(entries: int) -> float:
+    """Bytes per cached key, measured by filling a cache with distinct principals."""
+    cache = KeyCache(entries, 10_000, 5.0)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(entries):
+        principal = Principal(
+            tenant_id=uuid.uuid4(),
+            key_id=uuid.uuid4(),
+            key_prefix=keys.display_prefix(keys.generate_key()),
+            scopes=(),
+            expires_at=utcnow(),
+        )
+        cache.put(keys.hash_key(keys.generate_key()), principal, generation=cache.generation)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / entries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url")
     parser.add_argument("--keys", type=int, default=10_000, help="keys in the table")
+    parser.add_argument("--cache-entries", type=int, default=100_000)
     parser.add_argument("--warm", type=int, default=300_000, help="warm verifications to time")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(database_url=args.database_url or f"sqlite:///{tmp}/bench.db")
         upgrade_database(settings)  # runs its own event loop, so before ours
         asyncio.run(measure(settings, args))
+    per_entry = cache_memory(args.cache_entries)
+    print(
+        f"cache memory: {per_entry:.0f} bytes per key, "
+        f"{per_entry * 100_000 / 2**20:.0f} MiB for the default 100,000 keys"
+    )
 
 
 if __name__ == "__main__":
