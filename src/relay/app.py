@@ -11,6 +11,7 @@ from relay import __version__, health
 from relay.auth import router as api_keys_router
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import get_principal
+from relay.auth.limits import FailureLimiter
 from relay.auth.revocations import RevocationListener, asyncpg_dsn
 from relay.auth.usage import UsageRecorder
 from relay.auth.verifier import KeyVerifier
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.verifier = verifier
+    app.state.auth_failures = FailureLimiter(
+        settings.auth_failure_limit, settings.auth_failure_window
+    )
     app.state.revocation_listener = listener
     app.state.usage = usage
     install_error_handlers(app)

@@ -81,6 +81,8 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
+        proxy_headers=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     # Unknown keys remembered per worker, and for how long, in seconds.
     negative_cache_size: int = Field(default=10_000, ge=0)
     negative_cache_ttl: float = Field(default=5.0, ge=0)
+    # Failed API authentications allowed per client address and window (seconds).
+    auth_failure_limit: int = Field(default=30, ge=1)
+    auth_failure_window: float = Field(default=60.0, gt=0)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For
+    # is believed; from anyone else the header is ignored.
+    trusted_proxies: str = ""
     # Dashboard: may anyone create a tenant at /signup? (Else `relay tenants create`.)
     allow_signup: bool = True
     # Dashboard: mark cookies Secure (set true when served over HTTPS).
@@ -56,6 +63,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         to_async_url(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            ipaddress.ip_network(entry, strict=False)
         return value
 
     @field_validator("log_level", mode="before")

@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from relay.auth.limits import FailureLimiter
 from relay.auth.principal import Principal
 from relay.auth.usage import UsageRecorder
 from relay.auth.verifier import KeyVerifier, invalid_key
+from relay.clients import client_address
+from relay.errors import AuthenticationError
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -24,12 +27,20 @@ api_key_scheme = APIKeyHeader(
 async def get_principal(
     request: Request, api_key: Annotated[str | None, Security(api_key_scheme)]
 ) -> Principal:
-    """Authenticate the request by its X-API-Key header; 401 otherwise."""
-    # Two X-API-Key headers are ambiguous: refuse rather than pick one.
-    if len(request.headers.getlist(API_KEY_HEADER)) > 1:
-        raise invalid_key()
+    """Authenticate the request by its X-API-Key header; 401 otherwise, 429 after
+    too many failures from the same address."""
+    limiter: FailureLimiter = request.app.state.auth_failures
+    address = client_address(request, request.app.state.settings.trusted_proxies)
+    limiter.check(address)
     verifier: KeyVerifier = request.app.state.verifier
-    principal = await verifier.verify(api_key)
+    try:
+        # Two X-API-Key headers are ambiguous: refuse rather than pick one.
+        if len(request.headers.getlist(API_KEY_HEADER)) > 1:
+            raise invalid_key()
+        principal = await verifier.verify(api_key)
+    except AuthenticationError:
+        limiter.record_failure(address)
+        raise
     usage: UsageRecorder = request.app.state.usage
     usage.record(principal.key_id)
     request.state.principal = principal

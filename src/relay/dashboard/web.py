@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from relay import clients
 from relay.config import Settings
 from relay.dashboard import sessions
 from relay.db import SessionDep
@@ -49,7 +50,7 @@ def settings_of(request: Request) -> Settings:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return clients.client_address(request, settings_of(request).trusted_proxies)
 
 
 def _csrf_token(request: Request) -> str:
