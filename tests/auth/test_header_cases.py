@@ -64,7 +64,7 @@ VALID_SHAPE = keys.generate_key()
         VALID_SHAPE.encode()[:20] + b"\x07\x1b" + VALID_SHAPE.encode()[22:],
         VALID_SHAPE.encode() + b"\r",
         "rl_live_ключключключключключключключключкл".encode(),
-        "rl_live_" .encode() + "é".encode("latin-1") * 38,
+        b"rl_live_" + "é".encode("latin-1") * 38,
         b"\xff\xfe\xfd",
         VALID_SHAPE.lower().encode(),
     ],
