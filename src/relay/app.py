@@ -21,6 +21,7 @@ from relay.datasets import router as datasets_router
 from relay.db import Database
 from relay.errors import install_error_handlers
 from relay.middleware import BodySizeLimitMiddleware
+from relay.observability import RequestLogMiddleware
 
 API_PREFIX = "/api/v1"
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.usage = usage
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(_api_router())
     install_dashboard(app)

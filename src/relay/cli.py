@@ -18,6 +18,7 @@ from relay.config import Settings, get_settings
 from relay.db import Database
 from relay.errors import RelayError
 from relay.migrations import upgrade_database
+from relay.observability import logging_config
 from relay.tenants import service as tenants_service
 from relay.tenants.models import Tenant, User
 
@@ -81,6 +82,8 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=logging_config(settings.log_level),
+        access_log=False,  # Relay logs each request itself, as JSON
         # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
         proxy_headers=False,
     )

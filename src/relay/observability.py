@@ -1,0 +1,116 @@
+"""Structured logs: one JSON line per request, with a request id the client can send.
+
+The access line names the key by its 12-character prefix at most; a key, a
+password or a session token is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_logger = logging.getLogger("relay.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_ACCEPTED_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# Fields of a record that are the logging module's own, not ours to print.
+_STANDARD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD_FIELDS}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+JsonFormatter.converter = time.gmtime
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """A dictConfig for the app and uvicorn: JSON lines on stderr."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }  # fmt: skip
+
+
+def route_template(scope: Scope) -> str:
+    """The path with its parameters put back as names: /api/v1/datasets/{dataset_id}."""
+    values = {str(value).lower(): name for name, value in scope.get("path_params", {}).items()}
+    return "/".join(
+        f"{{{values[segment.lower()]}}}" if segment.lower() in values else segment
+        for segment in scope["path"].split("/")
+    )
+
+
+class RequestLogMiddleware:
+    """Gives every request an id (the client's X-Request-ID if sane, else a new one),
+    returns it, and logs one line when the response is done."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
+        request_id = sent.decode() if _ACCEPTED_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            access_logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": route_template(scope),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "tenant_id": str(principal.tenant_id) if principal else None,
+                    "key_prefix": principal.key_prefix if principal else None,
+                },
+            )

@@ -1,0 +1,62 @@
+"""Request ids and the one JSON access line per request."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from relay.observability import JsonFormatter
+from tests.factories import TenantFixture
+
+
+def access_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "relay.access"]
+
+
+async def test_request_id_is_returned_and_generated_when_absent(
+    client: httpx.AsyncClient,
+) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    generated = (await client.get("/healthz")).headers["X-Request-ID"]
+    assert len(generated) == 32
+    unsafe = await client.get("/healthz", headers={"X-Request-ID": "a b" * 100})
+    assert unsafe.headers["X-Request-ID"] != "a b"
+    assert len(unsafe.headers["X-Request-ID"]) == 32
+
+
+async def test_access_line_names_the_route_tenant_and_key_prefix_not_the_key(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="relay.access")
+    response = await client.get(
+        f"/api/v1/datasets/{'0' * 8}-0000-4000-8000-{'0' * 12}",
+        headers=tenant_a.headers | {"X-Request-ID": "req-1"},
+    )
+    assert response.status_code == 404
+    (record,) = access_records(caplog)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "req-1"
+    assert line["method"] == "GET"
+    assert line["route"] == "/api/v1/datasets/{dataset_id}"
+    assert line["status"] == 404
+    assert line["tenant_id"] == str(tenant_a.tenant_id)
+    assert line["key_prefix"] == tenant_a.key[:12]
+    assert line["duration_ms"] >= 0
+    assert tenant_a.key not in caplog.text
+    assert tenant_a.key[12:] not in json.dumps(line)
+
+
+async def test_failed_authentication_is_logged_without_the_key(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="relay.access")
+    presented = "rl_live_" + "Z" * 38
+    await client.get("/api/v1/datasets", headers={"X-API-Key": presented})
+    (record,) = access_records(caplog)
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["status"], line["tenant_id"], line["key_prefix"]) == (401, None, None)
+    assert presented not in caplog.text
