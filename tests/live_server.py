@@ -66,13 +66,15 @@ class LiveServer:
 
 
 @contextmanager
-def run_server(database_url: str, log_path: Path, *args: str) -> Iterator[LiveServer]:
+def run_server(
+    database_url: str, log_path: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
     """Start `relay serve` on a free port; wait until /healthz answers; stop it after."""
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [RELAY, "serve", "--port", str(port), *args],
-            env=relay_env(database_url),
+            env=relay_env(database_url, **(env or {})),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

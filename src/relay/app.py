@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from relay import __version__, health
+from relay import __version__, health, metrics
 from relay.auth import router as api_keys_router
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import get_principal
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(_api_router())
     install_dashboard(app)
     return app

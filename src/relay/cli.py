@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -75,6 +78,17 @@ def serve(
             "  relay tenants create --name 'Acme' --email you@example.com",
             highlight=False,
         )
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Each worker writes its metrics here; /metrics adds them up.
+            metrics_dir = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="relay-metrics-")
+            )
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        _run_uvicorn(settings, host=host, port=port, workers=workers)
+
+
+def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, workers: int) -> None:
     uvicorn.run(
         "relay.app:create_app",
         factory=True,

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For
     # is believed; from anyone else the header is ignored.
     trusted_proxies: str = ""
+    # Bearer token for GET /metrics; /metrics answers 404 while it is empty.
+    metrics_token: str = ""
     # Dashboard: may anyone create a tenant at /signup? (Else `relay tenants create`.)
     allow_signup: bool = True
     # Dashboard: mark cookies Secure (set true when served over HTTPS).

@@ -40,7 +40,13 @@ class ConflictError(RelayError):
 
 
 class AuthenticationError(RelayError):
+    """401, with `reason` for metrics: missing, invalid, revoked or expired."""
+
     status_code = 401
+
+    def __init__(self, detail: str, *, reason: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers)
+        self.reason = reason
 
 
 def is_connection_failure(exc: BaseException) -> bool:

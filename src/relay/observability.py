@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from relay import metrics
+
 access_logger = logging.getLogger("relay.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -101,7 +103,11 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
             principal = scope.get("state", {}).get("principal")
+            route = route_template(scope) if "endpoint" in scope else "(unmatched)"
+            metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
+            metrics.LATENCY.labels(scope["method"], route).observe(duration)
             access_logger.info(
                 "request",
                 extra={
@@ -109,7 +115,7 @@ class RequestLogMiddleware:
                     "method": scope["method"],
                     "route": route_template(scope),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(duration * 1000, 2),
                     "tenant_id": str(principal.tenant_id) if principal else None,
                     "key_prefix": principal.key_prefix if principal else None,
                 },

@@ -36,14 +36,14 @@ def test_flood_of_unknown_keys_does_not_evict_good_entries() -> None:
     for number in range(10_000):
         cache.put(f"unknown-{number}", None, generation=cache.generation)
     assert cache.get("good") is good
-    assert cache.is_known_unknown("unknown-9999")
-    assert not cache.is_known_unknown("unknown-0")  # the negative side is bounded too
+    assert cache.refusal("unknown-9999") is not None
+    assert cache.refusal("unknown-0") is None  # the negative side is bounded too
 
 
 def test_negative_entries_expire() -> None:
     cache = KeyCache(max_entries=2, negative_entries=10, negative_ttl=0)
     cache.put("unknown", None, generation=cache.generation)
-    assert not cache.is_known_unknown("unknown")
+    assert cache.refusal("unknown") is None
 
 
 def test_load_that_began_before_a_revocation_is_not_cached() -> None:

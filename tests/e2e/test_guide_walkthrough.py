@@ -16,6 +16,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+import pytest
+
+from relay.config import Settings
 from tests.live_server import LiveServer, run_server
 
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -187,3 +191,17 @@ def test_serve_on_an_empty_database_says_how_to_create_the_first_tenant(tmp_path
     with run_server(database_url, tmp_path / "serve.log") as server:
         assert "relay tenants create --name" in server.log_path.read_text()
         assert (tmp_path / "empty.db").exists()
+
+
+def test_metrics_add_up_across_workers(settings: Settings, tmp_path: Path) -> None:
+    if settings.is_sqlite:
+        pytest.skip("several workers need PostgreSQL (relay serve refuses them on SQLite)")
+    token = {"Authorization": "Bearer metrics-e2e"}
+    log_path = tmp_path / "serve.log"
+    env = {"RELAY_METRICS_TOKEN": "metrics-e2e"}
+    with run_server(settings.database_url, log_path, "--workers", "2", env=env) as server:
+        for _ in range(40):  # a new connection each, so both workers answer some
+            httpx.get(f"{server.base_url}/api/v1/datasets")
+        text = httpx.get(f"{server.base_url}/metrics", headers=token).text
+    line = 'relay_http_requests_total{method="GET",route="/api/v1/datasets",status="401"}'
+    assert f"{line} 40.0" in text

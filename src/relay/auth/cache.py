@@ -23,7 +23,8 @@ class KeyCache:
         self._negative_entries = negative_entries
         self._negative_ttl = negative_ttl
         self._known: OrderedDict[str, Principal] = OrderedDict()
-        self._unknown: OrderedDict[str, float] = OrderedDict()
+        # digest -> (when the mark lapses, why the key is refused: "invalid" or "revoked")
+        self._unknown: OrderedDict[str, tuple[float, str]] = OrderedDict()
         # Bumped by every forget(): a load that started before it must not be cached.
         self.generation = 0
 
@@ -36,21 +37,30 @@ class KeyCache:
             self._known.move_to_end(key_hash)
         return principal
 
-    def is_known_unknown(self, key_hash: str) -> bool:
-        expires = self._unknown.get(key_hash)
-        if expires is None:
-            return False
+    def refusal(self, key_hash: str) -> str | None:
+        """Why the key was refused a moment ago, or None when nothing is remembered."""
+        entry = self._unknown.get(key_hash)
+        if entry is None:
+            return None
+        expires, reason = entry
         if expires < time.monotonic():
             del self._unknown[key_hash]
-            return False
-        return True
+            return None
+        return reason
 
-    def put(self, key_hash: str, principal: Principal | None, *, generation: int) -> None:
+    def put(
+        self,
+        key_hash: str,
+        principal: Principal | None,
+        *,
+        generation: int,
+        refusal: str = "invalid",
+    ) -> None:
         """Remember a database answer, unless a revocation happened since the load began."""
         if generation != self.generation:
             return
         if principal is None:
-            self._unknown[key_hash] = time.monotonic() + self._negative_ttl
+            self._unknown[key_hash] = (time.monotonic() + self._negative_ttl, refusal)
             self._unknown.move_to_end(key_hash)
             if len(self._unknown) > self._negative_entries:
                 self._unknown.popitem(last=False)

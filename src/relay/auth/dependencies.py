@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from relay.auth.limits import FailureLimiter
+from relay import metrics
+from relay.auth.limits import FailureLimiter, TooManyFailures
 from relay.auth.principal import Principal
 from relay.auth.usage import UsageRecorder
 from relay.auth.verifier import KeyVerifier, invalid_key
@@ -31,14 +32,19 @@ async def get_principal(
     too many failures from the same address."""
     limiter: FailureLimiter = request.app.state.auth_failures
     address = client_address(request, request.app.state.settings.trusted_proxies)
-    limiter.check(address)
+    try:
+        limiter.check(address)
+    except TooManyFailures:
+        metrics.AUTH_FAILURES.labels("rate_limited").inc()
+        raise
     verifier: KeyVerifier = request.app.state.verifier
     try:
         # Two X-API-Key headers are ambiguous: refuse rather than pick one.
         if len(request.headers.getlist(API_KEY_HEADER)) > 1:
             raise invalid_key()
         principal = await verifier.verify(api_key)
-    except AuthenticationError:
+    except AuthenticationError as refused:
+        metrics.AUTH_FAILURES.labels(refused.reason).inc()
         limiter.record_failure(address)
         raise
     usage: UsageRecorder = request.app.state.usage

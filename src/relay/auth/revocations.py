@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from relay import metrics
 from relay.auth.service import REVOCATION_CHANNEL
 from relay.auth.verifier import KeyVerifier
 from relay.background import BackgroundTask
@@ -51,6 +52,7 @@ class RevocationListener:
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, key_hash: str) -> None:
         self.notifications_received += 1
+        metrics.REVOCATION_NOTIFICATIONS.inc()
         self._verifier.cache.forget(key_hash)
 
     def _on_lost(self, _connection: Any) -> None:

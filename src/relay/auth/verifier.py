@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from relay import metrics
 from relay.auth import keys
 from relay.auth import service as auth_service
 from relay.auth.cache import KeyCache
@@ -25,12 +26,13 @@ EXPIRED_KEY = "API key expired"
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'APIKey realm="relay", header="X-API-Key"'}
 
 
-def invalid_key() -> AuthenticationError:
-    return AuthenticationError(INVALID_KEY, headers=WWW_AUTHENTICATE)
+def invalid_key(reason: str = "invalid") -> AuthenticationError:
+    """The guide's one answer for a missing, invalid or revoked key."""
+    return AuthenticationError(INVALID_KEY, reason=reason, headers=WWW_AUTHENTICATE)
 
 
 def expired_key() -> AuthenticationError:
-    return AuthenticationError(EXPIRED_KEY, headers=WWW_AUTHENTICATE)
+    return AuthenticationError(EXPIRED_KEY, reason="expired", headers=WWW_AUTHENTICATE)
 
 
 class KeyVerifier:
@@ -50,28 +52,34 @@ class KeyVerifier:
     async def verify(self, presented: str | None) -> Principal:
         """The key's principal; AuthenticationError when it is missing, unknown,
         revoked or expired."""
+        if not presented:
+            raise invalid_key("missing")
         # A bad checksum is refused here, before any hashing or database work.
-        if not presented or not keys.is_well_formed(presented):
+        if not keys.is_well_formed(presented):
             raise invalid_key()
         key_hash = keys.hash_key(presented)
         # A cache hit stays synchronous: no await on the path most requests take.
         principal = self.cache.get(key_hash) if self.cache_trusted else None
         if principal is None:
+            metrics.KEY_CACHE.labels("miss").inc()
             principal = await self._on_cache_miss(key_hash)
-        if principal is None:
-            raise invalid_key()
+        else:
+            metrics.KEY_CACHE.labels("hit").inc()
         if principal.expires_at is not None and utcnow() >= principal.expires_at:
             raise expired_key()
         return principal
 
-    async def _on_cache_miss(self, key_hash: str) -> Principal | None:
-        if not self.cache_trusted:
-            return await self._load(key_hash)
-        if self.cache.is_known_unknown(key_hash):
-            return None
+    async def _on_cache_miss(self, key_hash: str) -> Principal:
+        """The principal from the database; AuthenticationError when unknown or revoked."""
+        refusal = self.cache.refusal(key_hash) if self.cache_trusted else None
+        if refusal is not None:
+            raise invalid_key(refusal)
         generation = self.cache.generation
-        principal = await self._load(key_hash)
-        self.cache.put(key_hash, principal, generation=generation)
+        principal, refusal = await self._load(key_hash)
+        if self.cache_trusted:
+            self.cache.put(key_hash, principal, generation=generation, refusal=refusal)
+        if principal is None:
+            raise invalid_key(refusal)
         return principal
 
     def mark_untrusted(self) -> None:
@@ -93,7 +101,8 @@ class KeyVerifier:
         self.cache.forget(api_key.key_hash)
         return api_key
 
-    async def _load(self, key_hash: str) -> Principal | None:
+    async def _load(self, key_hash: str) -> tuple[Principal | None, str]:
+        """(principal, "") for a live key; (None, "invalid" or "revoked") otherwise."""
         async with self._reader.connect() as connection:
             row = (
                 await connection.execute(
@@ -103,15 +112,18 @@ class KeyVerifier:
                         ApiKey.key_prefix,
                         ApiKey.scopes,
                         ApiKey.expires_at,
-                    ).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+                        ApiKey.revoked_at,
+                    ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
         if row is None:
-            return None
+            return None, "invalid"
+        if row.revoked_at is not None:
+            return None, "revoked"
         return Principal(
             tenant_id=row.tenant_id,
             key_id=row.id,
             key_prefix=row.key_prefix,
             scopes=tuple(row.scopes),
             expires_at=row.expires_at,
-        )
+        ), ""

@@ -1,0 +1,68 @@
+"""Prometheus metrics, and GET /metrics (needs `Authorization: Bearer $RELAY_METRICS_TOKEN`).
+
+With several workers, `relay serve` points PROMETHEUS_MULTIPROC_DIR at a fresh
+directory so that /metrics adds up every worker, whichever one answers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "relay_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "relay_http_request_duration_seconds",
+    "Time from request to the end of the response",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+AUTH_FAILURES = Counter(
+    "relay_auth_failures_total",
+    "Refused API authentications by reason: missing, invalid, revoked, expired, rate_limited",
+    ["reason"],
+)
+KEY_CACHE = Counter("relay_key_cache_total", "Key verifications by cache result", ["result"])
+REVOCATION_NOTIFICATIONS = Counter(
+    "relay_revocation_notifications_total", "Revocations heard from other processes"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _registry() -> CollectorRegistry | None:
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return None  # the default registry of this process
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+@router.get("/metrics")
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text format; 404 unless RELAY_METRICS_TOKEN is set and presented."""
+    token = request.app.state.settings.metrics_token
+    sent = request.headers.get("authorization", "")
+    if not token:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return JSONResponse(
+            {"detail": "Invalid or missing metrics token"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="relay-metrics"'},
+        )
+    registry = _registry()
+    body = generate_latest(registry) if registry else generate_latest()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
