@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg.exceptions as asyncpg_errors
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -16,8 +17,19 @@ logger = logging.getLogger(__name__)
 
 SERVICE_UNAVAILABLE = "Service temporarily unavailable"
 # OperationalError covers a refused connection as well as SQLite's "database is
-# locked": both pass, so the caller may retry.
-_UNAVAILABLE_ERRORS = (PoolTimeoutError, OperationalError, InterfaceError, OSError, TimeoutError)
+# locked": both pass, so the caller may retry. asyncpg's own classes cover a server
+# that is shutting down or starting ("the database system is shutting down"),
+# which SQLAlchemy wraps as a plain DBAPIError.
+_UNAVAILABLE_ERRORS = (
+    PoolTimeoutError,
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+    asyncpg_errors.OperatorInterventionError,
+    asyncpg_errors.PostgresConnectionError,
+    asyncpg_errors.ConnectionDoesNotExistError,
+)
 
 
 class RelayError(Exception):
