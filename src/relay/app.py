@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     listener = (
         None
         if settings.is_sqlite
-        else RevocationListener(asyncpg_dsn(settings.async_database_url), verifier)
+        else RevocationListener(
+            asyncpg_dsn(settings.async_database_url), verifier, on_reconnect=database.engine.dispose
+        )
     )
 
     @asynccontextmanager

@@ -39,7 +39,10 @@ async def test_outage_gives_503_then_recovers_without_losing_writes(
 ) -> None:
     if settings.is_sqlite:
         pytest.skip("stops the PostgreSQL server; nothing to stop on SQLite")
-    with run_server(settings.database_url, tmp_path / "serve.log") as server:
+    with (
+        run_server(settings.database_url, tmp_path / "serve.log") as server,
+        run_server(settings.database_url, tmp_path / "idle.log") as idle,
+    ):
         key = server.create_tenant()["api_key"]
         headers = {"X-API-Key": key}
         acknowledged: set[str] = set()
@@ -48,6 +51,10 @@ async def test_outage_gives_503_then_recovers_without_losing_writes(
         phase = {"stopped_at": 0.0, "started_at": 0.0, "done": False}
 
         async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+            # A second server sits idle through the outage, its pool holding
+            # connections that the restart kills.
+            warm = await client.get(f"{idle.base_url}/api/v1/datasets", headers=headers)
+            assert warm.status_code == 200
 
             async def load(worker: int) -> None:
                 while not phase["done"]:
@@ -79,6 +86,9 @@ async def test_outage_gives_503_then_recovers_without_losing_writes(
             await asyncio.gather(*tasks)
 
             assert (await client.get("/healthz")).status_code == 200
+            # Its first request after the restart must not fall on a dead connection.
+            first = await client.get(f"{idle.base_url}/api/v1/datasets", headers=headers)
+            assert first.status_code == 200
             stored = set()
             page = 1
             while True:

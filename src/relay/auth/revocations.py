@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -38,6 +39,7 @@ class RevocationListener:
         dsn: str,
         verifier: KeyVerifier,
         *,
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
         ping_interval: float = 1.0,
         connect_timeout: float = 3.0,
     ) -> None:
@@ -45,6 +47,8 @@ class RevocationListener:
         self._verifier = verifier
         self._ping_interval = ping_interval
         self._connect_timeout = connect_timeout
+        self._on_reconnect = on_reconnect
+        self._was_connected = False
         self._task = BackgroundTask(self._run, name="relay-revocation-listener")
         self.notifications_received = 0
         self.connection_pid: int | None = None
@@ -65,6 +69,11 @@ class RevocationListener:
             connection.add_termination_listener(self._on_lost)
             await connection.add_listener(REVOCATION_CHANNEL, self._on_notification)
             self.connection_pid = connection.get_server_pid()
+            if self._was_connected and self._on_reconnect is not None:
+                # The channel broke, so the server may have restarted: pooled
+                # connections may be dead too; replace them before they fail a request.
+                await self._on_reconnect()
+            self._was_connected = True
             # Listening from now on; whatever was revoked before is re-read.
             self._verifier.mark_trusted()
             self.connected.set()
