@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
+from benchlib import recreate_database
 from relay.auth import service as auth_service
 from relay.auth.schemas import ApiKeyCreate
 from relay.config import Settings
@@ -42,15 +42,6 @@ PEERS = ROOT.parent / "shared" / "bench-peers"
 PEER_RUNS = r"^(drf/gunicorn sync w2/pg/docs|fastapi/uvicorn w2/pg/naive)$"
 PATH = "/api/v1/datasets"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-
-
-async def recreate_database(name: str) -> None:
-    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
 
 
 async def seed(settings: Settings) -> tuple[str, str]:
@@ -175,8 +166,7 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also run the peers (a few minutes)")
     args = parser.parse_args()
 
-    asyncio.run(recreate_database(args.database))
-    database_url = f"postgresql://postgres@127.0.0.1:5432/{args.database}"
+    database_url = asyncio.run(recreate_database(args.database))
     settings = Settings(database_url=database_url)
     upgrade_database(settings)
     tenant_id, key = asyncio.run(seed(settings))

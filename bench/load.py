@@ -26,8 +26,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
+
+from benchlib import ADMIN_URL, recreate_database, wait_until_up
 
 RELAY = str(Path(sys.executable).with_name("relay"))
 PORT = 18500
@@ -52,15 +53,6 @@ class Tally:
     revoked: dict[str, float] = field(default_factory=dict)  # key -> when its 204 came
     late_acceptances: int = 0
     revoked_key_uses: int = 0
-
-
-async def recreate_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
 
 
 def relay(env: dict[str, str], *args: str) -> str:
@@ -182,16 +174,7 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> int:
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=30
     ) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("relay serve did not start")
-            await asyncio.sleep(0.2)
+        await wait_until_up(client)
         started = time.monotonic()
         stop_at = started + args.seconds
         await asyncio.gather(
@@ -235,12 +218,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--tenants", type=int, default=20)
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--database", default="relay_bench_load")
     args = parser.parse_args()
 
-    asyncio.run(recreate_database(args.admin_url, args.database))
-    database_url = args.admin_url.rsplit("/", 1)[0] + f"/{args.database}"
+    database_url = asyncio.run(recreate_database(args.database, args.admin_url))
     env = os.environ | {
         "RELAY_DATABASE_URL": database_url,
         "RELAY_LOG_LEVEL": "warning",

@@ -23,23 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
+
+from benchlib import recreate_database, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[1]
 RELAY = str(Path(sys.executable).with_name("relay"))
 DATABASE = "relay_bench_revocation"
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 FIRST_PORT = 18200
-
-
-async def recreate_database() -> None:
-    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await connection.close()
 
 
 def start_servers(count: int) -> list[subprocess.Popen[bytes]]:
@@ -78,20 +70,6 @@ def create_admin_key() -> str:
         text=True,
     ).stdout
     return str(json.loads(out)["api_key"])
-
-
-async def wait_until_up(clients: list[httpx.AsyncClient]) -> None:
-    deadline = time.monotonic() + 60
-    for client in clients:
-        while True:
-            try:
-                if (await client.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("servers did not start")
-            await asyncio.sleep(0.2)
 
 
 async def hammer(
@@ -148,7 +126,8 @@ async def measure(args: argparse.Namespace) -> None:
         for number in range(args.servers)
     ]
     try:
-        await wait_until_up(clients)
+        for client in clients:
+            await wait_until_up(client)
         # Each server's LISTEN connection is up once /healthz answers and a second has passed.
         await asyncio.sleep(1.5)
         results = [await one_round(clients, admin_key) for _ in range(args.rounds)]
@@ -172,7 +151,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--servers", type=int, default=4)
     args = parser.parse_args()
-    asyncio.run(recreate_database())
+    asyncio.run(recreate_database(DATABASE))
     servers = start_servers(args.servers)
     try:
         asyncio.run(measure(args))
