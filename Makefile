@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest fuzz clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ pytest: install
 	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then $(BIN)/pytest; fi
 
 test: lint typecheck pytest
+
+# A longer fuzzing run than the 200 examples per operation of `make test`.
+fuzz: install
+	RELAY_FUZZ_EXAMPLES=$${RELAY_FUZZ_EXAMPLES:-2000} $(BIN)/pytest tests/fuzz
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -122,3 +122,43 @@ async def test_validation_errors_do_not_echo_the_input(
     )
     assert response.status_code == 422
     assert "secret-looking-value" not in response.text
+
+
+async def test_validation_errors_carry_no_python_objects(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    # Found by the fuzzer: a custom validator's ValueError came back as "ctx": {"error": {}}.
+    response = await client.post(
+        "/api/v1/auth/api-keys",
+        json={"name": "ok", "expires_at": "2000-01-01T00:00:00Z"},
+        headers=tenant_a.headers,
+    )
+    (error,) = response.json()["detail"]
+    assert set(error) == {"type", "loc", "msg"}
+    assert error["msg"] == "Value error, expires_at must be in the future"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/auth/api-keys", {"name": "\x00"}, "name"),
+        ("/api/v1/datasets", {"name": "a\x00b"}, "name"),
+        ("/api/v1/datasets", {"name": "ok", "description": "\x1b[31m"}, "description"),
+    ],
+)
+async def test_control_characters_are_422_not_a_database_error(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, path: str, body: dict[str, str], field: str
+) -> None:
+    # Found by the fuzzer on PostgreSQL, which cannot store NUL: it was a 500.
+    response = await client.post(path, json=body, headers=tenant_a.headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", field]
+    assert "control characters" in response.json()["detail"][0]["msg"]
+
+
+async def test_text_may_hold_tabs_and_newlines(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    body = {"name": "Street scenes", "description": "line one\nline two\twith a tab"}
+    response = await client.post("/api/v1/datasets", json=body, headers=tenant_a.headers)
+    assert response.status_code == 201

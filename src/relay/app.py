@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -22,14 +23,23 @@ from relay.db import Database
 from relay.errors import install_error_handlers
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
+from relay.schemas import ErrorDetail
 
 API_PREFIX = "/api/v1"
+# Answers any /api/v1 operation can give, declared so that clients (and the
+# OpenAPI document) know them.
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "Invalid or missing API key, or API key expired"},
+    413: {"model": ErrorDetail, "description": "Request body over the size limit"},
+    429: {"model": ErrorDetail, "description": "Too many failed authentications from this address"},
+    503: {"model": ErrorDetail, "description": "Service temporarily unavailable"},
+}
 
 
 def _api_router() -> APIRouter:
     # Authentication is declared once here, so every route added below is
     # protected by default.
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)], responses=API_ERRORS)
     api.include_router(api_keys_router.router)
     api.include_router(datasets_router.router)
     return api

@@ -80,10 +80,11 @@ async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # FastAPI's shape, minus `input`: echoing the request back could repeat a
-    # secret or a megabyte of text into the response.
+    # FastAPI's shape, minus `input` (echoing the request back could repeat a
+    # secret or a megabyte of text) and `ctx` (it holds Python exception objects,
+    # which serialise as {}; `msg` already says the same in words).
     errors: list[dict[str, Any]] = [
-        {key: value for key, value in error.items() if key not in {"input", "url"}}
+        {key: value for key, value in error.items() if key not in {"input", "url", "ctx"}}
         for error in exc.errors()
     ]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -15,3 +16,27 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UTCTimestamp = Annotated[datetime, AfterValidator(_as_utc)]
+
+# C0 controls but tab, newline and carriage return, and DEL. PostgreSQL cannot
+# store NUL at all, and none of them belongs in a name or a description.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL_CHARACTERS.search(value) is not None
+
+
+def reject_control_characters(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Add to any user-supplied text field.
+NoControlCharacters = AfterValidator(reject_control_characters)
+
+
+class ErrorDetail(BaseModel):
+    """Every error Relay returns, but validation errors, has this shape."""
+
+    detail: str

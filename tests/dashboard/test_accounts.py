@@ -240,3 +240,15 @@ def test_templates_have_no_inline_script_or_style() -> None:
         assert "<style" not in html, template.name
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), template.name
         assert not re.search(r"\son[a-z]+=", html), template.name
+
+
+async def test_sign_up_with_a_nul_in_the_organisation_is_refused_cleanly(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    response = await post_form(
+        client, "/signup", "/signup", signup_fields() | {"organisation": "A\x00"}
+    )
+    assert response.status_code == 400
+    assert "without control characters" in response.text
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Tenant)) == 0

@@ -9,9 +9,13 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from relay.db import utcnow
-from relay.schemas import UTCTimestamp
+from relay.schemas import NoControlCharacters, UTCTimestamp
 
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+KeyName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    NoControlCharacters,
+]
 
 
 def _in_the_future(value: datetime) -> datetime:
@@ -36,7 +40,9 @@ class ApiKeyCreate(BaseModel):
         examples=["2030-12-31T23:59:59Z"],
     )
     scopes: Annotated[list[str], AfterValidator(_no_scopes_yet)] = Field(
-        default_factory=list, description="Coming soon: only [] is accepted for now."
+        default_factory=list,
+        description="Coming soon: only [] is accepted for now.",
+        json_schema_extra={"maxItems": 0},
     )
 
 

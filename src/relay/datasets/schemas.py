@@ -15,10 +15,16 @@ from pydantic import (
     model_validator,
 )
 
+from relay.schemas import NoControlCharacters
+
 MAX_ARTIFACT_TYPES = 50
 
-DatasetName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+DatasetName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    NoControlCharacters,
+]
+Description = Annotated[str, StringConstraints(max_length=5000), NoControlCharacters]
 
 
 class ArtifactType(BaseModel):
@@ -27,7 +33,9 @@ class ArtifactType(BaseModel):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
         examples=["bounding_box"]
     )
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500), NoControlCharacters] | None = (
+        None
+    )
     color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = Field(
         default=None, examples=["#3B82F6"]
     )

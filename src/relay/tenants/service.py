@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.errors import ConflictError, RelayError
+from relay.schemas import has_control_characters
 from relay.tenants.models import Tenant, User
 from relay.tenants.passwords import MIN_PASSWORD_LENGTH, hash_password
 
@@ -24,7 +25,7 @@ def normalize_email(email: str) -> str:
 
 
 def check_email(email: str) -> None:
-    if len(email) > 320 or _EMAIL.fullmatch(email.strip()) is None:
+    if len(email) > 320 or _EMAIL.fullmatch(email.strip()) is None or has_control_characters(email):
         raise RelayError("Enter a valid email address")
 
 
@@ -34,8 +35,10 @@ def check_password(password: str) -> None:
 
 
 def check_tenant_name(name: str) -> None:
-    if not name.strip() or len(name.strip()) > 200:
-        raise RelayError("Organisation name must be 1 to 200 characters")
+    if not name.strip() or len(name.strip()) > 200 or has_control_characters(name):
+        raise RelayError(
+            "Organisation name must be 1 to 200 characters, without control characters"
+        )
 
 
 async def email_taken(session: AsyncSession, email: str) -> bool:
