@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from relay.app import create_app
-from relay.auth import keys
+from relay.auth import keys, revocations
 from relay.config import Settings
 from relay.db import Database
 from tests.conftest import asgi_client
@@ -131,3 +131,28 @@ async def test_broken_channel_never_lets_a_revoked_key_through(
         await asyncio.wait_for(listener.connected.wait(), timeout=10)
         assert second_worker.state.verifier.cache_trusted
         assert (await other.get(DATASETS, headers={"X-API-Key": key})).status_code == 401
+
+
+async def test_listener_survives_an_unexpected_error(
+    settings: Settings, is_sqlite: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seen in CI: asyncpg raised its own InternalClientError while PostgreSQL shut
+    # down, the listener task died, and the worker never trusted its cache again.
+    if is_sqlite:
+        pytest.skip("the revocation channel is PostgreSQL's LISTEN/NOTIFY")
+    real_connect = revocations.asyncpg.connect
+    calls = 0
+
+    async def flaky_connect(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("something asyncpg did not expect")
+        return await real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(revocations.asyncpg, "connect", flaky_connect)
+    worker = create_app(settings)
+    async with worker.router.lifespan_context(worker):
+        await ready(worker)
+        assert worker.state.verifier.cache_trusted
+    assert calls == 2

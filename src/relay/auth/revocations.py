@@ -90,8 +90,15 @@ class RevocationListener:
         while True:
             try:
                 await self._listen_once()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                logger.warning("revocation channel down, checking keys in the database: %s", exc)
+            except Exception as exc:
+                # Whatever broke (asyncpg can also fail with its own internal client
+                # errors while a server shuts down), the listener must live on: it
+                # is what lets this worker trust its cache again.
+                logger.warning(
+                    "revocation channel down, checking keys in the database: %s: %s",
+                    type(exc).__name__,
+                    exc,
+                )
             await asyncio.sleep(self._ping_interval)
 
     def start(self) -> None:
