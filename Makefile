@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest fuzz clean
+.PHONY: install run test lint typecheck pytest fuzz audit clean
 
 install: $(STAMP)
 
@@ -20,14 +20,14 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/relay serve
 
-LINT_PATHS := src tests $(wildcard bench)
+LINT_PATHS := src tests tools $(wildcard bench)
 
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
-	$(BIN)/mypy src
+	$(BIN)/mypy src tools
 
 # The suite runs on the embedded SQLite database, then again on PostgreSQL
 # when RELAY_TEST_DATABASE_URL names one (.ci/run sets it).
@@ -40,6 +40,11 @@ test: lint typecheck pytest
 # A longer fuzzing run than the 200 examples per operation of `make test`.
 fuzz: install
 	RELAY_FUZZ_EXAMPLES=$${RELAY_FUZZ_EXAMPLES:-2000} $(BIN)/pytest tests/fuzz
+
+# Known vulnerabilities in the pinned packages, from PyPI's advisory data
+# (tools/audit_lock.py says why this is not plain pip-audit); .ci/run runs it.
+audit:
+	$(PYTHON) tools/audit_lock.py requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
