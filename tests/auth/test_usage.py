@@ -8,7 +8,9 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select, text
 
+from relay.auth.models import ApiKey
 from relay.auth.usage import UsageRecorder
 from relay.config import Settings
 from relay.db import Database
@@ -82,3 +84,51 @@ async def test_failed_flush_keeps_the_uses_for_the_next_one(
         await recorder.flush()
     assert recorder.pending_uses == 1
     await database.dispose()
+
+
+async def wait_for_lock_waiters(db: Database, count: int) -> None:
+    """Until `count` sessions of this database wait on a lock (10 s at most)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10), db.engine.connect() as connection:
+        while True:
+            if (await connection.execute(query)).scalar_one() >= count:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_workers_flushing_the_same_keys_at_once_do_not_deadlock(
+    db: Database, is_sqlite: bool, tenant_a: TenantFixture
+) -> None:
+    # Seen under bench/load.py: four workers flushed the same keys in different
+    # orders, and PostgreSQL aborted a flush as a deadlock every few seconds.
+    if is_sqlite:
+        pytest.skip("SQLite has one writer at a time; row locks are PostgreSQL's")
+    first, second = sorted([tenant_a.key_id, (await make_api_key(db, tenant_a))[0]])
+    one_worker = UsageRecorder(db.sessionmaker, interval=60)
+    other_worker = UsageRecorder(db.sessionmaker, interval=60)
+    one_worker.record(second)  # the two workers saw the keys in opposite orders
+    one_worker.record(first)
+    other_worker.record(first)
+    other_worker.record(second)
+
+    async with db.engine.connect() as holder:
+        # Hold both rows so that both flushes start and queue on their first row...
+        transaction = await holder.begin()
+        await holder.execute(
+            select(ApiKey.id).where(ApiKey.id.in_([first, second])).with_for_update()
+        )
+        flushes = asyncio.gather(one_worker.flush(), other_worker.flush())
+        await wait_for_lock_waiters(db, 2)
+        # ...then let them race for the rows.
+        await transaction.commit()
+        touched = await flushes
+
+    assert touched == [2, 2]
+    async with db.sessionmaker() as session:
+        used = (
+            await session.scalars(select(ApiKey.last_used_at).where(ApiKey.id.in_([first, second])))
+        ).all()
+    assert None not in used

@@ -53,7 +53,9 @@ class UsageRecorder:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
-        params = [{"key_id": key_id, "used_at": used_at} for key_id, used_at in pending.items()]
+        # Rows are locked in key order: workers flushing the same keys at once then
+        # queue behind each other instead of deadlocking.
+        params = [{"key_id": key_id, "used_at": pending[key_id]} for key_id in sorted(pending)]
         try:
             async with self._sessionmaker.begin() as session:
                 await session.execute(_RECORD_USE, params)
