@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -38,3 +39,11 @@ def test_settings_come_from_relay_environment_variables(monkeypatch: pytest.Monk
         "debug",
     )
     assert not settings.is_sqlite
+
+
+def test_idle_connections_outlive_the_idle_expiry_of_clients_and_proxies() -> None:
+    # At uvicorn's default (5 s, httpx's expiry too) a client could send on a
+    # connection the server was closing; bench/load.py died of it with a ReadError.
+    keep_alive = Settings().keep_alive_timeout
+    assert keep_alive > httpx.Limits().keepalive_expiry
+    assert keep_alive > 60  # nginx upstream keepalive_timeout, AWS ALB idle timeout

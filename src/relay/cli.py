@@ -98,6 +98,7 @@ def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, work
         log_level=settings.log_level,
         log_config=logging_config(settings.log_level),
         access_log=False,  # Relay logs each request itself, as JSON
+        timeout_keep_alive=settings.keep_alive_timeout,
         # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
         proxy_headers=False,
     )

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # A database that does not answer within this many seconds counts as down.
     db_connect_timeout: float = Field(default=3.0, gt=0)
+    # Seconds an idle keep-alive connection stays open. Longer than the idle expiry of
+    # clients and proxies (httpx 5 s, nginx upstreams and AWS load balancers 60 s), so
+    # they close first: at uvicorn's 5 s a client could reuse a connection the server
+    # was closing, and its request failed with a reset.
+    keep_alive_timeout: int = Field(default=75, ge=1)
 
     @field_validator("database_url")
     @classmethod
