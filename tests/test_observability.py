@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import httpx
 import pytest
@@ -60,3 +61,15 @@ async def test_failed_authentication_is_logged_without_the_key(
     line = json.loads(JsonFormatter().format(record))
     assert (line["status"], line["tenant_id"], line["key_prefix"]) == (401, None, None)
     assert presented not in caplog.text
+
+
+def test_log_times_are_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "EST+05")  # POSIX form: needs no tz database
+    time.tzset()
+    try:
+        record = logging.makeLogRecord({"msg": "hello", "created": 0.25, "msecs": 250.0})
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert line["time"] == "1970-01-01T00:00:00.250Z"
