@@ -7,6 +7,15 @@ from relay.sdk.client import (
     NotFoundError,
     Relay,
     RelayAPIError,
+    RelayConnectionError,
 )
 
-__all__ = ["ApiKeys", "AuthenticationError", "Datasets", "NotFoundError", "Relay", "RelayAPIError"]
+__all__ = [
+    "ApiKeys",
+    "AuthenticationError",
+    "Datasets",
+    "NotFoundError",
+    "Relay",
+    "RelayAPIError",
+    "RelayConnectionError",
+]

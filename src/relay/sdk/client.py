@@ -6,11 +6,19 @@ with Relay() as relay:                      # RELAY_API_KEY from the environment
     relay.datasets.create(name="Street scenes")
     for key in relay.api_keys.list():
         print(key["name"], key["key_prefix"])
+
+Failures that are safe to retry are retried (`max_retries`, 2 by default), with
+exponential backoff and jitter: a connection that could not be made, for any
+method; a lost response or a 503, for GET and DELETE only, since a POST or PATCH
+may already have been applied. A DELETE retried after a lost response or a 503
+that then finds nothing (404) has done its work and returns normally.
 """
 
 from __future__ import annotations
 
 import os
+import random
+import time
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -30,6 +38,10 @@ class RelayAPIError(Exception):
         self.detail = detail
 
 
+class RelayConnectionError(Exception):
+    """No answer from Relay (after any retries); the cause is chained."""
+
+
 class AuthenticationError(RelayAPIError):
     """401: the key is missing, invalid, revoked or expired."""
 
@@ -42,6 +54,11 @@ _ERRORS_BY_STATUS: dict[int, type[RelayAPIError]] = {
     401: AuthenticationError,
     404: NotFoundError,
 }
+# Requests that may be sent twice with the effect of once.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Raised before a single byte of the request left: retrying cannot apply it twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_MAX_BACKOFF = 8.0
 
 
 class Relay:
@@ -53,21 +70,61 @@ class Relay:
         *,
         base_url: str | None = None,
         timeout: float = 10.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`backoff` is the first retry's delay in seconds; each retry doubles it."""
         api_key = api_key or os.environ.get("RELAY_API_KEY")
         if not api_key:
             raise ValueError("RELAY_API_KEY environment variable not set")
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        self.max_retries = max_retries
+        self.backoff = backoff
         self._http = httpx.Client(
             base_url=base_url or os.environ.get("RELAY_BASE_URL", DEFAULT_BASE_URL),
             headers={"X-API-Key": api_key.strip()},
             timeout=timeout,
+            transport=transport,
         )
         self.api_keys = ApiKeys(self)
         self.datasets = Datasets(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request under /api/v1; returns the decoded JSON (None for 204)."""
-        response = self._http.request(method, f"/api/v1{path}", **kwargs)
+        method = method.upper()
+        idempotent = method in _IDEMPOTENT_METHODS
+        maybe_applied = False  # an earlier attempt may have done the work unseen
+        for attempt in range(self.max_retries + 1):
+            retries_left = attempt < self.max_retries
+            try:
+                response = self._http.request(method, f"/api/v1{path}", **kwargs)
+            except httpx.TransportError as error:
+                if retries_left and (idempotent or isinstance(error, _NOT_SENT)):
+                    maybe_applied = maybe_applied or not isinstance(error, _NOT_SENT)
+                    self._wait_before_retry(attempt, None)
+                    continue
+                raise RelayConnectionError(
+                    f"{method} {path}: no answer from {self._http.base_url} ({error!r})"
+                ) from error
+            if response.status_code == 503 and idempotent and retries_left:
+                maybe_applied = True
+                self._wait_before_retry(attempt, response.headers.get("Retry-After"))
+                continue
+            break
+        if method == "DELETE" and response.status_code == 404 and maybe_applied:
+            return None  # an earlier attempt deleted it
+        return self._decode(response)
+
+    def _wait_before_retry(self, attempt: int, retry_after: str | None) -> None:
+        delay = min(_MAX_BACKOFF, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+        if retry_after is not None and retry_after.isdigit():
+            delay = min(_MAX_BACKOFF, float(retry_after))
+        time.sleep(delay)
+
+    @staticmethod
+    def _decode(response: httpx.Response) -> Any:
         if response.is_error:
             try:
                 detail = response.json().get("detail", response.text)
