@@ -77,7 +77,7 @@ async def test_revoke_removes_the_row_and_the_api_refuses_the_key(
     assert key_id is not None
 
     confirm = await client.get(f"{PAGE}?revoke={key_id.group(1)}")
-    assert "Revoke “<strong data-revoke-name>Doomed</strong>”" in confirm.text
+    assert "Revoke “<strong data-confirm-name>Doomed</strong>”" in confirm.text
     revoked = await post_form(client, PAGE, f"{PAGE}/{key_id.group(1)}/revoke", {})
     assert revoked.status_code == 303
 

@@ -103,7 +103,9 @@ def test_key_lifecycle_in_the_browser(
     assert api_status(live_server, full_key) == 200
 
     created.get_by_role("link", name="Done").click()
-    expect(page.get_by_role("dialog", name="API key created")).to_have_count(0)
+    # Closed, the dialog takes the key out of the page (on its "close" event, which
+    # comes a moment after the click).
+    expect(page.locator("#created-dialog")).to_have_count(0)
     assert full_key not in page.content()
     page.reload()
     assert full_key not in page.content()
@@ -153,6 +155,17 @@ def test_invited_member_sees_the_same_keys(
     member.get_by_role("button", name="Join").click()
     expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
     expect(member.get_by_role("row", name=re.compile("CI.CD Pipeline"))).to_be_visible()
+
+    # The owner removes the member: the dialog names them, and their session ends.
+    owner.goto("/settings/members")
+    owner.get_by_role("link", name=f"Remove {member_email}").click()
+    dialog = owner.get_by_role("dialog", name="Remove member")
+    expect(dialog).to_contain_text(member_email)
+    shot(owner, "08b-members-remove")
+    dialog.get_by_role("button", name="Remove member").click()
+    expect(owner.get_by_text(f"{member_email} was removed and signed out.")).to_be_visible()
+    member.reload()
+    expect(member).to_have_url(re.compile(r"/login"))
     member_context.close()
 
 

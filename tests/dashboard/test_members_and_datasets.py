@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
+from relay.tenants.models import User
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import PASSWORD, new_email, post_form, sign_up
 
@@ -65,6 +69,90 @@ async def test_member_cannot_invite(app: FastAPI, client: httpx.AsyncClient) -> 
         assert "Only the owner can invite members" in refused.text
 
 
+@asynccontextmanager
+async def joined_member(
+    app: FastAPI, owner: httpx.AsyncClient
+) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """A new member invited by `owner`, signed in on a client of their own."""
+    email = new_email()
+    link = await invite(owner, email)
+    async with asgi_client(app) as member:
+        assert (await post_form(member, link, link, {"password": PASSWORD})).status_code == 303
+        yield email, member
+
+
+def member_id(members_page: str, email: str) -> str:
+    match = re.search(
+        rf'data-confirm-action="/settings/members/([0-9a-f-]+)/remove"'
+        rf' data-confirm-name="{re.escape(email)}"',
+        members_page,
+    )
+    assert match is not None, f"no Remove button for {email}"
+    return match.group(1)
+
+
+async def test_owner_removes_a_member_who_is_signed_out_at_once(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    async with joined_member(app, client) as (email, member):
+        assert (await member.get("/settings/api-keys")).status_code == 200
+        page = (await client.get(MEMBERS)).text
+        removing = member_id(page, email)
+        # Without JavaScript, the Remove link opens the confirmation as a page.
+        confirm = await client.get(f"{MEMBERS}?remove={removing}")
+        assert f"Remove “<strong data-confirm-name>{email}</strong>”" in confirm.text
+
+        removed = await post_form(client, MEMBERS, f"{MEMBERS}/{removing}/remove", {})
+        assert removed.status_code == 303
+        page = (await client.get(MEMBERS)).text
+        assert f"{email} was removed and signed out." in page
+        assert email not in page.replace(f"{email} was removed", "")
+
+        # Their open session is over, and they cannot sign in again.
+        assert (await member.get("/settings/api-keys")).headers["location"].startswith("/login")
+        again = await post_form(member, "/login", "/login", {"email": email, "password": PASSWORD})
+        assert again.status_code == 401
+
+
+async def test_only_the_owner_removes_and_never_themselves(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    owner_page = (await client.get(MEMBERS)).text
+    assert "data-confirm-action" not in owner_page  # no Remove beside the owner
+    async with (
+        joined_member(app, client) as (email, member),
+        joined_member(app, client) as (_other_email, other),
+    ):
+        removing = member_id((await client.get(MEMBERS)).text, email)
+        refused = await post_form(other, MEMBERS, f"{MEMBERS}/{removing}/remove", {})
+        assert refused.status_code == 303
+        assert "Only the owner can remove members" in (await other.get(MEMBERS)).text
+        assert "Remove" not in (await other.get(MEMBERS)).text
+        assert (await member.get("/settings/api-keys")).status_code == 200
+
+    async with app.state.db.sessionmaker() as session:
+        owner = await session.scalar(select(User).where(User.role == "owner"))
+    assert owner is not None
+    itself = await post_form(client, MEMBERS, f"{MEMBERS}/{owner.id}/remove", {})
+    assert itself.status_code == 303
+    assert "The owner cannot be removed" in (await client.get(MEMBERS)).text
+
+
+async def test_an_owner_cannot_remove_another_tenants_member(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    async with joined_member(app, client) as (email, member), asgi_client(app) as stranger:
+        removing = member_id((await client.get(MEMBERS)).text, email)
+        await sign_up(stranger)
+        refused = await post_form(stranger, MEMBERS, f"{MEMBERS}/{removing}/remove", {})
+        assert refused.status_code == 303
+        assert "Member not found" in (await stranger.get(MEMBERS)).text
+        assert (await member.get("/settings/api-keys")).status_code == 200
+
+
 async def test_short_password_keeps_the_invitation_usable(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
@@ -105,7 +193,7 @@ async def test_dataset_create_view_rename_delete(client: httpx.AsyncClient) -> N
     assert "<h1>Renamed</h1>" in (await client.get(dataset_url)).text
 
     confirm = await client.get(f"{dataset_url}?delete=1")
-    assert "Delete “<strong>Renamed</strong>” for good?" in confirm.text
+    assert "Delete “<strong data-confirm-name>Renamed</strong>” for good?" in confirm.text
     deleted = await post_form(client, dataset_url, f"{dataset_url}/delete", {})
     assert deleted.status_code == 303
     assert "Dataset “Renamed” deleted." in (await client.get("/datasets")).text

@@ -1,14 +1,15 @@
-"""Members of a tenant: invitations by single-use link (7 days), and accepting them."""
+"""Members of a tenant: invitations by single-use link (7 days), accepting them, and
+removing a member."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.dashboard.models import Invitation
+from relay.dashboard.models import Invitation, WebSession
 from relay.dashboard.tokens import new_token, token_hash
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError, RelayError
@@ -85,3 +86,20 @@ async def accept_invitation(session: AsyncSession, *, token: str, password: str)
         password=password,
         role=tenants_service.MEMBER,
     )
+
+
+async def remove_member(session: AsyncSession, *, remover: User, member_id: uuid.UUID) -> User:
+    """Delete a member of the remover's tenant and end their browser sessions at once.
+    Only the owner removes, and not themselves: a tenant always keeps its owner."""
+    if remover.role != tenants_service.OWNER:
+        raise RelayError("Only the owner can remove members")
+    member = await session.scalar(
+        select(User).where(User.id == member_id, User.tenant_id == remover.tenant_id)
+    )
+    if member is None:
+        raise NotFoundError("Member not found")
+    if member.id == remover.id:
+        raise RelayError("The owner cannot be removed")
+    await session.execute(delete(WebSession).where(WebSession.user_id == member.id))
+    await session.execute(delete(User).where(User.id == member.id))
+    return member

@@ -108,11 +108,14 @@ async def _members_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    tenant_members = await members.list_members(session, tenant_id=user.tenant_id)
+    removing = request.query_params.get("remove")
     context = {
-        "members": await members.list_members(session, tenant_id=user.tenant_id),
+        "members": tenant_members,
         "invitations": await members.list_pending_invitations(session, tenant_id=user.tenant_id),
         "invite_link": invite_link,
         "error": error,
+        "removing": next((m for m in tenant_members if str(m.id) == removing), None),
     }
     return render(
         request, "members.html", context, user=user, status_code=status_code, no_store=True
@@ -136,3 +139,18 @@ async def invite_member(
         return await _members_page(request, session, user, error=exc.detail, status_code=400)
     link = str(request.url_for("invitation_page", token=token))
     return await _members_page(request, session, user, invite_link=link, status_code=201)
+
+
+@router.post("/members/{member_id}/remove")
+async def remove_member(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    member_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    try:
+        removed = await members.remove_member(session, remover=user, member_id=member_id)
+    except RelayError as exc:
+        return redirect(request, MEMBERS, flash=exc.detail)
+    return redirect(request, MEMBERS, flash=f"{removed.email} was removed and signed out.")

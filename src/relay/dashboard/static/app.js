@@ -33,7 +33,7 @@
   });
 
   document.addEventListener("click", function (event) {
-    const target = event.target.closest("[data-open-dialog], [data-close-dialog], [data-revoke-action], [data-copy], [data-add-row]");
+    const target = event.target.closest("[data-open-dialog], [data-close-dialog], [data-confirm-action], [data-copy], [data-add-row]");
     if (!target) return;
 
     if (target.hasAttribute("data-open-dialog")) {
@@ -42,11 +42,12 @@
     } else if (target.hasAttribute("data-close-dialog")) {
       event.preventDefault();
       target.closest("dialog").close();
-    } else if (target.hasAttribute("data-revoke-action")) {
+    } else if (target.hasAttribute("data-confirm-action")) {
+      // One confirmation dialog per page (revoke a key, remove a member), aimed at the row clicked.
       event.preventDefault();
-      const dialog = document.getElementById("revoke-dialog");
-      dialog.querySelector("[data-revoke-form]").action = target.dataset.revokeAction;
-      dialog.querySelector("[data-revoke-name]").textContent = target.dataset.revokeName;
+      const dialog = document.getElementById(target.dataset.confirmDialog);
+      dialog.querySelector("[data-confirm-form]").action = target.dataset.confirmAction;
+      dialog.querySelector("[data-confirm-name]").textContent = target.dataset.confirmName;
       openModal(dialog, target);
     } else if (target.hasAttribute("data-copy")) {
       copyText(target);
