@@ -6,10 +6,10 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, ForeignKey, MetaData, Select, event, select
+from sqlalchemy import DateTime, ForeignKey, MetaData, Select, Table, bindparam, event, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -74,6 +74,13 @@ TenantModel = TypeVar("TenantModel", bound=TenantOwned)
 def tenant_select(model: type[TenantModel], tenant_id: uuid.UUID) -> Select[TenantModel]:
     """The one place tenant scoping is added: every query on tenant data starts here."""
     return select(model).where(model.tenant_id == tenant_id)
+
+
+def tenant_rows(model: type[TenantOwned]) -> Select[Any]:
+    """`tenant_select` for statements built once, at import: the rows of the model's
+    table, for the tenant passed as the `tenant_id` parameter when executed."""
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    return select(table).where(table.c.tenant_id == bindparam("tenant_id"))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

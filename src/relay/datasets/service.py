@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.datasets.models import Dataset
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
-from relay.db import tenant_select, utcnow
+from relay.db import tenant_rows, tenant_select, utcnow
 from relay.errors import NotFoundError
 
 DATASET_NOT_FOUND = "Dataset not found"
@@ -38,24 +39,32 @@ async def create_dataset(
     return dataset
 
 
+# Built once: a request only binds its parameters to a statement already compiled.
+# It reads rows, not ORM objects: a page is read-only and needs no identity map.
+_datasets = cast(Table, Dataset.__table__)
+_PAGE = (
+    tenant_rows(Dataset)
+    # The total rides along with the page (a window count): one round trip, not two.
+    .add_columns(func.count().over().label("total"))
+    .order_by(_datasets.c.created_at.desc(), _datasets.c.id.desc())
+    .offset(bindparam("offset"))
+    .limit(bindparam("limit"))
+)
+# Past the last page there is no row to carry the total.
+_TOTAL = select(func.count()).select_from(tenant_rows(Dataset).subquery())
+
+
 async def list_datasets(
     session: AsyncSession, *, tenant_id: uuid.UUID, page: int, page_size: int
-) -> tuple[list[Dataset], int]:
-    """One page of the tenant's datasets, newest first, and the total count."""
-    # The total rides along with the page (a window count): one round trip, not two.
-    query = (
-        tenant_select(Dataset, tenant_id)
-        .add_columns(func.count().over().label("total"))
-        .order_by(Dataset.created_at.desc(), Dataset.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    rows = (await session.execute(query)).all()
+) -> tuple[Sequence[Row[Any]], int]:
+    """One page of the tenant's datasets (rows with the Dataset fields), newest first,
+    and the total count."""
+    offset = (page - 1) * page_size
+    params = {"tenant_id": tenant_id, "offset": offset, "limit": page_size}
+    rows = (await session.execute(_PAGE, params)).all()
     if rows:
-        return [row[0] for row in rows], rows[0].total
-    # Past the last page there is no row to carry the total.
-    count = select(func.count()).select_from(tenant_select(Dataset, tenant_id).subquery())
-    return [], await session.scalar(count) or 0
+        return rows, rows[0].total
+    return [], await session.scalar(_TOTAL, {"tenant_id": tenant_id}) or 0
 
 
 async def get_dataset(
