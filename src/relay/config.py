@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # A database that does not answer within this many seconds counts as down.
     db_connect_timeout: float = Field(default=3.0, gt=0)
+    # PostgreSQL connections each worker keeps open; a request beyond them waits for
+    # one (up to db_connect_timeout, then 503).
+    db_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds an idle keep-alive connection stays open. Longer than the idle expiry of
     # clients and proxies (httpx 5 s, nginx upstreams and AWS load balancers 60 s), so
     # they close first: at uvicorn's 5 s a client could reuse a connection the server
