@@ -81,14 +81,19 @@ async def joined_member(
         yield email, member
 
 
-def member_id(members_page: str, email: str) -> str:
-    match = re.search(
-        rf'data-confirm-action="/settings/members/([0-9a-f-]+)/remove"'
-        rf' data-confirm-name="{re.escape(email)}"',
-        members_page,
-    )
-    assert match is not None, f"no Remove button for {email}"
+def found(page: str, pattern: str, what: str) -> str:
+    """The first group of `pattern` in the page; fails naming `what` when absent."""
+    match = re.search(pattern, page)
+    assert match is not None, f"no {what} on the page"
     return match.group(1)
+
+
+def member_id(members_page: str, email: str) -> str:
+    pattern = (
+        r'data-confirm-action="/settings/members/([0-9a-f-]+)/remove"'
+        rf' data-confirm-name="{re.escape(email)}"'
+    )
+    return found(members_page, pattern, f"Remove button for {email}")
 
 
 async def test_owner_removes_a_member_who_is_signed_out_at_once(
@@ -151,6 +156,49 @@ async def test_an_owner_cannot_remove_another_tenants_member(
         assert refused.status_code == 303
         assert "Member not found" in (await stranger.get(MEMBERS)).text
         assert (await member.get("/settings/api-keys")).status_code == 200
+
+
+def cancel_action(members_page: str, email: str) -> str:
+    pattern = (
+        r'action="(/settings/members/invitations/[0-9a-f-]+/cancel)"[^<]*<input[^>]*>\s*'
+        rf"<button[^>]*>Cancel<span[^>]*> the invitation for {re.escape(email)}<"
+    )
+    return found(members_page, pattern, f"Cancel button for the invitation of {email}")
+
+
+async def test_owner_cancels_an_invitation_and_its_link_stops_working(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    email = new_email()
+    link = await invite(client, email)
+    action = cancel_action((await client.get(MEMBERS)).text, email)
+
+    cancelled = await post_form(client, MEMBERS, action, {})
+    assert cancelled.status_code == 303
+    page = (await client.get(MEMBERS)).text
+    assert f"The invitation for {email} was cancelled." in page
+    assert "Pending invitations" not in page
+    async with asgi_client(app) as invitee:
+        assert (await invitee.get(link)).status_code == 404
+
+
+async def test_only_the_owner_of_the_tenant_cancels_an_invitation(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    email = new_email()
+    link = await invite(client, email)
+    action = cancel_action((await client.get(MEMBERS)).text, email)
+    async with joined_member(app, client) as (_member_email, member):
+        await post_form(member, MEMBERS, action, {})
+        assert "Only the owner can cancel invitations" in (await member.get(MEMBERS)).text
+    async with asgi_client(app) as stranger:
+        await sign_up(stranger)
+        await post_form(stranger, MEMBERS, action, {})
+        assert "Invitation not found" in (await stranger.get(MEMBERS)).text
+    async with asgi_client(app) as invitee:
+        assert (await invitee.get(link)).status_code == 200  # still usable
 
 
 async def test_short_password_keeps_the_invitation_usable(

@@ -1,5 +1,5 @@
-"""Members of a tenant: invitations by single-use link (7 days), accepting them, and
-removing a member."""
+"""Members of a tenant: invitations by single-use link (7 days), accepting or
+cancelling them, and removing a member."""
 
 from __future__ import annotations
 
@@ -86,6 +86,23 @@ async def accept_invitation(session: AsyncSession, *, token: str, password: str)
         password=password,
         role=tenants_service.MEMBER,
     )
+
+
+async def cancel_invitation(
+    session: AsyncSession, *, canceller: User, invitation_id: uuid.UUID
+) -> Invitation:
+    """Withdraw a pending invitation: its link stops working. Only the owner cancels."""
+    if canceller.role != tenants_service.OWNER:
+        raise RelayError("Only the owner can cancel invitations")
+    invitation = await session.scalar(
+        tenant_select(Invitation, canceller.tenant_id).where(
+            Invitation.id == invitation_id, Invitation.accepted_at.is_(None)
+        )
+    )
+    if invitation is None:
+        raise NotFoundError("Invitation not found")
+    await session.delete(invitation)
+    return invitation
 
 
 async def remove_member(session: AsyncSession, *, remover: User, member_id: uuid.UUID) -> User:

@@ -154,3 +154,20 @@ async def remove_member(
     except RelayError as exc:
         return redirect(request, MEMBERS, flash=exc.detail)
     return redirect(request, MEMBERS, flash=f"{removed.email} was removed and signed out.")
+
+
+@router.post("/members/invitations/{invitation_id}/cancel")
+async def cancel_invitation(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    invitation_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    try:
+        cancelled = await members.cancel_invitation(
+            session, canceller=user, invitation_id=invitation_id
+        )
+    except RelayError as exc:
+        return redirect(request, MEMBERS, flash=exc.detail)
+    return redirect(request, MEMBERS, flash=f"The invitation for {cancelled.email} was cancelled.")
