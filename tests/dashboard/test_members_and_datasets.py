@@ -10,6 +10,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from relay.datasets import service as datasets_service
+from relay.datasets.schemas import DatasetCreate
 from relay.tenants.models import User
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import PASSWORD, new_email, post_form, sign_up
@@ -264,3 +266,31 @@ async def test_dataset_validation_errors_show_next_to_the_field(client: httpx.As
     assert 'id="name-error">String should have at least 1 character' in response.text
     assert 'artifact-name-0-error">String should match pattern' in response.text
     assert (await client.get("/datasets")).text.count("/datasets/") <= 1
+
+
+async def test_the_dataset_list_pages_through_every_dataset(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    async with app.state.db.sessionmaker.begin() as session:
+        tenant_id = await session.scalar(select(User.tenant_id))
+        for number in range(51):
+            data = DatasetCreate(name=f"Set {number:02d}")
+            await datasets_service.create_dataset(session, tenant_id=tenant_id, data=data)
+
+    first = (await client.get("/datasets")).text
+    assert "1 to 50 of 51, newest first" in first
+    assert ">Set 50</a>" in first
+    assert ">Set 00</a>" not in first
+    assert 'href="/datasets?page=2" rel="next"' in first
+    assert 'rel="prev"' not in first
+
+    second = (await client.get("/datasets?page=2")).text
+    assert "51 to 51 of 51, newest first" in second
+    assert ">Set 00</a>" in second  # the oldest
+    assert 'href="/datasets?page=1" rel="prev"' in second
+    assert 'rel="next"' not in second
+
+    assert "No datasets on this page" in (await client.get("/datasets?page=3")).text
+    for nonsense in ("0", "-1", "abc", "99999999999"):
+        assert "1 to 50 of 51" in (await client.get(f"/datasets?page={nonsense}")).text

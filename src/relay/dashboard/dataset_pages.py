@@ -19,6 +19,7 @@ from relay.errors import NotFoundError
 router = APIRouter(prefix="/datasets", include_in_schema=False)
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # as the API's own bound
 BLANK_ARTIFACT_ROWS = 3
 
 
@@ -42,12 +43,26 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return {".".join(str(part) for part in error["loc"]): error["msg"] for error in exc.errors()}
 
 
+def _page_number(request: Request) -> int:
+    """`?page=N` as a link would carry it; anything else means the first page."""
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+
+
 @router.get("")
 async def datasets_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    page = _page_number(request)
     items, total = await datasets_service.list_datasets(
-        session, tenant_id=user.tenant_id, page=1, page_size=PAGE_SIZE
+        session, tenant_id=user.tenant_id, page=page, page_size=PAGE_SIZE
     )
-    context = {"datasets": items, "total": total}
+    last_page = max(1, -(-total // PAGE_SIZE))
+    context = {
+        "datasets": items,
+        "total": total,
+        "page": page,
+        "last_page": last_page,
+        "first_shown": (page - 1) * PAGE_SIZE + 1,
+    }
     return render(request, "datasets.html", context, user=user)
 
 
