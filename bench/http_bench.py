@@ -1,5 +1,5 @@
 """GET /api/v1/datasets under wrk: Relay with a valid key against the same app with
-authentication overridden to a fixed principal, and optionally the peers of
+its key check replaced by a constant principal, and optionally the peers of
 ../shared/bench-peers, all in one run.
 
     .venv/bin/python bench/http_bench.py            # Relay, and Relay without auth
@@ -187,7 +187,7 @@ def main() -> None:
     results = [
         measure("relay, valid X-API-Key", [*uvicorn, "relay.app:create_app"], env, key, args),
         measure(
-            "relay, auth overridden (ceiling)",
+            "relay, key check replaced (ceiling)",
             [*uvicorn, "--app-dir", "bench", "fixed_principal_app:create_app"],
             env,
             None,
