@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest fuzz audit clean
+.PHONY: install provision run test lint typecheck pytest fuzz audit clean
 
 install: $(STAMP)
 
@@ -29,11 +29,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src tools
 
+# Programs the tests drive (Chromium for the browser tests; the PostgreSQL client
+# when the suite runs on PostgreSQL): installed when missing, or one line saying how.
+provision: install
+	$(BIN)/python tools/provision.py chromium $(if $(RELAY_TEST_DATABASE_URL),pg_isready)
+
 # The suite runs on the embedded SQLite database, then again on PostgreSQL
-# when RELAY_TEST_DATABASE_URL names one (.ci/run sets it).
-pytest: install
+# when RELAY_TEST_DATABASE_URL names one (.ci/run sets it); the second pass skips
+# the tests whose outcome does not depend on the database.
+pytest: install provision
 	env -u RELAY_TEST_DATABASE_URL $(BIN)/pytest
-	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then $(BIN)/pytest; fi
+	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then $(BIN)/pytest -m "not backend_independent"; fi
 
 test: lint typecheck pytest
 

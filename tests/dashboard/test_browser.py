@@ -7,49 +7,18 @@ Screenshots of each main page go to .artifacts/screenshots/ (printed at the end)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.dashboard.conftest import ConsoleWatch, new_context
 from tests.dashboard.helpers import PASSWORD, new_email
 from tests.live_server import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-# Headless flags that keep Chromium off the network this machine does not have.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 KEY = re.compile(r"rl_live_[0-9A-Za-z]{38}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # No skip when Chromium is missing: .ci/run installs it, and a missing
-    # browser must fail loudly.
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
-    created = browser.new_context(
-        base_url=live_server.base_url, viewport={"width": 1440, "height": 900}
-    )
-    created.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.base_url)
-    yield created
-    created.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -131,7 +100,10 @@ def test_key_lifecycle_in_the_browser(
 
 
 def test_invited_member_sees_the_same_keys(
-    browser: Browser, context: BrowserContext, live_server: LiveServer
+    browser: Browser,
+    context: BrowserContext,
+    live_server: LiveServer,
+    console_errors: ConsoleWatch,
 ) -> None:
     owner = context.new_page()
     sign_up(owner, new_email())
@@ -147,7 +119,7 @@ def test_invited_member_sees_the_same_keys(
     link = owner.locator("#invite-link").inner_text().strip()
     shot(owner, "08-members-invited")
 
-    member_context = browser.new_context(base_url=live_server.base_url)
+    member_context = new_context(browser, live_server, console_errors)
     member = member_context.new_page()
     member.goto(link)
     expect(member.get_by_text(member_email)).to_be_visible()

@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 import pytest
 from tools.audit_lock import LockError, main, read_pins
 
+# Tools of the project, not of the server: nothing here touches a database.
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 
 MINERVA = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,9 +56,22 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", context, status_code=403)
 
 
+STATIC = Path(__file__).parent / "static"
+
+
+async def _favicon() -> FileResponse:
+    """The icon browsers ask for on any page, ours or not (/docs, a JSON answer)."""
+    return FileResponse(
+        STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard from the same app, at / (the API stays under /api)."""
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.include_router(account_pages.router)
     app.include_router(settings_pages.router)
     app.include_router(dataset_pages.router)

@@ -1,0 +1,167 @@
+"""Provision the programs the test suite drives, or stop with one line saying how.
+
+`make test` runs this before the first test, so a fresh clone needs no other
+command: a missing program is installed when this machine allows it, and when it
+does not, the run stops here, naming the command that installs it, instead of
+failing (or worse, skipping) tests later.
+
+    python tools/provision.py chromium redis-server
+
+Chromium, in order: $RELAY_CHROMIUM; a system Chromium on PATH (Debian's
+/usr/bin/chromium); Playwright's own build; Debian's package through apt-get when
+running as root; Playwright's download. Other programs: on PATH, or Debian's
+package through apt-get when running as root.
+
+Exit status: 0 everything is there, 1 something is missing and could not be
+installed (one line on stderr per missing program).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser")
+INSTALL_TIMEOUT_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program some tests run, and the Debian package that provides it."""
+
+    name: str
+    debian_package: str
+    needed_for: str
+
+    def find(self) -> str | None:
+        return shutil.which(self.name)
+
+
+PROGRAMS = {
+    program.name: program
+    for program in (
+        Program("redis-server", "redis-server", "the Redis-backed limit tests"),
+        Program("pg_isready", "postgresql-client", "the PostgreSQL tests"),
+        Program("wrk", "wrk", "the HTTP benchmarks"),
+    )
+}
+
+
+def _playwright_chromium() -> str | None:
+    """The path of Playwright's own Chromium build, if it has been downloaded."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as playwright:
+        path = playwright.chromium.executable_path
+    return path if Path(path).is_file() else None
+
+
+def find_chromium() -> str | None:
+    """The Chromium the browser tests launch, or None when there is none."""
+    chosen = os.environ.get("RELAY_CHROMIUM")
+    if chosen:
+        return chosen if Path(chosen).is_file() and os.access(chosen, os.X_OK) else None
+    for name in SYSTEM_CHROMIUMS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return _playwright_chromium()
+
+
+def _can_use_apt() -> bool:
+    return os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def _run_quietly(command: Sequence[str]) -> bool:
+    print(f"provision: {' '.join(command)}", file=sys.stderr)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        result = subprocess.run(  # noqa: S603 (our own fixed commands)
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=INSTALL_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"provision: {exc}", file=sys.stderr)
+        return False
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        print(f"provision: failed: {last_line}", file=sys.stderr)
+    return result.returncode == 0
+
+
+_apt_updated = False
+
+
+def _apt_install(package: str) -> bool:
+    global _apt_updated
+    if not _can_use_apt():
+        return False
+    if not _apt_updated:
+        _apt_updated = _run_quietly(["apt-get", "update", "-qq"])
+    return _run_quietly(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package])
+
+
+def _playwright_install() -> bool:
+    return _run_quietly([sys.executable, "-m", "playwright", "install", "chromium"])
+
+
+def ensure_chromium() -> str | None:
+    """None when Chromium is there (or now installed), else the one-line reason."""
+    if os.environ.get("RELAY_CHROMIUM"):
+        if find_chromium():
+            return None
+        return (
+            f"RELAY_CHROMIUM={os.environ['RELAY_CHROMIUM']} is not an executable file: "
+            "point it at a Chromium or unset it."
+        )
+    if find_chromium():
+        return None
+    installers: list[Callable[[], bool]] = [lambda: _apt_install("chromium"), _playwright_install]
+    for install in installers:
+        if install() and find_chromium():
+            return None
+    return (
+        "Chromium is needed by the browser tests and could not be installed here: run "
+        "`sudo apt-get install chromium` (Debian/Ubuntu) or "
+        "`.venv/bin/python -m playwright install chromium`, then `make test` again."
+    )
+
+
+def ensure_program(program: Program) -> str | None:
+    """None when the program is on PATH (or now installed), else the one-line reason."""
+    if program.find() or (_apt_install(program.debian_package) and program.find()):
+        return None
+    return (
+        f"{program.name} is needed by {program.needed_for} and could not be installed "
+        f"here: run `sudo apt-get install {program.debian_package}`, then `make test` again."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("programs", nargs="+", choices=["chromium", *PROGRAMS])
+    args = parser.parse_args(argv)
+    problems = [
+        ensure_chromium() if name == "chromium" else ensure_program(PROGRAMS[name])
+        for name in args.programs
+    ]
+    for problem in filter(None, problems):
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if any(problems) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
