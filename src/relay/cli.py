@@ -1,31 +1,27 @@
-"""The `relay` command: serve the app, migrate the database, administer tenants."""
+"""The `relay` command: serve the app, migrate the database, administer tenants.
+
+Each domain keeps its own commands (`relay.tenants.commands`); this module serves,
+migrates, and gathers them. Failures a user can cause are one line (relay.console).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import tempfile
-from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 
-from relay.auth import service as auth_service
-from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate
 from relay.config import Settings, get_settings
-from relay.db import Database
-from relay.errors import RelayError
-from relay.migrations import upgrade_database
+from relay.console import fail, migrated_settings, one_line_errors, out
+from relay.db import open_database
+from relay.migrations import require_current_schema
 from relay.observability import logging_config
+from relay.tenants import commands as tenants_commands
 from relay.tenants import service as tenants_service
-from relay.tenants.models import Tenant, User
-
-INITIAL_KEY_NAME = "Initial key"
 
 # No pretty tracebacks: they print local variables, and a password may be one.
 app = typer.Typer(
@@ -34,26 +30,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-tenants_app = typer.Typer(help="Tenants (customer accounts).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(tenants_app, name="tenants")
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]Error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
+app.add_typer(tenants_commands.app, name="tenants")
 
 
 async def _has_tenants(settings: Settings) -> bool:
-    database = Database(settings)
-    try:
-        async with database.sessionmaker() as session:
-            return await tenants_service.has_tenants(session)
-    finally:
-        await database.dispose()
+    async with open_database(settings) as database, database.sessionmaker() as session:
+        return await tenants_service.has_tenants(session)
 
 
 @app.command()
@@ -64,19 +47,23 @@ def serve(
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
 ) -> None:
     """Apply migrations (unless --no-migrate), then serve the API."""
-    settings = get_settings()
-    if workers > 1 and settings.is_sqlite:
-        raise _fail(
-            "--workers > 1 needs PostgreSQL: on SQLite the workers could not tell each "
-            "other about revoked keys. Set RELAY_DATABASE_URL=postgresql://... or use 1 worker."
-        )
-    if migrate:
-        upgrade_database(settings)
-    if not asyncio.run(_has_tenants(settings)):
-        console.print(
+    with one_line_errors():
+        settings = get_settings()
+        if workers > 1 and settings.is_sqlite:
+            fail(
+                "--workers > 1 needs PostgreSQL: on SQLite the workers could not tell each "
+                "other about revoked keys. Set RELAY_DATABASE_URL=postgresql://... or use 1 worker."
+            )
+        if migrate:
+            migrated_settings()
+        else:
+            require_current_schema(settings)
+        has_tenants = asyncio.run(_has_tenants(settings))
+    if not has_tenants:
+        out.print(
             "No tenants yet. Create the first one with:\n"
             "  relay tenants create --name 'Acme' --email you@example.com",
-            highlight=False,
+            markup=False,
         )
     with contextlib.ExitStack() as cleanup:
         if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -107,62 +94,6 @@ def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, work
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration, then exit."""
-    upgrade_database(get_settings())
-    console.print("Database is up to date.")
-
-
-@dataclass(frozen=True)
-class _NewTenant:
-    tenant: Tenant
-    owner: User
-    api_key: ApiKey
-    full_key: str
-
-
-async def _create_tenant(settings: Settings, name: str, email: str, password: str) -> _NewTenant:
-    database = Database(settings)
-    try:
-        async with database.sessionmaker.begin() as session:
-            tenant, owner = await tenants_service.create_tenant(
-                session, name=name, email=email, password=password
-            )
-            api_key, full_key = await auth_service.create_api_key(
-                session,
-                tenant_id=tenant.id,
-                data=ApiKeyCreate(name=INITIAL_KEY_NAME),
-                created_by=f"user:{owner.id}",
-            )
-            return _NewTenant(tenant=tenant, owner=owner, api_key=api_key, full_key=full_key)
-    finally:
-        await database.dispose()
-
-
-@tenants_app.command("create")
-def tenants_create(
-    name: Annotated[str, typer.Option(help="The organisation's name.")],
-    email: Annotated[str, typer.Option(help="The owner's email; signs in to the dashboard.")],
-    password: Annotated[
-        str | None, typer.Option(help="The owner's password (prompted, hidden, when absent).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Create a tenant, its owner and a first API key, printed once."""
-    if password is None:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        created = asyncio.run(_create_tenant(get_settings(), name, email, password))
-    except RelayError as exc:
-        raise _fail(exc.detail) from exc
-    if as_json:
-        payload = {
-            "tenant_id": str(created.tenant.id),
-            "user_id": str(created.owner.id),
-            "api_key_id": str(created.api_key.id),
-            "api_key": created.full_key,
-        }
-        typer.echo(json.dumps(payload))
-        return
-    console.print(f"Created tenant [bold]{created.tenant.name}[/bold] ({created.tenant.id})")
-    console.print(f"Owner: {created.owner.email}", highlight=False)
-    console.print("API key (shown once, store it now):", highlight=False)
-    typer.echo(created.full_key)
+    with one_line_errors():
+        migrated_settings()
+    out.print("Database is up to date.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
@@ -144,6 +145,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """A Database for one command or script, its connections closed at the end."""
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

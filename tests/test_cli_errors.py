@@ -1,0 +1,116 @@
+"""The `relay` command as a user runs it, making mistakes: each is one line on stderr
+(or one JSON object with --json) and exit status 1, never a traceback. Every command
+that needs the schema migrates first."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from relay.auth import keys
+from tests.live_server import RELAY, relay_env
+
+# These use databases of their own: running them again on PostgreSQL proves nothing.
+pytestmark = pytest.mark.backend_independent
+
+PASSWORD = "correct horse battery"
+
+
+def run_relay(
+    database_url: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed `relay` command, as a user runs it."""
+    return subprocess.run(
+        [RELAY, *args],
+        env=relay_env(database_url),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+CREATE = ("tenants", "create", "--name", "Acme", "--password-stdin")
+
+
+def test_tenants_create_on_a_never_migrated_database_migrates_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = run_relay(url, *CREATE, "--email", "a@b.test", "--json", stdin=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert keys.is_well_formed(json.loads(result.stdout)["api_key"])
+
+
+@pytest.mark.parametrize(
+    ("database_url", "words"),
+    [
+        ("mysql://localhost/relay", ["RELAY_DATABASE_URL", "Unsupported database URL"]),
+        ("postgresql://postgres@127.0.0.1:1/relay", ["Cannot use the database", "127.0.0.1:1"]),
+        ("sqlite:////proc/no-such-dir/relay.db", ["Cannot use the database"]),
+    ],
+    ids=["unsupported-url", "database-down", "unwritable-file"],
+)
+def test_configuration_mistakes_are_one_line_without_a_traceback(
+    database_url: str, words: list[str]
+) -> None:
+    for command in (("db", "upgrade"), ("serve",), (*CREATE, "--email", "a@b.test")):
+        assert_one_line_error(run_relay(database_url, *command, stdin=PASSWORD + "\n"), *words)
+
+
+def test_database_password_is_not_printed_in_the_error() -> None:
+    result = run_relay("postgresql://postgres:hunter2secret@127.0.0.1:1/relay", "db", "upgrade")
+    assert_one_line_error(result, "postgres:***@")
+    assert "hunter2secret" not in result.stderr
+
+
+def test_json_mode_prints_the_error_as_one_object(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.db'}"
+    args = (*CREATE, "--email", "dup@b.test", "--json")
+    assert run_relay(url, *args, stdin=PASSWORD + "\n").returncode == 0
+    duplicate = run_relay(url, *args, stdin=PASSWORD + "\n")
+    assert duplicate.returncode == 1
+    assert json.loads(duplicate.stdout) == {"error": "A user with this email already exists"}
+    short = run_relay(url, *CREATE, "--email", "new@b.test", "--json", stdin="short\n")
+    assert json.loads(short.stdout) == {"error": "Password must be at least 10 characters"}
+
+
+def test_schema_from_a_newer_relay_is_refused_in_one_line(tmp_path: Path) -> None:
+    database_file = tmp_path / "relay.db"
+    url = f"sqlite:///{database_file}"
+    assert run_relay(url, "db", "upgrade").returncode == 0
+    with sqlite3.connect(database_file) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    for command in (("db", "upgrade"), ("serve",), (*CREATE, "--email", "a@b.test")):
+        result = run_relay(url, *command, stdin=PASSWORD + "\n")
+        assert_one_line_error(result, "revision ffffffffffff", "newer Relay")
+
+
+def test_serve_without_migrating_names_the_command_to_run(tmp_path: Path) -> None:
+    result = run_relay(f"sqlite:///{tmp_path / 'relay.db'}", "serve", "--no-migrate")
+    assert_one_line_error(result, "relay db upgrade")
+
+
+def test_password_stdin_keeps_the_password_off_the_command_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'relay.db'}"
+    piped = run_relay(url, *CREATE, "--email", "a@b.test", stdin=PASSWORD + "\n")
+    assert piped.returncode == 0
+    assert "Warning" not in piped.stderr
+    on_command_line = run_relay(
+        url, "tenants", "create", "--name", "B", "--email", "b@b.test", "--password", PASSWORD
+    )
+    assert on_command_line.returncode == 0
+    assert "--password is visible to other users" in on_command_line.stderr
