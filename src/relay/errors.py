@@ -8,10 +8,12 @@ from typing import Any
 import asyncpg.exceptions as asyncpg_errors
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +80,38 @@ async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    """422 in FastAPI's validation shape, minus `input` (echoing the request back could
+    repeat a secret or a megabyte of text) and `ctx` (it holds Python exception
+    objects, which serialise as {}; `msg` already says the same in words)."""
+    shown = [
+        {key: value for key, value in error.items() if key not in {"input", "url", "ctx"}}
+        for error in errors
+    ]
+    return JSONResponse({"detail": jsonable_encoder(shown)}, status_code=422)
+
+
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # FastAPI's shape, minus `input` (echoing the request back could repeat a
-    # secret or a megabyte of text) and `ctx` (it holds Python exception objects,
-    # which serialise as {}; `msg` already says the same in words).
-    errors: list[dict[str, Any]] = [
-        {key: value for key, value in error.items() if key not in {"input", "url", "ctx"}}
-        for error in exc.errors()
-    ]
-    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return validation_response(list(exc.errors()))
+
+
+# FastAPI answers a JSON body it cannot decode at all (not UTF-8, nested past
+# Python's recursion limit) with this 400, while a body that is merely not JSON
+# gets 422: one contract instead, 422 in the validation shape for every bad body.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+UNDECODABLE_BODY_ERROR = {
+    "type": "json_invalid",
+    "loc": ["body"],
+    "msg": "JSON decode error: the body is not UTF-8 encoded JSON",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
+        return validation_response([UNDECODABLE_BODY_ERROR])
+    return await http_exception_handler(request, exc)
 
 
 async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -106,6 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can raise leaves as JSON with a `detail`."""
     app.add_exception_handler(RelayError, _relay_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     # Registered per class so that an outage is answered (503) and not re-raised
     # to the server as a crash; anything else still ends as a logged 500.
     for error_class in (*_UNAVAILABLE_ERRORS, DBAPIError):

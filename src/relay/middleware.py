@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 BODY_TOO_LARGE = "Request body too large"
+# What is read and thrown away of a refused body before answering, at most. A client
+# that writes its whole body before reading (httpx, requests, most HTTP libraries)
+# only sees the 413 if the server reads what it sent: closing a socket with unread
+# data makes the kernel send a reset, which can destroy the 413 before it is read.
+# Past these bounds the 413 goes out with `Connection: close`, as nginx's
+# lingering close does.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+DRAIN_LIMIT_SECONDS = 10.0
+
+
+async def _drain(receive: Receive) -> bool:
+    """Read and discard the rest of the request body; True when it all arrived."""
+    drained = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_LIMIT_SECONDS):
+            while drained <= DRAIN_LIMIT_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return False  # the client went away
+                drained += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return True
+    return False
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, detail: str, keep_alive: bool
+) -> None:
+    headers = {} if keep_alive else {"Connection": "close"}
+    response = JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    await response(scope, receive, send)
 
 
 class BodySizeLimitMiddleware:
@@ -20,11 +54,17 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            status = 413 if declared.isdigit() else 400
-            detail = BODY_TOO_LARGE if status == 413 else "Invalid Content-Length header"
-            await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            await _refuse(scope, receive, send, 400, "Invalid Content-Length header", False)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            # With "Expect: 100-continue" the client waits for a go-ahead before
+            # sending the body: it gets the 413 instead, and nothing is drained.
+            waiting = headers.get(b"expect", b"").lower() == b"100-continue"
+            complete = False if waiting else await _drain(receive)
+            await _refuse(scope, receive, send, 413, BODY_TOO_LARGE, complete)
             return
 
         received = 0
@@ -35,9 +75,11 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    complete = not message.get("more_body", False) or await _drain(receive)
                     # FastAPI re-raises an HTTPException from body reading, so
                     # the client gets a JSON 413 and the route never runs.
-                    raise HTTPException(status_code=413, detail=BODY_TOO_LARGE)
+                    close = {} if complete else {"Connection": "close"}
+                    raise HTTPException(status_code=413, detail=BODY_TOO_LARGE, headers=close)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -9,32 +9,12 @@ RELAY_FUZZ_EXAMPLES sets the examples per operation (200 in `make test`, more in
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
-import pytest
 import schemathesis
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from schemathesis import checks
 
-from relay.config import Settings
-from tests.live_server import LiveServer, run_server
-
-EXAMPLES = int(os.environ.get("RELAY_FUZZ_EXAMPLES", "200"))
-
-
-@pytest.fixture(scope="module")
-def fuzzed_server(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[LiveServer, str]]:
-    """A real server: requests go over HTTP, as a client's would."""
-    log_path = tmp_path_factory.mktemp("fuzz") / "relay-serve.log"
-    # Schemathesis also checks that auth is enforced, so it sends bad keys on
-    # purpose: lift the per-address limit for this server.
-    env = {"RELAY_AUTH_FAILURE_LIMIT": str(10**9)}
-    with run_server(settings.database_url, log_path, env=env) as server:
-        yield server, server.create_tenant()["api_key"]
+from tests.fuzz.common import LIVE_SERVER
+from tests.live_server import LiveServer
 
 
 def test_every_operation_survives_generated_input(
@@ -48,13 +28,7 @@ def test_every_operation_survives_generated_input(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @hypothesis_settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
+        @LIVE_SERVER
         def survives(case: schemathesis.Case) -> None:
             case.call_and_validate(
                 base_url=server.base_url,
