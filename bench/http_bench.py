@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 from benchlib import recreate_database
+from relay.actors import SYSTEM
 from relay.auth import service as auth_service
 from relay.auth.schemas import ApiKeyCreate
 from relay.config import Settings
@@ -52,13 +53,18 @@ async def seed(settings: Settings) -> tuple[str, str]:
         session.add(tenant)
         await session.flush()
         _, key = await auth_service.create_api_key(
-            session, tenant_id=tenant.id, data=ApiKeyCreate(name="bench"), created_by=None
+            session,
+            tenant_id=tenant.id,
+            data=ApiKeyCreate(name="bench"),
+            actor=SYSTEM,
+            created_by=None,
         )
         for number in range(10):
             await datasets_service.create_dataset(
                 session,
                 tenant_id=tenant.id,
                 data=DatasetCreate(name=f"Dataset {number}", description="bench"),
+                actor=SYSTEM,
             )
         tenant_id = str(tenant.id)
     await database.dispose()

@@ -17,10 +17,11 @@ from sqlalchemy import delete
 
 from relay.app import create_app
 from relay.config import Settings
-from relay.db import Base, Database
+from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
+from tests.redis_server import RedisServer, run_redis
 
 
 def _test_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -47,12 +48,12 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """A fresh app per test: its background tasks and connections end with the test,
     so nothing holds a lock while a later test runs a server or the CLI."""
     application = create_app(settings)
-    database: Database = application.state.db
     async with application.router.lifespan_context(application):
         yield application
-        async with database.sessionmaker.begin() as session:
-            for table in reversed(Base.metadata.sorted_tables):
-                await session.execute(delete(table))
+    # After shutdown, so that the app's last writes (its final flush) are gone too.
+    async with open_database(settings) as database, database.sessionmaker.begin() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
 
 
 @pytest.fixture
@@ -90,6 +91,13 @@ def live_server(
     """A real `relay serve` process on the test database, shared by the session."""
     log_path = tmp_path_factory.mktemp("live") / "relay-serve.log"
     with run_server(settings.database_url, log_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A private Redis for the tests, shared by the session (flush it between uses)."""
+    with run_redis() as server:
         yield server
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import update
 
+from relay.actors import SYSTEM
 from relay.auth import service as auth_service
 from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate
+from relay.auth.schemas import ApiKeyCreate, RateLimit
 from relay.datasets import service as datasets_service
 from relay.datasets.models import Dataset
 from relay.datasets.schemas import DatasetCreate
@@ -37,19 +38,42 @@ async def make_tenant(db: Database, *, name: str = "Acme") -> TenantFixture:
         session.add(tenant)
         await session.flush()
         api_key, full_key = await auth_service.create_api_key(
-            session, tenant_id=tenant.id, data=ApiKeyCreate(name="Initial key"), created_by=None
+            session,
+            tenant_id=tenant.id,
+            data=ApiKeyCreate(name="Initial key"),
+            actor=SYSTEM,
+            created_by=None,
         )
         return TenantFixture(tenant_id=tenant.id, key_id=api_key.id, key=full_key)
 
 
 async def make_api_key(
-    db: Database, tenant: TenantFixture, *, name: str = "Another key"
+    db: Database,
+    tenant: TenantFixture,
+    *,
+    name: str = "Another key",
+    scopes: list[str] | None = None,
+    rate_limit: tuple[int, int] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[uuid.UUID, str]:
+    """A key of the tenant, full access unless `scopes` says otherwise."""
+    data = ApiKeyCreate(
+        name=name,
+        scopes=scopes or [],
+        rate_limit=RateLimit(requests=rate_limit[0], per_seconds=rate_limit[1])
+        if rate_limit
+        else None,
+        expires_at=expires_at,
+    )
     async with db.sessionmaker.begin() as session:
         api_key, full_key = await auth_service.create_api_key(
-            session, tenant_id=tenant.tenant_id, data=ApiKeyCreate(name=name), created_by=None
+            session, tenant_id=tenant.tenant_id, data=data, actor=SYSTEM, created_by=None
         )
         return api_key.id, full_key
+
+
+def key_headers(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
 
 
 async def set_key_expiry(db: Database, key_id: uuid.UUID, expires_at: datetime) -> None:
@@ -64,7 +88,7 @@ async def make_dataset(db: Database, tenant: TenantFixture, **overrides: Any) ->
     fields: dict[str, Any] = {"name": "Street scenes"} | overrides
     async with db.sessionmaker.begin() as session:
         return await datasets_service.create_dataset(
-            session, tenant_id=tenant.tenant_id, data=DatasetCreate(**fields)
+            session, tenant_id=tenant.tenant_id, data=DatasetCreate(**fields), actor=SYSTEM
         )
 
 

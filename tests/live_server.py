@@ -71,14 +71,16 @@ def run_server(
 ) -> Iterator[LiveServer]:
     """Start `relay serve` on a free port; wait until /healthz answers; stop it after."""
     port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    # The links it hands out (invitations, Link headers) must point at this server.
+    env = {"RELAY_PUBLIC_URL": base_url} | (env or {})
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [RELAY, "serve", "--port", str(port), *args],
-            env=relay_env(database_url, **(env or {})),
+            env=relay_env(database_url, **env),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -6,17 +6,19 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import delete, inspect, select, text, update
 from typer.testing import CliRunner
 
 from relay import cli
+from relay.audit.models import AuditEvent
 from relay.auth import keys
 from relay.auth.models import ApiKey
 from relay.config import Settings, get_settings
-from relay.db import Database
+from relay.db import Database, utcnow
 from relay.tenants.models import User
 
 runner = CliRunner()
@@ -151,3 +153,25 @@ async def test_serve_refuses_several_workers_on_sqlite(
     code, _, err = await invoke("serve", "--workers", "2")
     assert code == 1
     assert "--workers > 1 needs PostgreSQL" in err
+
+
+async def test_audit_prune_deletes_events_older_than_the_retention(
+    relay_env: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with db.sessionmaker.begin() as session:
+        await session.execute(delete(AuditEvent))  # left by tests without the app fixture
+    code, out, _ = await invoke(
+        "tenants", "create", "--name", "Acme", "--email", new_email(), "--password", PASSWORD
+    )
+    assert code == 0
+    async with db.sessionmaker.begin() as session:
+        await session.execute(update(AuditEvent).values(at=utcnow() - timedelta(days=10)))
+    monkeypatch.setenv("RELAY_AUDIT_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    assert (await invoke("audit", "prune"))[1].strip() == (
+        "Deleted 0 audit events older than 30 days."
+    )
+    monkeypatch.setenv("RELAY_AUDIT_RETENTION_DAYS", "7")
+    get_settings.cache_clear()
+    code, out, _ = await invoke("audit", "prune")
+    assert (code, out.strip()) == (0, "Deleted 1 audit events older than 7 days.")

@@ -20,7 +20,9 @@ async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
         if not path.startswith("/api/v1/"):
             continue
         for operation in operations.values():
-            assert {"APIKeyHeader": []} in operation["security"], path
+            assert [set(requirement) for requirement in operation["security"]] == [
+                {"APIKeyHeader"}
+            ], path
 
 
 async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
@@ -35,11 +37,27 @@ async def test_every_api_operation_documents_its_error_answers(client: httpx.Asy
     for path, operations in spec["paths"].items():
         if path.startswith("/api/v1/"):
             for operation in operations.values():
-                assert {"401", "413", "429", "503"} <= set(operation["responses"]), path
+                assert {"401", "403", "413", "429", "503"} <= set(operation["responses"]), path
+                assert "Who are you" in operation["responses"]["401"]["description"]
+                assert "You may not" in operation["responses"]["403"]["description"]
 
 
-async def test_schema_says_scopes_must_be_empty(client: httpx.AsyncClient) -> None:
-    # Found by the fuzzer: a request valid by the schema (scopes ["x"]) was refused.
+async def test_every_api_operation_names_its_scope(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path, operations in spec["paths"].items():
+        if path.startswith("/api/v1/"):
+            for operation in operations.values():
+                scope = operation["x-required-scope"]
+                assert operation["security"] == [{"APIKeyHeader": [scope]}], path
+                assert f"Requires the `{scope}` scope" in operation["description"], path
+
+
+async def test_schema_lists_the_valid_scopes(client: httpx.AsyncClient) -> None:
+    # Found by the fuzzer: a request valid by the schema must be accepted, so the
+    # schema names exactly the scopes the server knows.
     spec = (await client.get("/openapi.json")).json()
     scopes = spec["components"]["schemas"]["ApiKeyCreate"]["properties"]["scopes"]
-    assert scopes["maxItems"] == 0
+    assert set(scopes["items"]["enum"]) == {
+        "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read"
+    }  # fmt: skip
+    assert scopes["maxItems"] == 5

@@ -9,29 +9,46 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 
 from relay import __version__, health, metrics
+from relay.audit import router as audit_router
+from relay.audit.retention import AuditPruner
 from relay.auth import router as api_keys_router
+from relay.auth.accounting import KeyAccountingMiddleware
+from relay.auth.activity import KeyActivity
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import get_principal
-from relay.auth.limits import FailureLimiter
 from relay.auth.revocations import RevocationListener, asyncpg_dsn
-from relay.auth.usage import UsageRecorder
+from relay.auth.scopes import document_scopes
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
 from relay.dashboard.setup import install_dashboard
 from relay.datasets import router as datasets_router
 from relay.db import Database
 from relay.errors import install_error_handlers
+from relay.limits.policy import ApiLimits
+from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
+from relay.redis_client import create_redis
 from relay.schemas import ErrorDetail
 
 API_PREFIX = "/api/v1"
 # Answers any /api/v1 operation can give, declared so that clients (and the
 # OpenAPI document) know them.
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "Invalid or missing API key, or API key expired"},
+    401: {
+        "model": ErrorDetail,
+        "description": "Who are you? Invalid or missing API key, or API key expired",
+    },
+    403: {
+        "model": ErrorDetail,
+        "description": "You may not: the key lacks the scope this operation requires",
+    },
     413: {"model": ErrorDetail, "description": "Request body over the size limit"},
-    429: {"model": ErrorDetail, "description": "Too many failed authentications from this address"},
+    429: {
+        "model": ErrorDetail,
+        "description": "Too many failed authentications from this address, or the key "
+        "is over its rate limit (see Retry-After)",
+    },
     503: {"model": ErrorDetail, "description": "Service temporarily unavailable"},
 }
 
@@ -42,14 +59,24 @@ def _api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(get_principal)], responses=API_ERRORS)
     api.include_router(api_keys_router.router)
     api.include_router(datasets_router.router)
+    api.include_router(audit_router.router)
     return api
+
+
+def _windows(settings: Settings) -> tuple[Windows, Any]:
+    """Where limits are counted: Redis (falling back to memory) or memory alone."""
+    redis = create_redis(settings)
+    if redis is None:
+        return LocalWindows(), None
+    return SharedWindows(RedisWindows(redis), LocalWindows()), redis
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when omitted)."""
     settings = settings or get_settings()
     database = Database(settings)
-    usage = UsageRecorder(database.sessionmaker, settings.usage_flush_interval)
+    activity = KeyActivity(database.sessionmaker, settings.usage_flush_interval)
+    pruner = AuditPruner(database.sessionmaker, settings.audit_retention_days)
     cache = KeyCache(
         settings.key_cache_size, settings.negative_cache_size, settings.negative_cache_ttl
     )
@@ -62,10 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncpg_dsn(settings.async_database_url), verifier, on_reconnect=database.engine.dispose
         )
     )
+    windows, redis = _windows(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        usage.start()
+        activity.start()
+        pruner.start()
         if listener is not None:
             listener.start()
         try:
@@ -73,7 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
-            await usage.stop()
+            await pruner.stop()
+            await activity.stop()
+            if redis is not None:
+                await redis.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -85,16 +117,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.verifier = verifier
-    app.state.auth_failures = FailureLimiter(
-        settings.auth_failure_limit, settings.auth_failure_window
+    app.state.limits = ApiLimits(
+        windows,
+        failure_limit=settings.auth_failure_limit,
+        failure_window=settings.auth_failure_window,
     )
     app.state.revocation_listener = listener
-    app.state.usage = usage
+    app.state.activity = activity
     install_error_handlers(app)
+    app.add_middleware(KeyAccountingMiddleware, activity=activity)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(_api_router())
     install_dashboard(app)
+    _document_scopes_in_openapi(app)
     return app
+
+
+def _document_scopes_in_openapi(app: FastAPI) -> None:
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_scopes(app, build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

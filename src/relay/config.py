@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     # they close first: at uvicorn's 5 s a client could reuse a connection the server
     # was closing, and its request failed with a reset.
     keep_alive_timeout: int = Field(default=75, ge=1)
+    # Where users reach this server (scheme, host, port, any path prefix): every
+    # absolute link Relay builds (invitations, Link headers) starts with it.
+    public_url: str = "http://127.0.0.1:8000"
+    # redis://host:port/db: failure counts and per-key rate limits shared by every
+    # worker and server. Empty: counted in each process's memory.
+    redis_url: str = ""
+    # Audit events older than this many days are deleted (hourly, and by `relay audit prune`).
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("database_url")
     @classmethod
@@ -80,6 +88,20 @@ class Settings(BaseSettings):
     def _check_trusted_proxies(cls, value: str) -> str:
         for entry in filter(None, (part.strip() for part in value.split(","))):
             ipaddress.ip_network(entry, strict=False)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or any(c in value for c in "?# "):
+            raise ValueError("use http(s)://host[:port][/prefix], without query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("use redis://host:port/db, rediss://... or unix:///path")
         return value
 
     @field_validator("log_level", mode="before")

@@ -53,6 +53,17 @@ class ConflictError(RelayError):
     status_code = 409
 
 
+class InvalidInput(RelayError):
+    """422 for input only the service can judge, in FastAPI's validation shape (as
+    every 422 is): `loc` names the input, e.g. ("query", "cursor")."""
+
+    status_code = 422
+
+    def __init__(self, detail: str, *, loc: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.loc = loc
+
+
 class AuthenticationError(RelayError):
     """401, with `reason` for metrics: missing, invalid, revoked or expired."""
 
@@ -77,6 +88,8 @@ def is_connection_failure(exc: BaseException) -> bool:
 
 async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RelayError)
+    if isinstance(exc, InvalidInput):
+        return validation_response([{"type": "value_error", "loc": exc.loc, "msg": exc.detail}])
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -36,7 +37,17 @@ AUTH_FAILURES = Counter(
 )
 KEY_CACHE = Counter("relay_key_cache_total", "Key verifications by cache result", ["result"])
 REVOCATION_NOTIFICATIONS = Counter(
-    "relay_revocation_notifications_total", "Revocations heard from other processes"
+    "relay_revocation_notifications_total", "Key changes heard from other processes"
+)
+RATE_LIMITED = Counter("relay_rate_limited_total", "Requests refused by a key's own rate limit")
+# With several workers each reports its own view; the minimum is what matters.
+REDIS_UP = Gauge(
+    "relay_redis_up",
+    "1 while limits are shared through Redis, 0 while counted per process",
+    multiprocess_mode="livemin",
+)
+REDIS_FAILURES = Counter(
+    "relay_redis_failures_total", "Redis calls that failed, each answered from per-process counts"
 )
 
 router = APIRouter(include_in_schema=False)

@@ -1,8 +1,20 @@
 """Imports every domain's models so that `Base.metadata` knows all tables."""
 
-from relay.auth.models import ApiKey
+from relay.audit.models import AuditEvent
+from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.dashboard.models import Invitation, LoginFailure, WebSession
 from relay.datasets.models import Dataset
 from relay.tenants.models import Tenant, User
 
-__all__ = ["ApiKey", "Dataset", "Invitation", "LoginFailure", "Tenant", "User", "WebSession"]
+__all__ = [
+    "ApiKey",
+    "ApiKeyAddress",
+    "ApiKeyUsage",
+    "AuditEvent",
+    "Dataset",
+    "Invitation",
+    "LoginFailure",
+    "Tenant",
+    "User",
+    "WebSession",
+]

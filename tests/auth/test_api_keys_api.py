@@ -166,7 +166,12 @@ async def test_naive_expiry_is_taken_as_utc_and_offsets_are_converted(
         ({"name": 42}, ["body", "name"]),
         ({"name": "ok", "expires_at": "2020-01-01T00:00:00Z"}, ["body", "expires_at"]),
         ({"name": "ok", "expires_at": "next tuesday"}, ["body", "expires_at"]),
-        ({"name": "ok", "scopes": ["datasets:read"]}, ["body", "scopes"]),
+        ({"name": "ok", "scopes": ["datasets:delete"]}, ["body", "scopes", 0]),
+        ({"name": "ok", "scopes": "datasets:read"}, ["body", "scopes"]),
+        (
+            {"name": "ok", "rate_limit": {"requests": 0, "per_seconds": 60}},
+            ["body", "rate_limit", "requests"],
+        ),
         ({"name": "ok", "unknown": 1}, ["body", "unknown"]),
     ],
     ids=[
@@ -177,7 +182,9 @@ async def test_naive_expiry_is_taken_as_utc_and_offsets_are_converted(
         "number-name",
         "past-expiry",
         "bad-date",
-        "scopes",
+        "unknown-scope",
+        "scopes-not-a-list",
+        "zero-rate-limit",
         "unknown-field",
     ],
 )
@@ -209,7 +216,7 @@ async def test_use_shows_in_last_used_at_after_a_flush(
 ) -> None:
     before = datetime.now(UTC)
     await client.get("/api/v1/datasets", headers=tenant_a.headers)
-    await app.state.usage.flush()  # type: ignore[attr-defined]
+    await app.state.activity.flush()  # type: ignore[attr-defined]
 
     listed = (await client.get(KEYS, headers=tenant_a.headers)).json()
     last_used = datetime.fromisoformat(listed[0]["last_used_at"])

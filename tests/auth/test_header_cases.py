@@ -9,7 +9,9 @@ import json
 import pytest
 from fastapi import FastAPI
 
+from relay.actors import SYSTEM
 from relay.auth import keys
+from relay.auth import service as auth_service
 from relay.auth.verifier import KeyVerifier
 from relay.db import Database
 from tests.factories import make_tenant
@@ -88,5 +90,8 @@ async def test_revoked_key_with_a_valid_checksum_is_401(app: FastAPI, db: Databa
     assert status == 200
     verifier: KeyVerifier = app.state.verifier
     async with db.sessionmaker() as session:
-        await verifier.revoke(session, tenant_id=tenant.tenant_id, key_id=tenant.key_id)
+        api_key = await auth_service.revoke_api_key(
+            session, tenant_id=tenant.tenant_id, key_id=tenant.key_id, actor=SYSTEM
+        )
+        await verifier.commit_change(session, api_key)
     assert await raw_get(app, [(b"x-api-key", tenant.key.encode())]) == (401, INVALID)

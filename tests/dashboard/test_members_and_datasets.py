@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from relay.actors import SYSTEM
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate
 from relay.tenants.models import User
@@ -17,7 +18,8 @@ from tests.conftest import asgi_client
 from tests.dashboard.helpers import PASSWORD, new_email, post_form, sign_up
 
 MEMBERS = "/settings/members"
-LINK = re.compile(r"http://testserver(/invitations/[A-Za-z0-9_-]+)")
+# Built from RELAY_PUBLIC_URL (its default here), never from the Host header.
+LINK = re.compile(r"http://127\.0\.0\.1:8000(/invitations/[A-Za-z0-9_-]+)")
 
 
 async def invite(client: httpx.AsyncClient, email: str) -> str:
@@ -276,7 +278,9 @@ async def test_the_dataset_list_pages_through_every_dataset(
         tenant_id = await session.scalar(select(User.tenant_id))
         for number in range(51):
             data = DatasetCreate(name=f"Set {number:02d}")
-            await datasets_service.create_dataset(session, tenant_id=tenant_id, data=data)
+            await datasets_service.create_dataset(
+                session, tenant_id=tenant_id, data=data, actor=SYSTEM
+            )
 
     first = (await client.get("/datasets")).text
     assert "1 to 50 of 51, newest first" in first
@@ -294,3 +298,42 @@ async def test_the_dataset_list_pages_through_every_dataset(
     assert "No datasets on this page" in (await client.get("/datasets?page=3")).text
     for nonsense in ("0", "-1", "abc", "99999999999"):
         assert "1 to 50 of 51" in (await client.get(f"/datasets?page={nonsense}")).text
+
+
+async def test_invitations_links_ignore_the_host_header(client: httpx.AsyncClient) -> None:
+    # The review's finding: with `Host: evil.example` the owner was shown a link to
+    # evil.example. Links start with RELAY_PUBLIC_URL, whatever the request says.
+    await sign_up(client)
+    page = await client.get(MEMBERS)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    response = await client.post(
+        MEMBERS,
+        data={"csrf_token": token.group(1), "email": new_email()},
+        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"},
+    )
+    assert response.status_code == 201
+    assert LINK.search(response.text)
+    assert "evil.example" not in response.text
+
+
+async def test_members_joining_and_leaving_are_in_the_audit_log(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    member_email = new_email()
+    link = await invite(client, member_email)
+    async with asgi_client(app, "192.0.2.77") as member:
+        await post_form(member, link, link, {"password": PASSWORD})
+        member_id = await member_id_of(app, member_email)
+    await post_form(client, MEMBERS, f"{MEMBERS}/{member_id}/remove", {})
+    page = (await client.get("/settings/audit-log")).text
+    for action in ("member.invited", "member.joined", "member.removed"):
+        assert action in page
+    assert f"user:{member_email}" in page  # who joined
+    assert "192.0.2.77" in page  # from where
+
+
+async def member_id_of(app: FastAPI, email: str) -> str:
+    async with app.state.db.sessionmaker() as session:
+        return str(await session.scalar(select(User.id).where(User.email == email)))

@@ -1,5 +1,6 @@
 """After real use, no key, password or session token is anywhere in the database
-files or the server's log: only digests and 12-character key prefixes."""
+files (the audit log and usage tables included) or the server's log: only digests
+and 12-character key prefixes."""
 
 from __future__ import annotations
 
@@ -27,8 +28,19 @@ def test_no_secret_in_the_database_files_or_the_log(tmp_path: Path) -> None:
                 assert httpx.get(
                     f"{api}/datasets", headers={"X-API-Key": created["key"]}
                 ).is_success
+            rotated = client.post(f"{api}/auth/api-keys/{created['id']}/rotate").json()
+            secrets.append(rotated["key"])
+            limited = client.post(
+                f"{api}/auth/api-keys",
+                json={"name": "Limited", "scopes": ["datasets:read"],
+                      "rate_limit": {"requests": 5, "per_seconds": 60}},
+            ).json()  # fmt: skip
+            secrets.append(limited["key"])
+            httpx.get(f"{api}/datasets", headers={"X-API-Key": limited["key"]})
             client.delete(f"{api}/auth/api-keys/{created['id']}")
             client.get(f"{api}/datasets", headers={"X-API-Key": created["key"] + "x"})
+            # The audit log and usage tables fill as well (flushed at shutdown).
+            assert client.get(f"{api}/audit-events").json()["items"]
 
         with httpx.Client(base_url=server.base_url) as browser:
             token = csrf_of(browser.get("/signup").text)

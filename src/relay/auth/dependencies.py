@@ -1,4 +1,5 @@
-"""FastAPI glue for authentication: the X-API-Key security scheme and CurrentPrincipal."""
+"""FastAPI glue for authentication: the X-API-Key security scheme, CurrentPrincipal,
+and the Actor a key acts as."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from relay import metrics
-from relay.auth.limits import FailureLimiter, TooManyFailures
+from relay.actors import Actor
+from relay.auth.activity import KeyActivity
 from relay.auth.principal import Principal
-from relay.auth.usage import UsageRecorder
-from relay.auth.verifier import KeyVerifier, invalid_key
+from relay.auth.verifier import ExpiredKey, KeyVerifier, invalid_key
 from relay.clients import client_address
 from relay.errors import AuthenticationError
+from relay.limits.policy import ApiLimits
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -28,29 +30,44 @@ api_key_scheme = APIKeyHeader(
 async def get_principal(
     request: Request, api_key: Annotated[str | None, Security(api_key_scheme)]
 ) -> Principal:
-    """Authenticate the request by its X-API-Key header; 401 otherwise, 429 after
-    too many failures from the same address."""
-    limiter: FailureLimiter = request.app.state.auth_failures
-    address = client_address(request, request.app.state.settings.trusted_proxies)
-    try:
-        limiter.check(address)
-    except TooManyFailures:
-        metrics.AUTH_FAILURES.labels("rate_limited").inc()
-        raise
-    verifier: KeyVerifier = request.app.state.verifier
+    """Authenticate the request by its X-API-Key header: 401 otherwise (429 once its
+    address has failed too often), 429 when the key is over its own rate limit."""
+    state = request.app.state
+    address = client_address(request, state.settings.trusted_proxies)
+    request.state.client_address = address
+    limits: ApiLimits = state.limits
+    verifier: KeyVerifier = state.verifier
     try:
         # Two X-API-Key headers are ambiguous: refuse rather than pick one.
         if len(request.headers.getlist(API_KEY_HEADER)) > 1:
             raise invalid_key()
         principal = await verifier.verify(api_key)
     except AuthenticationError as refused:
+        if isinstance(refused, ExpiredKey):
+            activity: KeyActivity = state.activity
+            user_agent = request.headers.get("user-agent")
+            activity.record_expired_use(refused.principal, address, user_agent)
+        # Over the limit, the refusal is a 429 and counted as rate_limited instead.
+        await limits.after_failure(address)
         metrics.AUTH_FAILURES.labels(refused.reason).inc()
-        limiter.record_failure(address)
         raise
-    usage: UsageRecorder = request.app.state.usage
-    usage.record(principal.key_id)
     request.state.principal = principal
+    request.state.rate_limit_headers = await limits.check_key(principal)
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
+    """The key as the actor of what the request does (permissions, audit log)."""
+    return Actor.api_key(
+        principal.key_prefix,
+        scopes=principal.scopes,
+        expires_at=principal.expires_at,
+        client_address=request.state.client_address,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

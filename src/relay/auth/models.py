@@ -1,11 +1,12 @@
-"""ORM model for API keys. Only the SHA-256 digest of a key is stored, never the key."""
+"""ORM models for API keys and what their use leaves behind. Only the SHA-256 digest
+of a key is stored, never the key."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relay.db import Base, TenantOwned, UTCDateTime, utcnow
@@ -26,3 +27,43 @@ class ApiKey(TenantOwned, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Who made the key: "user:<uuid>" (CLI, dashboard) or "api_key:<uuid>" (the API).
     created_by: Mapped[str | None] = mapped_column(String(80))
+    # The key's own rate limit: at most `requests` in any `rate_limit_seconds`.
+    rate_limit_requests: Mapped[int | None] = mapped_column(Integer)
+    rate_limit_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Set when the key was rotated: its successor, and when.
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+
+    @property
+    def rate_limit(self) -> dict[str, int] | None:
+        if self.rate_limit_requests is None or self.rate_limit_seconds is None:
+            return None
+        return {"requests": self.rate_limit_requests, "per_seconds": self.rate_limit_seconds}
+
+
+class ApiKeyUsage(TenantOwned, Base):
+    """Requests made with a key per UTC day and status class ("2xx" ... "5xx")."""
+
+    __tablename__ = "api_key_usage"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(3), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiKeyAddress(TenantOwned, Base):
+    """A client address a key was used from, and when first: the first use from a new
+    address is an audit event."""
+
+    __tablename__ = "api_key_addresses"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

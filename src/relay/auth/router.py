@@ -1,52 +1,202 @@
-"""Routes under /api/v1/auth: create, list and revoke API keys."""
+"""Routes under /api/v1/auth/api-keys: create, list, read, update, rotate, revoke API
+keys and read their usage. Each declares the scope it needs."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from relay.auth import service
-from relay.auth.dependencies import CurrentPrincipal
-from relay.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from relay.auth.dependencies import CurrentActor, CurrentPrincipal
+from relay.auth.models import ApiKey
+from relay.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    ApiKeyRotate,
+    ApiKeyUpdate,
+    ApiKeyUsageRead,
+)
+from relay.auth.scopes import API_KEYS_READ, API_KEYS_WRITE, requires
+from relay.auth.usage import daily_usage
 from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
+from relay.links import next_link
+from relay.pagination import encode_cursor
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such key in this tenant, or already revoked"}
 }
+_ROTATE_ERRORS: dict[int | str, dict[str, Any]] = _NOT_FOUND | {
+    409: {"description": "The key is revoked, expired or already being rotated"}
+}
+MAX_PER_PAGE = 100
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def _created(api_key: ApiKey, full_key: str, response: Response) -> ApiKeyCreated:
+    response.headers["Cache-Control"] = "no-store"
+    return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=full_key)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    dependencies=[requires(API_KEYS_WRITE)],
+)
 async def create_api_key(
-    data: ApiKeyCreate, principal: CurrentPrincipal, session: SessionDep, response: Response
+    data: ApiKeyCreate,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
+    response: Response,
 ) -> ApiKeyCreated:
     """Create a key. The full key is in this response only: store it now."""
     api_key, full_key = await service.create_api_key(
         session,
         tenant_id=principal.tenant_id,
         data=data,
+        actor=actor,
         created_by=f"api_key:{principal.key_id}",
     )
-    response.headers["Cache-Control"] = "no-store"
-    return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=full_key)
+    return _created(api_key, full_key, response)
 
 
-@router.get("", response_model=list[ApiKeyRead])
-async def list_api_keys(principal: CurrentPrincipal, session: ReadSessionDep) -> list[ApiKeyRead]:
-    """List the tenant's keys that are not revoked, newest first. Keys are never shown."""
-    api_keys = await service.list_api_keys(session, tenant_id=principal.tenant_id)
+@router.get("", response_model=list[ApiKeyRead], dependencies=[requires(API_KEYS_READ)])
+async def list_api_keys(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = MAX_PER_PAGE,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="From the previous page's Link header.")
+    ] = None,
+) -> list[ApiKeyRead]:
+    """List the tenant's keys that are not revoked, newest first, `per_page` at a time
+    (100 at most); a `Link: <...>; rel="next"` header points to the next page. Keys
+    are never shown."""
+    api_keys = await service.list_api_keys(
+        session, tenant_id=principal.tenant_id, limit=per_page + 1, cursor=cursor
+    )
+    if len(api_keys) > per_page:
+        api_keys = api_keys[:per_page]
+        last = api_keys[-1]
+        response.headers["Link"] = next_link(
+            request, per_page=per_page, cursor=encode_cursor(last.created_at, last.id)
+        )
     return [ApiKeyRead.model_validate(api_key) for api_key in api_keys]
 
 
-@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+@router.get(
+    "/{key_id}",
+    response_model=ApiKeyRead,
+    responses=_NOT_FOUND,
+    dependencies=[requires(API_KEYS_READ)],
+)
+async def get_api_key(
+    key_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
+) -> ApiKeyRead:
+    """Read one key (never the key itself)."""
+    api_key = await service.get_api_key(session, tenant_id=principal.tenant_id, key_id=key_id)
+    return ApiKeyRead.model_validate(api_key)
+
+
+@router.patch(
+    "/{key_id}",
+    response_model=ApiKeyRead,
+    responses=_NOT_FOUND,
+    dependencies=[requires(API_KEYS_WRITE)],
+)
+async def update_api_key(
+    key_id: uuid.UUID,
+    data: ApiKeyUpdate,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
+    request: Request,
+) -> ApiKeyRead:
+    """Rename a key or set its rate limit (`"rate_limit": null` removes it)."""
+    api_key = await service.update_api_key(
+        session, tenant_id=principal.tenant_id, key_id=key_id, data=data, actor=actor
+    )
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.commit_change(session, api_key)
+    return ApiKeyRead.model_validate(api_key)
+
+
+@router.post(
+    "/{key_id}/rotate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses=_ROTATE_ERRORS,
+    dependencies=[requires(API_KEYS_WRITE)],
+)
+async def rotate_api_key(
+    key_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    data: ApiKeyRotate | None = None,
+) -> ApiKeyCreated:
+    """Replace a key with a new one (same name, scopes, rate limit and expiry), shown
+    once. The old key keeps working for the grace period (default 3600 s, never past
+    its own expiry), then answers 401 "API key expired"."""
+    old, new, full_key = await service.rotate_api_key(
+        session,
+        tenant_id=principal.tenant_id,
+        key_id=key_id,
+        grace_period_seconds=(data or ApiKeyRotate()).grace_period_seconds,
+        actor=actor,
+        created_by=f"api_key:{principal.key_id}",
+    )
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.commit_change(session, old)
+    return _created(new, full_key, response)
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_NOT_FOUND,
+    dependencies=[requires(API_KEYS_WRITE)],
+)
 async def revoke_api_key(
-    key_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep, request: Request
+    key_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
     """Revoke a key for good; it is refused from the very next request."""
+    api_key = await service.revoke_api_key(
+        session, tenant_id=principal.tenant_id, key_id=key_id, actor=actor
+    )
     verifier: KeyVerifier = request.app.state.verifier
-    await verifier.revoke(session, tenant_id=principal.tenant_id, key_id=key_id)
+    await verifier.commit_change(session, api_key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{key_id}/usage",
+    response_model=ApiKeyUsageRead,
+    responses=_NOT_FOUND,
+    dependencies=[requires(API_KEYS_READ)],
+)
+async def get_api_key_usage(
+    key_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    days: Annotated[int, Query(ge=1, le=90)] = 30,
+) -> ApiKeyUsageRead:
+    """Requests made with the key per UTC day and status class, oldest day first
+    (written about once a second, so the last second may not show yet)."""
+    await service.get_api_key(session, tenant_id=principal.tenant_id, key_id=key_id)
+    usage = await daily_usage(session, tenant_id=principal.tenant_id, key_id=key_id, days=days)
+    return ApiKeyUsageRead(key_id=key_id, days=usage)

@@ -1,13 +1,15 @@
-"""Request and response bodies of the API key routes, as the guide shows them."""
+"""Request and response bodies of the API key routes, as the guide shows them, plus
+scopes, rate limits, rotation and usage."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from relay.auth.scopes import ALL_SCOPES, ScopeName
 from relay.db import utcnow
 from relay.schemas import NoControlCharacters, UTCTimestamp
 
@@ -16,6 +18,9 @@ KeyName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     NoControlCharacters,
 ]
+MAX_RATE_LIMIT_REQUESTS = 100_000
+MAX_RATE_LIMIT_SECONDS = 86_400
+MAX_GRACE_PERIOD_SECONDS = 7 * 86_400
 
 
 def _in_the_future(value: datetime) -> datetime:
@@ -24,10 +29,22 @@ def _in_the_future(value: datetime) -> datetime:
     return value
 
 
-def _no_scopes_yet(value: list[str]) -> list[str]:
-    if value:
-        raise ValueError("scopes are not available yet: send [] or leave the field out")
-    return value
+def _without_repeats(scopes: list[str]) -> list[str]:
+    return list(dict.fromkeys(scopes))
+
+
+Scopes = Annotated[
+    list[ScopeName], Field(max_length=len(ALL_SCOPES)), AfterValidator(_without_repeats)
+]
+
+
+class RateLimit(BaseModel):
+    """At most `requests` in any `per_seconds` seconds; more get 429 with Retry-After."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=1, le=MAX_RATE_LIMIT_REQUESTS, examples=[600])
+    per_seconds: int = Field(ge=1, le=MAX_RATE_LIMIT_SECONDS, examples=[60])
 
 
 class ApiKeyCreate(BaseModel):
@@ -36,13 +53,36 @@ class ApiKeyCreate(BaseModel):
     name: KeyName = Field(examples=["Production Server"])
     expires_at: Annotated[UTCTimestamp, AfterValidator(_in_the_future)] | None = Field(
         default=None,
-        description="ISO 8601; a value without an offset is taken as UTC.",
+        description="ISO 8601; a value without an offset is taken as UTC. A key made with "
+        "a key that expires never expires later than it (and, when omitted, with it).",
         examples=["2030-12-31T23:59:59Z"],
     )
-    scopes: Annotated[list[str], AfterValidator(_no_scopes_yet)] = Field(
+    scopes: Scopes = Field(
         default_factory=list,
-        description="Coming soon: only [] is accepted for now.",
-        json_schema_extra={"maxItems": 0},
+        description="[] (the default) is full access to the tenant. A write scope includes "
+        "the read scope of the same resource. A key made with a key never has a scope "
+        "that key lacks.",
+    )
+    rate_limit: RateLimit | None = None
+
+
+class ApiKeyUpdate(BaseModel):
+    """Rename a key or change its rate limit (`rate_limit: null` removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: KeyName | None = Field(default=None, examples=["Production Server"])
+    rate_limit: RateLimit | None = None
+
+
+class ApiKeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_period_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=MAX_GRACE_PERIOD_SECONDS,
+        description="How long the old key keeps working (never past its own expiry).",
     )
 
 
@@ -58,9 +98,28 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    # Only present when set, so a key without one has exactly the guide's shape.
+    rate_limit: RateLimit | None = Field(
+        default=None,
+        exclude_if=lambda limit: limit is None,
+        description="The key's own rate limit; absent when it has none.",
+    )
 
 
 class ApiKeyCreated(ApiKeyRead):
-    """The create response: the only time the full key is ever returned."""
+    """The create and rotate response: the only time the full key is ever returned."""
 
     key: str = Field(description="The full key. Store it now: it is not shown again.")
+
+
+class UsageDay(BaseModel):
+    date: date
+    total: int
+    by_status: dict[str, int] = Field(
+        description='Requests per status class: "2xx", "3xx", "4xx", "5xx".'
+    )
+
+
+class ApiKeyUsageRead(BaseModel):
+    key_id: uuid.UUID
+    days: list[UsageDay] = Field(description="Oldest first, one entry per UTC day.")

@@ -1,65 +1,254 @@
-"""API key records: create, list and revoke, always inside one tenant."""
+"""API key records: create, list, read, update, rotate and revoke, always inside one
+tenant, each with its audit event in the same transaction.
+
+A key acting through the API never makes, rotates, changes or revokes a key broader
+than itself (a scope it lacks: 403), and never makes a key that outlives it.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.auth import keys
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
+from relay.auth import keys, scopes
 from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate
+from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, RateLimit
 from relay.db import tenant_select, utcnow
-from relay.errors import NotFoundError
+from relay.errors import ConflictError, NotFoundError
+from relay.pagination import older_than
 
 API_KEY_NOT_FOUND = "API key not found"
+# Heard by every worker and server on the database: drop the key from your cache
+# (revoked, rotated, or its rate limit changed). The name predates the other uses.
 REVOCATION_CHANNEL = "relay_key_revocations"
 
 
+def _target(api_key: ApiKey) -> audit.Target:
+    return audit.Target("api_key", api_key.id, f"{api_key.name} ({api_key.key_prefix}…)")
+
+
+def _check_within(actor: Actor, key_scopes: Sequence[str]) -> None:
+    """403 when the key would grant something the acting key lacks."""
+    beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
+    if beyond:
+        raise scopes.insufficient(", ".join(sorted(beyond)))
+
+
+def _lifetime_within(actor: Actor, expires_at: datetime | None) -> datetime | None:
+    """The expiry a new key gets: the one asked for, never later than the acting key's."""
+    if actor.expires_at is None:
+        return expires_at
+    if expires_at is None:
+        return actor.expires_at
+    if expires_at > actor.expires_at:
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key cannot expire after the key that makes it "
+            f"({actor.expires_at.isoformat().replace('+00:00', 'Z')})"
+        )
+    return expires_at
+
+
+def _new_key(
+    tenant_id: uuid.UUID,
+    *,
+    name: str,
+    key_scopes: Sequence[str],
+    expires_at: datetime | None,
+    rate_limit: RateLimit | None,
+    created_by: str | None,
+) -> tuple[ApiKey, str]:
+    full_key = keys.generate_key()
+    api_key = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        name=name,
+        key_prefix=keys.display_prefix(full_key),
+        key_hash=keys.hash_key(full_key),
+        scopes=list(key_scopes),
+        created_at=utcnow(),
+        expires_at=expires_at,
+        created_by=created_by,
+        rate_limit_requests=rate_limit.requests if rate_limit else None,
+        rate_limit_seconds=rate_limit.per_seconds if rate_limit else None,
+    )
+    return api_key, full_key
+
+
 async def create_api_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, data: ApiKeyCreate, created_by: str | None
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    data: ApiKeyCreate,
+    actor: Actor,
+    created_by: str | None,
 ) -> tuple[ApiKey, str]:
     """A new key for the tenant. Returns the record and the full key, which is
     not stored and must be shown to the caller once."""
-    full_key = keys.generate_key()
-    api_key = ApiKey(
-        tenant_id=tenant_id,
+    _check_within(actor, data.scopes)
+    api_key, full_key = _new_key(
+        tenant_id,
         name=data.name,
-        key_prefix=keys.display_prefix(full_key),
-        key_hash=keys.hash_key(full_key),
-        scopes=list(data.scopes),
-        created_at=utcnow(),
-        expires_at=data.expires_at,
+        key_scopes=data.scopes,
+        expires_at=_lifetime_within(actor, data.expires_at),
+        rate_limit=data.rate_limit,
         created_by=created_by,
     )
     session.add(api_key)
+    audit.record(
+        session, tenant_id=tenant_id, action=Action.API_KEY_CREATED, actor=actor,
+        target=_target(api_key), details={"scopes": list(data.scopes)},
+    )  # fmt: skip
     await session.flush()
     return api_key, full_key
 
 
-async def list_api_keys(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[ApiKey]:
-    """The tenant's keys that are not revoked (expired ones included), newest first."""
-    query = (
-        tenant_select(ApiKey, tenant_id)
-        .where(ApiKey.revoked_at.is_(None))
-        .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-    )
+def _live_keys(tenant_id: uuid.UUID) -> Select[ApiKey]:
+    return tenant_select(ApiKey, tenant_id).where(ApiKey.revoked_at.is_(None))
+
+
+async def list_api_keys(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> list[ApiKey]:
+    """The tenant's keys that are not revoked (expired ones included), newest first;
+    at most `limit`, after the key the cursor names."""
+    query = _live_keys(tenant_id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    if cursor is not None:
+        query = query.where(older_than(ApiKey.created_at, ApiKey.id, cursor))
+    if limit is not None:
+        query = query.limit(limit)
     return list((await session.scalars(query)).all())
 
 
-async def revoke_api_key(
-    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID
+async def get_api_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID, for_update: bool = False
 ) -> ApiKey:
-    """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
-    query = tenant_select(ApiKey, tenant_id).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
-    api_key = await session.scalar(query.with_for_update())
+    """The tenant's key; NotFoundError when unknown, another tenant's or revoked."""
+    query = _live_keys(tenant_id).where(ApiKey.id == key_id)
+    api_key = await session.scalar(query.with_for_update() if for_update else query)
     if api_key is None:
         raise NotFoundError(API_KEY_NOT_FOUND)
-    api_key.revoked_at = utcnow()
-    await session.flush()
+    return api_key
+
+
+async def _announce_change(session: AsyncSession, api_key: ApiKey) -> None:
+    """Tell every process caching the key to drop it (on PostgreSQL, delivered when
+    the transaction commits; on SQLite the one process drops it itself)."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # Delivered to every listening process when this transaction commits.
         await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, api_key.key_hash)))
+
+
+async def revoke_api_key(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID, actor: Actor
+) -> ApiKey:
+    """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
+    api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
+    _check_within(actor, api_key.scopes)
+    api_key.revoked_at = utcnow()
+    audit.record(
+        session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
+        target=_target(api_key),
+    )  # fmt: skip
+    await session.flush()
+    await _announce_change(session, api_key)
     return api_key
+
+
+async def update_api_key(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID,
+    data: ApiKeyUpdate,
+    actor: Actor,
+) -> ApiKey:
+    """Rename a key and/or set or remove its rate limit (only the fields sent)."""
+    api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
+    _check_within(actor, api_key.scopes)
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set and data.name is not None:
+        changes["name"] = api_key.name = data.name
+    if "rate_limit" in data.model_fields_set:
+        limit = data.rate_limit
+        api_key.rate_limit_requests = limit.requests if limit else None
+        api_key.rate_limit_seconds = limit.per_seconds if limit else None
+        changes["rate_limit"] = api_key.rate_limit
+    if changes:
+        audit.record(
+            session, tenant_id=tenant_id, action=Action.API_KEY_UPDATED, actor=actor,
+            target=_target(api_key), details=changes,
+        )  # fmt: skip
+        await session.flush()
+        await _announce_change(session, api_key)
+    return api_key
+
+
+async def rotate_api_key(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID,
+    grace_period_seconds: int,
+    actor: Actor,
+    created_by: str | None,
+) -> tuple[ApiKey, ApiKey, str]:
+    """A successor with the same name, scopes, rate limit and expiry; the old key
+    works on until the grace period ends (never past its own expiry). Returns
+    (old, new, the new full key). Both change in the caller's transaction or neither."""
+    query = tenant_select(ApiKey, tenant_id).where(ApiKey.id == key_id).with_for_update()
+    old = await session.scalar(query)
+    if old is None:
+        raise NotFoundError(API_KEY_NOT_FOUND)
+    now = utcnow()
+    if old.revoked_at is not None:
+        raise ConflictError("API key is revoked: it cannot be rotated")
+    if old.replaced_by_id is not None or old.rotated_at is not None:
+        raise ConflictError("API key is already being rotated: rotate its replacement instead")
+    if old.expires_at is not None and old.expires_at <= now:
+        raise ConflictError("API key expired: create a new key instead")
+    _check_within(actor, old.scopes)
+    new, full_key = _new_key(
+        tenant_id,
+        name=old.name,
+        key_scopes=old.scopes,
+        expires_at=_inherited_expiry(actor, old.expires_at),
+        rate_limit=RateLimit(**old.rate_limit) if old.rate_limit else None,
+        created_by=created_by,
+    )
+    session.add(new)
+    await session.flush()
+    grace_end = now + timedelta(seconds=grace_period_seconds)
+    old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end
+    old.rotated_at = now
+    old.replaced_by_id = new.id
+    audit.record(
+        session, tenant_id=tenant_id, action=Action.API_KEY_ROTATED, actor=actor,
+        target=_target(old),
+        details={
+            "grace_period_seconds": grace_period_seconds,
+            "old_key_expires_at": old.expires_at.isoformat(),
+            "new_key_id": str(new.id),
+            "new_key_prefix": new.key_prefix,
+        },
+    )  # fmt: skip
+    await session.flush()
+    await _announce_change(session, old)
+    return old, new, full_key
+
+
+def _inherited_expiry(actor: Actor, expires_at: datetime | None) -> datetime | None:
+    """A rotated key keeps its expiry, cut to the acting key's when that is sooner."""
+    if actor.expires_at is None:
+        return expires_at
+    return min(expires_at, actor.expires_at) if expires_at else actor.expires_at

@@ -6,14 +6,11 @@ then the database. Expiry is checked on every request, cached or not.
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from relay import metrics
 from relay.auth import keys
-from relay.auth import service as auth_service
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
 from relay.auth.principal import Principal
@@ -31,8 +28,12 @@ def invalid_key(reason: str = "invalid") -> AuthenticationError:
     return AuthenticationError(INVALID_KEY, reason=reason, headers=WWW_AUTHENTICATE)
 
 
-def expired_key() -> AuthenticationError:
-    return AuthenticationError(EXPIRED_KEY, reason="expired", headers=WWW_AUTHENTICATE)
+class ExpiredKey(AuthenticationError):
+    """401 "API key expired"; `principal` says which key, for the audit log."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__(EXPIRED_KEY, reason="expired", headers=WWW_AUTHENTICATE)
+        self.principal = principal
 
 
 class KeyVerifier:
@@ -65,8 +66,8 @@ class KeyVerifier:
             principal = await self._on_cache_miss(key_hash)
         else:
             metrics.KEY_CACHE.labels("hit").inc()
-        if principal.expires_at is not None and utcnow() >= principal.expires_at:
-            raise expired_key()
+        if principal.is_expired(utcnow()):
+            raise ExpiredKey(principal)
         return principal
 
     async def _on_cache_miss(self, key_hash: str) -> Principal:
@@ -90,16 +91,12 @@ class KeyVerifier:
         self.cache.clear()
         self.cache_trusted = True
 
-    async def revoke(
-        self, session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID
-    ) -> ApiKey:
-        """Revoke a key, commit, and drop it here before the caller answers: the
-        next request in this process is refused. Other processes hear of it
-        through the database's notification (see revocations.py)."""
-        api_key = await auth_service.revoke_api_key(session, tenant_id=tenant_id, key_id=key_id)
+    async def commit_change(self, session: AsyncSession, api_key: ApiKey) -> None:
+        """Commit a change to a key (revoked, rotated, limited) and drop it here before
+        the caller answers: the next request in this process sees the change. Other
+        processes hear of it through the database's notification (revocations.py)."""
         await session.commit()
         self.cache.forget(api_key.key_hash)
-        return api_key
 
     async def _load(self, key_hash: str) -> tuple[Principal | None, str]:
         """(principal, "") for a live key; (None, "invalid" or "revoked") otherwise."""
@@ -113,6 +110,8 @@ class KeyVerifier:
                         ApiKey.scopes,
                         ApiKey.expires_at,
                         ApiKey.revoked_at,
+                        ApiKey.rate_limit_requests,
+                        ApiKey.rate_limit_seconds,
                     ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
@@ -126,4 +125,9 @@ class KeyVerifier:
             key_prefix=row.key_prefix,
             scopes=tuple(row.scopes),
             expires_at=row.expires_at,
+            rate_limit=(
+                (row.rate_limit_requests, row.rate_limit_seconds)
+                if row.rate_limit_requests is not None and row.rate_limit_seconds is not None
+                else None
+            ),
         ), ""

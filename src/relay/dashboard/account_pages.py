@@ -9,7 +9,7 @@ from relay.dashboard import members, sessions, signin
 from relay.dashboard.web import (
     SESSION_COOKIE,
     CheckedForm,
-    client_address,
+    anonymous_actor,
     field,
     redirect,
     render,
@@ -88,7 +88,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
     email = field(form, "email")
     try:
         user = await signin.sign_in(
-            session, email=email, password=field(form, "password"), address=client_address(request)
+            session, email=email, password=field(form, "password"), client=anonymous_actor(request)
         )
     except (signin.SignInRefused, signin.TooManyFailures) as exc:
         # Answered, not raised: the failure just recorded must be committed.
@@ -133,7 +133,7 @@ async def accept_invitation(
         return _invitation_unusable(request, exc)
     try:
         member = await members.accept_invitation(
-            session, token=token, password=field(form, "password")
+            session, token=token, password=field(form, "password"), client=anonymous_actor(request)
         )
     except RelayError as exc:
         await session.rollback()  # the invitation stays unused

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate, DatasetUpdate
 from relay.db import SessionDep
@@ -83,7 +83,9 @@ async def create_dataset(
     except ValidationError as exc:
         context = {"values": values, "rows": rows or [{}], "errors": _field_errors(exc)}
         return render(request, "dataset_new.html", context, user=user, status_code=422)
-    dataset = await datasets_service.create_dataset(session, tenant_id=user.tenant_id, data=data)
+    dataset = await datasets_service.create_dataset(
+        session, tenant_id=user.tenant_id, data=data, actor=user_actor(request, user)
+    )
     return redirect(request, f"/datasets/{dataset.id}", flash=f"Dataset “{dataset.name}” created.")
 
 
@@ -141,7 +143,10 @@ async def delete_dataset(
 ) -> Response:
     try:
         deleted = await datasets_service.delete_dataset(
-            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+            session,
+            tenant_id=user.tenant_id,
+            dataset_id=dataset_id,
+            actor=user_actor(request, user),
         )
     except NotFoundError as exc:
         return redirect(request, "/datasets", flash=exc.detail)

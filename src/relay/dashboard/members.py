@@ -9,6 +9,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
 from relay.dashboard.models import Invitation, WebSession
 from relay.dashboard.tokens import new_token, token_hash
 from relay.db import tenant_select, utcnow
@@ -36,8 +39,12 @@ async def list_pending_invitations(
     return list((await session.scalars(query)).all())
 
 
+def _member(user: User) -> audit.Target:
+    return audit.Target("user", user.id, user.email)
+
+
 async def invite_member(
-    session: AsyncSession, *, inviter: User, email: str
+    session: AsyncSession, *, inviter: User, email: str, actor: Actor
 ) -> tuple[Invitation, str]:
     """An invitation to the inviter's tenant; returns it and the token for the link,
     which is shown once and stored only hashed. Only the owner may invite."""
@@ -58,6 +65,10 @@ async def invite_member(
     )
     session.add(invitation)
     await session.flush()
+    audit.record(
+        session, tenant_id=inviter.tenant_id, action=Action.MEMBER_INVITED, actor=actor,
+        target=audit.Target("invitation", invitation.id, invitation.email),
+    )  # fmt: skip
     return invitation, token
 
 
@@ -75,17 +86,28 @@ async def find_open_invitation(session: AsyncSession, *, token: str) -> Invitati
     return invitation
 
 
-async def accept_invitation(session: AsyncSession, *, token: str, password: str) -> User:
-    """Create the member with this password and use the invitation up."""
+async def accept_invitation(
+    session: AsyncSession, *, token: str, password: str, client: Actor
+) -> User:
+    """Create the member with this password and use the invitation up. `client` is the
+    browser accepting (its address and agent go into the audit event)."""
     invitation = await find_open_invitation(session, token=token)
     invitation.accepted_at = utcnow()
-    return await tenants_service.create_user(
+    member = await tenants_service.create_user(
         session,
         tenant_id=invitation.tenant_id,
         email=invitation.email,
         password=password,
         role=tenants_service.MEMBER,
     )
+    actor = Actor.user(
+        member.email, client_address=client.client_address, user_agent=client.user_agent
+    )
+    audit.record(
+        session, tenant_id=member.tenant_id, action=Action.MEMBER_JOINED, actor=actor,
+        target=_member(member),
+    )  # fmt: skip
+    return member
 
 
 async def cancel_invitation(
@@ -105,7 +127,9 @@ async def cancel_invitation(
     return invitation
 
 
-async def remove_member(session: AsyncSession, *, remover: User, member_id: uuid.UUID) -> User:
+async def remove_member(
+    session: AsyncSession, *, remover: User, member_id: uuid.UUID, actor: Actor
+) -> User:
     """Delete a member of the remover's tenant and end their browser sessions at once.
     Only the owner removes, and not themselves: a tenant always keeps its owner."""
     if remover.role != tenants_service.OWNER:
@@ -119,4 +143,8 @@ async def remove_member(session: AsyncSession, *, remover: User, member_id: uuid
         raise RelayError("The owner cannot be removed")
     await session.execute(delete(WebSession).where(WebSession.user_id == member.id))
     await session.execute(delete(User).where(User.id == member.id))
+    audit.record(
+        session, tenant_id=remover.tenant_id, action=Action.MEMBER_REMOVED, actor=actor,
+        target=_member(member),
+    )  # fmt: skip
     return member

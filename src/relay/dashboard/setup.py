@@ -9,7 +9,13 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relay.dashboard import account_pages, dataset_pages, settings_pages
+from relay.dashboard import (
+    account_pages,
+    api_key_pages,
+    audit_pages,
+    dataset_pages,
+    member_pages,
+)
 from relay.dashboard.web import CsrfRefused, SignInRequired, render
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
@@ -73,7 +79,9 @@ def install_dashboard(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.include_router(account_pages.router)
-    app.include_router(settings_pages.router)
+    app.include_router(api_key_pages.router)
+    app.include_router(member_pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(dataset_pages.router)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)

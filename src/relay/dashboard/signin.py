@@ -7,6 +7,9 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
 from relay.dashboard.models import LoginFailure
 from relay.db import utcnow
 from relay.errors import RelayError
@@ -45,17 +48,31 @@ async def _too_many_failures(session: AsyncSession, *, email: str, address: str)
     return False
 
 
-async def sign_in(session: AsyncSession, *, email: str, password: str, address: str) -> User:
+async def sign_in(session: AsyncSession, *, email: str, password: str, client: Actor) -> User:
     """The user these credentials belong to. SignInRefused (one message for a wrong
-    email or a wrong password) or TooManyFailures otherwise."""
+    email or a wrong password) or TooManyFailures otherwise. `client` is the browser
+    asking; both outcomes are audit events of the user's tenant (an unknown email
+    belongs to no tenant and leaves none)."""
     email = normalize_email(email)
+    address = client.client_address or "unknown"
     if await _too_many_failures(session, email=email, address=address):
         raise TooManyFailures(TOO_MANY_FAILURES)
     user = await session.scalar(select(User).where(User.email == email))
     password_ok = verify_password(user.password_hash if user else _DECOY_HASH, password)
     if user is None or not password_ok:
         session.add(LoginFailure(email=email[:320], address=address[:64], at=utcnow()))
+        if user is not None:
+            _audit(session, user, Action.USER_SIGN_IN_FAILED, client)
         await session.flush()
         raise SignInRefused(INVALID_CREDENTIALS)
     await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    signed_in = Actor.user(
+        user.email, client_address=client.client_address, user_agent=client.user_agent
+    )
+    _audit(session, user, Action.USER_SIGNED_IN, signed_in)
     return user
+
+
+def _audit(session: AsyncSession, user: User, action: Action, actor: Actor) -> None:
+    target = audit.Target("user", user.id, user.email)
+    audit.record(session, tenant_id=user.tenant_id, action=action, actor=actor, target=target)

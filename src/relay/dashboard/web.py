@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from relay import clients
+from relay.actors import Actor, clean_user_agent
 from relay.config import Settings
 from relay.dashboard import sessions
 from relay.db import SessionDep
@@ -51,6 +52,24 @@ def settings_of(request: Request) -> Settings:
 
 def client_address(request: Request) -> str:
     return clients.client_address(request, settings_of(request).trusted_proxies)
+
+
+def user_actor(request: Request, user: User) -> Actor:
+    """The signed-in user as the actor of what the page does (for the audit log)."""
+    return Actor.user(
+        user.email,
+        client_address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def anonymous_actor(request: Request) -> Actor:
+    """Someone not signed in (a failed sign-in), known by address and browser only."""
+    return Actor(
+        "anonymous",
+        client_address=client_address(request),
+        user_agent=clean_user_agent(request.headers.get("user-agent")),
+    )
 
 
 def _csrf_token(request: Request) -> str:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from relay.auth.dependencies import CurrentPrincipal
+from relay.auth.dependencies import CurrentActor, CurrentPrincipal
+from relay.auth.scopes import DATASETS_READ, DATASETS_WRITE, requires
 from relay.datasets import service
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
 from relay.db import ReadSessionDep, SessionDep
@@ -19,16 +20,24 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetRead)
+_READ = [requires(DATASETS_READ)]
+_WRITE = [requires(DATASETS_WRITE)]
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=DatasetRead, dependencies=_WRITE
+)
 async def create_dataset(
-    data: DatasetCreate, principal: CurrentPrincipal, session: SessionDep
+    data: DatasetCreate, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep
 ) -> DatasetRead:
     """Create a dataset."""
-    dataset = await service.create_dataset(session, tenant_id=principal.tenant_id, data=data)
+    dataset = await service.create_dataset(
+        session, tenant_id=principal.tenant_id, data=data, actor=actor
+    )
     return DatasetRead.model_validate(dataset)
 
 
-@router.get("", response_model=DatasetPage)
+@router.get("", response_model=DatasetPage, dependencies=_READ)
 async def list_datasets(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
@@ -47,7 +56,7 @@ async def list_datasets(
     )
 
 
-@router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND)
+@router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_READ)
 async def get_dataset(
     dataset_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetRead:
@@ -58,7 +67,9 @@ async def get_dataset(
     return DatasetRead.model_validate(dataset)
 
 
-@router.patch("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND)
+@router.patch(
+    "/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_WRITE
+)
 async def update_dataset(
     dataset_id: uuid.UUID, data: DatasetUpdate, principal: CurrentPrincipal, session: SessionDep
 ) -> DatasetRead:
@@ -69,10 +80,17 @@ async def update_dataset(
     return DatasetRead.model_validate(dataset)
 
 
-@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+@router.delete(
+    "/{dataset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_NOT_FOUND,
+    dependencies=_WRITE,
+)
 async def delete_dataset(
-    dataset_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    dataset_id: uuid.UUID, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep
 ) -> Response:
     """Delete a dataset for good."""
-    await service.delete_dataset(session, tenant_id=principal.tenant_id, dataset_id=dataset_id)
+    await service.delete_dataset(
+        session, tenant_id=principal.tenant_id, dataset_id=dataset_id, actor=actor
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

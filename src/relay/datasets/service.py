@@ -9,6 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
 from relay.datasets.models import Dataset
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
 from relay.db import tenant_rows, tenant_select, utcnow
@@ -21,12 +24,17 @@ def _stored(artifact_types: list[ArtifactType]) -> list[dict[str, Any]]:
     return [artifact_type.model_dump() for artifact_type in artifact_types]
 
 
+def _target(dataset: Dataset) -> audit.Target:
+    return audit.Target("dataset", dataset.id, dataset.name)
+
+
 async def create_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, data: DatasetCreate
+    session: AsyncSession, *, tenant_id: uuid.UUID, data: DatasetCreate, actor: Actor
 ) -> Dataset:
-    """A new dataset in the tenant."""
+    """A new dataset in the tenant, and its audit event."""
     now = utcnow()
     dataset = Dataset(
+        id=uuid.uuid4(),
         tenant_id=tenant_id,
         name=data.name,
         description=data.description,
@@ -35,6 +43,10 @@ async def create_dataset(
         updated_at=now,
     )
     session.add(dataset)
+    audit.record(
+        session, tenant_id=tenant_id, action=Action.DATASET_CREATED, actor=actor,
+        target=_target(dataset),
+    )  # fmt: skip
     await session.flush()
     return dataset
 
@@ -95,11 +107,15 @@ async def update_dataset(
 
 
 async def delete_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID
+    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, actor: Actor
 ) -> Dataset:
     """Delete the tenant's dataset and return it; NotFoundError when missing or
     another tenant's."""
     dataset = await get_dataset(session, tenant_id=tenant_id, dataset_id=dataset_id)
     await session.delete(dataset)
+    audit.record(
+        session, tenant_id=tenant_id, action=Action.DATASET_DELETED, actor=actor,
+        target=_target(dataset),
+    )  # fmt: skip
     await session.flush()
     return dataset

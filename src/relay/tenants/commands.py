@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from relay.actors import SYSTEM
 from relay.auth import service as auth_service
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate
@@ -49,6 +50,7 @@ async def create_tenant_with_key(
             session,
             tenant_id=tenant.id,
             data=ApiKeyCreate(name=INITIAL_KEY_NAME),
+            actor=SYSTEM,
             created_by=f"user:{owner.id}",
         )
         return NewTenant(tenant=tenant, owner=owner, api_key=api_key, full_key=full_key)

@@ -99,6 +99,17 @@
     sync();
   });
 
+  // Permissions: the per-resource levels matter only for a restricted key.
+  document.querySelectorAll("[data-access-toggle]").forEach(function (radio) {
+    const levels = document.getElementById(radio.dataset.accessToggle);
+    const sync = function () {
+      const chosen = radio.form.querySelector("input[name=access]:checked");
+      levels.hidden = !chosen || chosen.value !== "restricted";
+    };
+    radio.addEventListener("change", sync);
+    sync();
+  });
+
   document.querySelectorAll(".chip[data-color]").forEach(function (chip) {
     if (/^#[0-9a-fA-F]{6}$/.test(chip.dataset.color)) chip.style.setProperty("--chip", chip.dataset.color);
   });

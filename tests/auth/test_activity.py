@@ -1,17 +1,20 @@
-"""last_used_at: uses are coalesced in memory and written in one statement per flush."""
+"""Key activity: last_used_at, usage counts, new addresses and expired uses are gathered
+in memory and written once per flush, never per request."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
+from relay.auth.activity import KeyActivity
 from relay.auth.models import ApiKey
-from relay.auth.usage import UsageRecorder
+from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.db import Database
 from tests.factories import TenantFixture, make_api_key
@@ -20,10 +23,14 @@ from tests.statements import count_statements
 KEYS = "/api/v1/auth/api-keys"
 
 
+def principal_of(tenant: TenantFixture, key_id: uuid.UUID | None = None) -> Principal:
+    return Principal(tenant.tenant_id, key_id or tenant.key_id, "rl_live_test", (), None)
+
+
 async def test_many_uses_of_many_keys_cost_one_update_per_flush(
     client: httpx.AsyncClient, app: FastAPI, db: Database, tenant_a: TenantFixture
 ) -> None:
-    usage: UsageRecorder = app.state.usage
+    usage: KeyActivity = app.state.activity
     await usage.flush()
     other_id, other_key = await make_api_key(db, tenant_a)
     for _ in range(50):
@@ -78,8 +85,8 @@ async def test_failed_flush_keeps_the_uses_for_the_next_one(
         update={"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
     )
     database = Database(unreachable)
-    recorder = UsageRecorder(database.sessionmaker, interval=1)
-    recorder.record(tenant_a.key_id)
+    recorder = KeyActivity(database.sessionmaker, interval=1)
+    recorder.record_use(principal_of(tenant_a), 200, "192.0.2.1", None)
     with pytest.raises(OSError, match="Connect call failed"):
         await recorder.flush()
     assert recorder.pending_uses == 1
@@ -88,9 +95,12 @@ async def test_failed_flush_keeps_the_uses_for_the_next_one(
 
 async def wait_for_lock_waiters(db: Database, count: int) -> None:
     """Until `count` sessions of this database wait on a lock (10 s at most)."""
+    # pg_locks, not pg_stat_activity: a pipelined executemany can show as "idle"
+    # there while it waits on a row.
     query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        "SELECT count(DISTINCT lock.pid) FROM pg_locks lock"
+        " JOIN pg_stat_activity activity ON activity.pid = lock.pid"
+        " WHERE NOT lock.granted AND activity.datname = current_database()"
     )
     async with asyncio.timeout(10), db.engine.connect() as connection:
         while True:
@@ -107,12 +117,12 @@ async def test_workers_flushing_the_same_keys_at_once_do_not_deadlock(
     if is_sqlite:
         pytest.skip("SQLite has one writer at a time; row locks are PostgreSQL's")
     first, second = sorted([tenant_a.key_id, (await make_api_key(db, tenant_a))[0]])
-    one_worker = UsageRecorder(db.sessionmaker, interval=60)
-    other_worker = UsageRecorder(db.sessionmaker, interval=60)
-    one_worker.record(second)  # the two workers saw the keys in opposite orders
-    one_worker.record(first)
-    other_worker.record(first)
-    other_worker.record(second)
+    one_worker = KeyActivity(db.sessionmaker, interval=60)
+    other_worker = KeyActivity(db.sessionmaker, interval=60)
+    # The two workers saw the keys in opposite orders.
+    for worker, order in ((one_worker, (second, first)), (other_worker, (first, second))):
+        for key_id in order:
+            worker.record_use(principal_of(tenant_a, key_id), 200, "192.0.2.1", None)
 
     async with db.engine.connect() as holder:
         # Hold both rows so that both flushes start and queue on their first row...

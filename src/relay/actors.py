@@ -1,0 +1,61 @@
+"""Who does something: a dashboard user or an API key. Services take an Actor to
+decide what it may do (a key never makes a key broader or longer-lived than
+itself) and to say who did it in the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from relay.schemas import has_control_characters
+
+USER_AGENT_LENGTH = 200
+
+
+def clean_user_agent(value: str | None) -> str | None:
+    """A user agent fit to store: at most 200 characters, no control characters."""
+    if not value:
+        return None
+    text = value[:USER_AGENT_LENGTH]
+    return None if has_control_characters(text) else text
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """`label` is what the audit log shows: "user:<email>" or "api_key:<prefix>"."""
+
+    label: str
+    # () for full access: users, and keys with `scopes: []`.
+    scopes: tuple[str, ...] = ()
+    # A key's own expiry: what it makes may not outlive it. None for users.
+    expires_at: datetime | None = None
+    client_address: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def user(cls, email: str, *, client_address: str | None, user_agent: str | None) -> Actor:
+        return cls(
+            f"user:{email}", client_address=client_address, user_agent=clean_user_agent(user_agent)
+        )
+
+    @classmethod
+    def api_key(
+        cls,
+        key_prefix: str,
+        *,
+        scopes: tuple[str, ...],
+        expires_at: datetime | None,
+        client_address: str | None,
+        user_agent: str | None,
+    ) -> Actor:
+        return cls(
+            f"api_key:{key_prefix}",
+            scopes=scopes,
+            expires_at=expires_at,
+            client_address=client_address,
+            user_agent=clean_user_agent(user_agent),
+        )
+
+
+# For what Relay does by itself (an operator's CLI command, a background task).
+SYSTEM = Actor("system")

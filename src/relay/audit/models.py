@@ -1,0 +1,36 @@
+"""ORM model for audit events. An event holds a key's prefix at most: never a key, a
+password or a session token."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+
+
+class AuditEvent(TenantOwned, Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        # Newest first, with or without an action filter; `at` alone for pruning.
+        Index("ix_audit_events_tenant_id_at", "tenant_id", "at"),
+        Index("ix_audit_events_tenant_id_action_at", "tenant_id", "action", "at"),
+        Index("ix_audit_events_at", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    # "user:<email>", "api_key:<prefix>" or "system".
+    actor: Mapped[str] = mapped_column(String(340))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    target_type: Mapped[str | None] = mapped_column(String(20))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    # A name to show (a key's name, a dataset's, a member's email) and small facts.
+    target_name: Mapped[str | None] = mapped_column(String(340))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

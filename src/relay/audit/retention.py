@@ -1,0 +1,50 @@
+"""Keeping the audit log to RELAY_AUDIT_RETENTION_DAYS: older events are deleted every
+hour by each server (the delete is idempotent, so workers need not agree who does it)
+and on demand by `relay audit prune`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.audit import service as audit
+from relay.background import BackgroundTask
+from relay.db import utcnow
+
+logger = logging.getLogger(__name__)
+
+PRUNE_INTERVAL_SECONDS = 3600.0
+
+
+async def prune_expired_events(
+    sessionmaker: async_sessionmaker[AsyncSession], retention_days: int
+) -> int:
+    """Delete events older than the retention; returns how many."""
+    async with sessionmaker.begin() as session:
+        return await audit.prune(session, older_than=utcnow() - timedelta(days=retention_days))
+
+
+class AuditPruner:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], retention_days: int) -> None:
+        self._sessionmaker = sessionmaker
+        self._retention_days = retention_days
+        self._task = BackgroundTask(self._run, name="relay-audit-prune")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                deleted = await prune_expired_events(self._sessionmaker, self._retention_days)
+                if deleted:
+                    logger.info("audit log pruned", extra={"deleted_events": deleted})
+            except Exception as exc:
+                logger.warning("audit log prune failed, will retry: %s", type(exc).__name__)
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
+    def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()

@@ -1,0 +1,45 @@
+"""GET /api/v1/audit-events: the tenant's audit log, newest first (scope audit:read)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from relay.audit import service
+from relay.audit.actions import Action
+from relay.audit.schemas import AuditEventPage, AuditEventRead
+from relay.auth.dependencies import CurrentPrincipal
+from relay.auth.scopes import AUDIT_READ, requires
+from relay.db import ReadSessionDep
+from relay.schemas import UTCTimestamp
+
+router = APIRouter(prefix="/audit-events", tags=["Audit log"])
+
+
+@router.get("", response_model=AuditEventPage, dependencies=[requires(AUDIT_READ)])
+async def list_audit_events(
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    action: Annotated[Action | None, Query(description="Only events of this action.")] = None,
+    since: Annotated[
+        UTCTimestamp | None, Query(description="Only events at or after this.")
+    ] = None,
+) -> AuditEventPage:
+    """List the tenant's audit events, newest first; no route changes or deletes them."""
+    events, has_more = await service.list_events(
+        session,
+        tenant_id=principal.tenant_id,
+        page=page,
+        page_size=page_size,
+        action=action,
+        since=since,
+    )
+    return AuditEventPage(
+        items=[AuditEventRead.model_validate(event) for event in events],
+        page=page,
+        page_size=page_size,
+        has_more=has_more,
+    )

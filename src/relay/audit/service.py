@@ -1,0 +1,83 @@
+"""Writing audit events (in the caller's transaction) and reading them, per tenant."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relay.actors import Actor
+from relay.audit.actions import Action
+from relay.audit.models import AuditEvent
+from relay.db import tenant_select, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What an event is about: ("api_key", id, name), ("dataset", ...), ("user", ...)."""
+
+    type: str
+    id: uuid.UUID | str
+    name: str | None = None
+
+
+def record(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    action: Action,
+    actor: Actor,
+    target: Target | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """Add an event to the session: it is written with the change it records, or not at all."""
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        at=at or utcnow(),
+        action=action.value,
+        actor=actor.label,
+        client_address=actor.client_address,
+        user_agent=actor.user_agent,
+        target_type=target.type if target else None,
+        target_id=str(target.id) if target else None,
+        target_name=target.name if target else None,
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    page: int,
+    page_size: int,
+    action: Action | None = None,
+    since: datetime | None = None,
+) -> tuple[Sequence[AuditEvent], bool]:
+    """One page of the tenant's events, newest first, and whether an older page exists."""
+    query = tenant_select(AuditEvent, tenant_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action.value)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    query = (
+        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size + 1)
+    )
+    events = (await session.scalars(query)).all()
+    return events[:page_size], len(events) > page_size
+
+
+async def prune(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete every tenant's events from before `older_than`; returns how many."""
+    result = await session.execute(delete(AuditEvent).where(AuditEvent.at < older_than))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

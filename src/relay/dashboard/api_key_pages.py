@@ -1,0 +1,209 @@
+"""Settings > API Keys: list, create (shown once), roll, revoke, and each key's page
+with its usage chart. The pages call the same service functions as the API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from relay.auth import service as auth_service
+from relay.auth import usage
+from relay.auth.models import ApiKey
+from relay.auth.schemas import ApiKeyCreate
+from relay.auth.verifier import KeyVerifier
+from relay.dashboard import charts
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
+from relay.db import SessionDep, utcnow
+from relay.errors import RelayError
+from relay.pagination import InvalidCursor, encode_cursor
+from relay.tenants.models import User
+
+router = APIRouter(prefix="/settings/api-keys", include_in_schema=False)
+
+API_KEYS = "/settings/api-keys"
+PER_PAGE = 100
+USAGE_DAYS = 30
+EXPIRY_CHOICES = {"none": None, "30": 30, "60": 60, "90": 90}
+# Resource -> the levels the create form offers for it ("none" grants nothing).
+ACCESS_LEVELS = {
+    "datasets": ("none", "read", "write"),
+    "api_keys": ("none", "read", "write"),
+    "audit": ("none", "read"),
+}
+GRACE_CHOICES = {"0": "Immediately", "3600": "After 1 hour", "86400": "After 24 hours",
+                 "604800": "After 7 days"}  # fmt: skip
+NO_PERMISSION_CHOSEN = "Choose at least one permission, or Full access"
+
+
+def _expires_at(choice: str, custom_date: str) -> datetime | str | None:
+    """The expiry the form asks for; a custom date means the end of that day, UTC.
+    An unparseable date is passed on as text so that validation reports it."""
+    if choice in EXPIRY_CHOICES:
+        days = EXPIRY_CHOICES[choice]
+        return None if days is None else utcnow() + timedelta(days=days)
+    try:
+        day = datetime.strptime(custom_date, "%Y-%m-%d").date()
+    except ValueError:
+        return custom_date or "missing date"
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+def _scopes(form: FormData) -> list[str]:
+    """The scopes the access fields ask for: [] for Full access."""
+    if field(form, "access") != "restricted":
+        return []
+    scopes = []
+    for resource, levels in ACCESS_LEVELS.items():
+        level = field(form, f"scope_{resource}")
+        if level in levels and level != "none":
+            scopes.append(f"{resource}:{level}")
+    if not scopes:
+        raise ValueError(NO_PERMISSION_CHOSEN)
+    return scopes
+
+
+def describe_scopes(scopes: list[str]) -> str:
+    """ "Full access", or each resource with its level, as the keys table shows them."""
+    if not scopes:
+        return "Full access"
+    return ", ".join(scope.replace("_", " ").replace(":", ": ") for scope in scopes)
+
+
+async def _api_keys_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    created: tuple[ApiKey, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    cursor = request.query_params.get("cursor")
+    try:
+        api_keys = await auth_service.list_api_keys(
+            session, tenant_id=user.tenant_id, limit=PER_PAGE + 1, cursor=cursor
+        )
+    except InvalidCursor:
+        return redirect(request, API_KEYS)
+    older = None
+    if len(api_keys) > PER_PAGE:
+        api_keys = api_keys[:PER_PAGE]
+        older = encode_cursor(api_keys[-1].created_at, api_keys[-1].id)
+    revoking = request.query_params.get("revoke")
+    rolling = request.query_params.get("roll")
+    context: dict[str, Any] = {
+        "api_keys": api_keys,
+        "now": utcnow(),
+        "created": created,
+        "errors": errors or {},
+        "show_create": bool(errors) or request.query_params.get("create") == "1",
+        "revoking": next((key for key in api_keys if str(key.id) == revoking), None),
+        "rolling": next((key for key in api_keys if str(key.id) == rolling), None),
+        "access_levels": ACCESS_LEVELS,
+        "grace_choices": GRACE_CHOICES,
+        "describe_scopes": describe_scopes,
+        "older": older,
+        "paged": cursor is not None,
+    }
+    # The page that carries a new key must never be cached or replayed.
+    return render(
+        request, "api_keys.html", context, user=user, status_code=status_code, no_store=True
+    )
+
+
+@router.get("")
+async def api_keys_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    return await _api_keys_page(request, session, user)
+
+
+@router.post("")
+async def create_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    try:
+        scopes = _scopes(form)
+    except ValueError as exc:
+        return await _api_keys_page(
+            request, session, user, errors={"scopes": str(exc)}, status_code=422
+        )
+    try:
+        data = ApiKeyCreate(
+            name=field(form, "name"),
+            expires_at=_expires_at(field(form, "expiration"), field(form, "expires_on")),
+            scopes=scopes,
+        )
+    except ValidationError as exc:
+        errors = {str(error["loc"][0]): error["msg"] for error in exc.errors()}
+        return await _api_keys_page(request, session, user, errors=errors, status_code=422)
+    created = await auth_service.create_api_key(
+        session,
+        tenant_id=user.tenant_id,
+        data=data,
+        actor=user_actor(request, user),
+        created_by=f"user:{user.id}",
+    )
+    return await _api_keys_page(request, session, user, created=created, status_code=201)
+
+
+@router.post("/{key_id}/revoke")
+async def revoke_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, _form: CheckedForm
+) -> Response:
+    try:
+        revoked = await auth_service.revoke_api_key(
+            session, tenant_id=user.tenant_id, key_id=key_id, actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        return redirect(request, API_KEYS, flash=exc.detail)
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.commit_change(session, revoked)
+    return redirect(request, API_KEYS, flash=f"API key “{revoked.name}” revoked.")
+
+
+@router.post("/{key_id}/roll")
+async def roll_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
+) -> Response:
+    grace = field(form, "grace_period_seconds")
+    try:
+        old, new, full_key = await auth_service.rotate_api_key(
+            session,
+            tenant_id=user.tenant_id,
+            key_id=key_id,
+            grace_period_seconds=int(grace) if grace in GRACE_CHOICES else 3600,
+            actor=user_actor(request, user),
+            created_by=f"user:{user.id}",
+        )
+    except RelayError as exc:
+        return redirect(request, API_KEYS, flash=exc.detail)
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.commit_change(session, old)
+    return await _api_keys_page(request, session, user, created=(new, full_key), status_code=201)
+
+
+@router.get("/{key_id}")
+async def api_key_page(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID
+) -> Response:
+    try:
+        api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
+    except RelayError as exc:
+        return redirect(request, API_KEYS, flash=exc.detail)
+    days = await usage.daily_usage(
+        session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
+    )
+    context = {
+        "api_key": api_key,
+        "now": utcnow(),
+        "scopes": describe_scopes(api_key.scopes),
+        "chart": charts.usage_chart(days),
+        "days": days,
+        "grace_choices": GRACE_CHOICES,
+    }
+    return render(request, "api_key.html", context, user=user)

@@ -1,0 +1,95 @@
+"""Settings > Members: the tenant's members, invitation links, removing a member."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from relay.dashboard import members
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
+from relay.db import SessionDep
+from relay.errors import RelayError
+from relay.links import public_url
+from relay.tenants.models import User
+
+router = APIRouter(prefix="/settings", include_in_schema=False)
+
+MEMBERS = "/settings/members"
+
+
+async def _members_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    invite_link: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    tenant_members = await members.list_members(session, tenant_id=user.tenant_id)
+    removing = request.query_params.get("remove")
+    context = {
+        "members": tenant_members,
+        "invitations": await members.list_pending_invitations(session, tenant_id=user.tenant_id),
+        "invite_link": invite_link,
+        "error": error,
+        "removing": next((m for m in tenant_members if str(m.id) == removing), None),
+    }
+    return render(
+        request, "members.html", context, user=user, status_code=status_code, no_store=True
+    )
+
+
+@router.get("/members")
+async def members_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
+    return await _members_page(request, session, user)
+
+
+@router.post("/members")
+async def invite_member(
+    request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
+) -> HTMLResponse:
+    try:
+        _invitation, token = await members.invite_member(
+            session, inviter=user, email=field(form, "email"), actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        return await _members_page(request, session, user, error=exc.detail, status_code=400)
+    link = public_url(request.app.state.settings, f"/invitations/{token}")
+    return await _members_page(request, session, user, invite_link=link, status_code=201)
+
+
+@router.post("/members/{member_id}/remove")
+async def remove_member(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    member_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    try:
+        removed = await members.remove_member(
+            session, remover=user, member_id=member_id, actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        return redirect(request, MEMBERS, flash=exc.detail)
+    return redirect(request, MEMBERS, flash=f"{removed.email} was removed and signed out.")
+
+
+@router.post("/members/invitations/{invitation_id}/cancel")
+async def cancel_invitation(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    invitation_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    try:
+        cancelled = await members.cancel_invitation(
+            session, canceller=user, invitation_id=invitation_id
+        )
+    except RelayError as exc:
+        return redirect(request, MEMBERS, flash=exc.detail)
+    return redirect(request, MEMBERS, flash=f"The invitation for {cancelled.email} was cancelled.")

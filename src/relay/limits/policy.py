@@ -1,0 +1,68 @@
+"""The two limits the API enforces, on top of the windows:
+
+- Failed authentications per client address: after `failure_limit` failures in
+  `failure_window` seconds, the address's further failures get 429 instead of 401.
+  A valid key is never refused by it: the limit only decides how refused keys are
+  answered, so a script with a revoked key behind the same NAT as a customer's
+  servers cannot take them down.
+- A key's own rate limit, when it has one: at most N requests in any S seconds;
+  every answer to such a key carries RateLimit-Limit, -Remaining and -Reset (the
+  IETF draft's names), and a request over the limit gets 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from relay import metrics
+from relay.auth.principal import Principal
+from relay.errors import RelayError
+from relay.limits.windows import Decision, Windows
+
+
+class TooManyRequests(RelayError):
+    status_code = 429
+
+
+def rate_limit_headers(decision: Decision, period: int) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(max(decision.remaining, 0)),
+        "RateLimit-Reset": str(decision.retry_after),
+        "RateLimit-Policy": f"{decision.limit};w={period}",
+    }
+
+
+class ApiLimits:
+    def __init__(self, windows: Windows, *, failure_limit: int, failure_window: float) -> None:
+        self.windows = windows
+        self._failure_limit = failure_limit
+        self._failure_window = failure_window
+
+    async def after_failure(self, address: str) -> None:
+        """Count a refused authentication; TooManyRequests once the address is over."""
+        decision = await self.windows.hit(
+            f"auth-failures:{address}", self._failure_limit, self._failure_window
+        )
+        if not decision.allowed:
+            metrics.AUTH_FAILURES.labels("rate_limited").inc()
+            raise TooManyRequests(
+                "Too many failed authentication attempts. "
+                f"Retry after {decision.retry_after} seconds.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+
+    async def check_key(self, principal: Principal) -> dict[str, str]:
+        """The RateLimit-* headers for the key's answer (none without a limit);
+        TooManyRequests, carrying them and Retry-After, when over its limit."""
+        if principal.rate_limit is None:
+            return {}
+        requests, period = principal.rate_limit
+        decision = await self.windows.hit(f"key:{principal.key_id}", requests, period)
+        headers = rate_limit_headers(decision, period)
+        if not decision.allowed:
+            metrics.RATE_LIMITED.inc()
+            raise TooManyRequests(
+                f"Rate limit exceeded: {requests} requests per {period} seconds. "
+                f"Retry after {decision.retry_after} seconds.",
+                headers=headers | {"Retry-After": str(decision.retry_after)},
+            )
+        return headers

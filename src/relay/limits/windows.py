@@ -1,0 +1,158 @@
+"""Sliding windows: at most `limit` hits in any `period` seconds, per name.
+
+- LocalWindows counts in this process's memory (the embedded default).
+- RedisWindows counts in Redis, atomically (one Lua script per hit), so every
+  worker and server shares one count: exact, whichever process answers.
+- SharedWindows uses Redis while it answers and LocalWindows meanwhile: a Redis
+  that stops answering never stops requests (fail open); a metric and a log line
+  say when counting falls back to per process and when it is shared again.
+
+A sliding log rather than a token bucket: "20 per 60 seconds" means at most 20 in
+any 60 seconds, which is what a user reads into it (a bucket lets almost twice as
+many through in a minute). Refused hits are not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from relay import metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one hit."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    # Seconds until the oldest counted hit leaves the window, freeing one place.
+    reset_after: float
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds to wait before a refused hit could pass (at least 1)."""
+        return max(1, math.ceil(self.reset_after))
+
+
+class Windows(Protocol):
+    async def hit(self, name: str, limit: int, period: float) -> Decision: ...
+
+
+class LocalWindows:
+    """Hit times per name in this process, for at most `max_names` names (LRU)."""
+
+    def __init__(
+        self, max_names: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max_names = max_names
+        self._clock = clock
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+
+    async def hit(self, name: str, limit: int, period: float) -> Decision:
+        return self.hit_now(name, limit, period)
+
+    def hit_now(self, name: str, limit: int, period: float) -> Decision:
+        now = self._clock()
+        hits = self._hits.get(name)
+        if hits is None:
+            hits = self._hits[name] = deque()
+            if len(self._hits) > self._max_names:
+                self._hits.popitem(last=False)
+        self._hits.move_to_end(name)
+        while hits and hits[0] <= now - period:
+            hits.popleft()
+        allowed = len(hits) < limit
+        if allowed:
+            hits.append(now)
+        reset_after = hits[0] + period - now if hits else period
+        return Decision(allowed, limit, limit - len(hits), reset_after)
+
+
+# KEYS[1]: the window's sorted set (score = hit time in ms). ARGV: limit, period in
+# ms, a unique member. Redis's own clock, so servers with skewed clocks agree.
+_HIT_SCRIPT = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local limit = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+local count = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], period)
+  count = count + 1
+  allowed = 1
+end
+local reset = period
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if oldest[2] then reset = tonumber(oldest[2]) + period - now end
+return {allowed, limit - count, reset}
+"""
+
+
+class RedisWindows:
+    """Windows in Redis, one sorted set per name under `prefix`."""
+
+    def __init__(self, redis: Redis, prefix: str = "relay:window:") -> None:
+        self._script = redis.register_script(_HIT_SCRIPT)
+        self._prefix = prefix
+
+    async def hit(self, name: str, limit: int, period: float) -> Decision:
+        allowed, remaining, reset_ms = await self._script(
+            keys=[self._prefix + name], args=[limit, math.ceil(period * 1000), uuid.uuid4().hex]
+        )
+        return Decision(bool(allowed), limit, int(remaining), int(reset_ms) / 1000)
+
+
+class SharedWindows:
+    """RedisWindows while Redis answers; LocalWindows while it does not (retried
+    every `retry_interval` seconds)."""
+
+    def __init__(
+        self, shared: Windows, local: LocalWindows, *, retry_interval: float = 1.0
+    ) -> None:
+        self._shared = shared
+        self._local = local
+        self._retry_interval = retry_interval
+        self._down_until = 0.0
+        self.shared_now = True
+        metrics.REDIS_UP.set(1)
+
+    async def hit(self, name: str, limit: int, period: float) -> Decision:
+        if time.monotonic() < self._down_until:
+            return await self._local.hit(name, limit, period)
+        try:
+            decision = await self._shared.hit(name, limit, period)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fell_back(exc)
+            return await self._local.hit(name, limit, period)
+        if not self.shared_now:
+            self.shared_now = True
+            metrics.REDIS_UP.set(1)
+            logger.warning("Redis answers again: limits are shared by every worker again")
+        return decision
+
+    def _fell_back(self, exc: BaseException) -> None:
+        self._down_until = time.monotonic() + self._retry_interval
+        metrics.REDIS_FAILURES.inc()
+        if self.shared_now:
+            self.shared_now = False
+            metrics.REDIS_UP.set(0)
+            logger.warning(
+                "Redis does not answer (%s): limits are counted per process until it does",
+                type(exc).__name__,
+            )

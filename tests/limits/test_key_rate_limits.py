@@ -1,0 +1,173 @@
+"""A key's own rate limit: RateLimit-* headers on every answer, 429 with Retry-After
+past it, changes that apply at once, and an exact count across workers and servers
+when Redis is configured, which requests survive Redis stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from relay.config import Settings
+from relay.db import Database
+from tests.factories import TenantFixture, key_headers, make_api_key
+from tests.live_server import LiveServer, run_server
+from tests.redis_server import RedisServer, run_redis
+
+DATASETS = "/api/v1/datasets"
+KEYS = "/api/v1/auth/api-keys"
+MISSING = "/api/v1/datasets/00000000-0000-4000-8000-000000000000"
+METRICS_TOKEN = "test-metrics-token"
+
+
+async def test_every_answer_to_a_limited_key_carries_its_ratelimit_headers(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    _, key = await make_api_key(db, tenant_a, rate_limit=(5, 60))
+    ok = await client.get(DATASETS, headers=key_headers(key))
+    assert ok.headers["RateLimit-Limit"] == "5"
+    assert ok.headers["RateLimit-Remaining"] == "4"
+    assert 59 <= int(ok.headers["RateLimit-Reset"]) <= 60
+    assert ok.headers["RateLimit-Policy"] == "5;w=60"
+    missing = await client.get(MISSING, headers=key_headers(key))
+    assert (missing.status_code, missing.headers["RateLimit-Remaining"]) == (404, "3")
+    made = await client.post(DATASETS, json={"name": "x"}, headers=key_headers(key))
+    deleted = await client.delete(f"{DATASETS}/{made.json()['id']}", headers=key_headers(key))
+    assert (deleted.status_code, deleted.headers["RateLimit-Remaining"]) == (204, "1")
+    # A key without a limit of its own gets none of these headers.
+    assert "RateLimit-Limit" not in (await client.get(DATASETS, headers=tenant_a.headers)).headers
+
+
+async def test_past_the_limit_is_429_with_retry_after_and_other_keys_go_on(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    _, key = await make_api_key(db, tenant_a, rate_limit=(3, 60))
+    statuses = [
+        (await client.get(DATASETS, headers=key_headers(key))).status_code for _ in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = await client.get(DATASETS, headers=key_headers(key))
+    assert limited.json() == {
+        "detail": "Rate limit exceeded: 3 requests per 60 seconds. "
+        f"Retry after {limited.headers['Retry-After']} seconds."
+    }
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert limited.headers["RateLimit-Remaining"] == "0"
+    assert (await client.get(DATASETS, headers=tenant_a.headers)).status_code == 200
+
+
+async def test_a_new_limit_applies_from_the_next_request(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    key_id, key = await make_api_key(db, tenant_a)
+    assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 200  # cached
+    response = await client.patch(
+        f"{KEYS}/{key_id}",
+        json={"name": "Batch job", "rate_limit": {"requests": 1, "per_seconds": 3600}},
+        headers=tenant_a.headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["rate_limit"] == {"requests": 1, "per_seconds": 3600}
+    assert response.json()["name"] == "Batch job"
+    assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 200
+    assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 429
+    removed = await client.patch(
+        f"{KEYS}/{key_id}", json={"rate_limit": None}, headers=tenant_a.headers
+    )
+    assert "rate_limit" not in removed.json()
+    assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 200
+
+
+def spread_requests(servers: list[LiveServer], key: str, count: int) -> list[int]:
+    """`count` requests at once, each on a fresh connection, round robin over the servers."""
+
+    async def one(number: int) -> int:
+        async with httpx.AsyncClient(base_url=servers[number % len(servers)].base_url) as http:
+            return (await http.get(DATASETS, headers=key_headers(key), timeout=30)).status_code
+
+    async def all_of_them() -> list[int]:
+        return list(await asyncio.gather(*(one(number) for number in range(count))))
+
+    return asyncio.run(all_of_them())
+
+
+@pytest.fixture
+def limited_servers(
+    settings: Settings, tmp_path: Path, redis_server: RedisServer
+) -> Iterator[list[LiveServer]]:
+    """Servers sharing the test database and one Redis: on PostgreSQL one server with 4
+    workers and a second server; on SQLite (one worker per server) two servers."""
+    redis_server.flush()
+    env = {"RELAY_REDIS_URL": redis_server.url}
+    workers = () if settings.is_sqlite else ("--workers", "4")
+    with (
+        run_server(settings.database_url, tmp_path / "a.log", *workers, env=env) as first,
+        run_server(settings.database_url, tmp_path / "b.log", env=env) as second,
+    ):
+        yield [first, second]
+
+
+def test_limit_is_exact_across_workers_and_servers(limited_servers: list[LiveServer]) -> None:
+    first = limited_servers[0]
+    owner_key = first.create_tenant()["api_key"]
+    created = httpx.post(
+        f"{first.base_url}{KEYS}",
+        json={"name": "Limited", "rate_limit": {"requests": 20, "per_seconds": 60}},
+        headers=key_headers(owner_key),
+    ).json()
+    statuses = spread_requests(limited_servers, created["key"], 40)
+    assert statuses.count(200) == 20
+    assert statuses.count(429) == 20
+
+
+def metric(server: LiveServer, name: str) -> float:
+    text = httpx.get(
+        f"{server.base_url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    ).text
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith(name + " ") or line.startswith(name + "{")
+    )
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_requests_go_on_when_redis_stops_and_limits_are_shared_again_after(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with run_redis() as redis:
+        env = {"RELAY_REDIS_URL": redis.url, "RELAY_METRICS_TOKEN": METRICS_TOKEN}
+        log = tmp_path / "serve.log"
+        with run_server(settings.database_url, log, env=env) as server:
+            owner_key = server.create_tenant()["api_key"]
+            limited = httpx.post(
+                f"{server.base_url}{KEYS}",
+                json={"name": "Limited", "rate_limit": {"requests": 3, "per_seconds": 3600}},
+                headers=key_headers(owner_key),
+            ).json()["key"]
+            get = lambda key: httpx.get(f"{server.base_url}{DATASETS}", headers=key_headers(key))  # noqa: E731
+            assert get(limited).status_code == 200  # one of 3 counted in Redis
+            assert metric(server, "relay_redis_up") == 1
+
+            redis.stop()
+            # The valid key is never refused; bad keys are still counted (per process).
+            assert [get(owner_key).status_code for _ in range(5)] == [200] * 5
+            assert [get(limited).status_code for _ in range(4)] == [200, 200, 200, 429]
+            assert metric(server, "relay_redis_up") == 0
+            assert metric(server, "relay_redis_failures_total") >= 1
+            assert "Redis does not answer" in log.read_text()
+
+            redis.start()  # an empty Redis: the key's window starts afresh there
+            # Counting moves back to Redis at the first call after the retry
+            # interval (1 s): poll with the limited key until the server says so.
+            deadline = time.monotonic() + 10
+            while metric(server, "relay_redis_up") == 0:
+                assert time.monotonic() < deadline, "limits never went back to Redis"
+                get(limited)
+            # The call that found Redis again counted one; two more fit in its window.
+            assert [get(limited).status_code for _ in range(3)] == [200, 200, 429]
+            assert "Redis answers again" in log.read_text()

@@ -1,0 +1,108 @@
+"""Sliding windows in memory and in a real Redis: exact counts, shared by every
+client of one Redis, and counting goes on per process while Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from relay import metrics
+from relay.config import Settings
+from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows
+from relay.redis_client import create_redis
+from tests.redis_server import RedisServer, run_redis
+
+# Redis and memory only: the database the suite runs on plays no part.
+pytestmark = pytest.mark.backend_independent
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_local_window_allows_the_limit_then_frees_a_place_as_hits_age() -> None:
+    clock = Clock()
+    windows = LocalWindows(clock=clock)
+    decisions = []
+    for _ in range(4):
+        decisions.append(await windows.hit("key", 3, 60))
+        clock.now += 10
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert [d.remaining for d in decisions] == [2, 1, 0, 0]
+    # The first hit (at 1000) leaves the window at 1060; it is now 1040.
+    assert decisions[-1].retry_after == 30
+    clock.now = 1060.5
+    assert (await windows.hit("key", 3, 60)).allowed
+    assert not (await windows.hit("key", 3, 60)).allowed  # hits at 1010 and 1020 remain
+
+
+async def test_refused_hits_are_not_counted() -> None:
+    clock = Clock()
+    windows = LocalWindows(clock=clock)
+    for _ in range(10):
+        await windows.hit("key", 2, 60)
+    clock.now += 60.5
+    assert [(await windows.hit("key", 2, 60)).allowed for _ in range(3)] == [True, True, False]
+
+
+def redis_windows(server: RedisServer) -> RedisWindows:
+    client = create_redis(Settings(redis_url=server.url))
+    assert client is not None
+    return RedisWindows(client)
+
+
+async def test_redis_count_is_exact_across_many_clients(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    # Four clients stand for four workers: 40 hits at once, a limit of 20.
+    workers = [redis_windows(redis_server) for _ in range(4)]
+    decisions = await asyncio.gather(
+        *(workers[number % 4].hit("key:shared", 20, 60) for number in range(40))
+    )
+    assert sum(decision.allowed for decision in decisions) == 20
+    assert sorted(d.remaining for d in decisions if d.allowed) == list(range(20))
+    refused = [d for d in decisions if not d.allowed]
+    assert all(59 <= d.reset_after <= 60 for d in refused)
+
+
+async def test_redis_window_frees_places_as_hits_age(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    windows = redis_windows(redis_server)
+    assert (await windows.hit("key:short", 1, 0.2)).allowed
+    refused = await windows.hit("key:short", 1, 0.2)
+    assert not refused.allowed
+    await asyncio.sleep(refused.reset_after + 0.05)  # Redis's clock decides, not ours
+    assert (await windows.hit("key:short", 1, 0.2)).allowed
+
+
+async def test_counting_goes_on_per_process_while_redis_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with run_redis() as server:
+        windows = SharedWindows(redis_windows(server), LocalWindows(), retry_interval=0)
+        failures_before = metrics.REDIS_FAILURES._value.get()
+        assert (await windows.hit("key", 2, 60)).allowed
+        assert windows.shared_now
+
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="relay.limits.windows"):
+            during = [await windows.hit("key", 2, 60) for _ in range(3)]
+        # Requests go on: the process counts on its own, from zero.
+        assert [d.allowed for d in during] == [True, True, False]
+        assert not windows.shared_now
+        assert metrics.REDIS_UP._value.get() == 0
+        assert metrics.REDIS_FAILURES._value.get() >= failures_before + 3
+        assert "Redis does not answer" in caplog.text
+
+        server.start()
+        with caplog.at_level(logging.WARNING, logger="relay.limits.windows"):
+            back = await windows.hit("key", 2, 60)
+        assert back.allowed  # a fresh Redis: its window is empty
+        assert windows.shared_now
+        assert metrics.REDIS_UP._value.get() == 1
+        assert "Redis answers again" in caplog.text
