@@ -10,6 +10,7 @@ import pytest
 
 from relay.auth.keys import generate_key
 from relay_sdk import AsyncRelay, Relay
+from relay_sdk.client import ClientOptions
 from tests.live_server import LiveServer
 from tests.sdk.conftest import Connect
 
@@ -78,3 +79,12 @@ def test_a_key_with_a_wrong_checksum_is_refused_before_any_request(client_class:
 def test_something_that_is_not_a_relay_key_is_refused(client_class: type, not_a_key: str) -> None:
     with pytest.raises(ValueError, match="not a Relay key"):
         client_class(not_a_key)
+
+
+def test_the_resolved_options_keep_the_key_out_of_repr() -> None:
+    key = generate_key()
+    options = ClientOptions.resolve(
+        key, base_url=None, timeout=1.0, max_retries=0, backoff=0.0, max_retry_wait=0.0
+    )
+    assert options.api_key == key
+    assert key not in repr(options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -34,7 +34,7 @@ TransportT = TypeVar("TransportT", httpx.BaseTransport, httpx.AsyncBaseTransport
 class ClientOptions:
     """What both clients are made of, resolved from the arguments and the environment."""
 
-    api_key: str
+    api_key: str = field(repr=False)
     base_url: str
     timeout: float
     retry_policy: RetryPolicy
