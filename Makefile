@@ -8,26 +8,26 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-# Pinned versions come from requirements.lock; the project itself is installed
-# editable on top of them without re-resolving.
-$(STAMP): pyproject.toml requirements.lock
+# Pinned versions come from requirements.lock; the server and the SDK (sdk/, its own
+# distribution relay-sdk) are installed editable on top of them without re-resolving.
+$(STAMP): pyproject.toml sdk/pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . -e ./sdk
 	touch $(STAMP)
 
 run: install
 	$(BIN)/relay serve
 
-LINT_PATHS := src tests tools $(wildcard bench)
+LINT_PATHS := src sdk/src tests tools $(wildcard bench)
 
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
-	$(BIN)/mypy src tools
+	$(BIN)/mypy src sdk/src tools
 
 # Programs the tests drive (Chromium for the browser tests, redis-server for the
 # shared limits; the PostgreSQL client when the suite runs on PostgreSQL):

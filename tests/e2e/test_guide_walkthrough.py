@@ -147,7 +147,7 @@ def test_guide_python_snippet_reads_the_key_from_the_environment(live_server: Li
     relay_api_key = live_server.create_tenant()["api_key"]
     env = {k: v for k, v in os.environ.items() if k != "RELAY_API_KEY"}
     use_it = GUIDE_PYTHON_SNIPPET + (
-        "from relay.sdk import Relay\nprint(Relay(API_KEY).datasets.list()['total'])\n"
+        "from relay_sdk import Relay\nprint(Relay(API_KEY).datasets.list().total)\n"
     )
 
     with_key = subprocess.run(

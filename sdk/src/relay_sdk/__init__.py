@@ -1,0 +1,45 @@
+"""relay-sdk: the Python client of the Relay API.
+
+from relay_sdk import Relay            # or AsyncRelay, the same with await
+
+with Relay() as relay:                 # the key from RELAY_API_KEY
+    dataset = relay.datasets.create("Street scenes")
+    for key in relay.api_keys.list():
+        print(key.name, key.key_prefix, key.expires_at)
+"""
+
+from relay_sdk.api_keys import ApiKey, CreatedApiKey
+from relay_sdk.client import AsyncRelay, Relay
+from relay_sdk.datasets import ArtifactType, Dataset, DatasetPage
+from relay_sdk.errors import (
+    APIStatusError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RelayConnectionError,
+    RelayError,
+    ValidationError,
+)
+from relay_sdk.operations import NOT_GIVEN
+
+__all__ = [
+    "NOT_GIVEN",
+    "APIStatusError",
+    "ApiKey",
+    "ArtifactType",
+    "AsyncRelay",
+    "AuthenticationError",
+    "ConflictError",
+    "CreatedApiKey",
+    "Dataset",
+    "DatasetPage",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Relay",
+    "RelayConnectionError",
+    "RelayError",
+    "ValidationError",
+]

@@ -1,0 +1,142 @@
+"""The exceptions the SDK raises, and the mapping from an HTTP answer to one of them.
+
+Every one carries `status_code` (None when no answer came), `detail` (the API's
+`detail`: a string, or FastAPI's list of validation errors) and `request_id` (the
+answer's X-Request-ID, else the id the SDK sent), so a failure can be found in
+the server's log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+EXPIRED_DETAIL = "API key expired"
+
+
+class RelayError(Exception):
+    """Base class of every error the SDK raises."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        detail: Any = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+        self.request_id = request_id
+
+
+class RelayConnectionError(RelayError):
+    """No answer from Relay, after any retries; the transport error is chained."""
+
+
+class APIStatusError(RelayError):
+    """The API answered with an error status; subclasses name the common ones."""
+
+    status_code: int
+
+    def __init__(self, status_code: int, detail: Any, *, request_id: str | None) -> None:
+        super().__init__(
+            f"{status_code}: {describe_detail(detail)}",
+            status_code=status_code,
+            detail=detail,
+            request_id=request_id,
+        )
+
+
+class AuthenticationError(APIStatusError):
+    """401: the key is missing, invalid, revoked or expired (`expired` tells the last)."""
+
+    @property
+    def expired(self) -> bool:
+        return bool(self.detail == EXPIRED_DETAIL)
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource in your tenant."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class ValidationError(APIStatusError):
+    """422: the request was refused as invalid; `detail` lists what and where."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; `retry_after` is the seconds to wait, when the server said."""
+
+    def __init__(
+        self, status_code: int, detail: Any, *, request_id: str | None, retry_after: float | None
+    ) -> None:
+        super().__init__(status_code, detail, request_id=request_id)
+        self.retry_after = retry_after
+
+
+_ERRORS_BY_STATUS: dict[int, type[APIStatusError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+}
+
+
+def describe_detail(detail: Any) -> str:
+    """One line for a `detail`: FastAPI's validation list becomes "field: message; ..."."""
+    if isinstance(detail, list):
+        return "; ".join(_describe_validation_error(error) for error in detail)
+    return str(detail)
+
+
+def _describe_validation_error(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    # "body" and "query" say where, not what: the field name is enough.
+    location = [str(part) for part in error.get("loc", []) if part not in ("body", "query")]
+    message = str(error.get("msg", error))
+    return f"{'.'.join(location)}: {message}" if location else message
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number of seconds or an HTTP date)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" in the date: UTC, but parsed without a zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def error_from_response(response: httpx.Response, *, request_id: str) -> APIStatusError:
+    """The exception for an error answer."""
+    try:
+        detail = response.json().get("detail", response.text)
+    except (ValueError, AttributeError):
+        detail = response.text
+    answered_id = response.headers.get("X-Request-ID", request_id)
+    if response.status_code == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimitError(429, detail, request_id=answered_id, retry_after=retry_after)
+    error_class = _ERRORS_BY_STATUS.get(response.status_code, APIStatusError)
+    return error_class(response.status_code, detail, request_id=answered_id)

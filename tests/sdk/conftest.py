@@ -1,0 +1,153 @@
+"""Fixtures for the SDK: a fresh tenant's key, and clients of both flavours behind one
+async interface, so each test body runs once with Relay and once with AsyncRelay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from relay_sdk import AsyncRelay, Relay
+from tests.factories import TenantFixture
+from tests.live_server import LiveServer
+
+
+@pytest.fixture
+def api_key(tenant_a: TenantFixture) -> str:
+    """A fresh tenant's key, written straight to the live server's database (the
+    `relay tenants create` process would cost a second or two per test)."""
+    return tenant_a.key
+
+
+async def _as_async_iterator(items: Iterator[Any]) -> AsyncIterator[Any]:
+    for item in items:
+        yield item
+
+
+class _AwaitableResource:
+    """A sync resource whose methods are awaited like the async one's."""
+
+    def __init__(self, resource: Any) -> None:
+        self._resource = resource
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._resource, name)
+        if name == "iter":
+            return lambda *args, **kwargs: _as_async_iterator(method(*args, **kwargs))
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
+
+        return call
+
+
+class SyncClientAwaited:
+    """A Relay driven through the same awaits as an AsyncRelay."""
+
+    def __init__(self, client: Relay) -> None:
+        self.client = client
+        self.api_keys = _AwaitableResource(client.api_keys)
+        self.datasets = _AwaitableResource(client.datasets)
+
+    async def close(self) -> None:
+        self.client.close()
+
+
+Connect = Callable[..., Any]
+
+
+@pytest.fixture(params=["sync", "async"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    flavour: str = request.param
+    return flavour
+
+
+@pytest.fixture
+async def connect(live_server: LiveServer, flavour: str) -> AsyncIterator[Connect]:
+    """connect(api_key, **options): a client of the test's flavour, closed after the test.
+
+    `transport` may be an httpx.MockTransport (it serves both flavours) or a
+    FaultyLink, whose flavour is picked here."""
+    opened: list[Any] = []
+
+    def connect(api_key: str, **options: Any) -> Any:
+        options.setdefault("base_url", live_server.base_url)
+        if isinstance(options.get("transport"), FaultyLink):
+            options["transport"] = options["transport"].for_flavour(flavour)
+        if flavour == "sync":
+            client: Any = SyncClientAwaited(Relay(api_key, **options))
+        else:
+            client = AsyncRelay(api_key, **options)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        await client.close()
+
+
+class FaultyLink:
+    """A link to the real server that fails first as told, for either flavour.
+
+    `refuse`: connections that cannot be made (nothing is sent). `lose`: answers
+    lost after the server acted on the request. `unavailable`: 503s, as Relay
+    answers while its database is down. `delivered` lists the methods of the
+    requests the server acted on, `request_ids` the X-Request-ID of every attempt.
+    """
+
+    def __init__(self, *, refuse: int = 0, lose: int = 0, unavailable: int = 0) -> None:
+        self.refuse, self.lose, self.unavailable = refuse, lose, unavailable
+        self.delivered: list[str] = []
+        self.request_ids: list[str] = []
+
+    def fault_before_sending(self, request: httpx.Request) -> httpx.Response | None:
+        self.request_ids.append(request.headers["X-Request-ID"])
+        if self.refuse:
+            self.refuse -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.unavailable:
+            self.unavailable -= 1
+            body = {"detail": "Service temporarily unavailable"}
+            return httpx.Response(503, json=body, request=request)
+        return None
+
+    def after_delivery(self, request: httpx.Request) -> None:
+        self.delivered.append(request.method)
+        if self.lose:
+            self.lose -= 1
+            raise httpx.ReadError("connection reset by peer", request=request)
+
+    def for_flavour(self, flavour: str) -> httpx.HTTPTransport | httpx.AsyncHTTPTransport:
+        return _SyncLink(self) if flavour == "sync" else _AsyncLink(self)
+
+
+class _SyncLink(httpx.HTTPTransport):
+    def __init__(self, faults: FaultyLink) -> None:
+        super().__init__()
+        self.faults = faults
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if (fault := self.faults.fault_before_sending(request)) is not None:
+            return fault
+        response = super().handle_request(request)
+        response.read()
+        response.close()  # the body is kept; the connection goes back to the pool
+        self.faults.after_delivery(request)
+        return response
+
+
+class _AsyncLink(httpx.AsyncHTTPTransport):
+    def __init__(self, faults: FaultyLink) -> None:
+        super().__init__()
+        self.faults = faults
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if (fault := self.faults.fault_before_sending(request)) is not None:
+            return fault
+        response = await super().handle_async_request(request)
+        await response.aread()
+        await response.aclose()  # the body is kept; the connection goes back to the pool
+        self.faults.after_delivery(request)
+        return response

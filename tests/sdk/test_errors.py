@@ -1,0 +1,85 @@
+"""Each error status becomes its exception, carrying status, detail and request id.
+
+A live server gives some of these only in rare states (403 needs scopes, 409 a
+conflict no route has yet), so the answers come from an httpx MockTransport.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from relay_sdk import (
+    APIStatusError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RelayError,
+    ValidationError,
+)
+from tests.sdk.conftest import Connect
+
+pytestmark = pytest.mark.backend_independent
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
+        (404, NotFoundError),
+        (409, ConflictError),
+        (422, ValidationError),
+        (429, RateLimitError),
+        (500, APIStatusError),
+        (413, APIStatusError),
+    ],
+)
+async def test_each_error_status_raises_its_exception(
+    connect: Connect, api_key: str, status: int, error_class: type[APIStatusError]
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"X-Request-ID": "req-from-server"}
+        return httpx.Response(status, json={"detail": "Nope"}, headers=headers)
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    with pytest.raises(RelayError) as raised:
+        await relay.datasets.create("Street scenes")
+    error = raised.value
+    assert type(error) is error_class
+    assert (error.status_code, error.detail, error.request_id) == (
+        status,
+        "Nope",
+        "req-from-server",
+    )
+    assert str(error) == f"{status}: Nope"
+
+
+async def test_retry_after_is_read_as_seconds_or_as_a_date(connect: Connect, api_key: str) -> None:
+    answers = iter(["17", "Wed, 21 Oct 2015 07:28:00 GMT"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            429, json={"detail": "Slow down"}, headers={"Retry-After": next(answers)}
+        )
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    for expected in (17.0, 0.0):  # a date in the past means "now"
+        with pytest.raises(RateLimitError) as limited:
+            await relay.datasets.list()
+        assert limited.value.retry_after == expected
+
+
+async def test_an_answer_that_is_not_json_keeps_its_text_as_detail(
+    connect: Connect, api_key: str
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text="Bad Gateway")
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    with pytest.raises(APIStatusError) as raised:
+        await relay.datasets.list()
+    assert (raised.value.status_code, raised.value.detail) == (502, "Bad Gateway")
+    assert raised.value.request_id  # the id the SDK sent, since the answer had none

@@ -1,0 +1,94 @@
+"""The SDK's models against the server's /openapi.json, so neither drifts from the other:
+every field a response schema has is in the model with the same optionality and kind,
+and the model has no field the schema lacks."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from datetime import datetime
+from typing import Any, Union, get_args, get_origin
+
+import httpx
+import pytest
+
+from relay_sdk import ApiKey, CreatedApiKey, Dataset, DatasetPage
+from relay_sdk.models import api_fields, field_types
+
+pytestmark = pytest.mark.backend_independent
+
+# (method, path, status) -> the model its body decodes into (a list: an array of them).
+RESPONSES: dict[tuple[str, str, str], Any] = {
+    ("post", "/api/v1/auth/api-keys", "201"): CreatedApiKey,
+    ("get", "/api/v1/auth/api-keys", "200"): [ApiKey],
+    ("post", "/api/v1/datasets", "201"): Dataset,
+    ("get", "/api/v1/datasets", "200"): DatasetPage,
+    ("get", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
+    ("patch", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
+}
+
+
+@pytest.fixture
+async def openapi(client: httpx.AsyncClient) -> dict[str, Any]:
+    schema: dict[str, Any] = (await client.get("/openapi.json")).json()
+    return schema
+
+
+def resolve(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def without_null(openapi: dict[str, Any], schema: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The schema with `null` taken out of an anyOf, and whether null was allowed."""
+    options = schema.get("anyOf", [schema])
+    rest = [option for option in options if option.get("type") != "null"]
+    assert len(rest) == 1, f"unexpected union {schema}"
+    return resolve(openapi, rest[0]), len(rest) < len(options)
+
+
+def without_none(annotation: Any) -> tuple[Any, bool]:
+    if get_origin(annotation) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return rest[0], len(rest) < len(get_args(annotation))
+    return annotation, False
+
+
+def assert_same_kind(openapi: dict[str, Any], schema: dict[str, Any], annotation: Any) -> None:
+    if schema.get("type") == "array":
+        assert get_origin(annotation) is tuple
+        assert_same_kind(openapi, resolve(openapi, schema["items"]), get_args(annotation)[0])
+    elif schema.get("type") == "object" or "properties" in schema:
+        assert_model_matches(openapi, schema, annotation)
+    elif schema.get("format") == "date-time":
+        assert annotation is datetime
+    else:
+        python_type = {"string": str, "integer": int, "boolean": bool, "number": float}
+        assert annotation is python_type[schema["type"]], (schema, annotation)
+
+
+def assert_model_matches(openapi: dict[str, Any], schema: dict[str, Any], model: Any) -> None:
+    fields = {field.name: field for field in api_fields(model)}
+    properties = schema["properties"]
+    assert set(fields) == set(properties), f"{model.__name__} vs {schema.get('title')}"
+    for name, field in fields.items():
+        property_schema, nullable = without_null(openapi, properties[name])
+        annotation, optional = without_none(field_types(model)[name])
+        assert optional == nullable, f"{model.__name__}.{name}: optionality differs"
+        has_default = field.default is not dataclasses.MISSING
+        assert has_default == (name not in schema.get("required", [])), f"{model.__name__}.{name}"
+        assert_same_kind(openapi, property_schema, annotation)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), list(RESPONSES))
+async def test_model_matches_the_response_schema(
+    openapi: dict[str, Any], method: str, path: str, status: str
+) -> None:
+    response = openapi["paths"][path][method]["responses"][status]
+    schema = resolve(openapi, response["content"]["application/json"]["schema"])
+    model = RESPONSES[(method, path, status)]
+    if isinstance(model, list):
+        assert schema["type"] == "array"
+        schema, model = resolve(openapi, schema["items"]), model[0]
+    assert_model_matches(openapi, schema, model)
