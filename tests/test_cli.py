@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -175,3 +176,10 @@ async def test_audit_prune_deletes_events_older_than_the_retention(
     get_settings.cache_clear()
     code, out, _ = await invoke("audit", "prune")
     assert (code, out.strip()) == (0, "Deleted 1 audit events older than 7 days.")
+
+
+async def test_secret_key_prints_a_fresh_256_bit_key() -> None:
+    keys_printed = {(await invoke("secret-key"))[1].strip() for _ in range(2)}
+    assert len(keys_printed) == 2
+    for key in keys_printed:
+        assert len(base64.urlsafe_b64decode(key + "=")) == 32

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
+
+from relay.app import create_app
+from relay.config import Settings
+from relay.db import Database
+from tests.conftest import asgi_client
 
 
 async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
@@ -61,3 +68,25 @@ async def test_schema_lists_the_valid_scopes(client: httpx.AsyncClient) -> None:
         "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read"
     }  # fmt: skip
     assert scopes["maxItems"] == 5
+
+
+async def test_docs_use_assets_relay_serves_under_a_strict_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/docs")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'sha256-" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+    assert sources
+    assert all(source.startswith("/") for source in sources), sources  # nothing from a CDN
+    for source in sources:
+        assert (await client.get(source)).status_code == 200, source
+
+
+async def test_docs_can_be_turned_off(settings: Settings, db: Database) -> None:
+    app = create_app(settings.model_copy(update={"docs": False}))
+    async with app.router.lifespan_context(app), asgi_client(app) as client:
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/redoc")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 200

@@ -23,13 +23,15 @@ from relay.config import Settings, get_settings
 from relay.dashboard.setup import install_dashboard
 from relay.datasets import router as datasets_router
 from relay.db import Database
+from relay.docs import install_docs
 from relay.errors import install_error_handlers
-from relay.limits.policy import ApiLimits
+from relay.limits.policy import Limits
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
 from relay.redis_client import create_redis
 from relay.schemas import ErrorDetail
+from relay.secret_key import derive, load_secret_key
 
 API_PREFIX = "/api/v1"
 # Answers any /api/v1 operation can give, declared so that clients (and the
@@ -92,7 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     windows, redis = _windows(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        secret = await load_secret_key(settings, database)
+        app.state.csrf_key = derive(secret, "csrf")
         activity.start()
         pruner.start()
         if listener is not None:
@@ -113,15 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Multi-tenant REST API authenticated with X-API-Key.",
         lifespan=lifespan,
+        # /docs comes from docs.py (no CDN); ReDoc is not served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
     app.state.verifier = verifier
-    app.state.limits = ApiLimits(
-        windows,
-        failure_limit=settings.auth_failure_limit,
-        failure_window=settings.auth_failure_window,
-    )
+    app.state.limits = Limits(windows, settings)
     app.state.revocation_listener = listener
     app.state.activity = activity
     install_error_handlers(app)
@@ -131,6 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(_api_router())
+    if settings.docs:
+        install_docs(app)
     install_dashboard(app)
     _document_scopes_in_openapi(app)
     return app

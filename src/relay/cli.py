@@ -20,8 +20,10 @@ from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
 from relay.console import fail, migrated_settings, one_line_errors, out
 from relay.db import open_database
+from relay.http_protocol import BoundedHeadersProtocol
 from relay.migrations import require_current_schema
 from relay.observability import logging_config
+from relay.secret_key import new_secret_key
 from relay.tenants import commands as tenants_commands
 from relay.tenants import service as tenants_service
 
@@ -91,7 +93,14 @@ def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, work
         timeout_keep_alive=settings.keep_alive_timeout,
         # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
         proxy_headers=False,
+        http=BoundedHeadersProtocol,
     )
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new random key for RELAY_SECRET_KEY (256 bits)."""
+    typer.echo(new_secret_key())
 
 
 @db_app.command("upgrade")

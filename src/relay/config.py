@@ -49,9 +49,18 @@ class Settings(BaseSettings):
     # Failed API authentications allowed per client address and window (seconds).
     auth_failure_limit: int = Field(default=30, ge=1)
     auth_failure_window: float = Field(default=60.0, gt=0)
+    # Dashboard: sign-in attempts (any outcome) and sign-ups allowed per client address
+    # and window (seconds); the longest wait a failing email imposes on sign-in.
+    signin_attempt_limit: int = Field(default=30, ge=1)
+    signin_attempt_window: float = Field(default=300.0, gt=0)
+    signup_limit: int = Field(default=10, ge=1)
+    signup_window: float = Field(default=3600.0, gt=0)
+    signin_backoff_max: float = Field(default=30.0, ge=0, le=3600)
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For
     # is believed; from anyone else the header is ignored.
     trusted_proxies: str = ""
+    # Serve the interactive API docs at /docs (false: off; /openapi.json stays).
+    docs: bool = True
     # Bearer token for GET /metrics; /metrics answers 404 while it is empty.
     metrics_token: str = ""
     # Dashboard: may anyone create a tenant at /signup? (Else `relay tenants create`.)
@@ -74,6 +83,9 @@ class Settings(BaseSettings):
     # redis://host:port/db: failure counts and per-key rate limits shared by every
     # worker and server. Empty: counted in each process's memory.
     redis_url: str = ""
+    # The server's secret key (`relay secret-key` makes one). Empty: one is made at
+    # first start and kept in the database (see secret_key.py).
+    secret_key: str = Field(default="", repr=False)
     # Audit events older than this many days are deleted (hourly, and by `relay audit prune`).
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
 

@@ -93,14 +93,22 @@ async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+# Errors shown in one 422; the rest are counted in a last entry, so the answer stays
+# small whatever the body held.
+MAX_ERRORS_SHOWN = 20
+
+
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     """422 in FastAPI's validation shape, minus `input` (echoing the request back could
     repeat a secret or a megabyte of text) and `ctx` (it holds Python exception
     objects, which serialise as {}; `msg` already says the same in words)."""
     shown = [
         {key: value for key, value in error.items() if key not in {"input", "url", "ctx"}}
-        for error in errors
+        for error in errors[:MAX_ERRORS_SHOWN]
     ]
+    if len(errors) > MAX_ERRORS_SHOWN:
+        more = len(errors) - MAX_ERRORS_SHOWN
+        shown.append({"type": "too_many_errors", "loc": ["body"], "msg": f"and {more} more errors"})
     return JSONResponse({"detail": jsonable_encoder(shown)}, status_code=422)
 
 

@@ -4,6 +4,7 @@ from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.dashboard.models import Invitation, LoginFailure, WebSession
 from relay.datasets.models import Dataset
+from relay.secret_key import ServerSecret
 from relay.tenants.models import Tenant, User
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Dataset",
     "Invitation",
     "LoginFailure",
+    "ServerSecret",
     "Tenant",
     "User",
     "WebSession",

@@ -20,6 +20,7 @@ from relay import metrics
 access_logger = logging.getLogger("relay.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
+UNMATCHED_ROUTE = "(unmatched)"
 _ACCEPTED_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 # Fields of a record that are the logging module's own, not ours to print.
 _STANDARD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {
@@ -105,7 +106,9 @@ class RequestLogMiddleware:
         finally:
             duration = time.perf_counter() - started
             principal = scope.get("state", {}).get("principal")
-            route = route_template(scope) if "endpoint" in scope else "(unmatched)"
+            # An unmatched path is never logged as sent: it may carry a secret
+            # (an invitation token with a stray trailing slash, say).
+            route = route_template(scope) if "endpoint" in scope else UNMATCHED_ROUTE
             metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
             metrics.LATENCY.labels(scope["method"], route).observe(duration)
             access_logger.info(
@@ -113,7 +116,7 @@ class RequestLogMiddleware:
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": route_template(scope),
+                    "route": route,
                     "status": status,
                     "duration_ms": round(duration * 1000, 2),
                     "tenant_id": str(principal.tenant_id) if principal else None,

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 import relay.dashboard
 from relay.app import create_app
 from relay.config import Settings
-from relay.dashboard.models import WebSession
-from relay.db import Database
+from relay.dashboard.models import LoginFailure, WebSession
+from relay.db import Database, utcnow
 from relay.tenants.models import Tenant, User
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import (
@@ -63,21 +66,29 @@ async def test_session_cookie_is_httponly_lax_and_lasts_fourteen_days(
     assert "secure" not in flags
 
 
-async def test_session_cookie_is_secure_when_configured(settings: Settings) -> None:
+async def test_cookies_are_secure_and_host_prefixed_when_configured(
+    settings: Settings, db: Database
+) -> None:
     app = create_app(settings.model_copy(update={"cookie_secure": True}))
     async with app.router.lifespan_context(app), asgi_client(app) as client:
         page = await client.get("/signup")
-        token = csrf_of(page.text)
-        # The CSRF cookie is Secure too, so send it by hand over plain HTTP.
-        client.cookies.set("relay_csrf", token)
-        response = await client.post(
-            "/signup",
-            data={"csrf_token": token} | signup_fields(),
+        presession = next(
+            v
+            for v in page.headers.get_list("set-cookie")
+            if v.startswith("__Host-relay_presession=")
         )
+        # Secure cookies are not sent over plain HTTP: send it by hand.
+        client.cookies.set("__Host-relay_presession", presession.split(";")[0].split("=", 1)[1])
+        response = await client.post(
+            "/signup", data={"csrf_token": csrf_of(page.text)} | signup_fields()
+        )
+    assert response.status_code == 303
     cookie = next(
-        v for v in response.headers.get_list("set-cookie") if v.startswith("relay_session=")
+        v for v in response.headers.get_list("set-cookie") if v.startswith("__Host-relay_session=")
     )
-    assert "secure" in cookie.lower()
+    flags = [flag.strip().lower() for flag in cookie.split(";")]
+    assert {"secure", "httponly", "path=/"} <= set(flags)
+    assert not any(flag.startswith("domain") for flag in flags)
 
 
 async def test_session_token_is_stored_only_hashed(client: httpx.AsyncClient, db: Database) -> None:
@@ -154,32 +165,128 @@ async def test_wrong_password_and_unknown_email_get_the_same_answer(
         assert "Invalid email or password" in response.text
 
 
-async def test_ten_failures_for_an_email_pause_sign_in_even_with_the_right_password(
-    client: httpx.AsyncClient,
+@pytest.fixture
+async def quick_backoff(settings: Settings, db: Database) -> AsyncIterator[FastAPI]:
+    """An app whose per-email back-off tops out at 1 s instead of 30 s (`db`: the
+    standard app's clean-up runs after the test)."""
+    app = create_app(settings.model_copy(update={"signin_backoff_max": 1.0}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_failures_for_an_email_slow_sign_in_but_never_lock_the_owner_out(
+    quick_backoff: FastAPI,
+) -> None:
+    async with (
+        asgi_client(quick_backoff, "203.0.113.7") as attacker,
+        asgi_client(quick_backoff, "198.51.100.2") as owner,
+    ):
+        email = new_email()
+        await sign_up(owner, email)
+        owner.cookies.clear()
+        for _ in range(5):
+            assert (await sign_in(attacker, email, "wrong password")).status_code == 401
+        # From any address, sign-in for this email now waits out the back-off...
+        refused = await sign_in(owner, email, PASSWORD)
+        assert refused.status_code == 429
+        assert "Try again in 1 second." in refused.text
+        assert refused.headers["Retry-After"] == "1"
+        assert "relay_session" not in owner.cookies
+        # ...and then gets through: the attacker's failures lock no one out.
+        await asyncio.sleep(1.05)  # the back-off is time itself
+        assert (await sign_in(owner, email, PASSWORD)).status_code == 303
+
+
+async def test_the_back_off_never_asks_for_more_than_thirty_seconds(
+    app: FastAPI, db: Database
 ) -> None:
     email = new_email()
-    await sign_up(client, email)
-    client.cookies.delete("relay_session")
-    for _ in range(10):
-        assert (await sign_in(client, email, "wrong password")).status_code == 401
-    refused = await sign_in(client, email, PASSWORD)
+    async with asgi_client(app, "198.51.100.3") as owner:
+        await sign_up(owner, email)
+        owner.cookies.clear()
+        # 40 failures from 40 addresses, as a distributed guesser would leave them.
+        async with db.sessionmaker.begin() as session:
+            for number in range(40):
+                session.add(LoginFailure(email=email, address=f"192.0.2.{number}", at=utcnow()))
+        refused = await sign_in(owner, email, PASSWORD)
     assert refused.status_code == 429
-    assert "Too many failed sign-in attempts" in refused.text
-    assert "relay_session" not in client.cookies
+    assert int(refused.headers["Retry-After"]) == 30
 
 
-async def test_ten_failures_from_one_address_pause_it_but_not_others(app: FastAPI) -> None:
+async def test_ten_failures_from_one_address_stop_it_but_not_others(app: FastAPI) -> None:
     async with (
-        asgi_client(app, "203.0.113.7") as attacker,
+        asgi_client(app, "203.0.113.8") as attacker,
         asgi_client(app, "198.51.100.2") as user,
     ):
         email = new_email()
         await sign_up(user, email)
         for _ in range(10):
-            await sign_in(attacker, new_email(), "guess guess guess")
-        assert (await sign_in(attacker, new_email(), "guess")).status_code == 429
-        user.cookies.delete("relay_session")
+            assert (await sign_in(attacker, new_email(), "guess guess guess")).status_code == 401
+        stopped = await sign_in(attacker, email, PASSWORD)  # even the right password
+        assert stopped.status_code == 429
+        assert "from your network" in stopped.text
+        user.cookies.clear()
         assert (await sign_in(user, email)).status_code == 303
+
+
+@pytest.fixture
+async def generous_attempts(settings: Settings, db: Database) -> AsyncIterator[FastAPI]:
+    app = create_app(settings.model_copy(update={"signin_attempt_limit": 1000}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def test_concurrent_guesses_cannot_slip_past_the_failure_limit(
+    generous_attempts: FastAPI, db: Database
+) -> None:
+    # The review's finding: 40 wrong guesses at once were 13 checked, not 10.
+    async with asgi_client(generous_attempts, "203.0.113.9") as attacker:
+        token = csrf_of((await attacker.get("/login")).text)
+        answers = await asyncio.gather(
+            *(
+                attacker.post(
+                    "/login",
+                    data={"csrf_token": token, "email": new_email(), "password": "a guess!"},
+                )
+                for _ in range(40)
+            )
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) <= 10
+    assert statuses.count(401) + statuses.count(429) == 40
+    async with db.sessionmaker() as session:
+        recorded = await session.scalar(
+            select(func.count()).where(LoginFailure.address == "203.0.113.9")
+        )
+    assert recorded == statuses.count(401)  # each checked guess counted, no more
+
+
+async def test_every_sign_in_attempt_counts_toward_the_addresss_share(
+    settings: Settings, db: Database
+) -> None:
+    app = create_app(settings.model_copy(update={"signin_attempt_limit": 3}))
+    async with app.router.lifespan_context(app), asgi_client(app, "203.0.113.10") as client:
+        email = new_email()
+        await sign_up(client, email)
+        for _ in range(3):
+            client.cookies.clear()
+            assert (await sign_in(client, email)).status_code == 303
+        client.cookies.clear()
+        refused = await sign_in(client, email)
+    assert refused.status_code == 429
+    assert "Too many sign-in attempts from your network" in refused.text
+
+
+async def test_sign_ups_from_one_address_are_limited(settings: Settings, db: Database) -> None:
+    app = create_app(settings.model_copy(update={"signup_limit": 2}))
+    async with app.router.lifespan_context(app), asgi_client(app, "203.0.113.11") as client:
+        for _ in range(2):
+            client.cookies.clear()
+            assert (await sign_up(client)).status_code == 303
+        client.cookies.clear()
+        refused = await sign_up(client)
+    assert refused.status_code == 429
+    assert "Too many sign-up attempts" in refused.text
 
 
 async def test_sign_up_can_be_turned_off(settings: Settings, db: Database) -> None:
@@ -207,7 +314,7 @@ async def test_sign_up_errors_are_shown_and_nothing_is_half_created(
     await sign_up(client, email)
     client.cookies.delete("relay_session")
     taken = await sign_up(client, email)
-    assert taken.status_code == 400
+    assert taken.status_code == 409
     assert "A user with this email already exists" in taken.text
     short = await post_form(
         client,
@@ -249,6 +356,11 @@ async def test_sign_up_with_a_nul_in_the_organisation_is_refused_cleanly(
         client, "/signup", "/signup", signup_fields() | {"organisation": "A\x00"}
     )
     assert response.status_code == 400
-    assert "without control characters" in response.text
+    assert "cannot store (such as NUL)" in response.text
+    other_control = await post_form(
+        client, "/signup", "/signup", signup_fields() | {"organisation": "A\x07"}
+    )
+    assert other_control.status_code == 400
+    assert "without control characters" in other_control.text
     async with db.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Tenant)) == 0

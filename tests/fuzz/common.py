@@ -19,3 +19,5 @@ LIVE_SERVER = hypothesis_settings(
     derandomize=True,
     database=None,
 )
+# For fuzzers that multiply the examples by many routes (a quarter as many each).
+LIVE_SERVER_PER_ROUTE = hypothesis_settings(LIVE_SERVER, max_examples=max(EXAMPLES // 4, 10))

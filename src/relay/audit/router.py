@@ -12,9 +12,10 @@ from relay.audit.schemas import AuditEventPage, AuditEventRead
 from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
 from relay.db import ReadSessionDep
+from relay.json_bodies import BoundedJsonRoute
 from relay.schemas import UTCTimestamp
 
-router = APIRouter(prefix="/audit-events", tags=["Audit log"])
+router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=BoundedJsonRoute)
 
 
 @router.get("", response_model=AuditEventPage, dependencies=[requires(AUDIT_READ)])

@@ -15,7 +15,7 @@ from relay.auth.principal import Principal
 from relay.auth.verifier import ExpiredKey, KeyVerifier, invalid_key
 from relay.clients import client_address
 from relay.errors import AuthenticationError
-from relay.limits.policy import ApiLimits
+from relay.limits.policy import Limits
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -35,7 +35,7 @@ async def get_principal(
     state = request.app.state
     address = client_address(request, state.settings.trusted_proxies)
     request.state.client_address = address
-    limits: ApiLimits = state.limits
+    limits: Limits = state.limits
     verifier: KeyVerifier = state.verifier
     try:
         # Two X-API-Key headers are ambiguous: refuse rather than pick one.

@@ -23,10 +23,11 @@ from relay.auth.scopes import API_KEYS_READ, API_KEYS_WRITE, requires
 from relay.auth.usage import daily_usage
 from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
+from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
 from relay.pagination import encode_cursor
 
-router = APIRouter(prefix="/auth/api-keys", tags=["API keys"])
+router = APIRouter(prefix="/auth/api-keys", tags=["API keys"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such key in this tenant, or already revoked"}

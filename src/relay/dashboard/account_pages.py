@@ -7,17 +7,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from relay.dashboard import members, sessions, signin
 from relay.dashboard.web import (
+    PRESESSION_COOKIE,
     SESSION_COOKIE,
     CheckedForm,
     anonymous_actor,
+    client_address,
+    delete_cookie,
     field,
     redirect,
     render,
+    session_token,
     set_cookie,
     settings_of,
 )
-from relay.db import SessionDep
+from relay.db import ReadSessionDep, SessionDep
 from relay.errors import RelayError
+from relay.limits.policy import Limits
 from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 
@@ -28,7 +33,8 @@ SIGNUP_CLOSED = "Sign-up is turned off on this server. Ask its operator for an a
 
 
 async def _signed_in(request: Request, session: SessionDep, user: User, to: str) -> Response:
-    """Start a new session for `user` (a new token every time) and go to `to`."""
+    """Start a new session for `user` (a new token, so new form tokens, every time)
+    and go to `to`. The pre-session that signed in is over."""
     token = await sessions.start_session(session, user=user)
     response = redirect(request, to)
     set_cookie(
@@ -38,12 +44,13 @@ async def _signed_in(request: Request, session: SessionDep, user: User, to: str)
         token,
         max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
     )
+    delete_cookie(request, response, PRESESSION_COOKIE)
     return response
 
 
 @router.get("/")
 async def home(request: Request, session: SessionDep) -> RedirectResponse:
-    user = await sessions.user_for_token(session, request.cookies.get(SESSION_COOKIE))
+    user = await sessions.user_for_token(session, session_token(request))
     return RedirectResponse(HOME if user else "/login", status_code=303)
 
 
@@ -59,12 +66,19 @@ async def signup_page(request: Request) -> HTMLResponse:
     return render(request, "signup.html")
 
 
+async def _dashboard_attempt(request: Request, kind: str) -> None:
+    """Count a sign-in or sign-up from the client's address (429 past its share)."""
+    limits: Limits = request.app.state.limits
+    await limits.dashboard_attempt(kind, client_address(request))
+
+
 @router.post("/signup")
 async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
     values = {name: field(form, name) for name in ("organisation", "email")}
     try:
+        await _dashboard_attempt(request, "sign-up")
         _tenant, owner = await tenants_service.create_tenant(
             session,
             name=values["organisation"],
@@ -74,7 +88,7 @@ async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Re
     except RelayError as exc:
         await session.rollback()  # no tenant without its owner
         context = {"error": exc.detail, "values": values}
-        return render(request, "signup.html", context, status_code=400)
+        return render(request, "signup.html", context, status_code=exc.status_code)
     return await _signed_in(request, session, owner, HOME)
 
 
@@ -86,26 +100,36 @@ async def login_page(request: Request) -> HTMLResponse:
 @router.post("/login")
 async def login(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     email = field(form, "email")
+    client = anonymous_actor(request)
     try:
+        await _dashboard_attempt(request, "sign-in")
+        # Not in this request's session: sign_in commits its own short transactions
+        # and checks the password with none open.
         user = await signin.sign_in(
-            session, email=email, password=field(form, "password"), client=anonymous_actor(request)
+            request.app.state.db,
+            email=email,
+            password=field(form, "password"),
+            client=client,
+            backoff_max=settings_of(request).signin_backoff_max,
         )
-    except (signin.SignInRefused, signin.TooManyFailures) as exc:
-        # Answered, not raised: the failure just recorded must be committed.
+    except RelayError as exc:
         context = {
             "error": exc.detail,
             "email": email,
             "allow_signup": settings_of(request).allow_signup,
         }
-        return render(request, "login.html", context, status_code=exc.status_code)
+        response = render(request, "login.html", context, status_code=exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
+    signin.record_sign_in(session, user, client)
     return await _signed_in(request, session, user, HOME)
 
 
 @router.post("/logout")
 async def logout(request: Request, session: SessionDep, _form: CheckedForm) -> Response:
-    await sessions.end_session(session, token=request.cookies.get(SESSION_COOKIE))
+    await sessions.end_session(session, token=session_token(request))
     response = redirect(request, "/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_cookie(request, response, SESSION_COOKIE)
     return response
 
 
@@ -125,20 +149,23 @@ async def invitation_page(request: Request, session: SessionDep, token: str) -> 
 
 @router.post("/invitations/{token}")
 async def accept_invitation(
-    request: Request, session: SessionDep, token: str, form: CheckedForm
+    request: Request, read: ReadSessionDep, session: SessionDep, token: str, form: CheckedForm
 ) -> Response:
     try:
-        email = (await members.find_open_invitation(session, token=token)).email
+        email = (await members.find_open_invitation(read, token=token)).email
     except RelayError as exc:
         return _invitation_unusable(request, exc)
     try:
+        await _dashboard_attempt(request, "sign-up")
+        # Hashed before this request's transaction starts: no lock waits on argon2.
+        password_hash = await tenants_service.prepare_password(field(form, "password"))
         member = await members.accept_invitation(
-            session, token=token, password=field(form, "password"), client=anonymous_actor(request)
+            session, token=token, password_hash=password_hash, client=anonymous_actor(request)
         )
     except RelayError as exc:
         await session.rollback()  # the invitation stays unused
         context = {"error": exc.detail, "token": token, "email": email}
-        return render(request, "accept_invitation.html", context, status_code=400)
+        return render(request, "accept_invitation.html", context, status_code=exc.status_code)
     return await _signed_in(request, session, member, HOME)
 
 

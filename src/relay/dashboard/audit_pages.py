@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from relay.audit import service as audit
 from relay.audit.actions import Action
-from relay.dashboard.web import CurrentUser, render
+from relay.dashboard.web import CurrentUser, page_number, render
 from relay.db import SessionDep
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
@@ -29,9 +29,7 @@ def _filters(request: Request) -> tuple[Action | None, datetime | None, int, dic
         since = datetime.strptime(raw_since, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raw_since = ""
-    raw_page = query.get("page", "1")
-    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
-    page = min(max(page, 1), MAX_PAGE)
+    page = page_number(request, MAX_PAGE)
     shown = {"action": action.value if action else "", "since": raw_since}
     return action, since, page, shown
 

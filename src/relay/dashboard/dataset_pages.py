@@ -10,7 +10,15 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
+from relay.dashboard.web import (
+    CheckedForm,
+    CurrentUser,
+    field,
+    page_number,
+    redirect,
+    render,
+    user_actor,
+)
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate, DatasetUpdate
 from relay.db import SessionDep
@@ -45,8 +53,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 def _page_number(request: Request) -> int:
     """`?page=N` as a link would carry it; anything else means the first page."""
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_PAGE else 1
+    return page_number(request, MAX_PAGE)
 
 
 @router.get("")

@@ -87,17 +87,18 @@ async def find_open_invitation(session: AsyncSession, *, token: str) -> Invitati
 
 
 async def accept_invitation(
-    session: AsyncSession, *, token: str, password: str, client: Actor
+    session: AsyncSession, *, token: str, password_hash: str, client: Actor
 ) -> User:
-    """Create the member with this password and use the invitation up. `client` is the
-    browser accepting (its address and agent go into the audit event)."""
+    """Create the member with this password (hashed by `prepare_password` before the
+    transaction) and use the invitation up. `client` is the browser accepting (its
+    address and agent go into the audit event)."""
     invitation = await find_open_invitation(session, token=token)
     invitation.accepted_at = utcnow()
     member = await tenants_service.create_user(
         session,
         tenant_id=invitation.tenant_id,
         email=invitation.email,
-        password=password,
+        password_hash=password_hash,
         role=tenants_service.MEMBER,
     )
     actor = Actor.user(

@@ -42,7 +42,8 @@ class Invitation(TenantOwned, Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in; recent ones are counted per email and per address."""
+    """One failed (or not yet checked) sign-in; recent ones are counted per email and
+    per address."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
@@ -54,3 +55,5 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An attempt is recorded before its password is checked: pending until then.
+    pending: Mapped[bool] = mapped_column(default=False)

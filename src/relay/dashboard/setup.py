@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,7 +16,8 @@ from relay.dashboard import (
     dataset_pages,
     member_pages,
 )
-from relay.dashboard.web import CsrfRefused, SignInRequired, render
+from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
+from relay.dashboard.web import SignInRequired, UnusableForm, render
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
 CONTENT_SECURITY_POLICY = (
@@ -56,10 +57,10 @@ async def _sign_in_required(_request: Request, _exc: Exception) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
-async def _csrf_refused(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, CsrfRefused)
+async def _form_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CsrfRefused | UnusableForm)
     context = {"title": "Form refused", "message": exc.detail}
-    return render(request, "message.html", context, status_code=403)
+    return render(request, "message.html", context, status_code=exc.status_code)
 
 
 STATIC = Path(__file__).parent / "static"
@@ -78,11 +79,13 @@ def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard from the same app, at / (the API stays under /api)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
-    app.include_router(account_pages.router)
-    app.include_router(api_key_pages.router)
-    app.include_router(member_pages.router)
-    app.include_router(audit_pages.router)
-    app.include_router(dataset_pages.router)
+    # Declared once for every page, like the API's authentication: a new page's
+    # unsafe requests are refused from other sites without a line of its own.
+    pages = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site)])
+    for module in (account_pages, api_key_pages, member_pages, audit_pages, dataset_pages):
+        pages.include_router(module.router)
+    app.include_router(pages)
     app.add_exception_handler(SignInRequired, _sign_in_required)
-    app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(CsrfRefused, _form_refused)
+    app.add_exception_handler(UnusableForm, _form_refused)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -1,8 +1,8 @@
-"""Dashboard plumbing: templates, cookies, CSRF, the signed-in user, flash messages."""
+"""Dashboard plumbing: templates, cookies, forms and their CSRF tokens, the signed-in
+user, flash messages."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,12 +18,18 @@ from relay import clients
 from relay.actors import Actor, clean_user_agent
 from relay.config import Settings
 from relay.dashboard import sessions
+from relay.dashboard.csrf import FORM_EXPIRED, CsrfRefused, form_token, token_matches
+from relay.dashboard.tokens import new_token
 from relay.db import SessionDep
 from relay.errors import RelayError
+from relay.schemas import storable
 from relay.tenants.models import User
 
+# Cookie names; with RELAY_COOKIE_SECURE they get the __Host- prefix, which browsers
+# only accept from a secure origin, for the whole site and no other domain: a
+# neighbouring subdomain cannot plant one.
 SESSION_COOKIE = "relay_session"
-CSRF_COOKIE = "relay_csrf"
+PRESESSION_COOKIE = "relay_presession"
 FLASH_COOKIE = "relay_flash"
 CSRF_FIELD = "csrf_token"
 
@@ -37,8 +43,13 @@ def _when(value: datetime | None, never: str = "Never") -> str:
 templates.env.filters["when"] = _when
 
 
-class CsrfRefused(RelayError):
-    status_code = 403
+UNUSABLE_FORM = (
+    "This form holds characters Relay cannot store (such as NUL). Remove them and retry."
+)
+
+
+class UnusableForm(RelayError):
+    status_code = 400
 
 
 class SignInRequired(Exception):
@@ -72,24 +83,49 @@ def anonymous_actor(request: Request) -> Actor:
     )
 
 
-def _csrf_token(request: Request) -> str:
-    """The token this browser's forms carry: its CSRF cookie, or a new one."""
-    token = getattr(request.state, "csrf_token", None) or request.cookies.get(CSRF_COOKIE)
-    if not token:
-        token = secrets.token_urlsafe(32)
-    request.state.csrf_token = token
-    return str(token)
+def cookie_name(request: Request, name: str) -> str:
+    return f"__Host-{name}" if settings_of(request).cookie_secure else name
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(request, SESSION_COOKIE))
+
+
+def _csrf_binding(request: Request) -> str | None:
+    """What this browser's form tokens are bound to: its session, else its pre-session."""
+    token = session_token(request)
+    if token:
+        return f"session:{token}"
+    presession = getattr(request.state, "presession", None) or request.cookies.get(
+        cookie_name(request, PRESESSION_COOKIE)
+    )
+    return f"presession:{presession}" if presession else None
+
+
+def _form_token(request: Request) -> str:
+    """The CSRF token of this browser's forms; a pre-session starts here if needed."""
+    binding = _csrf_binding(request)
+    if binding is None:
+        request.state.presession = new_token()
+        binding = f"presession:{request.state.presession}"
+    return form_token(request.app.state.csrf_key, binding)
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, **options: Any) -> None:
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         httponly=True,
         samesite="lax",
         secure=settings_of(request).cookie_secure,
         path="/",
         **options,
+    )
+
+
+def delete_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(
+        cookie_name(request, name), path="/", secure=settings_of(request).cookie_secure
     )
 
 
@@ -103,8 +139,8 @@ def render(
     no_store: bool = False,
 ) -> HTMLResponse:
     """A page, with the CSRF token its forms need and any flash message to show."""
-    csrf_token = _csrf_token(request)
-    flash = request.cookies.get(FLASH_COOKIE)
+    csrf_token = _form_token(request)
+    flash = request.cookies.get(cookie_name(request, FLASH_COOKIE))
     response = templates.TemplateResponse(
         request,
         template,
@@ -112,10 +148,11 @@ def render(
         | (context or {}),
         status_code=status_code,
     )
-    if request.cookies.get(CSRF_COOKIE) != csrf_token:
-        set_cookie(request, response, CSRF_COOKIE, csrf_token)
+    presession = getattr(request.state, "presession", None)
+    if presession:
+        set_cookie(request, response, PRESESSION_COOKIE, presession)
     if flash:
-        response.delete_cookie(FLASH_COOKIE, path="/")
+        delete_cookie(request, response, FLASH_COOKIE)
     if no_store:
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -130,18 +167,20 @@ def redirect(request: Request, url: str, *, flash: str | None = None) -> Redirec
 
 
 async def checked_form(request: Request) -> FormData:
-    """The POSTed form, after checking its CSRF token against the browser's cookie."""
+    """The POSTed form, after checking that its CSRF token is this browser's session's."""
     form = await request.form()
-    sent = form.get(CSRF_FIELD)
-    expected = request.cookies.get(CSRF_COOKIE)
-    if not (isinstance(sent, str) and expected and secrets.compare_digest(sent, expected)):
-        raise CsrfRefused("This form has expired or did not come from Relay. Reload and retry.")
+    if not token_matches(request.app.state.csrf_key, _csrf_binding(request), form.get(CSRF_FIELD)):
+        raise CsrfRefused(FORM_EXPIRED)
+    for value in form.values():
+        # Checked for every field of every page, so that no service meets such text.
+        if isinstance(value, str) and not storable(value):
+            raise UnusableForm(UNUSABLE_FORM)
     return form
 
 
 async def current_user(request: Request, session: SessionDep) -> User:
     """The signed-in user, or a redirect to /login."""
-    user = await sessions.user_for_token(session, request.cookies.get(SESSION_COOKIE))
+    user = await sessions.user_for_token(session, session_token(request))
     if user is None:
         raise SignInRequired
     return user
@@ -149,6 +188,15 @@ async def current_user(request: Request, session: SessionDep) -> User:
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def page_number(request: Request, last: int) -> int:
+    """`?page=N` as a link would carry it (ASCII digits, 1 to `last`); anything else
+    ("²", "٣", "-1", "") means the first page, never an error."""
+    raw = request.query_params.get("page", "1")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= last:
+        return 1
+    return int(raw)
 
 
 def field(form: FormData, name: str) -> str:

@@ -12,8 +12,9 @@ from relay.auth.scopes import DATASETS_READ, DATASETS_WRITE, requires
 from relay.datasets import service
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
 from relay.db import ReadSessionDep, SessionDep
+from relay.json_bodies import BoundedJsonRoute
 
-router = APIRouter(prefix="/datasets", tags=["Datasets"])
+router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such dataset in this tenant"}

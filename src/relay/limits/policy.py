@@ -1,4 +1,4 @@
-"""The two limits the API enforces, on top of the windows:
+"""The limits Relay enforces, on top of the windows:
 
 - Failed authentications per client address: after `failure_limit` failures in
   `failure_window` seconds, the address's further failures get 429 instead of 401.
@@ -8,12 +8,15 @@
 - A key's own rate limit, when it has one: at most N requests in any S seconds;
   every answer to such a key carries RateLimit-Limit, -Remaining and -Reset (the
   IETF draft's names), and a request over the limit gets 429 with Retry-After.
+- Dashboard sign-in attempts and sign-ups per client address (all of them, not only
+  failures): each costs an argon2 hash, so an address gets a bounded share.
 """
 
 from __future__ import annotations
 
 from relay import metrics
 from relay.auth.principal import Principal
+from relay.config import Settings
 from relay.errors import RelayError
 from relay.limits.windows import Decision, Windows
 
@@ -31,11 +34,27 @@ def rate_limit_headers(decision: Decision, period: int) -> dict[str, str]:
     }
 
 
-class ApiLimits:
-    def __init__(self, windows: Windows, *, failure_limit: int, failure_window: float) -> None:
+class Limits:
+    def __init__(self, windows: Windows, settings: Settings) -> None:
         self.windows = windows
-        self._failure_limit = failure_limit
-        self._failure_window = failure_window
+        self._settings = settings
+        self._failure_limit = settings.auth_failure_limit
+        self._failure_window = settings.auth_failure_window
+
+    async def dashboard_attempt(self, kind: str, address: str) -> None:
+        """Count a sign-in ("sign-in") or sign-up ("sign-up") from the address;
+        TooManyRequests when the address is over its share."""
+        limit, window = {
+            "sign-in": (self._settings.signin_attempt_limit, self._settings.signin_attempt_window),
+            "sign-up": (self._settings.signup_limit, self._settings.signup_window),
+        }[kind]
+        decision = await self.windows.hit(f"{kind}:{address}", limit, window)
+        if not decision.allowed:
+            raise TooManyRequests(
+                f"Too many {kind} attempts from your network. "
+                f"Try again in {decision.retry_after} seconds.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
 
     async def after_failure(self, address: str) -> None:
         """Count a refused authentication; TooManyRequests once the address is over."""

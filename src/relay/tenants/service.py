@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.errors import ConflictError, RelayError
 from relay.schemas import has_control_characters
 from relay.tenants.models import Tenant, User
-from relay.tenants.passwords import MIN_PASSWORD_LENGTH, hash_password
+from relay.tenants.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 
 OWNER = "owner"
 MEMBER = "member"
@@ -32,6 +32,15 @@ def check_email(email: str) -> None:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise RelayError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise RelayError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
+
+
+async def prepare_password(password: str) -> str:
+    """The argon2id hash of a password fit to use. Call it before the transaction
+    that stores it: hashing takes a thread for about 125 ms."""
+    check_password(password)
+    return await hash_password(password)
 
 
 def check_tenant_name(name: str) -> None:
@@ -46,17 +55,16 @@ async def email_taken(session: AsyncSession, email: str) -> bool:
 
 
 async def create_user(
-    session: AsyncSession, *, tenant_id: uuid.UUID, email: str, password: str, role: str
+    session: AsyncSession, *, tenant_id: uuid.UUID, email: str, password_hash: str, role: str
 ) -> User:
-    """A user of the tenant, with an argon2id password hash. Emails are unique."""
+    """A user of the tenant with a hash from `prepare_password`. Emails are unique."""
     check_email(email)
-    check_password(password)
     if await email_taken(session, email):
         raise ConflictError(EMAIL_TAKEN)
     user = User(
         tenant_id=tenant_id,
         email=normalize_email(email),
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
     )
     session.add(user)
@@ -70,14 +78,17 @@ async def create_user(
 async def create_tenant(
     session: AsyncSession, *, name: str, email: str, password: str
 ) -> tuple[Tenant, User]:
-    """A tenant and its owner user. On an error the caller's transaction rolls back,
-    so no tenant is left without its owner."""
+    """A tenant and its owner user. The password is hashed before the session is used,
+    so no transaction waits on argon2; on an error the caller's transaction rolls
+    back, so no tenant is left without its owner."""
     check_tenant_name(name)
+    check_email(email)
+    password_hash = await prepare_password(password)
     tenant = Tenant(name=name.strip())
     session.add(tenant)
     await session.flush()
     owner = await create_user(
-        session, tenant_id=tenant.id, email=email, password=password, role=OWNER
+        session, tenant_id=tenant.id, email=email, password_hash=password_hash, role=OWNER
     )
     return tenant, owner
 
