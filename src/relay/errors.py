@@ -39,10 +39,14 @@ class RelayError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, headers: dict[str, str] | None = None, field: str | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+        # The input the error is about ("email", "password"), for a form to mark.
+        self.field = field
 
 
 class NotFoundError(RelayError):

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from relay.dashboard import members, sessions, signin
+from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
@@ -87,7 +88,8 @@ async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Re
         )
     except RelayError as exc:
         await session.rollback()  # no tenant without its owner
-        context = {"error": exc.detail, "values": values}
+        errors = error_for(exc, {"name": "organisation", "email": "email"}, "password")
+        context = {"errors": errors, "values": values}
         return render(request, "signup.html", context, status_code=exc.status_code)
     return await _signed_in(request, session, owner, HOME)
 
@@ -114,7 +116,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
         )
     except RelayError as exc:
         context = {
-            "error": exc.detail,
+            "errors": error_for(exc, {}, "email"),
             "email": email,
             "allow_signup": settings_of(request).allow_signup,
         }
@@ -164,7 +166,7 @@ async def accept_invitation(
         )
     except RelayError as exc:
         await session.rollback()  # the invitation stays unused
-        context = {"error": exc.detail, "token": token, "email": email}
+        context = {"errors": error_for(exc, {}, "password"), "token": token, "email": email}
         return render(request, "accept_invitation.html", context, status_code=exc.status_code)
     return await _signed_in(request, session, member, HOME)
 

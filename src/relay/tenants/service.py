@@ -26,14 +26,18 @@ def normalize_email(email: str) -> str:
 
 def check_email(email: str) -> None:
     if len(email) > 320 or _EMAIL.fullmatch(email.strip()) is None or has_control_characters(email):
-        raise RelayError("Enter a valid email address")
+        raise RelayError("Enter a valid email address", field="email")
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise RelayError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise RelayError(
+            f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise RelayError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise RelayError(
+            f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password"
+        )
 
 
 async def prepare_password(password: str) -> str:
@@ -46,7 +50,8 @@ async def prepare_password(password: str) -> str:
 def check_tenant_name(name: str) -> None:
     if not name.strip() or len(name.strip()) > 200 or has_control_characters(name):
         raise RelayError(
-            "Organisation name must be 1 to 200 characters, without control characters"
+            "Organisation name must be 1 to 200 characters, without control characters",
+            field="name",
         )
 
 
@@ -60,7 +65,7 @@ async def create_user(
     """A user of the tenant with a hash from `prepare_password`. Emails are unique."""
     check_email(email)
     if await email_taken(session, email):
-        raise ConflictError(EMAIL_TAKEN)
+        raise ConflictError(EMAIL_TAKEN, field="email")
     user = User(
         tenant_id=tenant_id,
         email=normalize_email(email),
@@ -71,7 +76,7 @@ async def create_user(
     try:
         await session.flush()
     except IntegrityError as exc:  # the same email, signed up a moment ago
-        raise ConflictError(EMAIL_TAKEN) from exc
+        raise ConflictError(EMAIL_TAKEN, field="email") from exc
     return user
 
 

@@ -11,8 +11,14 @@
     // without close(), whose "close" event would count as the user closing it.
     dialog.removeAttribute("open");
     dialog.showModal();
-    const first = dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+    // A form sent back with errors: the first invalid field the user can see.
+    const invalid = Array.from(dialog.querySelectorAll("[aria-invalid=true]")).find(visible);
+    const first = invalid || dialog.querySelector("input:not([type=hidden]), select, textarea, button");
     if (first) first.focus();
+  }
+
+  function visible(element) {
+    return element.offsetParent !== null;
   }
 
   function cleanUrl(url) {
@@ -109,6 +115,10 @@
     radio.addEventListener("change", sync);
     sync();
   });
+
+  // A page sent back with errors: its summary first (each entry links to a field).
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary && !document.querySelector("dialog[open]")) summary.focus();
 
   document.querySelectorAll(".chip[data-color]").forEach(function (chip) {
     if (/^#[0-9a-fA-F]{6}$/.test(chip.dataset.color)) chip.style.setProperty("--chip", chip.dataset.color);
