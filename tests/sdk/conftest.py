@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from relay_sdk import AsyncRelay, Relay
+from relay_sdk import AsyncRelay, RateLimitStatus, Relay
 from tests.factories import TenantFixture
 from tests.live_server import LiveServer
 
@@ -93,7 +93,12 @@ class SyncClientAwaited:
     def __init__(self, client: Relay) -> None:
         self.client = client
         self.api_keys = _AwaitableResource(client.api_keys)
+        self.audit_events = _AwaitableResource(client.audit_events)
         self.datasets = _AwaitableResource(client.datasets)
+
+    @property
+    def last_rate_limit(self) -> RateLimitStatus | None:
+        return self.client.last_rate_limit
 
     async def close(self) -> None:
         self.client.close()

@@ -65,12 +65,17 @@ async def test_a_revoked_key_fails_with_the_authentication_status(env: dict[str,
     assert refused.stderr.startswith("relayctl: error: 401: Invalid or missing API key")
 
 
-async def test_scopes_are_passed_on_and_the_server_refusal_reported(env: dict[str, str]) -> None:
-    refused = await relayctl(
-        "keys", "create", "--name", "Reader", "--scope", "datasets:read", env=env
-    )
-    assert refused.returncode == 5
-    assert "scopes are not available yet" in refused.stderr
+async def test_create_with_scopes_makes_a_key_limited_to_them(env: dict[str, str]) -> None:
+    created = await relayctl(
+        "keys", "create", "--name", "Reader", "--scope", "datasets:read", "--scope", "audit:read",
+        "--json", env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    reader = json.loads(created.stdout)
+    assert reader["scopes"] == ["datasets:read", "audit:read"]
+    refused = await relayctl("datasets", "create", "x", env=env | {"RELAY_API_KEY": reader["key"]})
+    assert refused.returncode == 3  # 403, like 401: the key may not
+    assert "403: Insufficient permissions: requires datasets:write" in refused.stderr
 
 
 async def test_dataset_commands_create_list_get_delete(env: dict[str, str]) -> None:
