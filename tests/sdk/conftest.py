@@ -7,13 +7,16 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from relay.auth.principal import Principal
 from relay_sdk import AsyncRelay, RateLimitStatus, Relay
 from tests.factories import TenantFixture
 from tests.live_server import LiveServer
@@ -32,6 +35,24 @@ def api_key(tenant_a: TenantFixture) -> str:
 def env(live_server: LiveServer, api_key: str) -> dict[str, str]:
     """relayctl's environment for the fresh tenant's key and the live server."""
     return {"RELAY_API_KEY": api_key, "RELAY_BASE_URL": live_server.base_url}
+
+
+async def record_uses(
+    app: FastAPI, tenant: TenantFixture, key_id: str, statuses: list[int]
+) -> None:
+    """Uses of the key answered with `statuses`, counted and written by the server's own
+    accounting (this process's app, on the live server's database), so a test need not
+    wait for the live server's flush, which runs about once a second."""
+    principal = Principal(
+        tenant_id=tenant.tenant_id,
+        key_id=uuid.UUID(key_id),
+        key_prefix="rl_live_test",
+        scopes=(),
+        expires_at=None,
+    )
+    for status in statuses:
+        app.state.activity.record_use(principal, status, "127.0.0.1", "relay-sdk-tests")
+    await app.state.activity.flush()
 
 
 def run_relayctl(

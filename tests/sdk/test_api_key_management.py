@@ -4,14 +4,12 @@ list that pages through its Link header."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from relay.auth.principal import Principal
 from relay_sdk import (
     NOT_GIVEN,
     ApiKey,
@@ -24,7 +22,7 @@ from relay_sdk import (
     UsageDay,
 )
 from tests.factories import TenantFixture
-from tests.sdk.conftest import Connect, FaultyLink
+from tests.sdk.conftest import Connect, FaultyLink, record_uses
 
 pytestmark = pytest.mark.backend_independent
 
@@ -101,18 +99,7 @@ async def test_usage_reads_requests_per_day_by_status_class(
 ) -> None:
     relay = connect(api_key)
     created = await relay.api_keys.create("Counted")
-    # Uses recorded and written by the server's own accounting (in this process, on the
-    # live server's database): the live server writes its own about once a second.
-    principal = Principal(
-        tenant_id=tenant_a.tenant_id,
-        key_id=uuid.UUID(created.id),
-        key_prefix=created.key_prefix,
-        scopes=(),
-        expires_at=None,
-    )
-    for status in (200, 200, 201, 404):
-        app.state.activity.record_use(principal, status, "127.0.0.1", "relay-sdk-test")
-    await app.state.activity.flush()
+    await record_uses(app, tenant_a, created.id, [200, 200, 201, 404])
 
     usage = await relay.api_keys.usage(created.id, days=7)
     assert isinstance(usage, ApiKeyUsage)
