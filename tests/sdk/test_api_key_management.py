@@ -159,3 +159,21 @@ async def test_the_next_page_is_asked_of_the_clients_own_server(
         "http://relay.internal:8000/api/v1/auth/api-keys?per_page=1",
         "http://relay.internal:8000/api/v1/auth/api-keys?per_page=1&cursor=abc",
     ]
+
+
+async def test_another_tenants_key_is_not_found_whatever_the_call(
+    connect: Connect, api_key: str, tenant_b: TenantFixture
+) -> None:
+    theirs = await connect(api_key).api_keys.create("Tenant A's")
+    keys_of_b = connect(tenant_b.key).api_keys
+    calls = [
+        keys_of_b.get(theirs.id),
+        keys_of_b.update(theirs.id, name="Taken"),
+        keys_of_b.rotate(theirs.id),
+        keys_of_b.usage(theirs.id),
+        keys_of_b.revoke(theirs.id),
+    ]
+    for call in calls:
+        with pytest.raises(NotFoundError):
+            await call
+    assert (await connect(theirs.key).datasets.list()).total == 0
