@@ -3,15 +3,25 @@ async interface, so each test body runs once with Relay and once with AsyncRelay
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from relay_sdk import AsyncRelay, Relay
+from relay.auth.principal import Principal
+from relay_sdk import AsyncRelay, RateLimitStatus, Relay
 from tests.factories import TenantFixture
 from tests.live_server import LiveServer
+
+RELAYCTL = str(Path(sys.executable).with_name("relayctl"))
 
 
 @pytest.fixture
@@ -21,13 +31,68 @@ def api_key(tenant_a: TenantFixture) -> str:
     return tenant_a.key
 
 
+@pytest.fixture
+def env(live_server: LiveServer, api_key: str) -> dict[str, str]:
+    """relayctl's environment for the fresh tenant's key and the live server."""
+    return {"RELAY_API_KEY": api_key, "RELAY_BASE_URL": live_server.base_url}
+
+
+async def record_uses(
+    app: FastAPI, tenant: TenantFixture, key_id: str, statuses: list[int]
+) -> None:
+    """Uses of the key answered with `statuses`, counted and written by the server's own
+    accounting (this process's app, on the live server's database), so a test need not
+    wait for the live server's flush, which runs about once a second."""
+    principal = Principal(
+        tenant_id=tenant.tenant_id,
+        key_id=uuid.UUID(key_id),
+        key_prefix="rl_live_test",
+        scopes=(),
+        expires_at=None,
+    )
+    for status in statuses:
+        app.state.activity.record_use(principal, status, "127.0.0.1", "relay-sdk-tests")
+    await app.state.activity.flush()
+
+
+def run_relayctl(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """relayctl ARGS with only the RELAY_ variables in `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "_RELAYCTL"))}
+    return subprocess.run(
+        [RELAYCTL, *args],
+        env=clean | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+async def relayctl(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """relayctl ARGS against the live server, from a worker thread (see _AwaitableResource:
+    the test's event loop must keep running while the server works)."""
+    return await asyncio.to_thread(run_relayctl, *args, env=env)
+
+
+_EXHAUSTED = object()
+
+
 async def _as_async_iterator(items: Iterator[Any]) -> AsyncIterator[Any]:
-    for item in items:
+    while (item := await asyncio.to_thread(next, items, _EXHAUSTED)) is not _EXHAUSTED:
         yield item
 
 
 class _AwaitableResource:
-    """A sync resource whose methods are awaited like the async one's."""
+    """A sync resource whose methods are awaited like the async one's.
+
+    Each call runs in a worker thread: the test's event loop also runs the app
+    that wrote the fixtures (and its background flushes), and a blocking call on
+    the loop would freeze that app in the middle of a SQLite write transaction,
+    so the live server would wait for the lock and answer 503.
+    """
 
     def __init__(self, resource: Any) -> None:
         self._resource = resource
@@ -38,7 +103,7 @@ class _AwaitableResource:
             return lambda *args, **kwargs: _as_async_iterator(method(*args, **kwargs))
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return method(*args, **kwargs)
+            return await asyncio.to_thread(method, *args, **kwargs)
 
         return call
 
@@ -49,7 +114,12 @@ class SyncClientAwaited:
     def __init__(self, client: Relay) -> None:
         self.client = client
         self.api_keys = _AwaitableResource(client.api_keys)
+        self.audit_events = _AwaitableResource(client.audit_events)
         self.datasets = _AwaitableResource(client.datasets)
+
+    @property
+    def last_rate_limit(self) -> RateLimitStatus | None:
+        return self.client.last_rate_limit
 
     async def close(self) -> None:
         self.client.close()

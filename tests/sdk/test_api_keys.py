@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay_sdk import ApiKey, AuthenticationError, CreatedApiKey, ValidationError
+from relay_sdk import (
+    ApiKey,
+    AuthenticationError,
+    CreatedApiKey,
+    PermissionDeniedError,
+    ValidationError,
+)
 from tests.sdk.conftest import Connect
 
 pytestmark = pytest.mark.backend_independent
@@ -60,10 +66,37 @@ async def test_a_naive_expiry_is_refused_before_sending(connect: Connect, api_ke
         await connect(api_key).api_keys.create("Local time", expires_at=datetime(2031, 1, 1))
 
 
-async def test_scopes_are_sent_and_the_server_answer_reported(
+async def test_scopes_come_back_and_bound_what_the_key_may_do(
     connect: Connect, api_key: str
 ) -> None:
-    # Until the server has scopes it refuses any; the SDK passes them on as given.
+    relay = connect(api_key)
+    created = await relay.api_keys.create("Reader", scopes=["datasets:read"])
+    assert created.scopes == ("datasets:read",)
+    reader = connect(created.key)
+    assert (await reader.datasets.list()).total == 0
+    with pytest.raises(PermissionDeniedError) as refused:
+        await reader.datasets.create("Street scenes")
+    assert (refused.value.status_code, refused.value.detail) == (
+        403,
+        "Insufficient permissions: requires datasets:write",
+    )
+
+
+async def test_a_key_cannot_make_a_key_broader_than_itself(connect: Connect, api_key: str) -> None:
+    keys_only = await connect(api_key).api_keys.create("Key admin", scopes=["api_keys:write"])
+    key_admin = connect(keys_only.key)
+    with pytest.raises(
+        PermissionDeniedError, match="Insufficient permissions: requires audit:read"
+    ):
+        await key_admin.api_keys.create("Everything")  # no scopes: full access
+    narrower = await key_admin.api_keys.create("Key reader", scopes=["api_keys:read"])
+    assert narrower.scopes == ("api_keys:read",)
+
+
+async def test_an_unknown_scope_is_refused_naming_the_valid_ones(
+    connect: Connect, api_key: str
+) -> None:
     with pytest.raises(ValidationError) as refused:
-        await connect(api_key).api_keys.create("Reader", scopes=["datasets:read"])
-    assert "scopes are not available yet" in str(refused.value)
+        await connect(api_key).api_keys.create("Deleter", scopes=["datasets:delete"])
+    assert "datasets:read" in str(refused.value)
+    assert "audit:read" in str(refused.value)

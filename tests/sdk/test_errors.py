@@ -1,7 +1,8 @@
 """Each error status becomes its exception, carrying status, detail and request id.
 
-A live server gives some of these only in rare states (403 needs scopes, 409 a
-conflict no route has yet), so the answers come from an httpx MockTransport.
+Every status is answered the same way here, by an httpx MockTransport (a live server
+gives a 500 or a 413 only in rare states); the live 403, 409 and 429 are in
+test_api_keys, test_api_key_management and test_rate_limits.
 """
 
 from __future__ import annotations

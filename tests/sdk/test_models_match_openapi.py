@@ -1,26 +1,40 @@
 """The SDK's models against the server's /openapi.json, so neither drifts from the other:
-every field a response schema has is in the model with the same optionality and kind,
-and the model has no field the schema lacks."""
+every JSON answer of the API has a model, every field a response schema has is in the
+model with the same optionality and kind, and the model has no field the schema lacks."""
 
 from __future__ import annotations
 
 import dataclasses
 import types
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any, Union, get_args, get_origin
 
 import httpx
 import pytest
 
-from relay_sdk import ApiKey, CreatedApiKey, Dataset, DatasetPage
+from relay_sdk import (
+    ApiKey,
+    ApiKeyUsage,
+    AuditEventPage,
+    CreatedApiKey,
+    Dataset,
+    DatasetPage,
+)
 from relay_sdk.models import api_fields, field_types
 
 pytestmark = pytest.mark.backend_independent
 
 # (method, path, status) -> the model its body decodes into (a list: an array of them).
+KEY = "/api/v1/auth/api-keys/{key_id}"
 RESPONSES: dict[tuple[str, str, str], Any] = {
     ("post", "/api/v1/auth/api-keys", "201"): CreatedApiKey,
     ("get", "/api/v1/auth/api-keys", "200"): [ApiKey],
+    ("get", KEY, "200"): ApiKey,
+    ("patch", KEY, "200"): ApiKey,
+    ("post", f"{KEY}/rotate", "201"): CreatedApiKey,
+    ("get", f"{KEY}/usage", "200"): ApiKeyUsage,
+    ("get", "/api/v1/audit-events", "200"): AuditEventPage,
     ("post", "/api/v1/datasets", "201"): Dataset,
     ("get", "/api/v1/datasets", "200"): DatasetPage,
     ("get", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
@@ -59,10 +73,21 @@ def assert_same_kind(openapi: dict[str, Any], schema: dict[str, Any], annotation
     if schema.get("type") == "array":
         assert get_origin(annotation) is tuple
         assert_same_kind(openapi, resolve(openapi, schema["items"]), get_args(annotation)[0])
+    elif "additionalProperties" in schema and "properties" not in schema:
+        # A JSON object with keys of its own (counts per status class, event details).
+        assert get_origin(annotation) is Mapping
+        key_type, value_type = get_args(annotation)
+        assert key_type is str
+        if schema["additionalProperties"] is True:
+            assert value_type is Any
+        else:
+            assert_same_kind(openapi, schema["additionalProperties"], value_type)
     elif schema.get("type") == "object" or "properties" in schema:
         assert_model_matches(openapi, schema, annotation)
     elif schema.get("format") == "date-time":
         assert annotation is datetime
+    elif schema.get("format") == "date":
+        assert annotation is date
     else:
         python_type = {"string": str, "integer": int, "boolean": bool, "number": float}
         assert annotation is python_type[schema["type"]], (schema, annotation)
@@ -92,3 +117,15 @@ async def test_model_matches_the_response_schema(
         assert schema["type"] == "array"
         schema, model = resolve(openapi, schema["items"]), model[0]
     assert_model_matches(openapi, schema, model)
+
+
+def test_every_json_answer_of_the_api_has_a_model(openapi: dict[str, Any]) -> None:
+    answered = {
+        (method, path, status)
+        for path, operations in openapi["paths"].items()
+        if path.startswith("/api/v1/")
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("2") and "application/json" in response.get("content", {})
+    }
+    assert answered == set(RESPONSES)

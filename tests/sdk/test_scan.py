@@ -12,7 +12,7 @@ import pytest
 
 from relay.auth.keys import generate_key
 from relay_sdk.scan import MAX_FILE_BYTES
-from tests.sdk.test_relayctl import run
+from tests.sdk.conftest import run_relayctl
 
 pytestmark = pytest.mark.backend_independent
 
@@ -39,7 +39,7 @@ def git(repository: Path, *args: str) -> str:
 
 
 def scan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run("scan", *args, env={}, cwd=cwd)
+    return run_relayctl("scan", *args, env={}, cwd=cwd)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ with Relay() as relay:                 # the key from RELAY_API_KEY
         print(key.name, key.key_prefix, key.expires_at)
 """
 
-from relay_sdk.api_keys import ApiKey, CreatedApiKey
+from relay_sdk.api_keys import ApiKey, ApiKeyUsage, CreatedApiKey, UsageDay
+from relay_sdk.audit_events import AuditEvent, AuditEventPage
 from relay_sdk.client import AsyncRelay, Relay
 from relay_sdk.datasets import ArtifactType, Dataset, DatasetPage
 from relay_sdk.errors import (
@@ -23,13 +24,17 @@ from relay_sdk.errors import (
     ValidationError,
 )
 from relay_sdk.operations import NOT_GIVEN
+from relay_sdk.rate_limits import RateLimit, RateLimitStatus
 
 __all__ = [
     "NOT_GIVEN",
     "APIStatusError",
     "ApiKey",
+    "ApiKeyUsage",
     "ArtifactType",
     "AsyncRelay",
+    "AuditEvent",
+    "AuditEventPage",
     "AuthenticationError",
     "ConflictError",
     "CreatedApiKey",
@@ -37,9 +42,12 @@ __all__ = [
     "DatasetPage",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RateLimitStatus",
     "Relay",
     "RelayConnectionError",
     "RelayError",
+    "UsageDay",
     "ValidationError",
 ]

@@ -21,7 +21,9 @@ import httpx
 
 from relay_sdk import keys
 from relay_sdk.api_keys import ApiKeys, AsyncApiKeys
+from relay_sdk.audit_events import AsyncAuditEvents, AuditEvents
 from relay_sdk.datasets import AsyncDatasets, Datasets
+from relay_sdk.rate_limits import RateLimitStatus
 from relay_sdk.transport import AsyncTransport, RetryPolicy, SyncTransport, client_headers
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -132,11 +134,18 @@ class Relay(_Client[httpx.BaseTransport]):
         )
         self._transport = SyncTransport(http, options.retry_policy)
         self.api_keys = ApiKeys(self._transport)
+        self.audit_events = AuditEvents(self._transport)
         self.datasets = Datasets(self._transport)
 
     @property
     def base_url(self) -> str:
         return str(self._transport.http.base_url)
+
+    @property
+    def last_rate_limit(self) -> RateLimitStatus | None:
+        """The RateLimit-* headers of the last answer (None: it had none, the key having
+        no limit of its own)."""
+        return self._transport.last_rate_limit
 
     def close(self) -> None:
         self._transport.close()
@@ -165,11 +174,18 @@ class AsyncRelay(_Client[httpx.AsyncBaseTransport]):
         )
         self._transport = AsyncTransport(http, options.retry_policy)
         self.api_keys = AsyncApiKeys(self._transport)
+        self.audit_events = AsyncAuditEvents(self._transport)
         self.datasets = AsyncDatasets(self._transport)
 
     @property
     def base_url(self) -> str:
         return str(self._transport.http.base_url)
+
+    @property
+    def last_rate_limit(self) -> RateLimitStatus | None:
+        """The RateLimit-* headers of the last answer received, whichever of the calls
+        running at once it answered (None: it had none, the key having no limit)."""
+        return self._transport.last_rate_limit
 
     async def close(self) -> None:
         await self._transport.close()

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from relay_sdk.rate_limits import RateLimitStatus
+
 EXPIRED_DETAIL = "API key expired"
 
 
@@ -77,13 +79,22 @@ class ValidationError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests; `retry_after` is the seconds to wait, when the server said."""
+    """429: too many requests; `retry_after` is the seconds to wait, when the server said,
+    and `rate_limit` the key's RateLimit-* headers, when it has a limit of its own (None
+    for the limit on failed authentications)."""
 
     def __init__(
-        self, status_code: int, detail: Any, *, request_id: str | None, retry_after: float | None
+        self,
+        status_code: int,
+        detail: Any,
+        *,
+        request_id: str | None,
+        retry_after: float | None,
+        rate_limit: RateLimitStatus | None = None,
     ) -> None:
         super().__init__(status_code, detail, request_id=request_id)
         self.retry_after = retry_after
+        self.rate_limit = rate_limit
 
 
 _ERRORS_BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -136,7 +147,12 @@ def error_from_response(response: httpx.Response, *, request_id: str) -> APIStat
         detail = response.text
     answered_id = response.headers.get("X-Request-ID", request_id)
     if response.status_code == 429:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimitError(429, detail, request_id=answered_id, retry_after=retry_after)
+        return RateLimitError(
+            429,
+            detail,
+            request_id=answered_id,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            rate_limit=RateLimitStatus.from_headers(response.headers),
+        )
     error_class = _ERRORS_BY_STATUS.get(response.status_code, APIStatusError)
     return error_class(response.status_code, detail, request_id=answered_id)

@@ -1,10 +1,11 @@
 """Turning the API's JSON into the SDK's frozen dataclasses, and back for output.
 
 Models are declared as plain dataclasses in their resource's module; their field
-types drive the decoding: `datetime` fields become aware datetimes, `tuple[X, ...]`
-fields read JSON arrays, nested dataclasses read objects, and fields the server
-sends that a model does not declare are ignored, so an older SDK keeps working
-against a newer server. A test compares every model with /openapi.json.
+types drive the decoding: `datetime` fields become aware datetimes, `date` fields
+dates, `tuple[X, ...]` fields read JSON arrays, nested dataclasses read objects,
+`Mapping` fields keep JSON objects as they are, and fields the server sends that a
+model does not declare are ignored, so an older SDK keeps working against a newer
+server. A test compares every model with /openapi.json.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import functools
 import types
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import httpx
@@ -61,6 +62,8 @@ def _decode(annotation: Any, value: Any) -> Any:
         return tuple(_decode(item_type, item) for item in value)
     if annotation is datetime:
         return parse_timestamp(value)
+    if annotation is date:
+        return date.fromisoformat(value)
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return from_json(annotation, value)
     return value
@@ -77,6 +80,14 @@ def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def format_aware_timestamp(value: datetime, name: str) -> str:
+    """`value` as format_timestamp writes it; ValueError if it has no time zone, since
+    a local time would be read as another moment on a server in another zone."""
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, e.g. datetime(..., tzinfo=UTC)")
+    return format_timestamp(value)
+
+
 def to_json(value: Any) -> Any:
     """A model (or a list of them) as JSON-ready data, in the API's own shape."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -87,14 +98,11 @@ def to_json(value: Any) -> Any:
         return [to_json(item) for item in value]
     if isinstance(value, datetime):
         return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 
 def parse_model(model: type[ModelT]) -> Callable[[httpx.Response], ModelT]:
     """The parser of an answer whose body is one `model`."""
     return lambda response: from_json(model, response.json())
-
-
-def parse_model_list(model: type[ModelT]) -> Callable[[httpx.Response], list[ModelT]]:
-    """The parser of an answer whose body is an array of `model`."""
-    return lambda response: [from_json(model, item) for item in response.json()]

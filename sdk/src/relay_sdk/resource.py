@@ -3,7 +3,9 @@
 A resource module defines each endpoint once, as a function that builds an
 Operation; `sync_call(build)` and `async_call(build)` turn that function into a
 method of the sync or the async resource class with the same parameters, which
-sends the operation through the client's transport (mypy checks both).
+sends the operation through the client's transport (mypy checks both). For a
+paginated list, `*_pages` makes the method that yields every item, page after
+page, and `*_all` the one that returns them all in a list.
 """
 
 from __future__ import annotations
@@ -76,5 +78,23 @@ def async_pages(
 ) -> Callable[Concatenate[AsyncResource, P], AsyncIterator[ItemT]]:
     def method(self: AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[ItemT]:
         return self._transport.iterate(build(*args, **kwargs))
+
+    return _as_method_of(build, method)
+
+
+def sync_all(
+    build: Callable[P, Operation[Paginated[ItemT]]],
+) -> Callable[Concatenate[SyncResource, P], list[ItemT]]:
+    def method(self: SyncResource, /, *args: P.args, **kwargs: P.kwargs) -> list[ItemT]:
+        return list(self._transport.iterate(build(*args, **kwargs)))
+
+    return _as_method_of(build, method)
+
+
+def async_all(
+    build: Callable[P, Operation[Paginated[ItemT]]],
+) -> Callable[Concatenate[AsyncResource, P], Coroutine[Any, Any, list[ItemT]]]:
+    async def method(self: AsyncResource, /, *args: P.args, **kwargs: P.kwargs) -> list[ItemT]:
+        return [item async for item in self._transport.iterate(build(*args, **kwargs))]
 
     return _as_method_of(build, method)

@@ -4,9 +4,11 @@ What may be sent twice is sent twice only when that cannot apply it twice:
 - a connection that could not be made (nothing left the machine): retried for any call;
 - a lost answer or a 503: retried for reads and deletes only, since a create or an
   update may already have been applied;
-- a 429 with Retry-After: retried for reads and deletes, after the time it names.
+- a 429 with Retry-After: retried for reads and deletes, after the time it names,
+  when that is no longer than `max_retry_wait` (sooner, the server would refuse again:
+  a longer one is raised at once as RateLimitError).
 Waits double from `backoff` with jitter, and no wait exceeds `max_retry_wait` (a
-Retry-After included). A delete retried after a lost answer or a 503 that then finds
+503's Retry-After included). A delete retried after a lost answer or a 503 that then finds
 nothing (404) has done its work and succeeds. Every attempt of one call carries the
 same X-Request-ID, so the server's log shows them together.
 """
@@ -25,6 +27,7 @@ import httpx
 
 from relay_sdk.errors import RelayConnectionError, error_from_response, parse_retry_after
 from relay_sdk.operations import Operation, Paginated
+from relay_sdk.rate_limits import RateLimitStatus
 
 ResultT = TypeVar("ResultT")
 ItemT = TypeVar("ItemT")
@@ -96,7 +99,11 @@ class Attempts(Generic[ResultT]):
         if response.status_code == 503:
             self.maybe_applied = True
             return self._next_wait(retry_after)
-        if response.status_code == 429 and retry_after is not None:
+        if (
+            response.status_code == 429
+            and retry_after is not None
+            and retry_after <= self.policy.max_retry_wait
+        ):
             return self._next_wait(retry_after)
         return None
 
@@ -124,6 +131,8 @@ class SyncTransport:
     def __init__(self, http: httpx.Client, policy: RetryPolicy) -> None:
         self.http = http
         self.policy = policy
+        # The RateLimit-* headers of the last answer received (None: it had none).
+        self.last_rate_limit: RateLimitStatus | None = None
 
     def send(self, operation: Operation[ResultT]) -> ResultT:
         attempts = Attempts(self.policy, operation)
@@ -134,6 +143,7 @@ class SyncTransport:
             except httpx.TransportError as error:
                 time.sleep(attempts.wait_after_error(error, self.http.base_url))
                 continue
+            self.last_rate_limit = RateLimitStatus.from_headers(response.headers)
             wait = attempts.wait_after_response(response)
             if wait is None:
                 return attempts.result(response)
@@ -157,6 +167,8 @@ class AsyncTransport:
     def __init__(self, http: httpx.AsyncClient, policy: RetryPolicy) -> None:
         self.http = http
         self.policy = policy
+        # The RateLimit-* headers of the last answer received (None: it had none).
+        self.last_rate_limit: RateLimitStatus | None = None
 
     async def send(self, operation: Operation[ResultT]) -> ResultT:
         attempts = Attempts(self.policy, operation)
@@ -167,6 +179,7 @@ class AsyncTransport:
             except httpx.TransportError as error:
                 await asyncio.sleep(attempts.wait_after_error(error, self.http.base_url))
                 continue
+            self.last_rate_limit = RateLimitStatus.from_headers(response.headers)
             wait = attempts.wait_after_response(response)
             if wait is None:
                 return attempts.result(response)

@@ -7,13 +7,14 @@ import sys
 
 import typer
 
-from relay_sdk.cli import datasets, keys, scan
+from relay_sdk.cli import audit, datasets, keys, scan
 from relay_sdk.cli.output import CommandError, describe_error, exit_code_for, report_error
 from relay_sdk.errors import RelayError
 
 app = typer.Typer(
     name="relayctl",
-    help="Relay from the command line: API keys, datasets, and a scanner for leaked keys. "
+    help="Relay from the command line: API keys, datasets, the audit log, and a scanner for "
+    "leaked keys. "
     "Authenticates with RELAY_API_KEY against RELAY_BASE_URL (default http://127.0.0.1:8000).",
     no_args_is_help=True,
     # A traceback with local variables could print the API key.
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(audit.app, name="audit")
 app.command("scan")(scan.scan)
 
 

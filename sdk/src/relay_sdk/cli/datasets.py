@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Annotated
 
 import typer
 
 from relay_sdk.cli.connect import connect
 from relay_sdk.cli.output import (
+    AllOption,
+    Columns,
     JsonOption,
+    LimitOption,
     format_time,
     print_done,
     print_fields,
     print_json,
-    print_table,
-    stderr,
+    print_newest,
 )
 from relay_sdk.datasets import MAX_PAGE_SIZE, ArtifactType, Dataset
 
@@ -34,30 +35,22 @@ def _artifact_types(dataset: Dataset) -> str:
     return ", ".join(artifact.name for artifact in dataset.artifact_types)
 
 
+_COLUMNS = Columns[Dataset](
+    ["ID", "Name", "Artifact types", "Created (UTC)", "Updated (UTC)"],
+    lambda d: [
+        d.id, d.name, _artifact_types(d), format_time(d.created_at), format_time(d.updated_at)
+    ],
+)  # fmt: skip
+
+
 @app.command("list")
 def list_datasets(
-    limit: Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")] = 100,
-    show_all: Annotated[bool, typer.Option("--all", help="Show every dataset.")] = False,
-    as_json: JsonOption = False,
+    limit: LimitOption = 100, show_all: AllOption = False, as_json: JsonOption = False
 ) -> None:
     """List datasets, newest first."""
     with connect() as relay:
         every = relay.datasets.iter(page_size=MAX_PAGE_SIZE)
-        # One more than shown, to know whether there are more.
-        found = list(every if show_all else itertools.islice(every, limit + 1))
-    more = not show_all and len(found) > limit
-    shown = found[:limit] if more else found
-    if as_json:
-        print_json(shown)
-    else:
-        columns = ["ID", "Name", "Artifact types", "Created (UTC)", "Updated (UTC)"]
-        rows = (
-            [d.id, d.name, _artifact_types(d), format_time(d.created_at), format_time(d.updated_at)]
-            for d in shown
-        )
-        print_table(columns, rows)
-    if more:
-        stderr.print(f"Showing the newest {limit}; --limit N or --all for more.")
+        print_newest(every, _COLUMNS, limit=limit, show_all=show_all, as_json=as_json)
 
 
 def _show(dataset: Dataset, *, as_json: bool) -> None:

@@ -1,9 +1,9 @@
-"""`relayctl keys`: create, list and revoke the tenant's API keys."""
+"""`relayctl keys`: create, list, get, update, rotate and revoke the tenant's API keys,
+and show a key's usage."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -11,41 +11,43 @@ import typer
 from relay_sdk.api_keys import ApiKey, CreatedApiKey
 from relay_sdk.cli.connect import connect
 from relay_sdk.cli.output import (
+    Columns,
     JsonOption,
     format_time,
     print_done,
     print_fields,
     print_json,
+    print_list,
     print_table,
     stderr,
     stdout,
 )
+from relay_sdk.cli.values import (
+    format_rate_limit,
+    parse_duration,
+    parse_expiry,
+    parse_rate_limit,
+    parse_seconds,
+)
+from relay_sdk.operations import NOT_GIVEN, NotGiven
+from relay_sdk.rate_limits import RateLimit
 
-app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, list, show, update, rotate and revoke API keys; show their usage.",
+    no_args_is_help=True,
+)
 
-_DURATION = re.compile(r"(\d+)([mhdw])")
-_DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90d`, `12h`, `30m` or `2w` as a timedelta."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise typer.BadParameter("expected a number and a unit: 30m, 12h, 90d or 2w")
-    amount, unit = match.groups()
-    return timedelta(**{_DURATION_UNITS[unit]: int(amount)})
-
-
-def parse_expiry(text: str) -> datetime:
-    """ISO 8601; a date alone means the end of that day, and no offset means UTC."""
-    try:
-        if re.fullmatch(r"\d{4}-\d\d-\d\d", text.strip()):
-            day = datetime.fromisoformat(text.strip()).date()
-            return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter("expected an ISO 8601 date or time, e.g. 2030-12-31") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+KeyId = Annotated[str, typer.Argument(metavar="ID", help="The key's id (keys list).")]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print the new key alone, for $(...).")
+]
+RateLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rate-limit", metavar="N/WINDOW", help="At most N requests per window: 600/60s, 1000/1h."
+    ),
+]
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
 
 def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
@@ -56,17 +58,52 @@ def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
     return parse_expiry(expires_at) if expires_at else None
 
 
-def _print_created(created: CreatedApiKey) -> None:
+def _scopes(key: ApiKey) -> str:
+    return ", ".join(key.scopes) or "(all)"
+
+
+_COLUMNS = Columns[ApiKey](
+    ["ID", "Name", "Prefix", "Scopes", "Rate limit", "Created (UTC)", "Expires", "Last used"],
+    lambda key: [
+        key.id, key.name, key.key_prefix, _scopes(key), format_rate_limit(key.rate_limit),
+        format_time(key.created_at), format_time(key.expires_at), format_time(key.last_used_at),
+    ],
+    uncut=("ID", "Prefix"),
+)  # fmt: skip
+
+
+def _show(key: ApiKey, *, as_json: bool) -> None:
+    if as_json:
+        print_json(key)
+        return
     print_fields(
         [
-            ("id", created.id),
-            ("name", created.name),
-            ("scopes", ", ".join(created.scopes) or "(all)"),
-            ("expires (UTC)", format_time(created.expires_at)),
+            ("id", key.id),
+            ("name", key.name),
+            ("prefix", key.key_prefix),
+            ("scopes", _scopes(key)),
+            ("rate limit", format_rate_limit(key.rate_limit)),
+            ("created (UTC)", format_time(key.created_at)),
+            ("expires (UTC)", format_time(key.expires_at)),
+            ("last used (UTC)", format_time(key.last_used_at)),
         ]
     )
-    stdout.print(created.key, markup=False, soft_wrap=True)
-    stderr.print("Store the key now: it is not shown again.")
+
+
+def _refuse_quiet_json(quiet: bool, as_json: bool) -> None:
+    if quiet and as_json:
+        raise typer.BadParameter("give --quiet or --json, not both")
+
+
+def _print_new_key(created: CreatedApiKey, *, quiet: bool, as_json: bool) -> None:
+    """The new key, printed this once: alone with --quiet, in the JSON with --json."""
+    if quiet:
+        typer.echo(created.key)
+        return
+    _show(created, as_json=as_json)
+    if not as_json:
+        stdout.print(created.key, markup=False, soft_wrap=True)
+        stderr.print("Store the key now: it is not shown again.")
 
 
 @app.command()
@@ -80,37 +117,22 @@ def create(
         typer.Option(help="ISO 8601 date or time; a date alone means its end (UTC)."),
     ] = None,
     scope: Annotated[
-        list[str] | None, typer.Option(help="A scope to limit the key to; repeat for more.")
+        list[str] | None,
+        typer.Option(help="Limit the key to this scope (e.g. datasets:read); repeat for more."),
     ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print the key alone, for $(...).")
-    ] = False,
+    rate_limit: RateLimitOption = None,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Create a key and print it: the only time it is shown."""
-    if quiet and as_json:
-        raise typer.BadParameter("give --quiet or --json, not both")
+    _refuse_quiet_json(quiet, as_json)
     expiry = _expiry(expires_in, expires_at)
+    limit = parse_rate_limit(rate_limit) if rate_limit else None
     with connect() as relay:
-        created = relay.api_keys.create(name, expires_at=expiry, scopes=scope or ())
-    if quiet:
-        typer.echo(created.key)
-    elif as_json:
-        print_json(created)
-    else:
-        _print_created(created)
-
-
-def _key_row(key: ApiKey) -> list[str]:
-    return [
-        key.id,
-        key.name,
-        key.key_prefix,
-        ", ".join(key.scopes) or "(all)",
-        format_time(key.created_at),
-        format_time(key.expires_at),
-        format_time(key.last_used_at),
-    ]
+        created = relay.api_keys.create(
+            name, expires_at=expiry, scopes=scope or (), rate_limit=limit
+        )
+    _print_new_key(created, quiet=quiet, as_json=as_json)
 
 
 @app.command("list")
@@ -118,19 +140,95 @@ def list_keys(as_json: JsonOption = False) -> None:
     """List the keys that are not revoked, newest first (never the keys themselves)."""
     with connect() as relay:
         api_keys = relay.api_keys.list()
-    if as_json:
-        print_json(api_keys)
-        return
-    columns = ["ID", "Name", "Prefix", "Scopes", "Created (UTC)", "Expires", "Last used"]
-    print_table(columns, (_key_row(key) for key in api_keys), uncut=("ID", "Prefix"))
+    print_list(api_keys, _COLUMNS, as_json=as_json)
 
 
 @app.command()
-def revoke(
-    key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id (keys list).")],
+def get(key_id: KeyId, as_json: JsonOption = False) -> None:
+    """Show one key (never the key itself)."""
+    with connect() as relay:
+        key = relay.api_keys.get(key_id)
+    _show(key, as_json=as_json)
+
+
+@app.command()
+def update(
+    key_id: KeyId,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    rate_limit: RateLimitOption = None,
+    no_rate_limit: Annotated[
+        bool, typer.Option("--no-rate-limit", help="Remove the key's rate limit.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
+    """Rename a key, or set or remove its rate limit; what is not given stays."""
+    if rate_limit and no_rate_limit:
+        raise typer.BadParameter("give --rate-limit or --no-rate-limit, not both")
+    limit: RateLimit | NotGiven | None = NOT_GIVEN
+    if rate_limit:
+        limit = parse_rate_limit(rate_limit)
+    elif no_rate_limit:
+        limit = None
+    if name is None and limit is NOT_GIVEN:
+        raise typer.BadParameter("nothing to change: give --name, --rate-limit or --no-rate-limit")
+    with connect() as relay:
+        key = relay.api_keys.update(
+            key_id, name=NOT_GIVEN if name is None else name, rate_limit=limit
+        )
+    _show(key, as_json=as_json)
+
+
+@app.command()
+def rotate(
+    key_id: KeyId,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            help="How long the old key keeps working: 0s to 7d (the server's default: 1h).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a key with a new one (same name, scopes, rate limit and expiry), printed
+    once; the old key keeps working for the grace period, never past its own expiry."""
+    _refuse_quiet_json(quiet, as_json)
+    grace_seconds = NOT_GIVEN if grace is None else parse_seconds(grace)
+    with connect() as relay:
+        rotated = relay.api_keys.rotate(key_id, grace_period_seconds=grace_seconds)
+    _print_new_key(rotated, quiet=quiet, as_json=as_json)
+    if not (quiet or as_json):
+        stderr.print(
+            "The old key is refused from now on."
+            if grace_seconds == 0
+            else f"The old key keeps working for {grace or '1h'} (never past its own expiry)."
+        )
+
+
+@app.command()
+def revoke(key_id: KeyId, as_json: JsonOption = False) -> None:
     """Revoke a key for good: it is refused from the very next request."""
     with connect() as relay:
         relay.api_keys.revoke(key_id)
     print_done(f"Revoked key {key_id}.", {"id": key_id, "revoked": True}, as_json=as_json)
+
+
+@app.command()
+def usage(
+    key_id: KeyId,
+    days: Annotated[int, typer.Option(min=1, max=90, help="How many days, today included.")] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests made with a key per UTC day and status class, oldest day first."""
+    with connect() as relay:
+        key_usage = relay.api_keys.usage(key_id, days=days)
+    if as_json:
+        print_json(key_usage)
+        return
+    rows = (
+        [day.date.isoformat(), str(day.total)]
+        + [str(day.by_status.get(status, 0)) for status in STATUS_CLASSES]
+        for day in key_usage.days
+    )
+    print_table(["Day (UTC)", "Total", *STATUS_CLASSES], rows, uncut=("Day (UTC)",))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +31,9 @@ stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
 stderr = Console(stderr=True, highlight=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LimitOption = Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")]
+AllOption = Annotated[bool, typer.Option("--all", help="Show every one.")]
+ItemT = TypeVar("ItemT")
 
 
 class ExitCode(enum.IntEnum):
@@ -93,8 +98,9 @@ def print_done(message: str, result: dict[str, Any], *, as_json: bool) -> None:
         stdout.print(message, markup=False)
 
 
-def format_time(value: datetime | None, *, none: str = "never") -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else none
+def format_time(value: datetime | None, *, none: str = "never", seconds: bool = False) -> str:
+    time_format = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return value.astimezone(UTC).strftime(time_format) if value else none
 
 
 def print_table(
@@ -112,6 +118,36 @@ def print_table(
     for row in rows:
         table.add_row(*row)
     stdout.print(table)
+
+
+@dataclass(frozen=True)
+class Columns(Generic[ItemT]):
+    """How a list shows as a table: the column names, each item's row, and the columns
+    never shortened (ids people copy)."""
+
+    names: Sequence[str]
+    row: Callable[[ItemT], Sequence[str]]
+    uncut: Sequence[str] = ("ID",)
+
+
+def print_list(items: Sequence[ItemT], columns: Columns[ItemT], *, as_json: bool) -> None:
+    """`items` as JSON for scripts, or as a table for people."""
+    if as_json:
+        print_json(items)
+    else:
+        print_table(columns.names, (columns.row(item) for item in items), uncut=columns.uncut)
+
+
+def print_newest(
+    items: Iterable[ItemT], columns: Columns[ItemT], *, limit: int, show_all: bool, as_json: bool
+) -> None:
+    """The first `limit` items (every one with `show_all`) as print_list shows them, and a
+    note on stderr when some were left out: one more than shown is read, to know, and no
+    page beyond it is fetched."""
+    found = list(items if show_all else itertools.islice(items, limit + 1))
+    print_list(found if show_all else found[:limit], columns, as_json=as_json)
+    if not show_all and len(found) > limit:
+        stderr.print(f"Showing the newest {limit}; --limit N or --all for more.")
 
 
 def print_fields(fields: Sequence[tuple[str, str]]) -> None:

@@ -1,0 +1,68 @@
+"""The values people type into relayctl and read back from it: durations (`90d`),
+moments (`2030-12-31`, `24h` ago) and rate limits (`600/60s`). A value that cannot
+be read is a usage mistake (typer.BadParameter, exit status 2)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+
+import typer
+
+from relay_sdk.rate_limits import RateLimit
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DATE_ALONE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30s`, `30m`, `12h`, `90d` or `2w` as a timedelta."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise typer.BadParameter("expected a number and a unit: 30s, 30m, 12h, 90d or 2w")
+    amount, unit = match.groups()
+    return timedelta(**{_DURATION_UNITS[unit]: int(amount)})
+
+
+def parse_seconds(text: str) -> int:
+    """A duration (see parse_duration) in whole seconds."""
+    return int(parse_duration(text).total_seconds())
+
+
+def parse_moment(text: str, *, date_alone_means: time) -> datetime:
+    """ISO 8601; a date alone means that time of the day, and no offset means UTC."""
+    text = text.strip()
+    try:
+        if _DATE_ALONE.fullmatch(text):
+            day = datetime.fromisoformat(text).date()
+            return datetime.combine(day, date_alone_means, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter("expected an ISO 8601 date or time, e.g. 2030-12-31") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_expiry(text: str) -> datetime:
+    """When a key stops working: a date alone means the end of that day."""
+    return parse_moment(text, date_alone_means=time(23, 59, 59))
+
+
+def parse_since(text: str) -> datetime:
+    """How far back to look: a duration (`24h`: the last 24 hours), or a moment, where a
+    date alone means the start of that day."""
+    if _DURATION.fullmatch(text.strip()):
+        return datetime.now(UTC) - parse_duration(text)
+    return parse_moment(text, date_alone_means=time(0, 0))
+
+
+def parse_rate_limit(text: str) -> RateLimit:
+    """`600/60s`, `10000/1d`: at most that many requests in any such window."""
+    requests, _, window = text.partition("/")
+    if not requests.strip().isdecimal() or not window:
+        raise typer.BadParameter("expected requests/window, e.g. 600/60s or 10000/1d")
+    return RateLimit(requests=int(requests), per_seconds=parse_seconds(window))
+
+
+def format_rate_limit(limit: RateLimit | None) -> str:
+    return f"{limit.requests}/{limit.per_seconds}s" if limit else "none"

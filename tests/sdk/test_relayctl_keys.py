@@ -1,0 +1,149 @@
+"""relayctl's key commands beyond create and revoke, against a real server: rotate, update,
+get, usage, a list longer than a page, and a key over its rate limit."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+
+from relay.db import Database
+from tests.factories import TenantFixture, make_api_key
+from tests.sdk.conftest import record_uses, relayctl
+
+pytestmark = pytest.mark.backend_independent
+
+MISSING_ID = "00000000-0000-4000-8000-000000000000"
+
+
+async def create_key(env: dict[str, str], *options: str) -> dict[str, str]:
+    created = await relayctl("keys", "create", *options, "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    key: dict[str, str] = json.loads(created.stdout)
+    return key
+
+
+async def test_rotate_prints_the_new_key_once_and_quiet_prints_it_alone(
+    env: dict[str, str],
+) -> None:
+    old = await create_key(env, "--name", "Deploy")
+    rotated = await relayctl("keys", "rotate", old["id"], "--grace", "30m", "--quiet", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    new_key = rotated.stdout.removesuffix("\n")
+    assert new_key.startswith("rl_live_")
+    assert new_key != old["key"]
+    # Both work during the grace period.
+    for key in (old["key"], new_key):
+        listed = await relayctl("keys", "list", "--json", env=env | {"RELAY_API_KEY": key})
+        assert [k["name"] for k in json.loads(listed.stdout)][:2] == ["Deploy", "Deploy"]
+
+    again = await relayctl("keys", "rotate", old["id"], env=env)
+    assert again.returncode == 1  # 409
+    assert again.stderr.startswith("relayctl: error: 409: API key is already being rotated")
+
+
+async def test_rotate_for_people_shows_the_key_and_how_long_the_old_one_works(
+    env: dict[str, str],
+) -> None:
+    old = await create_key(env, "--name", "Laptop")
+    rotated = await relayctl("keys", "rotate", old["id"], env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    key_lines = [line for line in rotated.stdout.splitlines() if line.startswith("rl_live_")]
+    assert len(key_lines) == 1
+    assert "Laptop" in rotated.stdout
+    assert "not shown again" in rotated.stderr
+    assert "The old key keeps working for 1h" in rotated.stderr
+
+
+async def test_update_renames_and_sets_then_removes_the_rate_limit(env: dict[str, str]) -> None:
+    key = await create_key(env, "--name", "Batch", "--rate-limit", "600/1m")
+    assert key["rate_limit"] == {"requests": 600, "per_seconds": 60}
+    updated = await relayctl(
+        "keys", "update", key["id"], "--name", "Nightly", "--rate-limit", "10000/1d", "--json",
+        env=env,
+    )  # fmt: skip
+    assert json.loads(updated.stdout)["rate_limit"] == {"requests": 10000, "per_seconds": 86400}
+    removed = await relayctl("keys", "update", key["id"], "--no-rate-limit", env=env)
+    assert removed.returncode == 0, removed.stderr
+    shown = await relayctl("keys", "get", key["id"], "--json", env=env)
+    assert {k: v for k, v in json.loads(shown.stdout).items() if k in ("name", "rate_limit")} == {
+        "name": "Nightly",
+        "rate_limit": None,
+    }
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["update", MISSING_ID],
+        ["update", MISSING_ID, "--rate-limit", "600/60s", "--no-rate-limit"],
+        ["update", MISSING_ID, "--rate-limit", "600"],
+        ["update", MISSING_ID, "--rate-limit", "many/60s"],
+        ["rotate", MISSING_ID, "--grace", "soon"],
+        ["rotate", MISSING_ID, "--quiet", "--json"],
+        ["usage", MISSING_ID, "--days", "91"],
+    ],
+)
+async def test_a_wrong_option_is_a_usage_mistake_before_any_request(
+    env: dict[str, str], arguments: list[str]
+) -> None:
+    refused = await relayctl("keys", *arguments, env=env)
+    assert refused.returncode == 2
+
+
+async def test_get_shows_one_key_and_a_missing_one_exits_with_4(env: dict[str, str]) -> None:
+    key = await create_key(env, "--name", "Reader", "--scope", "datasets:read")
+    shown = await relayctl("keys", "get", key["id"], env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Reader" in shown.stdout
+    assert "datasets:read" in shown.stdout
+    assert key["key"] not in shown.stdout
+    missing = await relayctl("keys", "get", MISSING_ID, env=env)
+    assert missing.returncode == 4
+
+
+async def test_usage_shows_a_row_per_day_or_json(
+    env: dict[str, str], app: FastAPI, tenant_a: TenantFixture
+) -> None:
+    key = await create_key(env, "--name", "Counted")
+    await record_uses(app, tenant_a, key["id"], [200, 204, 404, 500])
+    today = datetime.now(UTC).date().isoformat()
+
+    table = await relayctl("keys", "usage", key["id"], "--days", "3", env=env)
+    assert table.returncode == 0, table.stderr
+    today_row = next(line for line in table.stdout.splitlines() if today in line)
+    assert [cell.strip() for cell in today_row.strip("│ ").split("│")] == [
+        today, "4", "2", "0", "1", "1"
+    ]  # fmt: skip
+    as_json = json.loads((await relayctl("keys", "usage", key["id"], "--json", env=env)).stdout)
+    assert len(as_json["days"]) == 30
+    assert as_json["days"][-1] == {
+        "date": today,
+        "total": 4,
+        "by_status": {"2xx": 2, "3xx": 0, "4xx": 1, "5xx": 1},
+    }
+
+
+async def test_keys_list_follows_the_pages_past_the_first_hundred(
+    env: dict[str, str], db: Database, tenant_a: TenantFixture
+) -> None:
+    for number in range(100):
+        await make_api_key(db, tenant_a, name=f"Key {number}")
+    listed = await relayctl("keys", "list", "--json", env=env)
+    names = [key["name"] for key in json.loads(listed.stdout)]
+    assert len(names) == 101
+    assert (names[0], names[-1]) == ("Key 99", "Initial key")
+
+
+async def test_a_key_over_its_rate_limit_exits_with_7_saying_when_to_retry(
+    env: dict[str, str],
+) -> None:
+    limited = await create_key(env, "--name", "Tight", "--rate-limit", "1/1h")
+    as_limited = env | {"RELAY_API_KEY": limited["key"]}
+    assert (await relayctl("datasets", "list", env=as_limited)).returncode == 0
+    refused = await relayctl("datasets", "list", env=as_limited)
+    assert refused.returncode == 7
+    assert refused.stderr.startswith("relayctl: error: 429: Rate limit exceeded: 1 requests per")
+    assert "; retry after " in refused.stderr
