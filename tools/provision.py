@@ -5,12 +5,14 @@ command: a missing program is installed when this machine allows it, and when it
 does not, the run stops here, naming the command that installs it, instead of
 failing (or worse, skipping) tests later.
 
-    python tools/provision.py chromium redis-server
+    python tools/provision.py chromium redis-server axe-core
 
 Chromium, in order: $RELAY_CHROMIUM; a system Chromium on PATH (Debian's
 /usr/bin/chromium); Playwright's own build; Debian's package through apt-get when
-running as root; Playwright's download. Other programs: on PATH, or Debian's
-package through apt-get when running as root.
+running as root; Playwright's download. axe-core (the accessibility engine the
+browser tests run): `npm ci` in tools/axe/, from its lock file (npm itself from
+Debian's package when missing). Other programs: on PATH, or Debian's package
+through apt-get when running as root.
 
 Exit status: 0 everything is there, 1 something is missing and could not be
 installed (one line on stderr per missing program).
@@ -19,6 +21,7 @@ installed (one line on stderr per missing program).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser")
+AXE_FOLDER = Path(__file__).resolve().parent / "axe"
 INSTALL_TIMEOUT_SECONDS = 900
 
 
@@ -49,6 +53,7 @@ PROGRAMS = {
         Program("redis-server", "redis-server", "the Redis-backed limit tests"),
         Program("pg_isready", "postgresql-client", "the PostgreSQL tests"),
         Program("wrk", "wrk", "the HTTP benchmarks"),
+        Program("npm", "npm", "installing axe-core for the browser tests"),
     )
 }
 
@@ -150,12 +155,42 @@ def ensure_program(program: Program) -> str | None:
     )
 
 
+def axe_script() -> Path:
+    """Where the browser tests load axe-core from."""
+    return AXE_FOLDER / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe_installed() -> bool:
+    """axe-core there, at the version the lock file pins."""
+    installed = AXE_FOLDER / "node_modules" / "axe-core" / "package.json"
+    if not installed.is_file():
+        return False
+    lock = json.loads((AXE_FOLDER / "package-lock.json").read_text())
+    pinned = lock["packages"]["node_modules/axe-core"]["version"]
+    return bool(json.loads(installed.read_text())["version"] == pinned)
+
+
+def ensure_axe() -> str | None:
+    """None when axe-core is installed (or now is), else the one-line reason."""
+    if _axe_installed():
+        return None
+    if ensure_program(PROGRAMS["npm"]) is None and _run_quietly(
+        ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(AXE_FOLDER)]
+    ):
+        return None
+    return (
+        "axe-core is needed by the browser tests and could not be installed here: run "
+        "`cd tools/axe && npm ci` (npm from `sudo apt-get install npm`), then `make test` again."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("programs", nargs="+", choices=["chromium", *PROGRAMS])
+    parser.add_argument("programs", nargs="+", choices=["chromium", "axe-core", *PROGRAMS])
     args = parser.parse_args(argv)
+    special = {"chromium": ensure_chromium, "axe-core": ensure_axe}
     problems = [
-        ensure_chromium() if name == "chromium" else ensure_program(PROGRAMS[name])
+        special[name]() if name in special else ensure_program(PROGRAMS[name])
         for name in args.programs
     ]
     for problem in filter(None, problems):

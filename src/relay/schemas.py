@@ -21,6 +21,12 @@ def _as_utc(value: datetime) -> datetime:
 
 UTCTimestamp = Annotated[datetime, AfterValidator(_as_utc)]
 
+
+def iso_utc(value: datetime) -> str:
+    """A UTC timestamp as every answer of Relay writes it: ISO 8601 ending in "Z"."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 # C0 controls but tab, newline and carriage return, and DEL. PostgreSQL cannot
 # store NUL at all, and none of them belongs in a name or a description.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

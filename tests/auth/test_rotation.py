@@ -167,3 +167,13 @@ async def test_another_worker_refuses_the_old_key_once_the_grace_ends(
         assert response.status_code == 201
         answer = await first_refusal(other, old_key)
         assert (answer.status_code, answer.json()) == (401, EXPIRED)
+
+
+async def test_the_rotation_event_writes_times_as_every_answer_does(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    old_id, _ = await make_api_key(db, tenant_a)
+    await client.post(f"{KEYS}/{old_id}/rotate", headers=tenant_a.headers)
+    events = (await client.get("/api/v1/audit-events", headers=tenant_a.headers)).json()["items"]
+    rotated = next(event for event in events if event["action"] == "api_key.rotated")
+    assert rotated["details"]["old_key_expires_at"].endswith("Z")

@@ -59,12 +59,43 @@ async def test_expiry_choices_and_custom_date(client: httpx.AsyncClient) -> None
     listed = (await client.get(PAGE)).text
     assert "2031-06-30 23:59 UTC" in listed
 
-    past = await create_in_dashboard(client, "Past", expiration="custom", expires_on="2020-01-01")
+
+async def test_a_refused_key_keeps_what_was_typed_and_says_what_is_wrong(
+    client: httpx.AsyncClient,
+) -> None:
+    # The review: the name was lost, the menu reset to "No expiration" above a date
+    # error, aria-invalid sat on a hidden field and the words were pydantic's.
+    await sign_up(client)
+    past = await create_in_dashboard(
+        client,
+        "Contractor",
+        expiration="custom",
+        expires_on="2020-01-01",
+        access="restricted",
+        scope_datasets="read",
+    )
     assert past.status_code == 422
-    assert "expires_at must be in the future" in past.text
+    page = past.text
+    assert "<title>Error: API Keys · Relay</title>" in page
+    assert 'value="Contractor"' in page
+    assert '<option value="custom" selected>' in page
+    assert 'value="2020-01-01" aria-invalid="true" aria-describedby="key-expires-on-error"' in page
+    assert '<p class="field-error" id="key-expires-on-error">' in page
+    assert "Choose a date after today" in page
+    assert '<a href="#key-expires-on">Choose a date after today</a>' in page  # the summary
+    assert 'value="restricted" checked' in page
+    assert '<option value="read" selected>Read</option>' in page
+    assert "must be in the future" not in page
+
     blank = await create_in_dashboard(client, "   ")
-    assert blank.status_code == 422
-    assert "String should have at least 1 character" in blank.text
+    assert "Enter a name for the key" in blank.text
+    assert 'id="key-name" name="name"' in blank.text
+    no_date = await create_in_dashboard(client, "Dated", expiration="custom", expires_on="")
+    assert "Enter a date, or choose another expiration" in no_date.text
+    assert "invalid character" not in no_date.text
+    not_a_date = await create_in_dashboard(client, "Dated", expiration="custom", expires_on="31/12")
+    assert "Expiry date: enter a real date, for example 2030-03-31" in not_a_date.text
+    assert KEY.search(past.text + blank.text + no_date.text + not_a_date.text) is None
 
 
 async def test_revoke_removes_the_row_and_the_api_refuses_the_key(

@@ -36,6 +36,17 @@ def sign_up(page: Page, email: str) -> None:
     expect(page).to_have_url(re.compile(r"/settings/api-keys$"))
 
 
+def dismiss_uncopied_key(page: Page) -> None:
+    """Close the created-key dialog without copying: Done asks once, then closes."""
+    dialog = page.get_by_role("dialog", name="API key created")
+    dialog.get_by_role("link", name="Done").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "You have not copied this key. It cannot be shown again. Choose Done again to close anyway."
+    )
+    dialog.get_by_role("link", name="Done").click()
+    expect(page.locator("#created-dialog")).to_have_count(0)
+
+
 def api_status(live_server: LiveServer, key: str) -> int:
     return httpx.get(
         f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key}
@@ -110,7 +121,7 @@ def test_invited_member_sees_the_same_keys(
     owner.get_by_role("link", name="Create API Key").click()
     owner.get_by_label("Name").fill("CI/CD Pipeline")
     owner.get_by_role("button", name="Create key").click()
-    owner.get_by_role("link", name="Done").click()
+    dismiss_uncopied_key(owner)
 
     owner.get_by_role("link", name="Members").click()
     member_email = new_email()

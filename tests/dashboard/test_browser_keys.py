@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import BrowserContext, expect
 
 from tests.dashboard.helpers import new_email
-from tests.dashboard.test_browser import KEY, shot, sign_up
+from tests.dashboard.test_browser import KEY, dismiss_uncopied_key, shot, sign_up
 from tests.live_server import LiveServer
 
 
@@ -33,7 +33,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     expect(created).to_contain_text("datasets: read, audit: read")
     first_key = created.locator("#new-key-value").inner_text().strip()
     assert KEY.fullmatch(first_key)
-    created.get_by_role("link", name="Done").click()
+    dismiss_uncopied_key(page)
     row = page.get_by_role("row", name=re.compile("Read-only reporting"))
     expect(row).to_contain_text("datasets: read, audit: read")
     headers = {"X-API-Key": first_key}
@@ -49,7 +49,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     second_key = rolled.locator("#new-key-value").inner_text().strip()
     assert KEY.fullmatch(second_key)
     assert second_key != first_key
-    rolled.get_by_role("link", name="Done").click()
+    dismiss_uncopied_key(page)
     old = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers=headers)
     assert old.json() == {"detail": "API key expired"}
 

@@ -265,9 +265,66 @@ async def test_dataset_validation_errors_show_next_to_the_field(client: httpx.As
         },
     )
     assert response.status_code == 422
-    assert 'id="name-error">String should have at least 1 character' in response.text
-    assert 'artifact-name-0-error">String should match pattern' in response.text
+    page = response.text
+    assert '<span class="visually-hidden">Error: </span>Enter a name for the dataset' in page
+    # The review: the type's error had no aria-invalid, no describedby, pydantic's words.
+    marked = 'aria-invalid="true" aria-describedby="artifact-name-0-error"'
+    assert f'value="Bad Name" placeholder="bounding_box" {marked}' in page
+    assert (
+        'id="artifact-name-0-error"><span class="visually-hidden">Error: </span>Use a to z' in page
+    )
+    assert "String should" not in page
+    assert '<legend class="visually-hidden">Artifact type 1</legend>' in page
+    assert page.index('href="#name"') < page.index('href="#artifact-name-0"')  # page order
     assert (await client.get("/datasets")).text.count("/datasets/") <= 1
+
+
+async def test_repeated_type_names_are_an_error_of_the_group(client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    response = await post_form(
+        client,
+        "/datasets/new",
+        "/datasets",
+        {"name": "Scenes", "artifact_name": ["box", "box"], "artifact_description": ["", ""],
+         "artifact_color": ["#000000", "#000000"]},
+    )  # fmt: skip
+    page = response.text
+    message = "Give each artifact type a different name"
+    assert (
+        f'id="artifact-types-error"><span class="visually-hidden">Error: </span>{message}' in page
+    )
+    assert 'aria-describedby="artifact-types-error artifact-types-hint"' in page
+    assert '<a href="#artifact-types">' in page
+
+
+async def test_inviting_an_address_again_refreshes_its_pending_invitation(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client)
+    email = new_email()
+    first = await invite(client, email)
+    second = await invite(client, email)
+    assert first != second
+    page = (await client.get(MEMBERS)).text
+    assert page.count('<li class="invitation">') == 1  # one pending invitation, not two
+    async with asgi_client(app) as stale:
+        assert (await stale.get(first)).status_code == 404  # the old link stopped working
+        assert (await stale.get(second)).status_code == 200
+
+
+async def test_a_refused_invitation_keeps_the_address_at_its_field(
+    client: httpx.AsyncClient,
+) -> None:
+    email = new_email()
+    await sign_up(client, email)
+    response = await post_form(client, MEMBERS, MEMBERS, {"email": email.upper()})
+    page = response.text
+    assert response.status_code == 409
+    assert (
+        f'value="{email.upper()}" aria-invalid="true" aria-describedby="invite-email-error"' in page
+    )
+    assert '<a href="#invite-email">A user with this email already exists</a>' in page
+    assert page.index('id="invite-email-error"') < page.index('id="invite-email"')
 
 
 async def test_the_dataset_list_pages_through_every_dataset(

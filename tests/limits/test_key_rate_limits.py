@@ -171,3 +171,12 @@ def test_requests_go_on_when_redis_stops_and_limits_are_shared_again_after(
             # The call that found Redis again counted one; two more fit in its window.
             assert [get(limited).status_code for _ in range(3)] == [200, 200, 429]
             assert "Redis answers again" in log.read_text()
+
+
+async def test_renaming_to_null_is_refused(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    key_id, _ = await make_api_key(db, tenant_a, name="Kept")
+    response = await client.patch(f"{KEYS}/{key_id}", json={"name": None}, headers=tenant_a.headers)
+    assert response.status_code == 422
+    assert (await client.get(f"{KEYS}/{key_id}", headers=tenant_a.headers)).json()["name"] == "Kept"

@@ -106,3 +106,12 @@ async def test_counting_goes_on_per_process_while_redis_is_down(
         assert windows.shared_now
         assert metrics.REDIS_UP._value.get() == 1
         assert "Redis answers again" in caplog.text
+
+
+def test_retry_after_is_the_window_not_a_second_more() -> None:
+    # 3600.0000000002 seconds of float noise once read "Retry-After: 3601".
+    from relay.limits.windows import Decision
+
+    assert Decision(False, 3, 0, 3600.0000000002).retry_after == 3600
+    assert Decision(False, 3, 0, 3599.2).retry_after == 3600
+    assert Decision(False, 3, 0, 0.0004).retry_after == 1

@@ -7,7 +7,15 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from relay.auth.scopes import ALL_SCOPES, ScopeName
 from relay.db import utcnow
@@ -71,8 +79,16 @@ class ApiKeyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: KeyName | None = Field(default=None, examples=["Production Server"])
+    # Optional, but never null: the schema says string (SkipJsonSchema hides the None
+    # that only means "not sent") and an explicit null is refused below.
+    name: KeyName | SkipJsonSchema[None] = Field(default=None, examples=["Production Server"])
     rate_limit: RateLimit | None = None
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> ApiKeyUpdate:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null")
+        return self
 
 
 class ApiKeyRotate(BaseModel):

@@ -23,6 +23,7 @@ from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, RateLimit
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError
 from relay.pagination import older_than
+from relay.schemas import iso_utc
 
 API_KEY_NOT_FOUND = "API key not found"
 # Heard by every worker and server on the database: drop the key from your cache
@@ -50,7 +51,7 @@ def _lifetime_within(actor: Actor, expires_at: datetime | None) -> datetime | No
     if expires_at > actor.expires_at:
         raise scopes.PermissionDenied(
             "Insufficient permissions: a key cannot expire after the key that makes it "
-            f"({actor.expires_at.isoformat().replace('+00:00', 'Z')})"
+            f"({iso_utc(actor.expires_at)})"
         )
     return expires_at
 
@@ -237,7 +238,7 @@ async def rotate_api_key(
         target=_target(old),
         details={
             "grace_period_seconds": grace_period_seconds,
-            "old_key_expires_at": old.expires_at.isoformat(),
+            "old_key_expires_at": iso_utc(old.expires_at),
             "new_key_id": str(new.id),
             "new_key_prefix": new.key_prefix,
         },

@@ -18,6 +18,7 @@ from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate
 from relay.auth.verifier import KeyVerifier
 from relay.dashboard import charts
+from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
@@ -43,14 +44,14 @@ NO_PERMISSION_CHOSEN = "Choose at least one permission, or Full access"
 
 def _expires_at(choice: str, custom_date: str) -> datetime | str | None:
     """The expiry the form asks for; a custom date means the end of that day, UTC.
-    An unparseable date is passed on as text so that validation reports it."""
+    A date that does not parse is passed on as text so that validation reports it."""
     if choice in EXPIRY_CHOICES:
         days = EXPIRY_CHOICES[choice]
         return None if days is None else utcnow() + timedelta(days=days)
     try:
         day = datetime.strptime(custom_date, "%Y-%m-%d").date()
     except ValueError:
-        return custom_date or "missing date"
+        return custom_date
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
@@ -82,6 +83,7 @@ async def _api_keys_page(
     *,
     created: tuple[ApiKey, str] | None = None,
     errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     cursor = request.query_params.get("cursor")
@@ -102,6 +104,9 @@ async def _api_keys_page(
         "now": utcnow(),
         "created": created,
         "errors": errors or {},
+        # The create form is in a dialog: its error summary is in there too.
+        "errors_in_dialog": bool(errors),
+        "values": values or {},
         "show_create": bool(errors) or request.query_params.get("create") == "1",
         "revoking": next((key for key in api_keys if str(key.id) == revoking), None),
         "rolling": next((key for key in api_keys if str(key.id) == rolling), None),
@@ -122,25 +127,51 @@ async def api_keys_page(request: Request, session: SessionDep, user: CurrentUser
     return await _api_keys_page(request, session, user)
 
 
+CREATE_FIELDS = {
+    "name": FormField("key-name", "Name", noun="a name for the key"),
+    "expires_at": FormField(
+        "key-expires-on",
+        "Expiry date",
+        rewrites=(("must be in the future", "Choose a date after today"),),
+    ),
+}
+# The form's fields, in page order, as the error summary lists them.
+CREATE_ORDER = ("key-name", "key-access", "key-expiration", "key-expires-on")
+
+
+def _create_values(form: FormData) -> dict[str, str]:
+    """What the create form held, to show it again after an error."""
+    names = ("name", "expiration", "expires_on", "access", *(f"scope_{r}" for r in ACCESS_LEVELS))
+    return {name: field(form, name) for name in names}
+
+
 @router.post("")
 async def create_api_key(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
+    values = _create_values(form)
+    errors: dict[str, str] = {}
+    scopes: list[str] = []
     try:
         scopes = _scopes(form)
     except ValueError as exc:
-        return await _api_keys_page(
-            request, session, user, errors={"scopes": str(exc)}, status_code=422
-        )
+        errors["key-access"] = str(exc)
+    if values["expiration"] == "custom" and not values["expires_on"]:
+        errors["key-expires-on"] = "Enter a date, or choose another expiration"
+    data = None
     try:
         data = ApiKeyCreate(
-            name=field(form, "name"),
-            expires_at=_expires_at(field(form, "expiration"), field(form, "expires_on")),
+            name=values["name"],
+            expires_at=_expires_at(values["expiration"], values["expires_on"]),
             scopes=scopes,
         )
     except ValidationError as exc:
-        errors = {str(error["loc"][0]): error["msg"] for error in exc.errors()}
-        return await _api_keys_page(request, session, user, errors=errors, status_code=422)
+        errors = field_messages(exc, CREATE_FIELDS) | errors
+    if errors or data is None:
+        ordered = {key: errors[key] for key in CREATE_ORDER if key in errors}
+        return await _api_keys_page(
+            request, session, user, errors=ordered, values=values, status_code=422
+        )
     created = await auth_service.create_api_key(
         session,
         tenant_id=user.tenant_id,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import (
     CheckedForm,
     CurrentUser,
@@ -46,9 +47,21 @@ def _artifact_rows(form: FormData) -> list[dict[str, Any]]:
     ]
 
 
-def _field_errors(exc: ValidationError) -> dict[str, str]:
-    """Pydantic's messages (the API's words), keyed by dotted field path."""
-    return {".".join(str(part) for part in error["loc"]): error["msg"] for error in exc.errors()}
+TYPE_NAME_RULE = "Use a to z, 0 to 9 and _ only, up to 64 characters"
+DATASET_FIELDS = {
+    "name": FormField("name", "Name", noun="a name for the dataset"),
+    "description": FormField("description", "Description"),
+    "artifact_types": FormField(
+        "artifact-types",
+        "Artifact types",
+        rewrites=(("must be unique", "Give each artifact type a different name"),),
+    ),
+    "artifact_types.*.name": FormField("artifact-name-*", "Type name", pattern_hint=TYPE_NAME_RULE),
+    "artifact_types.*.description": FormField("artifact-description-*", "Type description"),
+    "artifact_types.*.color": FormField(
+        "artifact-color-*", "Colour", pattern_hint="Choose a colour"
+    ),
+}
 
 
 def _page_number(request: Request) -> int:
@@ -88,7 +101,11 @@ async def create_dataset(
     try:
         data = DatasetCreate(**values, artifact_types=rows)
     except ValidationError as exc:
-        context = {"values": values, "rows": rows or [{}], "errors": _field_errors(exc)}
+        context = {
+            "values": values,
+            "rows": rows or [{}],
+            "errors": field_messages(exc, DATASET_FIELDS),
+        }
         return render(request, "dataset_new.html", context, user=user, status_code=422)
     dataset = await datasets_service.create_dataset(
         session, tenant_id=user.tenant_id, data=data, actor=user_actor(request, user)
@@ -133,7 +150,13 @@ async def update_dataset(
         dataset = await datasets_service.get_dataset(
             session, tenant_id=user.tenant_id, dataset_id=dataset_id
         )
-        context = {"dataset": dataset, "errors": _field_errors(exc), "confirm_delete": False}
+        context = {
+            "dataset": dataset,
+            "errors": field_messages(exc, DATASET_FIELDS),
+            # What was typed stays in the form, beside its message.
+            "values": {"name": field(form, "name"), "description": field(form, "description")},
+            "confirm_delete": False,
+        }
         return render(request, "dataset.html", context, user=user, status_code=422)
     except NotFoundError as exc:
         return redirect(request, "/datasets", flash=exc.detail)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from relay.dashboard import members
+from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
 from relay.errors import RelayError
@@ -25,7 +26,8 @@ async def _members_page(
     user: User,
     *,
     invite_link: str | None = None,
-    error: str | None = None,
+    errors: dict[str, str] | None = None,
+    email: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
     tenant_members = await members.list_members(session, tenant_id=user.tenant_id)
@@ -34,7 +36,8 @@ async def _members_page(
         "members": tenant_members,
         "invitations": await members.list_pending_invitations(session, tenant_id=user.tenant_id),
         "invite_link": invite_link,
-        "error": error,
+        "errors": errors or {},
+        "email": email,
         "removing": next((m for m in tenant_members if str(m.id) == removing), None),
     }
     return render(
@@ -51,12 +54,16 @@ async def members_page(request: Request, session: SessionDep, user: CurrentUser)
 async def invite_member(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> HTMLResponse:
+    email = field(form, "email")
     try:
         _invitation, token = await members.invite_member(
-            session, inviter=user, email=field(form, "email"), actor=user_actor(request, user)
+            session, inviter=user, email=email, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        return await _members_page(request, session, user, error=exc.detail, status_code=400)
+        errors = error_for(exc, {}, "invite-email")
+        return await _members_page(
+            request, session, user, errors=errors, email=email, status_code=exc.status_code
+        )
     link = public_url(request.app.state.settings, f"/invitations/{token}")
     return await _members_page(request, session, user, invite_link=link, status_code=201)
 

@@ -47,23 +47,29 @@ async def invite_member(
     session: AsyncSession, *, inviter: User, email: str, actor: Actor
 ) -> tuple[Invitation, str]:
     """An invitation to the inviter's tenant; returns it and the token for the link,
-    which is shown once and stored only hashed. Only the owner may invite."""
+    which is shown once and stored only hashed. Only the owner may invite. Inviting
+    an address again refreshes its pending invitation (a new link and 7 more days;
+    the old link stops working) rather than adding a second one."""
     if inviter.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can invite members")
+        raise RelayError("Only the owner can invite members", field="email")
     tenants_service.check_email(email)
     if await tenants_service.email_taken(session, email):
-        raise ConflictError(tenants_service.EMAIL_TAKEN)
+        raise ConflictError(tenants_service.EMAIL_TAKEN, field="email")
+    address = tenants_service.normalize_email(email)
     token = new_token()
     now = utcnow()
-    invitation = Invitation(
-        tenant_id=inviter.tenant_id,
-        email=tenants_service.normalize_email(email),
-        token_hash=token_hash(token),
-        invited_by=inviter.id,
-        created_at=now,
-        expires_at=now + INVITATION_LIFETIME,
+    invitation = await session.scalar(
+        tenant_select(Invitation, inviter.tenant_id).where(
+            Invitation.email == address, Invitation.accepted_at.is_(None)
+        )
     )
-    session.add(invitation)
+    if invitation is None:
+        invitation = Invitation(tenant_id=inviter.tenant_id, email=address)
+        session.add(invitation)
+    invitation.token_hash = token_hash(token)
+    invitation.invited_by = inviter.id
+    invitation.created_at = now
+    invitation.expires_at = now + INVITATION_LIFETIME
     await session.flush()
     audit.record(
         session, tenant_id=inviter.tenant_id, action=Action.MEMBER_INVITED, actor=actor,

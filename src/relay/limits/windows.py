@@ -43,8 +43,9 @@ class Decision:
 
     @property
     def retry_after(self) -> int:
-        """Whole seconds to wait before a refused hit could pass (at least 1)."""
-        return max(1, math.ceil(self.reset_after))
+        """Whole seconds to wait before a refused hit could pass (at least 1). Rounded
+        to the millisecond first: float noise must not turn 3600 s into 3601."""
+        return max(1, math.ceil(round(self.reset_after, 3)))
 
 
 class Windows(Protocol):

@@ -4,28 +4,50 @@
 
 (function () {
   let lastOpener = null;
+  const COPIED_FOR_MS = 3000;
+
+  function visible(element) {
+    return element.offsetParent !== null || element === document.activeElement;
+  }
+
+  // Where focus starts in a dialog: the first field the server marked invalid (the
+  // user's next step), else what the dialog asks for (Cancel, in a confirmation,
+  // so that Enter never destroys anything by itself), else its first field.
+  function initialFocus(dialog) {
+    const invalid = Array.from(dialog.querySelectorAll("[aria-invalid=true], fieldset[aria-describedby]")).find(visible);
+    return invalid || dialog.querySelector("[data-initial-focus]") ||
+      dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+  }
 
   function openModal(dialog, opener) {
-    lastOpener = opener || document.activeElement;
+    const returnTo = dialog.dataset.returnFocus && document.getElementById(dialog.dataset.returnFocus);
+    lastOpener = opener || returnTo || document.activeElement;
     // A dialog the server rendered open is non-modal: reopen it as a modal one,
     // without close(), whose "close" event would count as the user closing it.
     dialog.removeAttribute("open");
     dialog.showModal();
-    // A form sent back with errors: the first invalid field the user can see.
-    const invalid = Array.from(dialog.querySelectorAll("[aria-invalid=true]")).find(visible);
-    const first = invalid || dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+    const first = initialFocus(dialog);
     if (first) first.focus();
-  }
-
-  function visible(element) {
-    return element.offsetParent !== null;
   }
 
   function cleanUrl(url) {
     if (url && window.history.replaceState) window.history.replaceState(null, "", url);
   }
 
+  // A dialog showing a secret that was never copied asks once before it closes.
+  function mayClose(dialog) {
+    if (!dialog.hasAttribute("data-unsaved-secret") || dialog.dataset.copied || dialog.dataset.warned) {
+      return true;
+    }
+    dialog.dataset.warned = "yes";
+    dialog.querySelector("[data-unsaved-warning]").hidden = false;
+    return false;
+  }
+
   document.querySelectorAll("dialog").forEach(function (dialog) {
+    dialog.addEventListener("cancel", function (event) {
+      if (!mayClose(dialog)) event.preventDefault();
+    });
     dialog.addEventListener("close", function () {
       // The dialog that showed a secret takes it out of the page when closed.
       if (dialog.hasAttribute("data-forget-on-close")) dialog.remove();
@@ -47,9 +69,10 @@
       openModal(document.getElementById(target.dataset.openDialog), target);
     } else if (target.hasAttribute("data-close-dialog")) {
       event.preventDefault();
-      target.closest("dialog").close();
+      const dialog = target.closest("dialog");
+      if (mayClose(dialog)) dialog.close();
     } else if (target.hasAttribute("data-confirm-action")) {
-      // One confirmation dialog per page (revoke a key, remove a member), aimed at the row clicked.
+      // One confirmation dialog per kind (revoke a key, remove a member), aimed at the row clicked.
       event.preventDefault();
       const dialog = document.getElementById(target.dataset.confirmDialog);
       dialog.querySelector("[data-confirm-form]").action = target.dataset.confirmAction;
@@ -64,18 +87,33 @@
 
   function copyText(button) {
     const source = document.getElementById(button.dataset.copy);
-    const status = button.closest("dialog, section").querySelector("[data-copy-status]");
-    const done = function (message) {
-      if (status) status.textContent = message;
-      button.textContent = message === "Copied" ? "Copied" : "Copy";
+    const holder = button.closest("dialog, section");
+    const status = holder.querySelector("[data-copy-status]");
+    const say = function (message) {
+      // Emptied first, so that a second copy is announced like the first.
+      if (status) {
+        status.textContent = "";
+        window.setTimeout(function () { status.textContent = message; }, 100);
+      }
     };
     if (!navigator.clipboard) {
-      done("Copying is not available here: select the text and copy it.");
+      say("Copying is not available here: select the text and copy it.");
       return;
     }
     navigator.clipboard.writeText(source.textContent.trim()).then(
-      function () { done("Copied"); },
-      function () { done("Could not copy: select the text and copy it."); }
+      function () {
+        if (holder.tagName === "DIALOG") holder.dataset.copied = "yes";
+        const warning = holder.querySelector("[data-unsaved-warning]");
+        if (warning) warning.hidden = true;
+        say("Copied");
+        button.textContent = "Copied";
+        window.clearTimeout(button.resetTimer);
+        button.resetTimer = window.setTimeout(function () {
+          button.textContent = "Copy";
+          if (status) status.textContent = "";
+        }, COPIED_FOR_MS);
+      },
+      function () { say("Could not copy: select the text and copy it."); }
     );
   }
 
@@ -94,6 +132,8 @@
     row.querySelectorAll("label").forEach(function (label) {
       label.htmlFor = label.htmlFor.replace(/-\d+$/, "-" + index);
     });
+    const legend = row.querySelector("legend");
+    if (legend) legend.textContent = "Artifact type " + (index + 1);
     last.after(row);
     row.querySelector("input").focus();
   }
