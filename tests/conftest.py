@@ -19,6 +19,7 @@ from relay.app import create_app
 from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
+from tests.auth.workers import ready
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
 from tests.redis_server import RedisServer, run_redis
@@ -99,6 +100,17 @@ def redis_server() -> Iterator[RedisServer]:
     """A private Redis for the tests, shared by the session (flush it between uses)."""
     with run_redis() as server:
         yield server
+
+
+@pytest.fixture
+async def second_worker(settings: Settings, is_sqlite: bool) -> AsyncIterator[FastAPI]:
+    """Another app on the same PostgreSQL database: a second worker or server."""
+    if is_sqlite:
+        pytest.skip("several workers need PostgreSQL (relay serve refuses them on SQLite)")
+    worker = create_app(settings)
+    async with worker.router.lifespan_context(worker):
+        await ready(worker)
+        yield worker
 
 
 def asgi_client(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
@@ -10,6 +11,27 @@ from relay.app import create_app
 from relay.config import Settings
 from relay.db import Database
 from tests.conftest import asgi_client
+
+# API operations that take no key, each for a reason the route declares (public()).
+PUBLIC = {"/api/v1/leaked-keys"}
+
+
+def api_operations(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(path, operation) for every /api/v1 operation that takes a key."""
+    return [
+        (path, operation)
+        for path, operations in spec["paths"].items()
+        if path.startswith("/api/v1/") and path not in PUBLIC
+        for operation in operations.values()
+    ]
+
+
+async def test_public_api_operations_say_they_take_no_key(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path in PUBLIC:
+        for operation in spec["paths"][path].values():
+            assert operation["security"] == []
+            assert "x-required-scope" not in operation
 
 
 async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
@@ -23,13 +45,10 @@ async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
         "name": "X-API-Key",
         "description": schemes["APIKeyHeader"]["description"],
     }
-    for path, operations in spec["paths"].items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for operation in operations.values():
-            assert [set(requirement) for requirement in operation["security"]] == [
-                {"APIKeyHeader"}
-            ], path
+    for path, operation in api_operations(spec):
+        assert [set(requirement) for requirement in operation["security"]] == [{"APIKeyHeader"}], (
+            path
+        )
 
 
 async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
@@ -41,22 +60,18 @@ async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
 async def test_every_api_operation_documents_its_error_answers(client: httpx.AsyncClient) -> None:
     # Found by the fuzzer: 401 and 429 reached clients without being declared.
     spec = (await client.get("/openapi.json")).json()
-    for path, operations in spec["paths"].items():
-        if path.startswith("/api/v1/"):
-            for operation in operations.values():
-                assert {"401", "403", "413", "429", "503"} <= set(operation["responses"]), path
-                assert "Who are you" in operation["responses"]["401"]["description"]
-                assert "You may not" in operation["responses"]["403"]["description"]
+    for path, operation in api_operations(spec):
+        assert {"401", "403", "413", "429", "503"} <= set(operation["responses"]), path
+        assert "Who are you" in operation["responses"]["401"]["description"]
+        assert "You may not" in operation["responses"]["403"]["description"]
 
 
 async def test_every_api_operation_names_its_scope(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    for path, operations in spec["paths"].items():
-        if path.startswith("/api/v1/"):
-            for operation in operations.values():
-                scope = operation["x-required-scope"]
-                assert operation["security"] == [{"APIKeyHeader": [scope]}], path
-                assert f"Requires the `{scope}` scope" in operation["description"], path
+    for path, operation in api_operations(spec):
+        scope = operation["x-required-scope"]
+        assert operation["security"] == [{"APIKeyHeader": [scope]}], path
+        assert f"Requires the `{scope}` scope" in operation["description"], path
 
 
 async def test_schema_lists_the_valid_scopes(client: httpx.AsyncClient) -> None:

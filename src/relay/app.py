@@ -25,6 +25,8 @@ from relay.datasets import router as datasets_router
 from relay.db import Database
 from relay.docs import install_docs
 from relay.errors import install_error_handlers
+from relay.leaks import router as leaks_router
+from relay.leaks.replays import SeenReports
 from relay.limits.policy import Limits
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
@@ -126,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.limits = Limits(windows, settings)
     app.state.revocation_listener = listener
+    app.state.seen_reports = SeenReports(redis)
     app.state.activity = activity
     install_error_handlers(app)
     app.add_middleware(KeyAccountingMiddleware, activity=activity)
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(_api_router())
+    app.include_router(leaks_router.router)
     if settings.docs:
         install_docs(app)
     install_dashboard(app)

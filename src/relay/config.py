@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For
     # is believed; from anyone else the header is ignored.
     trusted_proxies: str = ""
+    # Public keys of trusted leak reporters: "id:base64-DER,..." (see leaks/signatures.py).
+    leak_reporter_keys: str = ""
     # Serve the interactive API docs at /docs (false: off; /openapi.json stays).
     docs: bool = True
     # Bearer token for GET /metrics; /metrics answers 404 while it is empty.
@@ -108,6 +110,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")) or any(c in value for c in "?# "):
             raise ValueError("use http(s)://host[:port][/prefix], without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("leak_reporter_keys")
+    @classmethod
+    def _check_leak_reporter_keys(cls, value: str) -> str:
+        from relay.leaks.signatures import reporter_keys
+
+        reporter_keys(value)  # ReporterKeyError (a ValueError) names the bad entry
+        return value
 
     @field_validator("redis_url")
     @classmethod

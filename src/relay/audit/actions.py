@@ -12,6 +12,7 @@ class Action(StrEnum):
     API_KEY_UPDATED = "api_key.updated"
     API_KEY_EXPIRED_USE = "api_key.expired_use_refused"
     API_KEY_NEW_ADDRESS = "api_key.new_client_address"
+    API_KEY_LEAKED = "api_key.leaked"
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
     USER_SIGNED_IN = "user.signed_in"

@@ -69,6 +69,23 @@ class RequiredScope:
             raise insufficient(self.scope)
 
 
+class NoKey:
+    """The marker `public()` declares: the route takes no API key, for the reason given
+    (the route table shows it, so a route without a key is never an oversight)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    async def __call__(self) -> None:
+        return None
+
+
+def public(reason: str) -> DependsParam:
+    """`dependencies=[public("signed leak reports")]`: the route takes no API key."""
+    dependency: DependsParam = Depends(NoKey(reason))
+    return dependency
+
+
 def requires(scope: str) -> DependsParam:
     """`dependencies=[requires(DATASETS_WRITE)]`: the route needs this scope."""
     dependency: DependsParam = Depends(RequiredScope(scope))
@@ -76,9 +93,13 @@ def requires(scope: str) -> DependsParam:
 
 
 def route_scope(route: APIRoute) -> str | None:
+    """The scope a route requires, "public: <reason>" for one that takes no key, or
+    None when it declares neither."""
     for dependency in route.dependant.dependencies:
         if isinstance(dependency.call, RequiredScope):
             return dependency.call.scope
+        if isinstance(dependency.call, NoKey):
+            return f"public: {dependency.call.reason}"
     return None
 
 
@@ -96,7 +117,7 @@ def document_scopes(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     """Write each operation's scope into the OpenAPI document: as the role of its
     security requirement (OpenAPI 3.1 allows roles for API keys) and in words."""
     for method, path, scope in scope_table(app):
-        if scope is None:
+        if scope is None or scope.startswith("public"):
             continue
         operation = schema["paths"][path][method.lower()]
         operation["security"] = [{"APIKeyHeader": [scope]}]

@@ -22,6 +22,7 @@ from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
+from relay.leaks import service as leaks_service
 from relay.pagination import InvalidCursor, encode_cursor
 from relay.tenants.models import User
 
@@ -216,6 +217,18 @@ async def roll_api_key(
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, old)
     return await _api_keys_page(request, session, user, created=(new, full_key), status_code=201)
+
+
+@router.post("/leaks/{notice_id}/dismiss")
+async def dismiss_leak_notice(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    notice_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    await leaks_service.dismiss_notice(session, tenant_id=user.tenant_id, notice_id=notice_id)
+    return redirect(request, API_KEYS, flash="Notice dismissed.")
 
 
 @router.get("/{key_id}")

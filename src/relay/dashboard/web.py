@@ -22,6 +22,7 @@ from relay.dashboard.csrf import FORM_EXPIRED, CsrfRefused, form_token, token_ma
 from relay.dashboard.tokens import new_token
 from relay.db import SessionDep
 from relay.errors import RelayError
+from relay.leaks import service as leaks_service
 from relay.schemas import storable
 from relay.tenants.models import User
 
@@ -144,7 +145,12 @@ def render(
     response = templates.TemplateResponse(
         request,
         template,
-        {"user": user, "csrf_token": csrf_token, "flash": unquote(flash) if flash else None}
+        {
+            "user": user,
+            "csrf_token": csrf_token,
+            "flash": unquote(flash) if flash else None,
+            "leak_notices": getattr(request.state, "leak_notices", []),
+        }
         | (context or {}),
         status_code=status_code,
     )
@@ -183,6 +189,8 @@ async def current_user(request: Request, session: SessionDep) -> User:
     user = await sessions.user_for_token(session, session_token(request))
     if user is None:
         raise SignInRequired
+    # Every page shows the tenant's leaked-key notices until someone dismisses them.
+    request.state.leak_notices = await leaks_service.open_notices(session, tenant_id=user.tenant_id)
     return user
 
 

@@ -20,6 +20,10 @@ from relay.config import Settings
 from relay.errors import RelayError
 from relay.limits.windows import Decision, Windows
 
+# Signed reports per address: a reporter sends a batch now and then, never a stream.
+LEAK_REPORT_LIMIT = 60
+LEAK_REPORT_WINDOW = 60.0
+
 
 class TooManyRequests(RelayError):
     status_code = 429
@@ -42,11 +46,12 @@ class Limits:
         self._failure_window = settings.auth_failure_window
 
     async def dashboard_attempt(self, kind: str, address: str) -> None:
-        """Count a sign-in ("sign-in") or sign-up ("sign-up") from the address;
-        TooManyRequests when the address is over its share."""
+        """Count a sign-in ("sign-in"), a sign-up ("sign-up") or a leak report
+        ("leak-report") from the address; TooManyRequests when it is over its share."""
         limit, window = {
             "sign-in": (self._settings.signin_attempt_limit, self._settings.signin_attempt_window),
             "sign-up": (self._settings.signup_limit, self._settings.signup_window),
+            "leak-report": (LEAK_REPORT_LIMIT, LEAK_REPORT_WINDOW),
         }[kind]
         decision = await self.windows.hit(f"{kind}:{address}", limit, window)
         if not decision.allowed:

@@ -16,6 +16,7 @@ import typer
 
 from relay_sdk.cli.output import CommandError, ExitCode, JsonOption, stderr
 from relay_sdk.scan import GitError, ScanResult, scan_history, scan_paths, scan_staged
+from relay_sdk.scan.report import ReportError, send_report
 
 KEYS_FOUND = 1
 # Paths of skipped files are listed up to this many per reason; then counted only.
@@ -34,12 +35,30 @@ def scan(
         bool, typer.Option("--git-history", help="Scan every commit reachable from any ref.")
     ] = False,
     as_json: JsonOption = False,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            metavar="URL",
+            help="Send what is found to this leak-report URL (a Relay server's "
+            "/api/v1/leaked-keys), which revokes the keys at once.",
+        ),
+    ] = None,
+    signing_key: Annotated[
+        Path | None,
+        typer.Option(help="PEM file of the P-256 private key that signs the report."),
+    ] = None,
+    reporter_key_id: Annotated[
+        str, typer.Option(help="The id the server knows the signing key by.")
+    ] = "relayctl",
 ) -> None:
     """Find Relay API keys (checked by their checksum) and say where they are."""
     if staged and git_history:
         raise typer.BadParameter("give --staged or --git-history, not both")
     if (staged or git_history) and paths:
         raise typer.BadParameter("--staged and --git-history scan the repository here, not PATHs")
+    if report and signing_key is None:
+        raise typer.BadParameter("--report needs --signing-key")
     try:
         if staged:
             result = scan_staged()
@@ -51,6 +70,13 @@ def scan(
         raise CommandError(str(error), ExitCode.USAGE) from error
     _print_findings(result, as_json=as_json)
     _print_summary(result)
+    if result.findings and report and signing_key:
+        try:
+            received = send_report(result.findings, report, signing_key, reporter_key_id)
+        except ReportError as error:
+            code = {"signing": ExitCode.USAGE, "connection": ExitCode.CONNECTION}
+            raise CommandError(str(error), code.get(error.kind, ExitCode.AUTHENTICATION)) from error
+        stderr.print(f"relayctl scan: reported {received} keys to {report}", markup=False)
     if result.findings:
         raise typer.Exit(KEYS_FOUND)
 

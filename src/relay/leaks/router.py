@@ -1,0 +1,91 @@
+"""POST /api/v1/leaked-keys: reports of exposed keys, signed by a trusted reporter
+(GitHub's secret-scanning partner format). No API key: the signature is the
+credential. Everything that can refuse a report without the database does so first:
+the per-address limit, the signature, a replay."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from relay.auth.scopes import public
+from relay.auth.verifier import KeyVerifier
+from relay.clients import client_address
+from relay.db import Database
+from relay.errors import RelayError, validation_response
+from relay.json_bodies import parse_bounded_json
+from relay.leaks import service
+from relay.leaks.replays import SeenReports
+from relay.leaks.schemas import LeakedToken, LeakReportBody, ReportReceived
+from relay.leaks.signatures import KEY_ID_HEADER, SIGNATURE_HEADER, signature_is_valid
+from relay.limits.policy import Limits
+from relay.schemas import ErrorDetail
+
+router = APIRouter(prefix="/api/v1/leaked-keys", tags=["Leaked keys"])
+
+BAD_SIGNATURE = "Invalid or missing signature"
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorDetail, "description": "No valid signature from a known reporter key"},
+    409: {"model": ErrorDetail, "description": "This report was already received"},
+    413: {"model": ErrorDetail, "description": "Request body over the size limit"},
+    422: {"description": "The body is not a list of reported tokens"},
+    429: {"model": ErrorDetail, "description": "Too many reports from this address"},
+    503: {"model": ErrorDetail, "description": "Service temporarily unavailable"},
+}
+
+
+class ReplayedReport(RelayError):
+    status_code = 409
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReportReceived,
+    responses=_ANSWERS,
+    dependencies=[public("signed leak reports")],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LeakReportBody.json_schema()}},
+        },
+        "security": [],
+    },
+)
+async def report_leaked_keys(request: Request) -> Any:
+    """Revoke every live key among the reported tokens, at once, on every worker. The
+    body is signed (ECDSA P-256, SHA-256, base64 DER) in `X-Relay-Signature` by the
+    reporter key named in `X-Relay-Reporter-Key`. The answer is the same whatever the
+    tokens were."""
+    settings = request.app.state.settings
+    limits: Limits = request.app.state.limits
+    await limits.dashboard_attempt("leak-report", client_address(request, settings.trusted_proxies))
+    body = await request.body()
+    reporter = request.headers.get(KEY_ID_HEADER)
+    if not signature_is_valid(
+        settings.leak_reporter_keys, reporter, request.headers.get(SIGNATURE_HEADER), body
+    ):
+        return JSONResponse({"detail": BAD_SIGNATURE}, status_code=401)
+    seen: SeenReports = request.app.state.seen_reports
+    if not await seen.first_time(hashlib.sha256(body).hexdigest()):
+        raise ReplayedReport("This report was already received")
+    try:
+        tokens: list[LeakedToken] = LeakReportBody.validate_python(parse_bounded_json(body))
+    except ValueError as exc:  # not JSON, or not the report's shape
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        return validation_response(
+            [dict(error) for error in errors]
+            or [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not JSON"}]
+        )
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as session:
+        revoked = await service.revoke_leaked(session, tokens, reporter=reporter or "")
+        await session.commit()
+    verifier: KeyVerifier = request.app.state.verifier
+    for api_key in revoked:
+        verifier.cache.forget(api_key.key_hash)
+    return ReportReceived(received=len(tokens))

@@ -1,0 +1,30 @@
+"""The body of a leak report: GitHub's secret-scanning partner format."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+MAX_TOKENS_PER_REPORT = 1000
+
+
+class LeakedToken(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # reporters may add fields of their own
+
+    token: Annotated[str, StringConstraints(max_length=200)]
+    type: Annotated[str, StringConstraints(max_length=100)] = Field(examples=["relay_api_key"])
+    url: Annotated[str, StringConstraints(max_length=2000)] = Field(
+        examples=["https://github.com/octo-org/octo-repo/blob/abc/config.py"]
+    )
+    source: Annotated[str, StringConstraints(max_length=200)] = Field(examples=["content"])
+
+
+ReportItems = Annotated[list[LeakedToken], Field(max_length=MAX_TOKENS_PER_REPORT)]
+LeakReportBody = TypeAdapter(ReportItems)
+
+
+class ReportReceived(BaseModel):
+    """The same answer whatever the tokens were: it tells nothing about them."""
+
+    received: int = Field(description="How many entries the report held.")
