@@ -89,9 +89,13 @@ def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def live_server(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A real `relay serve` process on the test database, shared by the session."""
+    """A real `relay serve` process on the test database, shared by the session.
+
+    Every browser test signs up and in from 127.0.0.1: the per-address shares of
+    sign-ups and sign-ins (tested on their own) are lifted for this shared server."""
     log_path = tmp_path_factory.mktemp("live") / "relay-serve.log"
-    with run_server(settings.database_url, log_path) as server:
+    env = {"RELAY_SIGNUP_LIMIT": "100000", "RELAY_SIGNIN_ATTEMPT_LIMIT": "100000"}
+    with run_server(settings.database_url, log_path, env=env) as server:
         yield server
 
 

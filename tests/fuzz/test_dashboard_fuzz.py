@@ -102,6 +102,7 @@ def ids_to_aim_at(client: httpx.Client) -> dict[str, list[str]]:
         "dataset_id": [dataset.headers["location"].rsplit("/", 1)[1], *garbage],
         "member_id": garbage,
         "invitation_id": garbage,
+        "notice_id": garbage,
         "token": [invitation.group(1), "x" * 300, *garbage],
     }
 
