@@ -2,7 +2,16 @@
 
 from relay.auth.models import ApiKey
 from relay.dashboard.models import Invitation, LoginFailure, WebSession
-from relay.datasets.models import Dataset
+from relay.datasets.models import Dataset, DatasetCount
 from relay.tenants.models import Tenant, User
 
-__all__ = ["ApiKey", "Dataset", "Invitation", "LoginFailure", "Tenant", "User", "WebSession"]
+__all__ = [
+    "ApiKey",
+    "Dataset",
+    "DatasetCount",
+    "Invitation",
+    "LoginFailure",
+    "Tenant",
+    "User",
+    "WebSession",
+]

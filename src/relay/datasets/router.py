@@ -6,9 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from relay.auth.dependencies import CurrentPrincipal
 from relay.datasets import service
+from relay.datasets.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
 from relay.db import ReadSessionDep, SessionDep
 
@@ -17,6 +19,14 @@ router = APIRouter(prefix="/datasets", tags=["Datasets"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such dataset in this tenant"}
 }
+CURSOR_WITH_PAGE = "Pass either cursor or page, not both: a cursor already says where the page is"
+
+
+def _bad_cursor(message: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, as for any other bad query parameter."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", "cursor"), "msg": message}]
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetRead)
@@ -32,18 +42,43 @@ async def create_dataset(
 async def list_datasets(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Page number; 1 when omitted.")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="A previous page's `next_cursor`: the page right after it, "
+            "however deep, and stable while datasets are added or deleted. "
+            "Not with `page`.",
+        ),
+    ] = None,
 ) -> DatasetPage:
-    """List the tenant's datasets, newest first, one page at a time."""
-    items, total = await service.list_datasets(
-        session, tenant_id=principal.tenant_id, page=page, page_size=page_size
-    )
+    """List the tenant's datasets, newest first, by page number or by cursor."""
+    tenant_id = principal.tenant_id
+    if cursor is None:
+        listed = await service.list_datasets(
+            session, tenant_id=tenant_id, page_size=page_size, page=page or 1
+        )
+    elif page is not None:
+        raise _bad_cursor(CURSOR_WITH_PAGE)
+    else:
+        try:
+            after = decode_cursor(tenant_id, cursor)
+        except InvalidCursorError as exc:
+            raise _bad_cursor(str(exc)) from None
+        listed = await service.list_datasets(
+            session, tenant_id=tenant_id, page_size=page_size, after=after
+        )
+    next_position = listed.next_position
     return DatasetPage(
-        items=[DatasetRead.model_validate(item) for item in items],
-        total=total,
-        page=page,
+        items=[DatasetRead.model_validate(item) for item in listed.items],
+        total=listed.total,
+        page=None if cursor else page or 1,
         page_size=page_size,
+        next_cursor=encode_cursor(tenant_id, next_position) if next_position else None,
     )
 
 
