@@ -7,14 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, tuple_
+from sqlalchemy import Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from relay.datasets.cursor import Position
 from relay.datasets.models import Dataset, DatasetCount
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
-from relay.db import tenant_rows, tenant_select, utcnow
+from relay.db import PreparedRead, tenant_rows, tenant_select, utcnow
 from relay.errors import NotFoundError
 
 DATASET_NOT_FOUND = "Dataset not found"
@@ -85,14 +85,16 @@ _ROWS = (
     .order_by(*_NEWEST_FIRST)
     .limit(bindparam("limit"))
 )
-_PAGE = _ROWS.offset(bindparam("offset"))
+_PAGE = PreparedRead(_ROWS.offset(bindparam("offset")))
 # Keyset: the rows strictly after the cursor's, read straight from the
 # (tenant_id, created_at, id) index however deep the page is.
-_AFTER = _ROWS.where(
-    tuple_(_datasets.c.created_at, _datasets.c.id)
-    < tuple_(
-        bindparam("after_created_at", type_=_datasets.c.created_at.type),
-        bindparam("after_id", type_=_datasets.c.id.type),
+_AFTER = PreparedRead(
+    _ROWS.where(
+        tuple_(_datasets.c.created_at, _datasets.c.id)
+        < tuple_(
+            bindparam("after_created_at", type_=_datasets.c.created_at.type),
+            bindparam("after_id", type_=_datasets.c.id.type),
+        )
     )
 )
 # Past the last row there is no row to carry the total.
@@ -101,16 +103,16 @@ _ONLY_TOTAL = select(func.coalesce(_TOTAL, 0))
 
 @dataclass(frozen=True, slots=True)
 class DatasetList:
-    """One page of a tenant's datasets (rows with the Dataset fields), newest first."""
+    """One page of a tenant's datasets (the Dataset fields by name), newest first."""
 
-    items: Sequence[Row[Any]]
+    items: Sequence[dict[str, Any]]
     total: int
     # Where the next page starts; None when this page is the last.
     next_position: Position | None
 
 
 async def list_datasets(
-    session: AsyncSession,
+    reader: AsyncSession | AsyncConnection,
     *,
     tenant_id: uuid.UUID,
     page_size: int,
@@ -119,6 +121,7 @@ async def list_datasets(
 ) -> DatasetList:
     """A page of the tenant's datasets, newest first: the `page`-th, or the one
     right after `after` (a page's `next_position`), with the tenant's total."""
+    connection = await reader.connection() if isinstance(reader, AsyncSession) else reader
     # One row more than the page tells whether another page follows.
     params: dict[str, Any] = {"tenant_id": tenant_id, "limit": page_size + 1}
     if after is None:
@@ -127,14 +130,15 @@ async def list_datasets(
     else:
         statement = _AFTER
         params |= {"after_created_at": after.created_at, "after_id": after.id}
-    rows = (await session.execute(statement, params)).all()
+    rows = await statement.rows(connection, params)
     if not rows:
-        total = await session.scalar(_ONLY_TOTAL, {"tenant_id": tenant_id})
+        total = await connection.scalar(_ONLY_TOTAL, {"tenant_id": tenant_id})
         return DatasetList(items=[], total=total or 0, next_position=None)
     items = rows[:page_size]
     last = items[-1]
-    next_position = Position(last.created_at, last.id) if len(rows) > page_size else None
-    return DatasetList(items=items, total=rows[0].total, next_position=next_position)
+    more = len(rows) > page_size
+    next_position = Position(last["created_at"], last["id"]) if more else None
+    return DatasetList(items=items, total=rows[0]["total"], next_position=next_position)
 
 
 async def get_dataset(
