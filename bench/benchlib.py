@@ -52,6 +52,39 @@ async def wait_until_up(client: httpx.AsyncClient) -> None:
             await asyncio.sleep(0.2)
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    """utime + stime of a /proc/<pid>/stat line split after the command's ") "."""
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def cpu_split(server_group: int) -> dict[str, float]:
+    """CPU seconds used so far: by the whole machine, by one server's process group,
+    by PostgreSQL's processes, and by this process's finished children (wrk).
+    Differences of two readings tell how much of a run's CPU went elsewhere:
+    to the other sessions sharing this machine."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    split = {"machine": (sum(ticks) - ticks[3] - ticks[4]) / _TICKS, "server": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, _, rest = (entry / "stat").read_text().partition(") ")
+            fields = rest.split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == server_group:
+            split["server"] += _cpu_seconds(fields)
+        elif name.endswith("(postgres"):
+            split["postgres"] += _cpu_seconds(fields)
+    children = os.times()
+    split["wrk"] = children.children_user + children.children_system
+    return split
+
+
 @contextmanager
 def serving(
     command: list[str], url: str, headers: dict[str, str], env: dict[str, str], cwd: Path = ROOT

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchlib import ROOT, drop_database, recreate_database, serving, wrk
+from benchlib import ROOT, cpu_split, drop_database, recreate_database, serving, wrk
 from relay.auth import service as auth_service
 from relay.auth.schemas import ApiKeyCreate
 from relay.config import Settings
@@ -143,25 +143,37 @@ def on_port(server: Server, port: int) -> list[str]:
 
 def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
     with ExitStack() as running:
-        urls = []
+        started = []
         for offset, server in enumerate(servers):
             url = f"http://127.0.0.1:{FIRST_PORT + offset}{PATH}"
             headers = {"X-API-Key": server.key} if server.key else {}
-            running.enter_context(
+            process = running.enter_context(
                 serving(on_port(server, FIRST_PORT + offset), url, headers, server.env, server.cwd)
             )
-            urls.append((url, headers))
+            started.append((url, headers, process.pid))
         for round_number in range(1, args.rounds + 1):
-            for server, (url, headers) in zip(servers, urls, strict=True):
+            for server, (url, headers, group) in zip(servers, started, strict=True):
                 wrk(url, seconds=args.warmup, connections=args.connections, headers=headers)
                 # Let requests still queued in the server finish (sync workers).
                 time.sleep(1)
+                before = cpu_split(group)
                 run = wrk(url, seconds=args.seconds, connections=args.connections, headers=headers)
+                after = cpu_split(group)
+                used = {part: after[part] - before[part] for part in after}
+                # What the other sessions on this machine took, as a share of its cores.
+                run["others"] = (
+                    used["machine"] - used["server"] - used["postgres"] - used["wrk"]
+                ) / (args.seconds * (os.cpu_count() or 1))
+                # CPU per request, the server's and PostgreSQL's: what throughput would
+                # be on a machine of its own, whatever the other sessions did meanwhile.
+                requests = run["rps"] * args.seconds
+                run["cpu_ms"] = 1000 * (used["server"] + used["postgres"]) / requests
                 server.runs.append(run)
                 print(
                     f"round {round_number} {server.name:48} {run['rps']:8.0f} req/s  "
                     f"p50 {run['p50']:6.2f} ms  p99 {run['p99']:7.2f} ms  "
-                    f"non-2xx {run['errors']:.0f}",
+                    f"non-2xx {run['errors']:.0f}  CPU/request {run['cpu_ms']:.2f} ms  "
+                    f"others' CPU {run['others']:4.0%}",
                     flush=True,
                 )
                 time.sleep(1)
@@ -174,24 +186,33 @@ def report(servers: list[Server], args: argparse.Namespace, started: datetime) -
         f"{args.load:.2f}; wrk -t1 -c{args.connections} -d{args.seconds}s after {args.warmup} s "
         f"of warm-up, {args.rounds} interleaved rounds, PostgreSQL, 2 workers each\n"
     )
-    print("| server | req/s (median) | min-max | p50 ms | p99 ms | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| server | req/s (median) | min-max | p50 ms | p99 ms | non-2xx "
+        "| CPU ms per request | others' CPU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for server in servers:
         rps = [run["rps"] for run in server.runs]
         print(
             f"| {server.name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
             f"| {statistics.median(r['p50'] for r in server.runs):.1f} "
             f"| {statistics.median(r['p99'] for r in server.runs):.1f} "
-            f"| {sum(r['errors'] for r in server.runs):.0f} |"
+            f"| {sum(r['errors'] for r in server.runs):.0f} "
+            f"| {statistics.median(r['cpu_ms'] for r in server.runs):.2f} "
+            f"| {statistics.median(r['others'] for r in server.runs):.0%} |"
         )
-    print("\n| Relay's req/s over | per round | median | minimum |")
-    print("|---|---|---:|---:|")
+    print("\n| Relay over | req/s ratio per round | median | minimum | CPU-per-request ratio |")
+    print("|---|---|---:|---:|---:|")
     for other in servers[1:]:
-        ratios = [
-            mine["rps"] / theirs["rps"] for mine, theirs in zip(relay.runs, other.runs, strict=True)
-        ]
+        pairs = list(zip(relay.runs, other.runs, strict=True))
+        ratios = [mine["rps"] / theirs["rps"] for mine, theirs in pairs]
         shown = " ".join(f"{ratio:.2f}" for ratio in ratios)
-        print(f"| {other.name} | {shown} | {statistics.median(ratios):.2f} | {min(ratios):.2f} |")
+        efficiency = statistics.median(theirs["cpu_ms"] / mine["cpu_ms"] for mine, theirs in pairs)
+        print(
+            f"| {other.name} | {shown} | {statistics.median(ratios):.2f} | {min(ratios):.2f} "
+            f"| {efficiency:.2f} |"
+        )
+
     tails = [run["p99"] / run["p50"] for run in relay.runs]
     print(
         f"\nRelay's p99 / p50 per round: {' '.join(f'{t:.1f}' for t in tails)} "
