@@ -21,7 +21,7 @@ def _cell(rows: list[dict[str, Any]], backend: str, size: int, kind: str) -> str
 
 
 def markdown_tables(results: dict[str, Any]) -> str:
-    lists = results["lists"]
+    lists = results.get("lists", {}).get("rows", [])
     sizes = sorted({row["datasets"] for row in lists})
     header = [f"{backend}, {KINDS[kind]}" for backend in BACKENDS for kind in KINDS]
     lines = [
@@ -33,16 +33,17 @@ def markdown_tables(results: dict[str, Any]) -> str:
         lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("p50 / p99 in ms; a tenant under 100,000 datasets is read half-way down.")
-    if results["keys"]:
+    keys = results.get("keys", {}).get("rows", [])
+    if keys:
         lines += [
             "",
-            "| distinct keys in use | req/s | p50 ms | p99 ms | non-2xx |",
-            "|---:|---:|---:|---:|---:|",
+            "| distinct keys in use | req/s | p50 ms | p99 ms | key cache hits | non-2xx |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
-        for row in results["keys"]:
+        for row in keys:
             lines.append(
                 f"| {row['keys']:,} | {row['rps']:,.0f} | {row['p50']:.2f} | {row['p99']:.2f} "
-                f"| {row['errors']:.0f} |"
+                f"| {row['hit_ratio']:.0%} | {row['errors']:.0f} |"
             )
     return "\n".join(lines)
 
@@ -52,13 +53,16 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import ScalarFormatter
 
+    lists = results.get("lists", {}).get("rows", [])
+    keys = results.get("keys", {}).get("rows", [])
     figure, (lists_axis, keys_axis, audit_axis) = plt.subplots(1, 3, figsize=(16, 5))
     colours = {"SQLite": "tab:blue", "PostgreSQL": "tab:orange"}
     markers = {"page 1": "o", "cursor": "s", "offset": "^"}
     for backend in BACKENDS:
         for kind in KINDS:
-            rows = [r for r in results["lists"] if (r["backend"], r["kind"]) == (backend, kind)]
+            rows = [r for r in lists if (r["backend"], r["kind"]) == (backend, kind)]
             if not rows:
                 continue
             sizes = [r["datasets"] for r in rows]
@@ -74,18 +78,19 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
         ylabel="list latency, ms (solid p50, dotted p99)",
         title="GET /api/v1/datasets, 1 worker",
     )
+    lists_axis.yaxis.set_major_formatter(ScalarFormatter())
     lists_axis.legend(fontsize=7)
     lists_axis.grid(True, which="both", alpha=0.3)
 
-    if results["keys"]:
-        counts = [r["keys"] for r in results["keys"]]
-        keys_axis.plot(counts, [r["rps"] for r in results["keys"]], marker="o", color="tab:green")
+    if keys:
+        counts = [r["keys"] for r in keys]
+        keys_axis.plot(counts, [r["rps"] for r in keys], marker="o", color="tab:green")
         keys_axis.set(xscale="log", xlabel="distinct API keys in use (rotated)", ylabel="req/s")
         keys_axis.set_ylim(bottom=0)
         keys_axis.axvline(100_000, color="grey", linestyle="--", alpha=0.5)
         keys_axis.text(100_000, 0, " key cache\n per worker", fontsize=7, color="grey", va="bottom")
         latency_axis = keys_axis.twinx()
-        latency_axis.plot(counts, [r["p99"] for r in results["keys"]], marker="s", color="tab:red")
+        latency_axis.plot(counts, [r["p99"] for r in keys], marker="s", color="tab:red")
         latency_axis.set_ylabel("p99 ms", color="tab:red")
         latency_axis.set_ylim(bottom=0)
         keys_axis.set_title("wrk -c32, PostgreSQL, 2 workers")
@@ -101,7 +106,8 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
         transform=audit_axis.transAxes,
         color="grey",
     )
-    figure.suptitle(f"Relay cost growth ({results['started']}, 2 cores)")
+    when = [f"{part} {results[part]['started']}" for part in ("lists", "keys") if part in results]
+    figure.suptitle(f"Relay cost growth, 2 cores ({'; '.join(when)})")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
