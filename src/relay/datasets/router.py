@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from relay.auth.dependencies import CurrentPrincipal
 from relay.datasets import service
 from relay.datasets.cursor import InvalidCursorError, decode_cursor, encode_cursor
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
-from relay.db import ReadConnectionDep, ReadSessionDep, SessionDep
+from relay.db import ReadSessionDep, SessionDep, read_connection
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"])
 
@@ -40,8 +40,8 @@ async def create_dataset(
 
 @router.get("", response_model=DatasetPage)
 async def list_datasets(
+    request: Request,
     principal: CurrentPrincipal,
-    connection: ReadConnectionDep,
     page: Annotated[
         int | None, Query(ge=1, le=1_000_000, description="Page number; 1 when omitted.")
     ] = None,
@@ -58,19 +58,17 @@ async def list_datasets(
 ) -> Response:
     """List the tenant's datasets, newest first, by page number or by cursor."""
     tenant_id = principal.tenant_id
-    if cursor is None:
-        listed = await service.list_datasets(
-            connection, tenant_id=tenant_id, page_size=page_size, page=page or 1
-        )
-    elif page is not None:
-        raise _bad_cursor(CURSOR_WITH_PAGE)
-    else:
+    after = None
+    if cursor is not None:
+        if page is not None:
+            raise _bad_cursor(CURSOR_WITH_PAGE)
         try:
             after = decode_cursor(tenant_id, cursor)
         except InvalidCursorError as exc:
             raise _bad_cursor(str(exc)) from None
+    async with read_connection(request) as connection:
         listed = await service.list_datasets(
-            connection, tenant_id=tenant_id, page_size=page_size, after=after
+            connection, tenant_id=tenant_id, page_size=page_size, page=page or 1, after=after
         )
     next_position = listed.next_position
     body = {
