@@ -1,8 +1,9 @@
 """How Relay's costs grow: list latency against datasets per tenant, and throughput
 against the number of distinct API keys in use. Prints tables and draws a chart.
 
-    .venv/bin/python bench/scale.py                        # SQLite and PostgreSQL, up to 1M
-    .venv/bin/python bench/scale.py --ten-million          # adds a 10M tenant on PostgreSQL
+    .venv/bin/python bench/scale.py                        # both parts, lists up to 1M
+    .venv/bin/python bench/scale.py --part lists --ten-million   # adds a 10M tenant (PostgreSQL)
+    .venv/bin/python bench/scale.py --part keys            # only the key curve
     .venv/bin/python bench/scale.py --quick                # small sizes, to try the script
 
 1. Lists: one `relay serve` worker, one tenant per size (1, 1k, 100k, 1M datasets),
@@ -10,13 +11,14 @@ against the number of distinct API keys in use. Prints tables and draws a chart.
    tenant when smaller), and the same depth by page number (OFFSET, for comparison).
 2. Keys (PostgreSQL, `relay serve --workers 2`): wrk -c32 with bench/rotate_keys.lua
    sending 1, 1k, 10k, 100k or 300k distinct keys in turn, each key once per round,
-   after a warm-up long enough for each worker to have seen every key once (as far
-   as its cache of RELAY_KEY_CACHE_SIZE keys, 100,000 by default, can hold them).
+   after a warm-up for each worker to meet every key its cache (RELAY_KEY_CACHE_SIZE,
+   100,000 by default) can hold, 150 s at most; the hit ratio comes from /metrics.
 3. Audit events per tenant: a third panel waits for the audit log (issue 11): measure
    its list like the datasets' in step 1 and draw it there.
 
 Databases: PostgreSQL `relay_scale_bench` on 127.0.0.1:5432 (recreated, then dropped),
-SQLite in a temporary directory. Writes bench/scale.json and bench/scale.png.
+SQLite in a temporary directory. Writes bench/scale.json (a part run alone replaces only
+its own figures, each with its run's time) and bench/scale.png.
 """
 
 from __future__ import annotations
