@@ -1,32 +1,36 @@
-"""GET /api/v1/datasets under wrk: Relay with a valid key against the same app with
-its key check replaced by a constant principal, and optionally the peers of
-../shared/bench-peers, all in one run.
+"""GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a valid key, Relay
+with its key check replaced by a constant principal (its ceiling) and, with --peers,
+drf-api-key and the naive FastAPI peer of ../shared/bench-peers.
 
-    .venv/bin/python bench/http_bench.py            # Relay, and Relay without auth
-    .venv/bin/python bench/http_bench.py --peers    # plus drf-api-key and the naive FastAPI peer
+    .venv/bin/python bench/http_bench.py --peers               # 5 rounds A B C D, about 4 min
+    .venv/bin/python bench/http_bench.py --rounds 2 --seconds 4  # Relay and its ceiling only
 
-PostgreSQL on 127.0.0.1:5432 (user postgres); the database --database is recreated.
-Both Relay servers run 2 uvicorn workers, like the peers. Needs wrk (apt-get install wrk).
+All servers stay up for the whole run and are measured in turn, A B C D, A B C D, ...,
+each with the same warm-up right before its measured run, so a slow minute of this
+shared machine hits every server alike. Each round gives ratios (Relay's req/s over
+each other's); the run reports their median and minimum over the rounds.
+
+PostgreSQL on 127.0.0.1:5432; the database --database is recreated. Every server runs
+2 workers. Needs wrk (python tools/provision.py wrk). The peers' virtualenvs and
+databases come from their run.sh (which it calls with an empty selection).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import importlib.util
 import os
-import re
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
-from benchlib import recreate_database
+from benchlib import ROOT, cpu_split, drop_database, recreate_database, serving, wrk
 from relay.actors import SYSTEM
 from relay.auth import service as auth_service
 from relay.auth.schemas import ApiKeyCreate
@@ -37,12 +41,26 @@ from relay.db import Database
 from relay.migrations import upgrade_database
 from relay.tenants.models import Tenant
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PEERS = ROOT.parent / "shared" / "bench-peers"
-PEER_RUNS = r"^(drf/gunicorn sync w2/pg/docs|fastapi/uvicorn w2/pg/naive)$"
+# Where the peers' run.sh keeps its venvs and data (its own default).
+PEER_WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench-peers"))  # noqa: S108
+PEER_RUNS = {
+    "drf-api-key (docs pattern, gunicorn sync w2)": "drf/gunicorn sync w2/pg/docs",
+    "naive FastAPI (uvicorn w2)": "fastapi/uvicorn w2/pg/naive",
+}
 PATH = "/api/v1/datasets"
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+FIRST_PORT = 18091
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    key: str | None
+    cwd: Path = ROOT
+    runs: list[dict[str, float]] = field(default_factory=list)
 
 
 async def seed(settings: Settings) -> tuple[str, str]:
@@ -71,153 +89,169 @@ async def seed(settings: Settings) -> tuple[str, str]:
     return tenant_id, key
 
 
-def wrk(url: str, key: str | None, seconds: int, connections: int) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
-    if key:
-        command += ["-H", f"X-API-Key: {key}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
-
-    def millis(value: str) -> float:
-        number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-        return float(number) * _UNITS[unit]
-
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": millis(latency["50"]),
-        "p99": millis(latency["99"]),
-        "errors": float(bad.group(1)) if bad else 0.0,
-    }
-
-
-def measure(
-    name: str, command: list[str], env: dict[str, str], key: str | None, args: argparse.Namespace
-) -> dict[str, object]:
-    port = 18090
-    url = f"http://127.0.0.1:{port}{PATH}"
-    process = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(url, headers={"X-API-Key": key or ""}, timeout=2)
-                if response.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start")
-            time.sleep(0.2)
-        assert len(response.json()["items"]) == 10
-        wrk(url, key, 3, args.connections)  # warm-up, thrown away
-        runs = [wrk(url, key, args.seconds, args.connections) for _ in range(args.reps)]
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-    result: dict[str, object] = {"name": name}
-    for field in ("rps", "p50", "p99", "errors"):
-        result[field] = statistics.median(run[field] for run in runs)
-    result["rps_range"] = (min(r["rps"] for r in runs), max(r["rps"] for r in runs))
-    return result
-
-
-def run_peers(args: argparse.Namespace) -> list[dict[str, object]]:
-    out = Path(tempfile.mkdtemp(prefix="relay-peers-"))
-    env = os.environ | {"BENCH_KEEP_PG": "1", "BENCH_OUT": str(out)}
-    subprocess.run(
-        [
-            "bash",
-            str(PEERS / "run.sh"),
-            "--only",
-            PEER_RUNS,
-            "--reps",
-            str(args.reps),
-            "--duration",
-            f"{args.seconds}s",
-            "--conns",
-            str(args.connections),
-        ],
-        env=env,
-        check=False,  # run.sh may fail after writing its results (its "latest" link)
-    )
-    results = json.loads((out / "results.json").read_text())
-    rows = results["results"] if isinstance(results, dict) else results
-    return [
-        {
-            "name": row["name"],
-            "rps": row["rps"],
-            "p50": row["p50_us"] / 1000,
-            "p99": row["p99_us"] / 1000,
-            "errors": row.get("errors", 0),
-            "rps_range": (row["rps_min"], row["rps_max"]),
-        }
-        for row in rows
-    ]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", default="relay_bench_http")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--peers", action="store_true", help="also run the peers (a few minutes)")
-    args = parser.parse_args()
-
-    database_url = asyncio.run(recreate_database(args.database))
-    settings = Settings(database_url=database_url)
-    upgrade_database(settings)
-    tenant_id, key = asyncio.run(seed(settings))
+def relay_servers(database_url: str, tenant_id: str, key: str) -> list[Server]:
     env = os.environ | {
         "RELAY_DATABASE_URL": database_url,
         "RELAY_LOG_LEVEL": "warning",
         "RELAY_BENCH_TENANT_ID": tenant_id,
     }
-    uvicorn = [
-        str(BIN / "uvicorn"),
-        "--factory",
-        "--workers",
-        "2",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    results = [
-        measure("relay, valid X-API-Key", [*uvicorn, "relay.app:create_app"], env, key, args),
-        measure(
-            "relay, key check replaced (ceiling)",
+    uvicorn = [str(BIN / "uvicorn"), "--factory", "--workers", "2", "--log-level", "warning"]
+    uvicorn += ["--no-access-log"]
+    return [
+        Server("Relay, valid X-API-Key", [*uvicorn, "relay.app:create_app"], env, key),
+        Server(
+            "Relay, key check replaced (ceiling)",
             [*uvicorn, "--app-dir", "bench", "fixed_principal_app:create_app"],
             env,
             None,
-            args,
         ),
     ]
-    if args.peers:
-        results += run_peers(args)
 
-    print(
-        f"\ncores: {os.cpu_count()}  wrk -t1 -c{args.connections} -d{args.seconds}s, "
-        f"median of {args.reps}, PostgreSQL, 2 workers each"
+
+def peer_servers() -> list[Server]:
+    """The two peers, as the peers' own driver would start them (venvs and data from
+    their run.sh, which is asked to benchmark nothing)."""
+    # It fails at the end, having nothing to report; what is needed (venvs, seeded
+    # databases, the key files build_matrix reads) is done by then.
+    subprocess.run(
+        ["bash", str(PEERS / "run.sh"), "--only", "^$"],
+        env=os.environ | {"BENCH_KEEP_PG": "1"},
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    print(f"{'server':45} {'req/s':>9} {'min-max':>15} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for row in results:
-        low, high = row["rps_range"]  # type: ignore[misc]
-        print(
-            f"{row['name']!s:45} {row['rps']:9.0f} {low:7.0f}-{high:<7.0f} "
-            f"{row['p50']:8.2f} {row['p99']:8.2f} {row['errors']:8.0f}"
+    spec = importlib.util.spec_from_file_location("peer_bench", PEERS / "lib" / "bench.py")
+    assert spec is not None
+    assert spec.loader is not None
+    peer_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peer_bench)
+    pg = {"user": "bench", "password": "bench", "port": 5432}
+    pg |= {"django_db": "bench_django", "fastapi_db": "bench_fastapi"}
+    matrix = {run["name"]: run for run in peer_bench.build_matrix(PEER_WORK, 0, pg)}
+    servers = []
+    for name, run_name in PEER_RUNS.items():
+        run = matrix[run_name]
+        servers.append(
+            Server(name, run["cmd"], os.environ | run["env"], run["key"], Path(run["cwd"]))
         )
-    relay_rps, ceiling_rps = results[0]["rps"], results[1]["rps"]
-    print(f"relay / ceiling: {relay_rps / ceiling_rps:.3f}")  # type: ignore[operator]
-    for peer in results[2:]:
-        print(f"relay / {peer['name']}: {relay_rps / peer['rps']:.2f}")  # type: ignore[operator]
+    return servers
+
+
+def on_port(server: Server, port: int) -> list[str]:
+    """The server's command line with its port (the peers' matrix has port 0) set."""
+    command = [part.replace("127.0.0.1:0", f"127.0.0.1:{port}") for part in server.command]
+    if "--port" in command:
+        command[command.index("--port") + 1] = str(port)
+    elif not any(f"127.0.0.1:{port}" in part for part in command):
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+    return command
+
+
+def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
+    with ExitStack() as running:
+        started = []
+        for offset, server in enumerate(servers):
+            url = f"http://127.0.0.1:{FIRST_PORT + offset}{PATH}"
+            headers = {"X-API-Key": server.key} if server.key else {}
+            process = running.enter_context(
+                serving(on_port(server, FIRST_PORT + offset), url, headers, server.env, server.cwd)
+            )
+            started.append((url, headers, process.pid))
+        for round_number in range(1, args.rounds + 1):
+            for server, (url, headers, group) in zip(servers, started, strict=True):
+                wrk(url, seconds=args.warmup, connections=args.connections, headers=headers)
+                # Let requests still queued in the server finish (sync workers).
+                time.sleep(1)
+                before = cpu_split(group)
+                run = wrk(url, seconds=args.seconds, connections=args.connections, headers=headers)
+                after = cpu_split(group)
+                used = {part: after[part] - before[part] for part in after}
+                # What the other sessions on this machine took, as a share of its cores.
+                run["others"] = (
+                    used["machine"] - used["server"] - used["postgres"] - used["wrk"]
+                ) / (args.seconds * (os.cpu_count() or 1))
+                # CPU per request, the server's and PostgreSQL's: what throughput would
+                # be on a machine of its own, whatever the other sessions did meanwhile.
+                requests = run["rps"] * args.seconds
+                run["cpu_ms"] = 1000 * (used["server"] + used["postgres"]) / requests
+                server.runs.append(run)
+                print(
+                    f"round {round_number} {server.name:48} {run['rps']:8.0f} req/s  "
+                    f"p50 {run['p50']:6.2f} ms  p99 {run['p99']:7.2f} ms  "
+                    f"non-2xx {run['errors']:.0f}  CPU/request {run['cpu_ms']:.2f} ms  "
+                    f"others' CPU {run['others']:4.0%}",
+                    flush=True,
+                )
+                time.sleep(1)
+
+
+def report(servers: list[Server], args: argparse.Namespace, started: datetime) -> None:
+    relay = servers[0]
+    print(
+        f"\n{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load at start "
+        f"{args.load:.2f}; wrk -t1 -c{args.connections} -d{args.seconds}s after {args.warmup} s "
+        f"of warm-up, {args.rounds} interleaved rounds, PostgreSQL, 2 workers each\n"
+    )
+    print(
+        "| server | req/s (median) | min-max | p50 ms | p99 ms | non-2xx "
+        "| CPU ms per request | others' CPU |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for server in servers:
+        rps = [run["rps"] for run in server.runs]
+        print(
+            f"| {server.name} | {statistics.median(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} "
+            f"| {statistics.median(r['p50'] for r in server.runs):.1f} "
+            f"| {statistics.median(r['p99'] for r in server.runs):.1f} "
+            f"| {sum(r['errors'] for r in server.runs):.0f} "
+            f"| {statistics.median(r['cpu_ms'] for r in server.runs):.2f} "
+            f"| {statistics.median(r['others'] for r in server.runs):.0%} |"
+        )
+    print("\n| Relay over | req/s ratio per round | median | minimum | CPU-per-request ratio |")
+    print("|---|---|---:|---:|---:|")
+    for other in servers[1:]:
+        pairs = list(zip(relay.runs, other.runs, strict=True))
+        ratios = [mine["rps"] / theirs["rps"] for mine, theirs in pairs]
+        shown = " ".join(f"{ratio:.2f}" for ratio in ratios)
+        efficiency = statistics.median(theirs["cpu_ms"] / mine["cpu_ms"] for mine, theirs in pairs)
+        print(
+            f"| {other.name} | {shown} | {statistics.median(ratios):.2f} | {min(ratios):.2f} "
+            f"| {efficiency:.2f} |"
+        )
+
+    tails = [run["p99"] / run["p50"] for run in relay.runs]
+    print(
+        f"\nRelay's p99 / p50 per round: {' '.join(f'{t:.1f}' for t in tails)} "
+        f"(median {statistics.median(tails):.1f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", default="relay_scale_http")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--peers", action="store_true", help="also drf-api-key and naive FastAPI")
+    args = parser.parse_args()
+    args.load = os.getloadavg()[0]
+    started = datetime.now(UTC)
+
+    database_url = asyncio.run(recreate_database(args.database))
+    settings = Settings(database_url=database_url)
+    upgrade_database(settings)
+    tenant_id, key = asyncio.run(seed(settings))
+    try:
+        servers = relay_servers(database_url, tenant_id, key)
+        if args.peers:
+            servers += peer_servers()
+        run_rounds(servers, args)
+    finally:
+        asyncio.run(drop_database(args.database))
+    report(servers, args, started)
 
 
 if __name__ == "__main__":

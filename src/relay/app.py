@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -75,6 +76,21 @@ def _windows(settings: Settings) -> tuple[Windows, Any]:
     return SharedWindows(RedisWindows(redis), LocalWindows()), redis
 
 
+def settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector off the request path.
+
+    What exists once the app is built (routes, schemas, SQLAlchemy's metadata: about
+    110,000 objects) lives as long as the process: frozen, no collection walks it
+    again. A request leaves few objects behind, so collections of young objects can
+    wait for 10,000 of them instead of 700. One worker under wrk -c16, 10 s: 486 ms
+    in 9 full collections (the longest 77 ms, every request waiting) and 1,400
+    young ones became none of either; p99 went from 66 to 25 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (the environment's when omitted)."""
     settings = settings or get_settings()
@@ -99,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         secret = await load_secret_key(settings, database)
         app.state.csrf_key = derive(secret, "csrf")
+        settle_garbage_collector()
         activity.start()
         pruner.start()
         if listener is not None:

@@ -3,7 +3,7 @@
 from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.dashboard.models import Invitation, LoginFailure, WebSession
-from relay.datasets.models import Dataset
+from relay.datasets.models import Dataset, DatasetCount
 from relay.leaks.models import LeakNotice
 from relay.secret_key import ServerSecret
 from relay.tenants.models import Tenant, User
@@ -14,6 +14,7 @@ __all__ = [
     "ApiKeyUsage",
     "AuditEvent",
     "Dataset",
+    "DatasetCount",
     "Invitation",
     "LeakNotice",
     "LoginFailure",

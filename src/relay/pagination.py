@@ -1,50 +1,88 @@
-"""Keyset pagination: an opaque cursor naming the last row of a page (its created_at
-and id), so the next page starts right after it whatever was added or deleted
-meanwhile, at the same cost however deep it is (no OFFSET)."""
+"""Keyset pagination for every list (datasets, API keys): an opaque cursor naming the
+(created_at, id) of the last row a page returned, bound to the tenant it was issued
+to, so the next page starts right after it whatever was added or deleted meanwhile,
+at the same cost however deep it is (no OFFSET).
+
+A cursor is 43 base64url characters: 8 bytes of microseconds since the epoch, the
+16 bytes of the id, and an 8-byte tag derived from the tenant and those 24 bytes.
+The tag makes a cursor from another tenant (or a mangled one) fail to decode, so it
+gets the same 422 as any malformed cursor and its answer shows nothing of either
+tenant. No secret is needed: a cursor only bounds a query already scoped to the
+caller's tenant, so a forged one can reveal nothing that page 1 would not.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import struct
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 from relay.errors import InvalidInput
 
-INVALID_CURSOR = "Invalid cursor: use the next_cursor (or Link) of a previous page"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_POSITION = struct.Struct(">q16s")
+_TAG_BYTES = 8
+CURSOR_LENGTH = 43  # base64url of 32 bytes, unpadded
+INVALID_CURSOR = "Invalid cursor: pass the next_cursor (or Link) of a previous page, unchanged"
 
 
 class InvalidCursor(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__(INVALID_CURSOR, loc=("query", "cursor"))
+    """The cursor was not issued by this server to this tenant: a 422 in FastAPI's
+    validation shape, as for any bad query parameter."""
+
+    def __init__(self, message: str = INVALID_CURSOR) -> None:
+        super().__init__(message, loc=("query", "cursor"))
 
 
-def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{row_id.hex}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a page ended: the rows after it are strictly older in (created_at, id)."""
+
+    created_at: datetime
+    id: uuid.UUID
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """(created_at, id) of the cursor; InvalidCursor (422) for anything else."""
+def _tag(tenant_id: uuid.UUID, position: bytes) -> bytes:
+    return hashlib.blake2b(tenant_id.bytes + position, digest_size=_TAG_BYTES).digest()
+
+
+def encode_cursor(tenant_id: uuid.UUID, position: Position) -> str:
+    micros = (position.created_at - _EPOCH) // timedelta(microseconds=1)
+    packed = _POSITION.pack(micros, position.id.bytes)
+    raw = packed + _tag(tenant_id, packed)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(tenant_id: uuid.UUID, cursor: str) -> Position:
+    """The position `cursor` names; InvalidCursor unless it was issued to `tenant_id`."""
+    if len(cursor) != CURSOR_LENGTH or not cursor.isascii():
+        raise InvalidCursor()
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, row_id = raw.split("|")
-        created_at = datetime.fromisoformat(moment)
-        if created_at.tzinfo is None:
-            raise ValueError("naive")
-        return created_at, uuid.UUID(hex=row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor from None
+        raw = base64.urlsafe_b64decode(cursor + "=")
+    except (binascii.Error, ValueError):
+        raise InvalidCursor() from None
+    packed, tag = raw[: _POSITION.size], raw[_POSITION.size :]
+    if len(tag) != _TAG_BYTES or tag != _tag(tenant_id, packed):
+        raise InvalidCursor()
+    micros, id_bytes = _POSITION.unpack(packed)
+    try:
+        created_at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise InvalidCursor() from None
+    return Position(created_at=created_at, id=uuid.UUID(bytes=id_bytes))
 
 
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
-def older_than(created_at: Column, row_id: Column, cursor: str) -> ColumnElement[bool]:
-    """Rows after the cursor's in newest-first order (created_at desc, id desc)."""
-    when, last_id = decode_cursor(cursor)
-    return or_(created_at < when, and_(created_at == when, row_id < last_id))
+def after(created_at: Column, row_id: Column, position: Position) -> ColumnElement[bool]:
+    """Rows strictly after `position` in newest-first order (created_at desc, id desc)."""
+    return tuple_(created_at, row_id) < tuple_(position.created_at, position.id)

@@ -221,3 +221,41 @@ async def test_use_shows_in_last_used_at_after_a_flush(
     listed = (await client.get(KEYS, headers=tenant_a.headers)).json()
     last_used = datetime.fromisoformat(listed[0]["last_used_at"])
     assert last_used >= before.replace(microsecond=0)
+
+
+async def test_the_list_pages_with_per_page_and_a_link_to_the_next(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    for number in range(4):
+        await make_api_key(db, tenant_a, name=f"K{number}")
+    first = await client.get(KEYS, params={"per_page": 2}, headers=tenant_a.headers)
+    assert [key["name"] for key in first.json()] == ["K3", "K2"]
+    link = re.fullmatch(
+        r'<(http://127\.0\.0\.1:8000/api/v1/auth/api-keys\?[^>]+)>; rel="next"',
+        first.headers["Link"],
+    )
+    assert link, first.headers["Link"]  # absolute, from RELAY_PUBLIC_URL
+    # Between pages a key is added and a listed one revoked: nothing skipped or repeated.
+    await make_api_key(db, tenant_a, name="Newer")
+    listed = {key["name"]: key["id"] for key in first.json()}
+    await client.delete(f"{KEYS}/{listed['K3']}", headers=tenant_a.headers)
+    second = await client.get(link.group(1), headers=tenant_a.headers)
+    assert [key["name"] for key in second.json()] == ["K1", "K0"]
+    third = await client.get(second.headers["Link"][1:].split(">")[0], headers=tenant_a.headers)
+    assert [key["name"] for key in third.json()] == ["Initial key"]
+    assert "Link" not in third.headers
+    # A cursor is the tenant's own: another tenant's is refused like a mangled one.
+    cursor = link.group(1).split("cursor=")[1]
+    for headers, bad in ((tenant_b.headers, cursor), (tenant_a.headers, cursor[:-2] + "AA")):
+        refused = await client.get(KEYS, params={"cursor": bad}, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_per_page_defaults_to_and_stops_at_100(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    assert "Link" not in (await client.get(KEYS, headers=tenant_a.headers)).headers
+    for per_page in (0, 101):
+        response = await client.get(KEYS, params={"per_page": per_page}, headers=tenant_a.headers)
+        assert response.status_code == 422

@@ -55,6 +55,33 @@ async def test_iter_goes_through_every_page(connect: Connect, api_key: str) -> N
     assert [dataset.name async for dataset in relay.datasets.iter(page_size=3)] == names[::-1]
 
 
+async def test_iter_follows_cursors_so_changes_meanwhile_skip_or_repeat_nothing(
+    connect: Connect, api_key: str
+) -> None:
+    relay = connect(api_key)
+    for number in range(6):
+        await relay.datasets.create(f"D{number}")
+    seen = []
+    async for dataset in relay.datasets.iter(page_size=2):
+        seen.append(dataset.name)
+        if dataset.name == "D4":
+            # Page numbers would shift here: a newer dataset and a deleted seen one.
+            await relay.datasets.create("Newer")
+            first = (await relay.datasets.list(page_size=1)).items[0]
+            assert first.name == "Newer"
+            seen_one = next(
+                d for d in (await relay.datasets.list(page_size=3)).items if d.name == "D5"
+            )
+            await relay.datasets.delete(seen_one.id)
+    assert seen == ["D5", "D4", "D3", "D2", "D1", "D0"]
+    page = await relay.datasets.list(page_size=2)
+    assert page.page == 1
+    assert page.next_cursor is not None
+    following = await relay.datasets.list(cursor=page.next_cursor, page_size=2)
+    assert following.page is None
+    assert [dataset.name for dataset in following.items] == ["D3", "D2"]  # after Newer, D4
+
+
 async def test_iter_over_nothing_yields_nothing(connect: Connect, api_key: str) -> None:
     assert [dataset async for dataset in connect(api_key).datasets.iter()] == []
 

@@ -52,12 +52,15 @@ class Dataset:
 
 @dataclass(frozen=True, slots=True)
 class DatasetPage:
-    """One page of datasets, newest first; `next_page` fetches the one after, if any."""
+    """One page of datasets, newest first; `next_page` fetches the one after, if any,
+    by its `next_cursor` (so no dataset is skipped or repeated while others are added
+    or deleted). `page` is None for a page asked for by cursor."""
 
     items: tuple[Dataset, ...]
     total: int
-    page: int
+    page: int | None
     page_size: int
+    next_cursor: str | None
     next_page: Operation[DatasetPage] | None = field(
         default=None, repr=False, compare=False, metadata=NOT_FROM_API
     )
@@ -65,11 +68,10 @@ class DatasetPage:
 
 def _parse_page(response: httpx.Response) -> DatasetPage:
     page = from_json(DatasetPage, response.json())
-    if page.page * page.page_size >= page.total:
+    if page.next_cursor is None:
         return page
-    return dataclasses.replace(
-        page, next_page=list_datasets(page=page.page + 1, page_size=page.page_size)
-    )
+    following = list_datasets(cursor=page.next_cursor, page_size=page.page_size)
+    return dataclasses.replace(page, next_page=following)
 
 
 def create_dataset(
@@ -80,19 +82,24 @@ def create_dataset(
     return Operation("POST", "/datasets", parse_model(Dataset), json=body)
 
 
-def list_datasets(*, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE) -> Operation[DatasetPage]:
-    """One page of the tenant's datasets, newest first (page_size at most 100)."""
-    params = {"page": page, "page_size": page_size}
+def list_datasets(
+    *, page: int | None = None, cursor: str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+) -> Operation[DatasetPage]:
+    """One page of the tenant's datasets, newest first (page_size at most 100): by
+    number (`page`, 1 when neither is given) or after a previous page's `next_cursor`."""
+    params: dict[str, str | int] = {"page_size": page_size}
+    if cursor is not None:
+        params["cursor"] = cursor
+    else:
+        params["page"] = page or 1
     return Operation("GET", "/datasets", _parse_page, params=params)
 
 
 def every_dataset(*, page_size: int = MAX_PAGE_SIZE) -> Operation[DatasetPage]:
-    """Every dataset, newest first, fetched a page at a time.
-
-    Pages are numbered: a dataset created or deleted while the iteration runs shifts
-    the pages after it, so one may then be seen twice or missed.
-    """
-    return list_datasets(page=1, page_size=page_size)
+    """Every dataset, newest first, a page at a time, each page after the last one's
+    cursor: a dataset created or deleted meanwhile never makes another one skipped or
+    seen twice."""
+    return list_datasets(page_size=page_size)
 
 
 def get_dataset(dataset_id: str) -> Operation[Dataset]:

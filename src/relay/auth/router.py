@@ -25,7 +25,7 @@ from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
-from relay.pagination import encode_cursor
+from relay.pagination import Position, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"], route_class=BoundedJsonRoute)
 
@@ -81,14 +81,16 @@ async def list_api_keys(
     """List the tenant's keys that are not revoked, newest first, `per_page` at a time
     (100 at most); a `Link: <...>; rel="next"` header points to the next page. Keys
     are never shown."""
+    tenant_id = principal.tenant_id
+    start_after = decode_cursor(tenant_id, cursor) if cursor is not None else None
     api_keys = await service.list_api_keys(
-        session, tenant_id=principal.tenant_id, limit=per_page + 1, cursor=cursor
+        session, tenant_id=tenant_id, limit=per_page + 1, start_after=start_after
     )
     if len(api_keys) > per_page:
         api_keys = api_keys[:per_page]
-        last = api_keys[-1]
+        last = Position(api_keys[-1].created_at, api_keys[-1].id)
         response.headers["Link"] = next_link(
-            request, per_page=per_page, cursor=encode_cursor(last.created_at, last.id)
+            request, per_page=per_page, cursor=encode_cursor(tenant_id, last)
         )
     return [ApiKeyRead.model_validate(api_key) for api_key in api_keys]
 

@@ -22,7 +22,7 @@ from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, RateLimit
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError
-from relay.pagination import older_than
+from relay.pagination import Position, after
 from relay.schemas import iso_utc
 
 API_KEY_NOT_FOUND = "API key not found"
@@ -119,13 +119,13 @@ async def list_api_keys(
     *,
     tenant_id: uuid.UUID,
     limit: int | None = None,
-    cursor: str | None = None,
+    start_after: Position | None = None,
 ) -> list[ApiKey]:
     """The tenant's keys that are not revoked (expired ones included), newest first;
-    at most `limit`, after the key the cursor names."""
+    at most `limit`, after the position a cursor named."""
     query = _live_keys(tenant_id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-    if cursor is not None:
-        query = query.where(older_than(ApiKey.created_at, ApiKey.id, cursor))
+    if start_after is not None:
+        query = query.where(after(ApiKey.created_at, ApiKey.id, start_after))
     if limit is not None:
         query = query.limit(limit)
     return list((await session.scalars(query)).all())

@@ -72,13 +72,14 @@ def _page_number(request: Request) -> int:
 @router.get("")
 async def datasets_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
     page = _page_number(request)
-    items, total = await datasets_service.list_datasets(
+    # The total is the tenant's count row, not a count of its datasets.
+    listed = await datasets_service.list_datasets(
         session, tenant_id=user.tenant_id, page=page, page_size=PAGE_SIZE
     )
-    last_page = max(1, -(-total // PAGE_SIZE))
+    last_page = max(1, -(-listed.total // PAGE_SIZE))
     context = {
-        "datasets": items,
-        "total": total,
+        "datasets": listed.items,
+        "total": listed.total,
         "page": page,
         "last_page": last_page,
         "first_shown": (page - 1) * PAGE_SIZE + 1,

@@ -5,20 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
 from relay.auth.scopes import DATASETS_READ, DATASETS_WRITE, requires
 from relay.datasets import service
 from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
-from relay.db import ReadSessionDep, SessionDep
+from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
+from relay.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such dataset in this tenant"}
 }
+CURSOR_WITH_PAGE = "Pass either cursor or page, not both: a cursor already says where the page is"
 
 
 _READ = [requires(DATASETS_READ)]
@@ -40,21 +42,45 @@ async def create_dataset(
 
 @router.get("", response_model=DatasetPage, dependencies=_READ)
 async def list_datasets(
+    request: Request,
     principal: CurrentPrincipal,
-    session: ReadSessionDep,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Page number; 1 when omitted.")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> DatasetPage:
-    """List the tenant's datasets, newest first, one page at a time."""
-    items, total = await service.list_datasets(
-        session, tenant_id=principal.tenant_id, page=page, page_size=page_size
-    )
-    return DatasetPage(
-        items=[DatasetRead.model_validate(item) for item in items],
-        total=total,
-        page=page,
-        page_size=page_size,
-    )
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="A previous page's `next_cursor`: the page right after it, "
+            "however deep, and stable while datasets are added or deleted. "
+            "Not with `page`.",
+        ),
+    ] = None,
+) -> Response:
+    """List the tenant's datasets, newest first, by page number or by cursor."""
+    tenant_id = principal.tenant_id
+    after = None
+    if cursor is not None:
+        if page is not None:
+            raise InvalidCursor(CURSOR_WITH_PAGE)
+        after = decode_cursor(tenant_id, cursor)
+    async with read_connection(request) as connection:
+        listed = await service.list_datasets(
+            connection, tenant_id=tenant_id, page_size=page_size, page=page or 1, after=after
+        )
+    next_position = listed.next_position
+    body = {
+        "items": listed.items,
+        "total": listed.total,
+        "page": None if cursor else page or 1,
+        "page_size": page_size,
+        "next_cursor": encode_cursor(tenant_id, next_position) if next_position else None,
+    }
+    # Validated and serialised once, in pydantic's core, straight from the rows'
+    # dicts; returning the model would have FastAPI validate and serialise it again.
+    page_json = DatasetPage.model_validate(body).model_dump_json()
+    return Response(page_json, media_type="application/json")
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_READ)

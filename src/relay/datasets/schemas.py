@@ -93,5 +93,8 @@ class DatasetRead(BaseModel):
 class DatasetPage(BaseModel):
     items: list[DatasetRead]
     total: int
-    page: int
+    # The page number asked for; null when the page was asked for by `cursor`.
+    page: int | None
     page_size: int
+    # Pass it as `?cursor=` for the next page; null on the last page.
+    next_cursor: str | None

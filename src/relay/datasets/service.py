@@ -3,21 +3,54 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
-from relay.datasets.models import Dataset
+from relay.datasets.models import Dataset, DatasetCount
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
-from relay.db import tenant_rows, tenant_select, utcnow
+from relay.db import PreparedRead, tenant_rows, tenant_select, utcnow
 from relay.errors import NotFoundError
+from relay.pagination import Position
 
 DATASET_NOT_FOUND = "Dataset not found"
+
+_datasets = cast(Table, Dataset.__table__)
+_counts = cast(Table, DatasetCount.__table__)
+
+_UPSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
+async def _add_to_count(session: AsyncSession, tenant_id: uuid.UUID, change: int) -> None:
+    """Move the tenant's dataset count, in the caller's transaction.
+
+    On PostgreSQL the statement holds the tenant's count row until commit, so
+    concurrent writers of one tenant queue on it (READ COMMITTED re-reads the
+    committed value: never a lost update, never a serialisation failure). It is each
+    transaction's last statement, so the lock is held for one round trip, and a
+    transaction holding it never waits for a dataset row: no deadlock. An upsert, so
+    that the first create of a tenant inserts the row (two at once cannot collide)
+    and creating a tenant needs no count row of its own.
+    """
+    insert = _UPSERTS[session.get_bind().dialect.name]
+    await session.execute(
+        insert(_counts)
+        .values(tenant_id=tenant_id, dataset_count=change)
+        .on_conflict_do_update(
+            index_elements=[_counts.c.tenant_id],
+            set_={"dataset_count": _counts.c.dataset_count + change},
+        )
+    )
 
 
 def _stored(artifact_types: list[ArtifactType]) -> list[dict[str, Any]]:
@@ -48,44 +81,89 @@ async def create_dataset(
         target=_target(dataset),
     )  # fmt: skip
     await session.flush()
+    await _add_to_count(session, tenant_id, 1)
     return dataset
 
 
 # Built once: a request only binds its parameters to a statement already compiled.
 # It reads rows, not ORM objects: a page is read-only and needs no identity map.
-_datasets = cast(Table, Dataset.__table__)
-_PAGE = (
+# The total rides along with the page from the tenant's count row: one round trip,
+# one snapshot, and the same cost at 1 dataset or 10 million.
+_TOTAL = tenant_rows(DatasetCount).with_only_columns(_counts.c.dataset_count).scalar_subquery()
+_NEWEST_FIRST = (_datasets.c.created_at.desc(), _datasets.c.id.desc())
+_ROWS = (
     tenant_rows(Dataset)
-    # The total rides along with the page (a window count): one round trip, not two.
-    .add_columns(func.count().over().label("total"))
-    .order_by(_datasets.c.created_at.desc(), _datasets.c.id.desc())
-    .offset(bindparam("offset"))
+    .add_columns(func.coalesce(_TOTAL, 0).label("total"))
+    .order_by(*_NEWEST_FIRST)
     .limit(bindparam("limit"))
 )
-# Past the last page there is no row to carry the total.
-_TOTAL = select(func.count()).select_from(tenant_rows(Dataset).subquery())
+_PAGE = PreparedRead(_ROWS.offset(bindparam("offset")))
+# Keyset: the rows strictly after the cursor's, read straight from the
+# (tenant_id, created_at, id) index however deep the page is.
+_AFTER = PreparedRead(
+    _ROWS.where(
+        tuple_(_datasets.c.created_at, _datasets.c.id)
+        < tuple_(
+            bindparam("after_created_at", type_=_datasets.c.created_at.type),
+            bindparam("after_id", type_=_datasets.c.id.type),
+        )
+    )
+)
+# Past the last row there is no row to carry the total.
+_ONLY_TOTAL = select(func.coalesce(_TOTAL, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetList:
+    """One page of a tenant's datasets (the Dataset fields by name), newest first."""
+
+    items: Sequence[dict[str, Any]]
+    total: int
+    # Where the next page starts; None when this page is the last.
+    next_position: Position | None
 
 
 async def list_datasets(
-    session: AsyncSession, *, tenant_id: uuid.UUID, page: int, page_size: int
-) -> tuple[Sequence[Row[Any]], int]:
-    """One page of the tenant's datasets (rows with the Dataset fields), newest first,
-    and the total count."""
-    offset = (page - 1) * page_size
-    params = {"tenant_id": tenant_id, "offset": offset, "limit": page_size}
-    rows = (await session.execute(_PAGE, params)).all()
-    if rows:
-        return rows, rows[0].total
-    return [], await session.scalar(_TOTAL, {"tenant_id": tenant_id}) or 0
+    reader: AsyncSession | AsyncConnection,
+    *,
+    tenant_id: uuid.UUID,
+    page_size: int,
+    page: int = 1,
+    after: Position | None = None,
+) -> DatasetList:
+    """A page of the tenant's datasets, newest first: the `page`-th, or the one
+    right after `after` (a page's `next_position`), with the tenant's total."""
+    connection = await reader.connection() if isinstance(reader, AsyncSession) else reader
+    # One row more than the page tells whether another page follows.
+    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": page_size + 1}
+    if after is None:
+        statement = _PAGE
+        params["offset"] = (page - 1) * page_size
+    else:
+        statement = _AFTER
+        params |= {"after_created_at": after.created_at, "after_id": after.id}
+    rows = await statement.rows(connection, params)
+    if not rows:
+        total = await connection.scalar(_ONLY_TOTAL, {"tenant_id": tenant_id})
+        return DatasetList(items=[], total=total or 0, next_position=None)
+    items = rows[:page_size]
+    last = items[-1]
+    more = len(rows) > page_size
+    next_position = Position(last["created_at"], last["id"]) if more else None
+    return DatasetList(items=items, total=rows[0]["total"], next_position=next_position)
 
 
 async def get_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    for_update: bool = False,
 ) -> Dataset:
-    """The tenant's dataset; NotFoundError when missing or another tenant's."""
-    dataset = await session.scalar(
-        tenant_select(Dataset, tenant_id).where(Dataset.id == dataset_id)
-    )
+    """The tenant's dataset; NotFoundError when missing or another tenant's.
+    `for_update` locks its row until commit (PostgreSQL; SQLite has one writer)."""
+    query = tenant_select(Dataset, tenant_id).where(Dataset.id == dataset_id)
+    dataset = await session.scalar(query.with_for_update() if for_update else query)
     if dataset is None:
         raise NotFoundError(DATASET_NOT_FOUND)
     return dataset
@@ -95,7 +173,10 @@ async def update_dataset(
     session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, data: DatasetUpdate
 ) -> Dataset:
     """Change the fields present in `data`; `updated_at` moves forward."""
-    dataset = await get_dataset(session, tenant_id=tenant_id, dataset_id=dataset_id)
+    # Locked: a delete committed meanwhile makes this a 404, not a lost update.
+    dataset = await get_dataset(
+        session, tenant_id=tenant_id, dataset_id=dataset_id, for_update=True
+    )
     changes = data.model_dump(exclude_unset=True, exclude={"artifact_types"})
     if data.artifact_types is not None:
         changes["artifact_types"] = _stored(data.artifact_types)
@@ -111,11 +192,16 @@ async def delete_dataset(
 ) -> Dataset:
     """Delete the tenant's dataset and return it; NotFoundError when missing or
     another tenant's."""
-    dataset = await get_dataset(session, tenant_id=tenant_id, dataset_id=dataset_id)
+    # Locked, so of two concurrent deletes of one dataset exactly one counts it
+    # down; the other waits, then finds nothing (404).
+    dataset = await get_dataset(
+        session, tenant_id=tenant_id, dataset_id=dataset_id, for_update=True
+    )
     await session.delete(dataset)
     audit.record(
         session, tenant_id=tenant_id, action=Action.DATASET_DELETED, actor=actor,
         target=_target(dataset),
     )  # fmt: skip
     await session.flush()
+    await _add_to_count(session, tenant_id, -1)
     return dataset
