@@ -1,6 +1,8 @@
-"""GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a valid key, Relay
-with its key check replaced by a constant principal (its ceiling) and, with --peers,
-drf-api-key and the naive FastAPI peer of ../shared/bench-peers.
+"""GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a full-access key,
+with a scoped key (datasets:read) and with a key whose rate limit lives in Redis (set
+high enough never to trip: 100,000 per second), Relay with its key check replaced by a
+constant principal (its ceiling) and, with --peers, drf-api-key and the naive FastAPI
+peer of ../shared/bench-peers.
 
     .venv/bin/python bench/http_bench.py --peers               # 5 rounds A B C D, about 4 min
     .venv/bin/python bench/http_bench.py --rounds 2 --seconds 4  # Relay and its ceiling only
@@ -33,7 +35,7 @@ from pathlib import Path
 from benchlib import ROOT, cpu_split, drop_database, recreate_database, serving, wrk
 from relay.actors import SYSTEM
 from relay.auth import service as auth_service
-from relay.auth.schemas import ApiKeyCreate
+from relay.auth.schemas import ApiKeyCreate, RateLimit
 from relay.config import Settings
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate
@@ -50,6 +52,8 @@ PEER_RUNS = {
     "naive FastAPI (uvicorn w2)": "fastapi/uvicorn w2/pg/naive",
 }
 PATH = "/api/v1/datasets"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+RELAY_VARIANTS = 3  # the first servers: Relay with each kind of key
 FIRST_PORT = 18091
 
 
@@ -63,20 +67,27 @@ class Server:
     runs: list[dict[str, float]] = field(default_factory=list)
 
 
-async def seed(settings: Settings) -> tuple[str, str]:
-    """One tenant with 10 datasets; returns (tenant id, API key)."""
+KEY_KINDS = {
+    "full": ApiKeyCreate(name="bench"),
+    "scoped": ApiKeyCreate(name="bench, read only", scopes=["datasets:read"]),
+    "limited": ApiKeyCreate(
+        name="bench, rate limited", rate_limit=RateLimit(requests=100_000, per_seconds=1)
+    ),
+}
+
+
+async def seed(settings: Settings) -> tuple[str, dict[str, str]]:
+    """One tenant with 10 datasets; returns (tenant id, {key kind: API key})."""
     database = Database(settings)
     async with database.sessionmaker.begin() as session:
         tenant = Tenant(name="bench")
         session.add(tenant)
         await session.flush()
-        _, key = await auth_service.create_api_key(
-            session,
-            tenant_id=tenant.id,
-            data=ApiKeyCreate(name="bench"),
-            actor=SYSTEM,
-            created_by=None,
-        )
+        keys = {}
+        for kind, data in KEY_KINDS.items():
+            _, keys[kind] = await auth_service.create_api_key(
+                session, tenant_id=tenant.id, data=data, actor=SYSTEM, created_by=None
+            )
         for number in range(10):
             await datasets_service.create_dataset(
                 session,
@@ -86,10 +97,10 @@ async def seed(settings: Settings) -> tuple[str, str]:
             )
         tenant_id = str(tenant.id)
     await database.dispose()
-    return tenant_id, key
+    return tenant_id, keys
 
 
-def relay_servers(database_url: str, tenant_id: str, key: str) -> list[Server]:
+def relay_servers(database_url: str, tenant_id: str, keys: dict[str, str]) -> list[Server]:
     env = os.environ | {
         "RELAY_DATABASE_URL": database_url,
         "RELAY_LOG_LEVEL": "warning",
@@ -97,8 +108,13 @@ def relay_servers(database_url: str, tenant_id: str, key: str) -> list[Server]:
     }
     uvicorn = [str(BIN / "uvicorn"), "--factory", "--workers", "2", "--log-level", "warning"]
     uvicorn += ["--no-access-log"]
+    app = [*uvicorn, "relay.app:create_app"]
+    # One server for the three kinds of key: only the rate-limited one uses Redis.
+    relay = env | {"RELAY_REDIS_URL": REDIS_URL}
     return [
-        Server("Relay, valid X-API-Key", [*uvicorn, "relay.app:create_app"], env, key),
+        Server("Relay, full-access key", app, relay, keys["full"]),
+        Server("Relay, scoped key (datasets:read)", app, relay, keys["scoped"]),
+        Server("Relay, key with a Redis rate limit", app, relay, keys["limited"]),
         Server(
             "Relay, key check replaced (ceiling)",
             [*uvicorn, "--app-dir", "bench", "fixed_principal_app:create_app"],
@@ -150,13 +166,20 @@ def on_port(server: Server, port: int) -> list[str]:
 def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
     with ExitStack() as running:
         started = []
-        for offset, server in enumerate(servers):
-            url = f"http://127.0.0.1:{FIRST_PORT + offset}{PATH}"
+        # Servers that differ only by the key they are sent share one process.
+        processes: dict[tuple[str, ...], tuple[str, int]] = {}
+        for server in servers:
             headers = {"X-API-Key": server.key} if server.key else {}
-            process = running.enter_context(
-                serving(on_port(server, FIRST_PORT + offset), url, headers, server.env, server.cwd)
-            )
-            started.append((url, headers, process.pid))
+            identity = (*server.command, *sorted(f"{k}={v}" for k, v in server.env.items()))
+            if identity not in processes:
+                port = FIRST_PORT + len(processes)
+                url = f"http://127.0.0.1:{port}{PATH}"
+                process = running.enter_context(
+                    serving(on_port(server, port), url, headers, server.env, server.cwd)
+                )
+                processes[identity] = (url, process.pid)
+            url, group = processes[identity]
+            started.append((url, headers, group))
         for round_number in range(1, args.rounds + 1):
             for server, (url, headers, group) in zip(servers, started, strict=True):
                 wrk(url, seconds=args.warmup, connections=args.connections, headers=headers)
@@ -185,6 +208,18 @@ def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
                 time.sleep(1)
 
 
+def ratio_row(mine: Server, theirs: Server, label: str) -> str:
+    """A table row: `mine`'s req/s over `theirs`, per round, and by CPU per request."""
+    pairs = list(zip(mine.runs, theirs.runs, strict=True))
+    ratios = [ours["rps"] / other["rps"] for ours, other in pairs]
+    shown = " ".join(f"{ratio:.2f}" for ratio in ratios)
+    efficiency = statistics.median(other["cpu_ms"] / ours["cpu_ms"] for ours, other in pairs)
+    return (
+        f"| {label} | {shown} | {statistics.median(ratios):.2f} | {min(ratios):.2f} "
+        f"| {efficiency:.2f} |"
+    )
+
+
 def report(servers: list[Server], args: argparse.Namespace, started: datetime) -> None:
     relay = servers[0]
     print(
@@ -207,17 +242,17 @@ def report(servers: list[Server], args: argparse.Namespace, started: datetime) -
             f"| {statistics.median(r['cpu_ms'] for r in server.runs):.2f} "
             f"| {statistics.median(r['others'] for r in server.runs):.0%} |"
         )
-    print("\n| Relay over | req/s ratio per round | median | minimum | CPU-per-request ratio |")
+    ceiling = servers[RELAY_VARIANTS]
+    columns = "| req/s ratio per round | median | minimum | CPU-per-request ratio |"
+    print(
+        "\n| over the ceiling | req/s ratio per round | median | minimum | CPU-per-request ratio |"
+    )
     print("|---|---|---:|---:|---:|")
-    for other in servers[1:]:
-        pairs = list(zip(relay.runs, other.runs, strict=True))
-        ratios = [mine["rps"] / theirs["rps"] for mine, theirs in pairs]
-        shown = " ".join(f"{ratio:.2f}" for ratio in ratios)
-        efficiency = statistics.median(theirs["cpu_ms"] / mine["cpu_ms"] for mine, theirs in pairs)
-        print(
-            f"| {other.name} | {shown} | {statistics.median(ratios):.2f} | {min(ratios):.2f} "
-            f"| {efficiency:.2f} |"
-        )
+    for variant in servers[:RELAY_VARIANTS]:
+        print(ratio_row(variant, ceiling, variant.name))
+    print(f"\n| Relay (full-access key) over {columns}\n|---|---|---:|---:|---:|")
+    for other in servers[RELAY_VARIANTS:]:
+        print(ratio_row(relay, other, other.name))
 
     tails = [run["p99"] / run["p50"] for run in relay.runs]
     print(
@@ -243,9 +278,9 @@ def main() -> None:
     database_url = asyncio.run(recreate_database(args.database))
     settings = Settings(database_url=database_url)
     upgrade_database(settings)
-    tenant_id, key = asyncio.run(seed(settings))
+    tenant_id, keys = asyncio.run(seed(settings))
     try:
-        servers = relay_servers(database_url, tenant_id, key)
+        servers = relay_servers(database_url, tenant_id, keys)
         if args.peers:
             servers += peer_servers()
         run_rounds(servers, args)
