@@ -21,6 +21,7 @@ from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
+from tests.mail_server import MailServer, run_mail_server
 from tests.redis_server import RedisServer, run_redis
 
 
@@ -98,6 +99,14 @@ def live_server(
 def redis_server() -> Iterator[RedisServer]:
     """A private Redis for the tests, shared by the session (flush it between uses)."""
     with run_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server for the tests, shared by the session (each test reads the
+    messages to its own fresh addresses)."""
+    with run_mail_server() as server:
         yield server
 
 
