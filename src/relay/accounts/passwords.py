@@ -43,8 +43,10 @@ async def change_password(
     session: AsyncSession, *, user: User, password_hash: str, keep_session: uuid.UUID, actor: Actor
 ) -> int:
     """Set the user's new password (hashed by `prepare_password`); every other session
-    of theirs ends. Returns how many ended."""
+    of theirs ends, and any sign-in waiting for its second factor. Returns how many
+    sessions ended."""
     await _set_password(session, user_id=user.id, password_hash=password_hash)
+    await pending_sign_ins.end_pending(session, user_id=user.id)
     ended = await sessions.end_other_sessions(session, user=user, keep=keep_session)
     record_user_event(
         session, user, Action.USER_PASSWORD_CHANGED, actor, {"other_sessions_ended": ended}

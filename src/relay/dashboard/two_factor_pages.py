@@ -70,8 +70,8 @@ def _setup_page(
         setup = two_factor.begin_setup(_keys(request), user=signed_user, sealed=sealed)
         context |= {"setup": setup, "secret": totp.grouped(setup.secret)}
     except SecretKeyMissing as exc:
-        context["unavailable"] = exc.detail
-    if refused is not None:
+        context["unavailable"] = exc.detail  # shown as the page's one message
+    if refused is not None and "unavailable" not in context:
         context["errors"] = {"code": refused.detail}
     return render(
         request, "two_factor_setup.html", context, user=signed_user, no_store=True,
