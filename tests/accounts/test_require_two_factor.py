@@ -8,6 +8,7 @@ import re
 
 import httpx
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from relay.db import Database
 from relay.tenants.models import User
@@ -21,7 +22,7 @@ from tests.accounts.helpers import (
     turn_on_two_factor,
 )
 from tests.conftest import asgi_client
-from tests.dashboard.helpers import PASSWORD, new_email, post_form
+from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, post_form
 
 MEMBERS = "/settings/members"
 REQUIRE = "/settings/members/two-factor"
@@ -141,3 +142,30 @@ async def test_lifting_the_requirement_frees_members_without_it(
         assert lifted.status_code == 303
         assert (await member.get("/datasets")).status_code == 200
     assert "tenant.two_factor_not_required" in await actions_of(db, owner)
+
+
+async def test_every_page_behind_sign_in_sends_such_a_member_to_the_set_up(
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+) -> None:
+    # Generated from the route table: a page added later is covered too, since the
+    # check sits where every page gets its signed-in user.
+    await strict_owner(db, browser_a)
+    async with asgi_client(secure_app) as member:
+        await invite(browser_a, member)
+        token = csrf_of((await member.get(SETUP)).text)
+        checked = 0
+        for context in iter_route_contexts(secure_app.routes):
+            path = context.path or ""
+            if (
+                not isinstance(context.original_route, APIRoute)
+                or not path.startswith(("/settings/", "/datasets"))
+                or path.startswith(SETUP)
+            ):
+                continue
+            url = re.sub(r"{\w+}", "00000000-0000-4000-8000-000000000000", path)
+            for method in (context.methods or set()) - {"HEAD"}:
+                answer = await member.request(method, url, data={"csrf_token": token})
+                assert answer.status_code == 303, f"{method} {path}"
+                assert answer.headers["location"] == SETUP, f"{method} {path}"
+                checked += 1
+        assert checked >= 20
