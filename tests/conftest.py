@@ -22,6 +22,7 @@ from relay.migrations import upgrade_database
 from tests.auth.workers import ready
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
+from tests.mail_server import MailServer, run_mail_server
 from tests.redis_server import RedisServer, run_redis
 
 
@@ -115,6 +116,14 @@ async def second_worker(settings: Settings, is_sqlite: bool) -> AsyncIterator[Fa
     async with worker.router.lifespan_context(worker):
         await ready(worker)
         yield worker
+
+
+@pytest.fixture(scope="session")
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server for the tests, shared by the session (each test reads the
+    messages to its own fresh addresses)."""
+    with run_mail_server() as server:
+        yield server
 
 
 def asgi_client(app: FastAPI, address: str = "127.0.0.1") -> httpx.AsyncClient:

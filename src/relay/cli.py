@@ -1,5 +1,5 @@
-"""The `relay` command: serve the app, migrate the database, administer tenants and
-the audit log.
+"""The `relay` command: serve the app, migrate the database, administer tenants,
+dashboard users and the audit log.
 
 Each domain keeps its own commands (`relay.tenants.commands`); this module serves,
 migrates, and gathers them. Failures a user can cause are one line (relay.console).
@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from relay.accounts import commands as accounts_commands
 from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
 from relay.console import fail, migrated_settings, one_line_errors, out
@@ -37,6 +38,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_commands.app, name="tenants")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(accounts_commands.app, name="users")
 
 
 async def _has_tenants(settings: Settings) -> bool:

@@ -6,8 +6,10 @@ import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relay.mail import parse_smtp_url
 
 # URLs as a user writes them, mapped to the async drivers the app runs on.
 _ASYNC_SCHEMES = {
@@ -90,6 +92,18 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", repr=False)
     # Audit events older than this many days are deleted (hourly, and by `relay audit prune`).
     audit_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Mail (password reset links, sign-up confirmations), see relay/mail.py for the form:
+    # smtp://[user[:password]@]host[:port][?starttls=true] or smtps://... Empty: no mail;
+    # passwords are then reset by an operator (`relay users reset-password`).
+    smtp_url: str = Field(default="", repr=False)
+    # The From of Relay's mail ("Relay <relay@example.com>"); needed with smtp_url.
+    smtp_from: str = Field(default="", validate_default=True)
+    # Dashboard: password-reset requests per client address and window (seconds); mail
+    # sent to one address per window (reset links and sign-up confirmations together).
+    password_reset_limit: int = Field(default=10, ge=1)
+    password_reset_window: float = Field(default=3600.0, gt=0)
+    email_limit: int = Field(default=3, ge=1)
+    email_window: float = Field(default=3600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
@@ -125,6 +139,20 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("use redis://host:port/db, rediss://... or unix:///path")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str) -> str:
+        if value:
+            parse_smtp_url(value)
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _check_smtp_from(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("smtp_url") and not value.strip():
+            raise ValueError("set the From address of Relay's mail, e.g. Relay <relay@example.com>")
+        return value.strip()
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,8 +1,16 @@
 """Imports every domain's models so that `Base.metadata` knows all tables."""
 
+from relay.accounts.models import (
+    PasswordResetToken,
+    PendingSignIn,
+    PendingSignUp,
+    RecoveryCode,
+    TwoFactor,
+    WebSession,
+)
 from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
-from relay.dashboard.models import Invitation, LoginFailure, WebSession
+from relay.dashboard.models import Invitation, LoginFailure
 from relay.datasets.models import Dataset, DatasetCount
 from relay.leaks.models import LeakNotice
 from relay.secret_key import ServerSecret
@@ -18,8 +26,13 @@ __all__ = [
     "Invitation",
     "LeakNotice",
     "LoginFailure",
+    "PasswordResetToken",
+    "PendingSignIn",
+    "PendingSignUp",
+    "RecoveryCode",
     "ServerSecret",
     "Tenant",
+    "TwoFactor",
     "User",
     "WebSession",
 ]

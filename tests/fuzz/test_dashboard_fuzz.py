@@ -29,6 +29,7 @@ NAMES = [
     "name", "description", "email", "password", "organisation", "expiration", "expires_on",
     "access", "scope_datasets", "scope_api_keys", "scope_audit", "grace_period_seconds",
     "artifact_name", "artifact_description", "artifact_color",
+    "current_password", "new_password", "code", "setup", "require_two_factor",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
@@ -103,6 +104,7 @@ def ids_to_aim_at(client: httpx.Client) -> dict[str, list[str]]:
         "member_id": garbage,
         "invitation_id": garbage,
         "notice_id": garbage,
+        "session_id": garbage,
         "token": [invitation.group(1), "x" * 300, *garbage],
     }
 

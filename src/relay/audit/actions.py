@@ -17,6 +17,17 @@ class Action(StrEnum):
     DATASET_DELETED = "dataset.deleted"
     USER_SIGNED_IN = "user.signed_in"
     USER_SIGN_IN_FAILED = "user.sign_in_failed"
+    # Actions' names, not passwords (S105).
+    USER_PASSWORD_CHANGED = "user.password_changed"  # noqa: S105
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105
+    USER_PASSWORD_RESET_LINK_CREATED = "user.password_reset_link_created"  # noqa: S105
+    USER_SESSION_ENDED = "user.session_ended"
+    USER_TWO_FACTOR_ENABLED = "user.two_factor_enabled"
+    USER_TWO_FACTOR_DISABLED = "user.two_factor_disabled"
+    USER_RECOVERY_CODE_USED = "user.recovery_code_used"
+    USER_RECOVERY_CODES_REPLACED = "user.recovery_codes_replaced"
+    TENANT_TWO_FACTOR_REQUIRED = "tenant.two_factor_required"
+    TENANT_TWO_FACTOR_NOT_REQUIRED = "tenant.two_factor_not_required"
     MEMBER_INVITED = "member.invited"
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"

@@ -1,18 +1,23 @@
-"""Pages for signing up, in and out, and accepting an invitation."""
+"""Pages for signing up (confirmed by email when Relay can send mail), in (with a
+second factor when the user has one) and out, and accepting an invitation."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
 
-from relay.dashboard import members, sessions, signin
+from relay.accounts import pending_sign_ins, sessions, sign_ups, two_factor
+from relay.dashboard import members, signin
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import (
-    PRESESSION_COOKIE,
+    PENDING_SIGN_IN_COOKIE,
     SESSION_COOKIE,
     CheckedForm,
     anonymous_actor,
     client_address,
+    dashboard_attempt,
     delete_cookie,
     field,
     redirect,
@@ -20,39 +25,28 @@ from relay.dashboard.web import (
     session_token,
     set_cookie,
     settings_of,
+    start_signed_in,
 )
 from relay.db import ReadSessionDep, SessionDep
 from relay.errors import RelayError
-from relay.limits.policy import Limits
+from relay.links import public_url
+from relay.mail import Mailer, mailer_for
 from relay.tenants import service as tenants_service
-from relay.tenants.models import User
 
 router = APIRouter(include_in_schema=False)
 
 HOME = "/settings/api-keys"
 SIGNUP_CLOSED = "Sign-up is turned off on this server. Ask its operator for an account."
-
-
-async def _signed_in(request: Request, session: SessionDep, user: User, to: str) -> Response:
-    """Start a new session for `user` (a new token, so new form tokens, every time)
-    and go to `to`. The pre-session that signed in is over."""
-    token = await sessions.start_session(session, user=user)
-    response = redirect(request, to)
-    set_cookie(
-        request,
-        response,
-        SESSION_COOKIE,
-        token,
-        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
-    )
-    delete_cookie(request, response, PRESESSION_COOKIE)
-    return response
+# The service's field names, as the sign-up form's element ids.
+SIGNUP_FIELDS = {"name": "organisation", "email": "email"}
 
 
 @router.get("/")
 async def home(request: Request, session: SessionDep) -> RedirectResponse:
-    user = await sessions.user_for_token(session, session_token(request))
-    return RedirectResponse(HOME if user else "/login", status_code=303)
+    signed = await sessions.resolve(
+        session, token=session_token(request), client_address=client_address(request)
+    )
+    return RedirectResponse(HOME if signed else "/login", status_code=303)
 
 
 def _signup_closed(request: Request) -> HTMLResponse:
@@ -67,19 +61,16 @@ async def signup_page(request: Request) -> HTMLResponse:
     return render(request, "signup.html")
 
 
-async def _dashboard_attempt(request: Request, kind: str) -> None:
-    """Count a sign-in or sign-up from the client's address (429 past its share)."""
-    limits: Limits = request.app.state.limits
-    await limits.dashboard_attempt(kind, client_address(request))
-
-
 @router.post("/signup")
 async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
     values = {name: field(form, name) for name in ("organisation", "email")}
+    mailer = mailer_for(settings_of(request))
     try:
-        await _dashboard_attempt(request, "sign-up")
+        await dashboard_attempt(request, "sign-up")
+        if mailer is not None:
+            return await _sign_up_by_mail(request, session, mailer, form)
         _tenant, owner = await tenants_service.create_tenant(
             session,
             name=values["organisation"],
@@ -88,10 +79,64 @@ async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Re
         )
     except RelayError as exc:
         await session.rollback()  # no tenant without its owner
-        errors = error_for(exc, {"name": "organisation", "email": "email"}, "password")
+        errors = error_for(exc, SIGNUP_FIELDS, "password")
         context = {"errors": errors, "values": values}
         return render(request, "signup.html", context, status_code=exc.status_code)
-    return await _signed_in(request, session, owner, HOME)
+    return await start_signed_in(request, session, owner, HOME)
+
+
+async def _sign_up_by_mail(
+    request: Request, session: SessionDep, mailer: Mailer, form: FormData
+) -> HTMLResponse:
+    """Keep the sign-up until its email is confirmed, and answer the same whether the
+    email is new or taken: the same checks, the same argon2 work, the same page; the
+    message (sent after the answer) is the only difference."""
+    organisation, email = field(form, "organisation"), field(form, "email")
+    tenants_service.check_tenant_name(organisation)
+    tenants_service.check_email(email)
+    email = tenants_service.normalize_email(email)
+    await dashboard_attempt(request, "email", email)
+    password_hash = await tenants_service.prepare_password(field(form, "password"))
+    token = await sign_ups.request_sign_up(
+        session, organisation=organisation, email=email, password_hash=password_hash
+    )
+    settings = settings_of(request)
+    mail = (
+        sign_ups.confirmation_mail(email, public_url(settings, f"/signup/confirm/{token}"))
+        if token
+        else sign_ups.account_exists_mail(
+            email, public_url(settings, "/login"), public_url(settings, "/forgot-password")
+        )
+    )
+    response = render(request, "signup_check_email.html", {"email": email})
+    response.background = BackgroundTask(mailer.deliver, mail)
+    return response
+
+
+@router.get("/signup/confirm/{token}")
+async def signup_confirmation_page(
+    request: Request, session: ReadSessionDep, token: str
+) -> HTMLResponse:
+    try:
+        pending = await sign_ups.find_sign_up(session, token=token)
+    except RelayError as exc:
+        return link_unusable(request, exc, "Sign up")
+    context = {"token": token, "email": pending.email, "organisation": pending.organisation}
+    return render(request, "signup_confirm.html", context, no_store=True)
+
+
+@router.post("/signup/confirm/{token}")
+async def confirm_signup(
+    request: Request, session: SessionDep, token: str, _form: CheckedForm
+) -> Response:
+    if not settings_of(request).allow_signup:
+        return _signup_closed(request)
+    try:
+        owner = await sign_ups.confirm_sign_up(session, token=token)
+    except RelayError as exc:
+        await session.rollback()  # the link stays usable when the account was not made
+        return link_unusable(request, exc, "Sign up")
+    return await start_signed_in(request, session, owner, HOME)
 
 
 @router.get("/login")
@@ -104,7 +149,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
     email = field(form, "email")
     client = anonymous_actor(request)
     try:
-        await _dashboard_attempt(request, "sign-in")
+        await dashboard_attempt(request, "sign-in")
         # Not in this request's session: sign_in commits its own short transactions
         # and checks the password with none open.
         user = await signin.sign_in(
@@ -120,11 +165,16 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
             "email": email,
             "allow_signup": settings_of(request).allow_signup,
         }
-        response = render(request, "login.html", context, status_code=exc.status_code)
-        response.headers.update(exc.headers or {})
-        return response
-    signin.record_sign_in(session, user, client)
-    return await _signed_in(request, session, user, HOME)
+        return render(request, "login.html", context, refused=exc)
+    if await two_factor.is_enabled(session, user_id=user.id):
+        # No session yet: only this browser, with the code, can finish signing in.
+        token = await pending_sign_ins.start_pending(session, user=user)
+        to_code = redirect(request, "/login/two-factor")
+        lifetime = int(pending_sign_ins.PENDING_LIFETIME.total_seconds())
+        set_cookie(request, to_code, PENDING_SIGN_IN_COOKIE, token, max_age=lifetime)
+        return to_code
+    await signin.record_sign_in(session, user, client)
+    return await start_signed_in(request, session, user, HOME)
 
 
 @router.post("/logout")
@@ -140,7 +190,7 @@ async def invitation_page(request: Request, session: SessionDep, token: str) -> 
     try:
         invitation = await members.find_open_invitation(session, token=token)
     except RelayError as exc:
-        return _invitation_unusable(request, exc)
+        return link_unusable(request, exc, "Invitation")
     return render(
         request,
         "accept_invitation.html",
@@ -156,9 +206,9 @@ async def accept_invitation(
     try:
         email = (await members.find_open_invitation(read, token=token)).email
     except RelayError as exc:
-        return _invitation_unusable(request, exc)
+        return link_unusable(request, exc, "Invitation")
     try:
-        await _dashboard_attempt(request, "sign-up")
+        await dashboard_attempt(request, "sign-up")
         # Hashed before this request's transaction starts: no lock waits on argon2.
         password_hash = await tenants_service.prepare_password(field(form, "password"))
         member = await members.accept_invitation(
@@ -168,9 +218,10 @@ async def accept_invitation(
         await session.rollback()  # the invitation stays unused
         context = {"errors": error_for(exc, {}, "password"), "token": token, "email": email}
         return render(request, "accept_invitation.html", context, status_code=exc.status_code)
-    return await _signed_in(request, session, member, HOME)
+    return await start_signed_in(request, session, member, HOME)
 
 
-def _invitation_unusable(request: Request, exc: RelayError) -> HTMLResponse:
-    context = {"title": "Invitation", "message": exc.detail}
-    return render(request, "message.html", context, status_code=404)
+def link_unusable(request: Request, exc: RelayError, title: str) -> HTMLResponse:
+    """The page for a link that cannot be used (any more)."""
+    context = {"title": title, "message": exc.detail}
+    return render(request, "message.html", context, status_code=exc.status_code)

@@ -1,4 +1,5 @@
-"""Settings > Members: the tenant's members, invitation links, removing a member."""
+"""Settings > Members: the tenant's members, invitation links, removing a member, and
+whether every member must sign in with a second factor."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from relay.accounts import two_factor
 from relay.dashboard import members
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
@@ -39,6 +41,10 @@ async def _members_page(
         "errors": errors or {},
         "email": email,
         "removing": next((m for m in tenant_members if str(m.id) == removing), None),
+        "with_two_factor": await two_factor.members_with_two_factor(
+            session, tenant_id=user.tenant_id
+        ),
+        "two_factor_required": await two_factor.tenant_requires(session, tenant_id=user.tenant_id),
     }
     return render(
         request, "members.html", context, user=user, status_code=status_code, no_store=True
@@ -100,3 +106,26 @@ async def cancel_invitation(
     except RelayError as exc:
         return redirect(request, MEMBERS, flash=exc.detail)
     return redirect(request, MEMBERS, flash=f"The invitation for {cancelled.email} was cancelled.")
+
+
+@router.post("/members/two-factor")
+async def require_two_factor(
+    request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    """Require two-factor sign-in of every member, or stop (the owner only)."""
+    required = field(form, "require_two_factor") == "on"
+    try:
+        await two_factor.set_requirement(
+            session, owner=user, required=required, actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        errors = {"require-two-factor": exc.detail}
+        return await _members_page(
+            request, session, user, errors=errors, status_code=exc.status_code
+        )
+    done = (
+        "Every member now signs in with a second factor; those without one set it up first."
+        if required
+        else "Two-factor sign-in is no longer required."
+    )
+    return redirect(request, MEMBERS, flash=done)

@@ -9,10 +9,11 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.accounts import sessions
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
-from relay.dashboard.models import Invitation, WebSession
+from relay.dashboard.models import Invitation
 from relay.dashboard.tokens import new_token, token_hash
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError, RelayError
@@ -148,7 +149,7 @@ async def remove_member(
         raise NotFoundError("Member not found")
     if member.id == remover.id:
         raise RelayError("The owner cannot be removed")
-    await session.execute(delete(WebSession).where(WebSession.user_id == member.id))
+    await sessions.end_all_sessions(session, user_id=member.id)
     await session.execute(delete(User).where(User.id == member.id))
     audit.record(
         session, tenant_id=remover.tenant_id, action=Action.MEMBER_REMOVED, actor=actor,

@@ -1,4 +1,5 @@
-"""ORM models the dashboard needs: browser sessions, invitations, failed sign-ins."""
+"""ORM models the dashboard needs: invitations, failed sign-ins (browser sessions are
+relay.accounts')."""
 
 from __future__ import annotations
 
@@ -9,20 +10,6 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relay.db import Base, TenantOwned, UTCDateTime, utcnow
-
-
-class WebSession(Base):
-    """A signed-in browser. Only the SHA-256 of the cookie's token is stored."""
-
-    __tablename__ = "web_sessions"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Invitation(TenantOwned, Base):

@@ -11,13 +11,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.dashboard import (
     account_pages,
+    account_settings_pages,
     api_key_pages,
     audit_pages,
     dataset_pages,
     member_pages,
+    password_reset_pages,
+    two_factor_pages,
 )
 from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
-from relay.dashboard.web import SignInRequired, UnusableForm, render
+from relay.dashboard.two_factor_pages import SETUP
+from relay.dashboard.web import SignInRequired, TwoFactorSetupRequired, UnusableForm, render
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
 CONTENT_SECURITY_POLICY = (
@@ -57,6 +61,10 @@ async def _sign_in_required(_request: Request, _exc: Exception) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+async def _two_factor_setup_required(_request: Request, _exc: Exception) -> Response:
+    return RedirectResponse(SETUP, status_code=303)
+
+
 async def _form_refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, CsrfRefused | UnusableForm)
     context = {"title": "Form refused", "message": exc.detail}
@@ -82,10 +90,20 @@ def install_dashboard(app: FastAPI) -> None:
     # Declared once for every page, like the API's authentication: a new page's
     # unsafe requests are refused from other sites without a line of its own.
     pages = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site)])
-    for module in (account_pages, api_key_pages, member_pages, audit_pages, dataset_pages):
+    for module in (
+        account_pages,
+        account_settings_pages,
+        two_factor_pages,
+        password_reset_pages,
+        api_key_pages,
+        member_pages,
+        audit_pages,
+        dataset_pages,
+    ):
         pages.include_router(module.router)
     app.include_router(pages)
     app.add_exception_handler(SignInRequired, _sign_in_required)
+    app.add_exception_handler(TwoFactorSetupRequired, _two_factor_setup_required)
     app.add_exception_handler(CsrfRefused, _form_refused)
     app.add_exception_handler(UnusableForm, _form_refused)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -15,27 +15,30 @@ anyone lock an owner out.
   The per-email back-off counts checked failures only, so sign-ins to one account
   at the same moment do not slow each other down.
 - The password is checked off the event loop with no transaction open.
+- A second factor's code (relay.accounts.two_factor) is one more attempt of the same
+  kind: it counts, and is limited, exactly as a password is.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.accounts.events import as_user, record_user_event
 from relay.actors import Actor
-from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from relay.errors import RelayError
+from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 from relay.tenants.passwords import DECOY_HASH, verify_password
-from relay.tenants.service import normalize_email
 
 ADDRESS_FAILURE_LIMIT = 10
 EMAIL_BACKOFF_AFTER = 5
@@ -96,30 +99,37 @@ async def _failures(
     return _Failures(from_address or 0, for_email or 0, latest)
 
 
-async def _forget_attempt(
-    database: Database, attempt: uuid.UUID, *, email: str | None = None
-) -> None:
-    """Drop the reserved attempt (refused unchecked, or it succeeded: then the email's
-    failures are forgiven too)."""
+async def _forget_attempt(database: Database, attempt: uuid.UUID) -> None:
+    """Drop the reserved attempt: refused unchecked, or it succeeded."""
     async with database.sessionmaker.begin() as session:
         await session.execute(delete(LoginFailure).where(LoginFailure.id == attempt))
-        if email is not None:
-            await session.execute(delete(LoginFailure).where(LoginFailure.email == email[:320]))
 
 
-async def sign_in(
-    database: Database, *, email: str, password: str, client: Actor, backoff_max: float
+# Is this the user's password, or code? Given None for an unknown email, where it must
+# take the same time as for a known one.
+Check = Callable[[User | None], Awaitable[bool]]
+
+
+async def checked_sign_in(
+    database: Database,
+    *,
+    email: str,
+    client: Actor,
+    backoff_max: float,
+    check: Check,
+    refusal: str,
+    details: dict[str, str] | None = None,
 ) -> User:
-    """The user these credentials belong to, after the sign-in is recorded (session,
-    audit event). SignInRefused (one message for a wrong email or a wrong password) or
-    TooManyFailures otherwise. `client` is the browser asking; both outcomes are audit
-    events of the user's tenant (an unknown email belongs to no tenant)."""
-    email = normalize_email(email)
+    """The user of `email`, if `check` accepts what they gave, within the limits above.
+    SignInRefused(`refusal`) or TooManyFailures otherwise; a refusal for an existing
+    user is an audit event of their tenant (with `details`). `client` is the browser
+    asking."""
+    email = tenants_service.normalize_email(email)
     address = client.client_address or "unknown"
     attempt = await _reserve_attempt(database, email=email, address=address)
     async with database.read_sessionmaker() as session:
         failures = await _failures(session, email=email, address=address, mine=attempt)
-        user = await session.scalar(select(User).where(User.email == email))
+        user = await tenants_service.find_user(session, email)
     wait = _backoff_seconds(failures.for_email, backoff_max)
     if failures.latest_for_email is not None:
         wait -= (utcnow() - failures.latest_for_email).total_seconds()
@@ -133,9 +143,8 @@ async def sign_in(
             f"second{'s' if seconds != 1 else ''}.",
             headers={"Retry-After": str(seconds)},
         )
-    # No transaction is open while argon2 works (in a thread).
-    password_ok = await verify_password(user.password_hash if user else DECOY_HASH, password)
-    if user is None or not password_ok:
+    accepted = await check(user)
+    if user is None or not accepted:
         async with database.sessionmaker.begin() as session:
             # Checked: a failure of the email now, for its back-off.
             await session.execute(
@@ -144,20 +153,36 @@ async def sign_in(
                 .values(pending=False, at=utcnow())
             )
             if user is not None:
-                _audit(session, user, Action.USER_SIGN_IN_FAILED, client)
-        raise SignInRefused(INVALID_CREDENTIALS)
-    await _forget_attempt(database, attempt, email=email)
+                record_user_event(session, user, Action.USER_SIGN_IN_FAILED, client, details)
+        raise SignInRefused(refusal)
+    await _forget_attempt(database, attempt)
     return user
 
 
-def record_sign_in(session: AsyncSession, user: User, client: Actor) -> None:
-    """The audit event of a successful sign-in, in the transaction that starts the session."""
-    signed_in = Actor.user(
-        user.email, client_address=client.client_address, user_agent=client.user_agent
+async def sign_in(
+    database: Database, *, email: str, password: str, client: Actor, backoff_max: float
+) -> User:
+    """The user these credentials belong to; SignInRefused (one message for a wrong
+    email or a wrong password) or TooManyFailures otherwise. Their session starts
+    with `record_sign_in`, or after their second factor."""
+
+    async def password_matches(user: User | None) -> bool:
+        # No transaction is open while argon2 works (in a thread).
+        return await verify_password(user.password_hash if user else DECOY_HASH, password)
+
+    return await checked_sign_in(
+        database,
+        email=email,
+        client=client,
+        backoff_max=backoff_max,
+        check=password_matches,
+        refusal=INVALID_CREDENTIALS,
     )
-    _audit(session, user, Action.USER_SIGNED_IN, signed_in)
 
 
-def _audit(session: AsyncSession, user: User, action: Action, actor: Actor) -> None:
-    target = audit.Target("user", user.id, user.email)
-    audit.record(session, tenant_id=user.tenant_id, action=action, actor=actor, target=target)
+async def record_sign_in(session: AsyncSession, user: User, client: Actor) -> None:
+    """In the transaction that starts the session: the audit event of a successful
+    sign-in, and the email's failures forgiven (only now: a right password with a
+    second factor still to come does not reset the back-off)."""
+    await session.execute(delete(LoginFailure).where(LoginFailure.email == user.email[:320]))
+    record_user_event(session, user, Action.USER_SIGNED_IN, as_user(user, client))

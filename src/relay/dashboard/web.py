@@ -1,5 +1,5 @@
 """Dashboard plumbing: templates, cookies, forms and their CSRF tokens, the signed-in
-user, flash messages."""
+user (and what the tenant requires of them), flash messages."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from relay import clients
+from relay.accounts import sessions
+from relay.accounts.sessions import SignedIn
 from relay.actors import Actor, clean_user_agent
 from relay.config import Settings
-from relay.dashboard import sessions
 from relay.dashboard.csrf import FORM_EXPIRED, CsrfRefused, form_token, token_matches
 from relay.dashboard.tokens import new_token
 from relay.db import SessionDep
@@ -32,6 +33,7 @@ from relay.tenants.models import User
 SESSION_COOKIE = "relay_session"
 PRESESSION_COOKIE = "relay_presession"
 FLASH_COOKIE = "relay_flash"
+PENDING_SIGN_IN_COOKIE = "relay_pending_sign_in"
 CSRF_FIELD = "csrf_token"
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -55,6 +57,11 @@ class UnusableForm(RelayError):
 
 class SignInRequired(Exception):
     """Raised by pages that need a user; answered with a redirect to /login."""
+
+
+class TwoFactorSetupRequired(Exception):
+    """The tenant requires two-factor sign-in and this user has not set it up: every
+    page but the set-up answers with a redirect to it."""
 
 
 def settings_of(request: Request) -> Settings:
@@ -138,8 +145,10 @@ def render(
     status_code: int = 200,
     user: User | None = None,
     no_store: bool = False,
+    refused: RelayError | None = None,
 ) -> HTMLResponse:
-    """A page, with the CSRF token its forms need and any flash message to show."""
+    """A page, with the CSRF token its forms need and any flash message to show; a form
+    sent back because of `refused` gets its status and headers (Retry-After)."""
     csrf_token = _form_token(request)
     flash = request.cookies.get(cookie_name(request, FLASH_COOKIE))
     response = templates.TemplateResponse(
@@ -152,7 +161,8 @@ def render(
             "leak_notices": getattr(request.state, "leak_notices", []),
         }
         | (context or {}),
-        status_code=status_code,
+        status_code=refused.status_code if refused else status_code,
+        headers=refused.headers if refused else None,
     )
     presession = getattr(request.state, "presession", None)
     if presession:
@@ -184,18 +194,61 @@ async def checked_form(request: Request) -> FormData:
     return form
 
 
-async def current_user(request: Request, session: SessionDep) -> User:
-    """The signed-in user, or a redirect to /login."""
-    user = await sessions.user_for_token(session, session_token(request))
-    if user is None:
+async def signed_in(request: Request, session: SessionDep) -> SignedIn:
+    """The browser's session, or a redirect to /login; whatever the tenant requires
+    (only the two-factor set-up pages take it as it is)."""
+    signed = await sessions.resolve(
+        session, token=session_token(request), client_address=client_address(request)
+    )
+    if signed is None:
         raise SignInRequired
     # Every page shows the tenant's leaked-key notices until someone dismisses them.
-    request.state.leak_notices = await leaks_service.open_notices(session, tenant_id=user.tenant_id)
-    return user
+    request.state.leak_notices = await leaks_service.open_notices(
+        session, tenant_id=signed.user.tenant_id
+    )
+    return signed
+
+
+async def current_sign_in(signed: Annotated[SignedIn, Depends(signed_in)]) -> SignedIn:
+    """The browser's session, once its user meets what the tenant requires: checked
+    here, where every page gets its user, so no page can forget it."""
+    if signed.two_factor_missing:
+        raise TwoFactorSetupRequired
+    return signed
+
+
+async def current_user(signed: Annotated[SignedIn, Depends(current_sign_in)]) -> User:
+    """The signed-in user, or a redirect (to /login, or to the two-factor set-up)."""
+    return signed.user
+
+
+async def dashboard_attempt(request: Request, kind: str, key: str | None = None) -> None:
+    """Count an attempt of `kind` (see Limits.dashboard_attempt) from the client's
+    address, or for `key`; 429 past its share."""
+    await request.app.state.limits.dashboard_attempt(kind, key or client_address(request))
+
+
+async def start_signed_in(request: Request, session: SessionDep, user: User, to: str) -> Response:
+    """Start a new session for `user` (a new token, so new form tokens, every time)
+    and go to `to`. The pre-session that signed in is over."""
+    token = await sessions.start_session(session, user=user, client=anonymous_actor(request))
+    response = redirect(request, to)
+    set_cookie(
+        request,
+        response,
+        SESSION_COOKIE,
+        token,
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
+    )
+    delete_cookie(request, response, PRESESSION_COOKIE)
+    return response
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentSignIn = Annotated[SignedIn, Depends(current_sign_in)]
+# For the two-factor set-up only: a user the tenant sends there may use it.
+SignedInBeforeTwoFactor = Annotated[SignedIn, Depends(signed_in)]
 
 
 def page_number(request: Request, last: int) -> int:

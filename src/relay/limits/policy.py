@@ -9,7 +9,8 @@
   every answer to such a key carries RateLimit-Limit, -Remaining and -Reset (the
   IETF draft's names), and a request over the limit gets 429 with Retry-After.
 - Dashboard sign-in attempts and sign-ups per client address (all of them, not only
-  failures): each costs an argon2 hash, so an address gets a bounded share.
+  failures): each costs an argon2 hash, so an address gets a bounded share. Password
+  reset requests per address, and mail per recipient, so no one is flooded with it.
 """
 
 from __future__ import annotations
@@ -46,18 +47,28 @@ class Limits:
         self._failure_window = settings.auth_failure_window
 
     async def dashboard_attempt(self, kind: str, address: str) -> None:
-        """Count a sign-in ("sign-in"), a sign-up ("sign-up") or a leak report
-        ("leak-report") from the address; TooManyRequests when it is over its share."""
-        limit, window = {
-            "sign-in": (self._settings.signin_attempt_limit, self._settings.signin_attempt_window),
-            "sign-up": (self._settings.signup_limit, self._settings.signup_window),
-            "leak-report": (LEAK_REPORT_LIMIT, LEAK_REPORT_WINDOW),
-        }[kind]
+        """Count a sign-in ("sign-in"), sign-up ("sign-up"), password-reset request
+        ("password-reset") or leak report ("leak-report") from the client's address, or a
+        message to an email address ("email", `address` being the email);
+        TooManyRequests when over its share."""
+        settings = self._settings
+        limit, window, what = {
+            "sign-in": (settings.signin_attempt_limit, settings.signin_attempt_window,
+                        "sign-in attempts from your network"),
+            "sign-up": (settings.signup_limit, settings.signup_window,
+                        "sign-up attempts from your network"),
+            "password-reset": (settings.password_reset_limit, settings.password_reset_window,
+                               "password reset requests from your network"),
+            "leak-report": (LEAK_REPORT_LIMIT, LEAK_REPORT_WINDOW,
+                            "leak reports from your network"),
+            # Counted whether or not the email has an account: the answer tells nothing.
+            "email": (settings.email_limit, settings.email_window,
+                      "messages were asked for this email address"),
+        }[kind]  # fmt: skip
         decision = await self.windows.hit(f"{kind}:{address}", limit, window)
         if not decision.allowed:
             raise TooManyRequests(
-                f"Too many {kind} attempts from your network. "
-                f"Try again in {decision.retry_after} seconds.",
+                f"Too many {what}. Try again in {decision.retry_after} seconds.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
 

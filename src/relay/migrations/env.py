@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from typing import Any
+
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from relay.config import Settings, get_settings
@@ -20,6 +23,22 @@ def _settings() -> Settings:
     return settings if isinstance(settings, Settings) else get_settings()
 
 
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    # Batch mode rebuilds a SQLite table by copying it and dropping the old one; with
+    # foreign keys on, that drop would cascade to every row referring to it (rebuilding
+    # `tenants` would empty the database). The PRAGMA only works outside a transaction,
+    # hence here, as the connection opens; `_check_foreign_keys` checks the result.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"The migration left rows whose references are broken: {broken[:5]}")
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -30,10 +49,14 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            _check_foreign_keys(connection)
 
 
 async def _run_online() -> None:
     engine = create_engine(_settings())
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _foreign_keys_off)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

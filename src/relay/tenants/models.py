@@ -17,6 +17,8 @@ class Tenant(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Every member must sign in with a second factor (set by the owner).
+    require_two_factor: Mapped[bool] = mapped_column(default=False)
 
 
 class User(Base):

@@ -59,6 +59,11 @@ async def email_taken(session: AsyncSession, email: str) -> bool:
     return bool(await session.scalar(select(exists().where(User.email == normalize_email(email)))))
 
 
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    """The user with this email (any case), if there is one."""
+    return await session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
 async def create_user(
     session: AsyncSession, *, tenant_id: uuid.UUID, email: str, password_hash: str, role: str
 ) -> User:
@@ -89,6 +94,16 @@ async def create_tenant(
     check_tenant_name(name)
     check_email(email)
     password_hash = await prepare_password(password)
+    return await create_tenant_with_hash(
+        session, name=name, email=email, password_hash=password_hash
+    )
+
+
+async def create_tenant_with_hash(
+    session: AsyncSession, *, name: str, email: str, password_hash: str
+) -> tuple[Tenant, User]:
+    """`create_tenant` with the password already hashed (`prepare_password`)."""
+    check_tenant_name(name)
     tenant = Tenant(name=name.strip())
     session.add(tenant)
     await session.flush()

@@ -1,0 +1,105 @@
+"""ORM models of account security. Every token, code and secret here is stored as a
+digest or encrypted: never as the user was given it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Self
+
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, String, and_
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from relay.dashboard.tokens import new_token, token_hash
+from relay.db import Base, UTCDateTime, utcnow
+
+
+class _UserOwned:
+    @declared_attr
+    def user_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class _LinkToken:
+    """A row found by a link's or cookie's token (256 random bits, only its SHA-256
+    kept), until it expires."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def usable(cls, token: str) -> ColumnElement[bool]:
+        """The row of `token`, if it has not expired."""
+        return and_(cls.token_hash == token_hash(token), cls.expires_at > utcnow())
+
+    @classmethod
+    def issue(cls, lifetime: timedelta, **values: object) -> tuple[Self, str]:
+        """A new row good for `lifetime`, and its token (to hand out once)."""
+        token, now = new_token(), utcnow()
+        # The mapped subclass takes its columns as keywords; this mixin alone does not.
+        make: Callable[..., Self] = cls
+        row = make(
+            token_hash=token_hash(token), created_at=now, expires_at=now + lifetime, **values
+        )
+        return row, token
+
+
+class WebSession(_LinkToken, _UserOwned, Base):
+    """A signed-in browser, by its cookie's token."""
+
+    __tablename__ = "web_sessions"
+
+    # Refreshed at most once a minute, with the address it was last seen from.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class PendingSignIn(_LinkToken, _UserOwned, Base):
+    """A password that was right, waiting for its second factor: a browser holding the
+    cookie's token may give the code for a few minutes. It is no session."""
+
+    __tablename__ = "pending_sign_ins"
+
+
+class PasswordResetToken(_LinkToken, _UserOwned, Base):
+    """A single-use link to choose a new password; deleted when used."""
+
+    __tablename__ = "password_reset_tokens"
+
+
+class PendingSignUp(_LinkToken, Base):
+    """A sign-up waiting for its email to be confirmed: nothing else exists until then."""
+
+    __tablename__ = "pending_sign_ups"
+
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+
+
+class TwoFactor(Base):
+    """A user's TOTP authenticator, present only while two-factor sign-in is on."""
+
+    __tablename__ = "two_factor"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # AES-GCM with a key derived from RELAY_SECRET_KEY, bound to the user (sealing.py).
+    secret: Mapped[str] = mapped_column(String(200))
+    enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The latest time step whose code was accepted: no code of it or before is again.
+    last_used_step: Mapped[int] = mapped_column(BigInteger)
+
+
+class RecoveryCode(_UserOwned, Base):
+    """One single-use recovery code, as its keyed digest; deleted when used."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,147 @@
+"""Settings > Account: change the password, two-factor sign-in at a glance, and the
+browser sessions of the user, any of which they can end."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from relay.accounts import passwords, sessions, two_factor
+from relay.accounts.sessions import SignedIn
+from relay.accounts.user_agents import describe_browser
+from relay.dashboard.form_errors import error_for
+from relay.dashboard.web import (
+    CheckedForm,
+    CurrentSignIn,
+    dashboard_attempt,
+    field,
+    redirect,
+    render,
+    user_actor,
+)
+from relay.db import SessionDep
+from relay.errors import RelayError
+from relay.tenants import service as tenants_service
+from relay.tenants.models import User
+
+router = APIRouter(prefix="/settings/account", include_in_schema=False)
+
+ACCOUNT = "/settings/account"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: uuid.UUID
+    browser: str
+    client_address: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+async def account_page(
+    request: Request,
+    session: SessionDep,
+    signed: SignedIn,
+    *,
+    errors: dict[str, str] | None = None,
+    refused: RelayError | None = None,
+) -> HTMLResponse:
+    """The Account tab; after a form of it was `refused`, with its `errors`
+    ({element id: message})."""
+    user = signed.user
+    rows = [
+        SessionRow(
+            id=each.id,
+            browser=describe_browser(each.user_agent),
+            client_address=each.client_address,
+            created_at=each.created_at,
+            last_seen_at=each.last_seen_at,
+            current=each.id == signed.session_id,
+        )
+        for each in await sessions.list_sessions(session, user_id=user.id)
+    ]
+    context = {
+        "sessions": rows,
+        "two_factor": await two_factor.status(session, user_id=user.id),
+        "errors": errors or {},
+    }
+    return render(request, "account.html", context, user=user, no_store=True, refused=refused)
+
+
+async def reauthenticate(
+    request: Request, session: SessionDep, user: User, password: str, *, field: str
+) -> None:
+    """RelayError (at `field`) unless `password` is the user's. Each guess costs argon2,
+    so it counts toward the address's sign-in attempts; no transaction (on SQLite, no
+    write lock) stays open while argon2 works in its thread."""
+    await dashboard_attempt(request, "sign-in")
+    await session.commit()
+    await passwords.confirm_password(user, password, field=field)
+
+
+@router.get("")
+async def account(request: Request, session: SessionDep, signed: CurrentSignIn) -> HTMLResponse:
+    """Settings > Account."""
+    return await account_page(request, session, signed)
+
+
+@router.post("/password")
+async def change_password(
+    request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
+) -> Response:
+    """Change the password (the current one required); the user's other sessions end."""
+    user = signed.user
+    try:
+        current = field(form, "current_password")
+        await reauthenticate(request, session, user, current, field="current-password")
+        password_hash = await tenants_service.prepare_password(field(form, "new_password"))
+        ended = await passwords.change_password(
+            session,
+            user=user,
+            password_hash=password_hash,
+            keep_session=signed.session_id,
+            actor=user_actor(request, user),
+        )
+    except RelayError as exc:
+        errors = error_for(exc, {"password": "new-password"}, "current-password")
+        return await account_page(request, session, signed, errors=errors, refused=exc)
+    others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
+    return redirect(request, ACCOUNT, flash=f"Your password was changed.{others}")
+
+
+@router.post("/sessions/{session_id}/end")
+async def end_session(
+    request: Request,
+    session: SessionDep,
+    signed: CurrentSignIn,
+    session_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    """Sign one of the user's sessions out (this one too, if asked)."""
+    user = signed.user
+    try:
+        await sessions.end_session_by_id(
+            session, user=user, session_id=session_id, actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        return redirect(request, ACCOUNT, flash=exc.detail)
+    return redirect(request, ACCOUNT, flash="That session was signed out.")
+
+
+@router.post("/sessions/end-others")
+async def end_other_sessions(
+    request: Request, session: SessionDep, signed: CurrentSignIn, _form: CheckedForm
+) -> Response:
+    """Sign out every session of the user but this one."""
+    user = signed.user
+    ended = await sessions.end_other_sessions(
+        session, user=user, keep=signed.session_id, actor=user_actor(request, user)
+    )
+    return redirect(
+        request, ACCOUNT, flash=f"{ended} other session{'s' if ended != 1 else ''} signed out."
+    )

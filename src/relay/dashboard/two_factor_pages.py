@@ -1,0 +1,215 @@
+"""Two-factor sign-in pages: setting it up (Settings > Account), turning it off, new
+recovery codes, and the second step of signing in, where the code is given."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
+
+from relay.accounts import pending_sign_ins, totp, two_factor
+from relay.accounts.events import as_user
+from relay.accounts.sealing import AccountKeys, SecretKeyMissing, account_keys
+from relay.actors import Actor
+from relay.dashboard import signin
+from relay.dashboard.account_pages import HOME
+from relay.dashboard.account_settings_pages import ACCOUNT, account_page, reauthenticate
+from relay.dashboard.form_errors import error_for
+from relay.dashboard.web import (
+    PENDING_SIGN_IN_COOKIE,
+    CheckedForm,
+    CurrentSignIn,
+    SignedInBeforeTwoFactor,
+    anonymous_actor,
+    cookie_name,
+    dashboard_attempt,
+    delete_cookie,
+    field,
+    redirect,
+    render,
+    settings_of,
+    start_signed_in,
+    user_actor,
+)
+from relay.db import Database, ReadSessionDep, SessionDep
+from relay.errors import RelayError
+from relay.tenants.models import User
+
+router = APIRouter(include_in_schema=False)
+
+SETUP = "/settings/account/two-factor"
+SIGN_IN_TIMED_OUT = "Your sign-in timed out. Enter your email and password again."
+
+
+def _keys(request: Request) -> AccountKeys:
+    return account_keys(settings_of(request))
+
+
+async def _keys_after_password(
+    request: Request, session: SessionDep, user: User, form: FormData, *, error_id: str
+) -> AccountKeys:
+    """The keys, once the form's password proves the user is at the keyboard (a stolen
+    session alone cannot change their second factor)."""
+    keys = _keys(request)
+    await reauthenticate(request, session, user, field(form, "password"), field=error_id)
+    return keys
+
+
+def _setup_page(
+    request: Request,
+    signed_user: User,
+    *,
+    required: bool,
+    sealed: str | None = None,
+    refused: RelayError | None = None,
+) -> HTMLResponse:
+    """The set-up page: a QR code to scan and the code to confirm (with the secret the
+    user already scanned when `sealed` comes back with a mistyped code)."""
+    context: dict[str, object] = {"required": required}
+    try:
+        setup = two_factor.begin_setup(_keys(request), user=signed_user, sealed=sealed)
+        context |= {"setup": setup, "secret": totp.grouped(setup.secret)}
+    except SecretKeyMissing as exc:
+        context["unavailable"] = exc.detail  # shown as the page's one message
+    if refused is not None and "unavailable" not in context:
+        context["errors"] = {"code": refused.detail}
+    return render(
+        request, "two_factor_setup.html", context, user=signed_user, no_store=True,
+        refused=refused,
+    )  # fmt: skip
+
+
+def _recovery_codes_page(request: Request, user: User, codes: list[str]) -> HTMLResponse:
+    return render(
+        request, "recovery_codes.html", {"codes": codes}, user=user, status_code=201,
+        no_store=True,
+    )  # fmt: skip
+
+
+@router.get(SETUP)
+async def setup_page(
+    request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor
+) -> Response:
+    """Set up two-factor sign-in: scan a QR code, confirm one code."""
+    if await two_factor.is_enabled(session, user_id=signed.user.id):
+        return redirect(request, ACCOUNT)
+    return _setup_page(request, signed.user, required=signed.two_factor_missing)
+
+
+@router.post(SETUP)
+async def enable(
+    request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor, form: CheckedForm
+) -> Response:
+    """Turn two-factor sign-in on; the recovery codes are shown once, on this answer."""
+    user, sealed = signed.user, field(form, "setup")
+    try:
+        codes = await two_factor.enable(
+            session,
+            user=user,
+            keys=_keys(request),
+            sealed=sealed,
+            code=field(form, "code"),
+            actor=user_actor(request, user),
+        )
+    except RelayError as exc:
+        required = signed.two_factor_missing
+        return _setup_page(request, user, required=required, sealed=sealed, refused=exc)
+    return _recovery_codes_page(request, user, codes)
+
+
+@router.post(f"{SETUP}/disable")
+async def disable(
+    request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
+) -> Response:
+    """Turn two-factor sign-in off: the password and a code required."""
+    user = signed.user
+    try:
+        keys = await _keys_after_password(request, session, user, form, error_id="disable-password")
+        await two_factor.disable(
+            session, user=user, keys=keys, code=field(form, "code"), actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        errors = error_for(exc, {"code": "disable-code"}, "disable-password")
+        return await account_page(request, session, signed, errors=errors, refused=exc)
+    return redirect(request, ACCOUNT, flash="Two-factor sign-in is off.")
+
+
+@router.post(f"{SETUP}/recovery-codes")
+async def replace_recovery_codes(
+    request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
+) -> Response:
+    """Ten new recovery codes, shown once; the old ones stop working. Password required."""
+    user = signed.user
+    try:
+        keys = await _keys_after_password(request, session, user, form, error_id="codes-password")
+        codes = await two_factor.replace_recovery_codes(
+            session, user=user, keys=keys, actor=user_actor(request, user)
+        )
+    except RelayError as exc:
+        errors = error_for(exc, {}, "codes-password")
+        return await account_page(request, session, signed, errors=errors, refused=exc)
+    return _recovery_codes_page(request, user, codes)
+
+
+def _code_check(
+    database: Database, keys: AccountKeys, user: User, code: str, client: Actor
+) -> signin.Check:
+    """Whether `code` is the pending user's second factor, checked (and used up) in a
+    short transaction of its own."""
+
+    async def code_matches(found: User | None) -> bool:
+        if found is None or found.id != user.id:
+            return False
+        async with database.sessionmaker.begin() as session:
+            return await two_factor.check_code(
+                session, user=found, keys=keys, code=code, actor=as_user(found, client)
+            )
+
+    return code_matches
+
+
+def _pending_token(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(request, PENDING_SIGN_IN_COOKIE))
+
+
+@router.get("/login/two-factor")
+async def code_page(request: Request, session: ReadSessionDep) -> Response:
+    """The second step of signing in: the code from the app, or a recovery code."""
+    if await pending_sign_ins.pending_user(session, token=_pending_token(request)) is None:
+        return redirect(request, "/login")
+    return render(request, "login_two_factor.html")
+
+
+@router.post("/login/two-factor")
+async def give_code(
+    request: Request, read: ReadSessionDep, session: SessionDep, form: CheckedForm
+) -> Response:
+    """Finish signing in with a code. Wrong codes count toward the sign-in limits as
+    wrong passwords do; a code is accepted once."""
+    token = _pending_token(request)
+    user = await pending_sign_ins.pending_user(read, token=token)
+    if token is None or user is None:
+        return redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+    client = anonymous_actor(request)
+    database: Database = request.app.state.db
+    try:
+        keys = _keys(request)
+        await dashboard_attempt(request, "sign-in")
+        await signin.checked_sign_in(
+            database,
+            email=user.email,
+            client=client,
+            backoff_max=settings_of(request).signin_backoff_max,
+            check=_code_check(database, keys, user, field(form, "code"), client),
+            refusal=two_factor.CODE_REFUSED,
+            details={"factor": "two-factor code"},
+        )
+    except RelayError as exc:
+        context = {"errors": {"code": exc.detail}}
+        return render(request, "login_two_factor.html", context, refused=exc)
+    if not await pending_sign_ins.finish_pending(session, token=token):
+        return redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+    await signin.record_sign_in(session, user, client)
+    signed_in = await start_signed_in(request, session, user, HOME)
+    delete_cookie(request, signed_in, PENDING_SIGN_IN_COOKIE)
+    return signed_in
