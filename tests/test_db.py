@@ -1,12 +1,21 @@
-"""The PostgreSQL connection pool: a fixed number of connections per worker."""
+"""The PostgreSQL connection pool: a fixed number of connections per worker, and
+none handed out again once asyncpg says it is unusable."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
+from sqlalchemy import literal, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relay.config import Settings
-from relay.db import Database
+from relay.db import Database, PreparedRead
+from relay.errors import is_connection_failure
 
 
 async def test_requests_beyond_the_pool_wait_instead_of_opening_connections(
@@ -26,3 +35,49 @@ async def test_requests_beyond_the_pool_wait_instead_of_opening_connections(
             assert database.engine.pool.checkedout() == 1
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def busy_connection(
+    settings: Settings, is_sqlite: bool
+) -> AsyncIterator[tuple[Database, AsyncConnection]]:
+    """A pooled connection whose asyncpg connection is in the middle of another
+    statement: the state PostgreSQL stopping mid-statement left one in (seen in the
+    outage test as "another operation is in progress")."""
+    if is_sqlite:
+        pytest.skip("asyncpg's connection states are PostgreSQL's")
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as connection:
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            sleeping = asyncio.create_task(driver.fetch("SELECT pg_sleep(0.5)"))
+            # One turn of the loop: the task runs until it waits for the server, its
+            # statement sent and the connection marked busy.
+            await asyncio.sleep(0)
+            yield database, connection
+            await asyncio.gather(sleeping, return_exceptions=True)
+    finally:
+        await database.dispose()
+
+
+async def test_a_connection_asyncpg_calls_unusable_is_discarded_and_answered_503(
+    busy_connection: tuple[Database, AsyncConnection],
+) -> None:
+    _database, connection = busy_connection
+    with pytest.raises(DBAPIError) as refused:
+        await connection.execute(text("SELECT 1"))
+    assert "another operation is in progress" in str(refused.value)
+    # SQLAlchemy alone keeps such a connection in the pool: the next request got it.
+    assert refused.value.connection_invalidated
+    assert connection.invalidated
+    assert is_connection_failure(refused.value)  # so the answer is 503, not 500
+
+
+async def test_the_prepared_read_path_discards_it_too(
+    busy_connection: tuple[Database, AsyncConnection],
+) -> None:
+    _database, connection = busy_connection
+    with pytest.raises(Exception) as refused:
+        await PreparedRead(select(literal(1).label("one"))).rows(connection, {})
+    assert connection.invalidated
+    assert is_connection_failure(refused.value)

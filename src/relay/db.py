@@ -13,7 +13,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, ForeignKey, MetaData, Select, Table, bindparam, event, select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from relay.config import Settings
+from relay.errors import driver_state_broken
 
 # Stable constraint names, so Alembic migrations name things identically on
 # SQLite and PostgreSQL.
@@ -109,6 +110,17 @@ def _begin_immediate(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _discard_broken_connections(context: ExceptionContext) -> None:
+    # SQLAlchemy discards a connection only for the errors it knows mean "gone";
+    # asyncpg can also leave one unusable (see driver_state_broken) without saying so.
+    current: BaseException | None = context.original_exception
+    while current is not None:
+        if driver_state_broken(current):
+            context.is_disconnect = True
+            return
+        current = current.__cause__
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """An async engine for the configured database, with its per-backend tuning."""
     url = make_url(settings.async_database_url)
@@ -125,13 +137,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # No overflow: under load, overflow connections were opened and closed again
     # request after request (9 % of a busy worker's CPU went into connecting).
     # Requests beyond the pool wait for a connection, up to the connect timeout.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_connect_timeout,
         connect_args={"timeout": settings.db_connect_timeout},
     )
+    event.listen(engine.sync_engine, "handle_error", _discard_broken_connections)
+    return engine
 
 
 class Database:

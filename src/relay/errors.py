@@ -78,12 +78,25 @@ class AuthenticationError(RelayError):
         self.reason = reason
 
 
+def driver_state_broken(exc: BaseException) -> bool:
+    """True for asyncpg's errors about its own connection rather than the query:
+    "connection is closed", "another operation is in progress", an internal state
+    error. Seen when PostgreSQL stops mid-statement; such a connection must never be
+    used again. (asyncpg's InterfaceError subclasses, bad arguments among them, are
+    the caller's mistakes, not this.)"""
+    return type(exc) is asyncpg_errors.InterfaceError or isinstance(
+        exc, asyncpg_errors.InternalClientError
+    )
+
+
 def is_connection_failure(exc: BaseException) -> bool:
     """True when `exc`, or what caused it, means "the database is unreachable or busy"."""
     current: BaseException | None = exc
     while current is not None:
-        if isinstance(current, _UNAVAILABLE_ERRORS) or (
-            isinstance(current, DBAPIError) and current.connection_invalidated
+        if (
+            isinstance(current, _UNAVAILABLE_ERRORS)
+            or driver_state_broken(current)
+            or (isinstance(current, DBAPIError) and current.connection_invalidated)
         ):
             return True
         current = current.__cause__ or current.__context__
@@ -158,6 +171,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     # Registered per class so that an outage is answered (503) and not re-raised
     # to the server as a crash; anything else still ends as a logged 500.
-    for error_class in (*_UNAVAILABLE_ERRORS, DBAPIError):
+    driver_errors = (asyncpg_errors.InterfaceError, asyncpg_errors.InternalClientError)
+    for error_class in (*_UNAVAILABLE_ERRORS, *driver_errors, DBAPIError):
         app.add_exception_handler(error_class, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)
