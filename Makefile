@@ -37,10 +37,17 @@ provision: install
 
 # The suite runs on the embedded SQLite database, then again on PostgreSQL
 # when RELAY_TEST_DATABASE_URL names one (.ci/run sets it); the second pass skips
-# the tests whose outcome does not depend on the database.
+# the tests whose outcome does not depend on the database. Tests run in parallel
+# processes (pytest-xdist; TEST_WORKERS=0 for one process), each with a database of
+# its own, except the one that stops PostgreSQL: it runs alone, last.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --maxprocesses 4
 pytest: install provision
-	env -u RELAY_TEST_DATABASE_URL $(BIN)/pytest
-	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then $(BIN)/pytest -m "not backend_independent"; fi
+	env -u RELAY_TEST_DATABASE_URL $(BIN)/pytest $(PARALLEL)
+	if [ -n "$$RELAY_TEST_DATABASE_URL" ]; then \
+		$(BIN)/pytest $(PARALLEL) -m "not backend_independent and not stops_database" && \
+		$(BIN)/pytest -m stops_database; \
+	fi
 
 test: lint typecheck pytest
 

@@ -6,16 +6,19 @@ by RELAY_TEST_DATABASE_URL. Every test starts from empty tables.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
+from sqlalchemy import delete, make_url
 
 from relay.app import create_app
+from relay.auth.revocations import asyncpg_dsn
 from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
@@ -26,11 +29,28 @@ from tests.mail_server import MailServer, run_mail_server
 from tests.redis_server import RedisServer, run_redis
 
 
+async def _create_database_if_missing(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
 def _test_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("RELAY_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'relay-test.db'}"
+    """SQLite in the session's temporary directory, or RELAY_TEST_DATABASE_URL; with
+    pytest-xdist, each worker gets a database of its own (`<name>_gw0`, ...)."""
+    configured = os.environ.get("RELAY_TEST_DATABASE_URL")
+    if not configured:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'relay-test.db'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return configured
+    url = make_url(configured)
+    name = f"{url.database}_{worker}"
+    asyncio.run(_create_database_if_missing(configured, name))
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

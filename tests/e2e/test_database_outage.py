@@ -34,6 +34,7 @@ def wait_for_postgres(deadline_seconds: float = 30) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.stops_database
 async def test_outage_gives_503_then_recovers_without_losing_writes(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
