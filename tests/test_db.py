@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import literal, select, text
 from sqlalchemy.exc import DBAPIError
@@ -77,7 +78,7 @@ async def test_the_prepared_read_path_discards_it_too(
     busy_connection: tuple[Database, AsyncConnection],
 ) -> None:
     _database, connection = busy_connection
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(asyncpg.InterfaceError, match="another operation") as refused:
         await PreparedRead(select(literal(1).label("one"))).rows(connection, {})
     assert connection.invalidated
     assert is_connection_failure(refused.value)
