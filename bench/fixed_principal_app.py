@@ -6,7 +6,8 @@ queries; only the verifier's work (checksum, hash, cache, expiry) is gone.
 Relay's cached key check, so it was no ceiling.)
 
     uvicorn fixed_principal_app:create_app --factory --app-dir bench
-Environment: RELAY_DATABASE_URL, RELAY_BENCH_TENANT_ID.
+Environment: RELAY_DATABASE_URL, RELAY_BENCH_TENANT_ID, RELAY_BENCH_KEY_ID (a key of
+that tenant: its uses are recorded like a real key's).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def create_app() -> FastAPI:
     app = create_relay_app()
     principal = Principal(
         tenant_id=uuid.UUID(os.environ["RELAY_BENCH_TENANT_ID"]),
-        key_id=uuid.uuid4(),
+        key_id=uuid.UUID(os.environ["RELAY_BENCH_KEY_ID"]),
         key_prefix="rl_live_none",
         scopes=(),
         expires_at=None,

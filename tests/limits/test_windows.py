@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 import pytest
+from redis.asyncio import Redis
 
 from relay import metrics
 from relay.config import Settings
@@ -68,6 +69,21 @@ async def test_redis_count_is_exact_across_many_clients(redis_server: RedisServe
     assert sorted(d.remaining for d in decisions if d.allowed) == list(range(20))
     refused = [d for d in decisions if not d.allowed]
     assert all(59 <= d.reset_after <= 60 for d in refused)
+
+
+async def test_hits_made_together_share_one_connection(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    windows = redis_windows(redis_server)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        before = (await admin.info("stats"))["total_connections_received"]
+        decisions = await asyncio.gather(*(windows.hit(f"key:{n}", 1, 60) for n in range(40)))
+        after = (await admin.info("stats"))["total_connections_received"]
+    finally:
+        await admin.aclose()
+    # One pipeline on one connection: a connection per hit would have opened 40.
+    assert after - before == 1
+    assert all(decision.allowed and decision.remaining == 0 for decision in decisions)
 
 
 async def test_redis_window_frees_places_as_hits_age(redis_server: RedisServer) -> None:
