@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from relay.auth.activity import KeyActivity
-from relay.auth.models import ApiKey
+from relay.auth.models import ApiKey, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.db import Database
@@ -91,6 +91,27 @@ async def test_failed_flush_keeps_the_uses_for_the_next_one(
         await recorder.flush()
     assert recorder.pending_uses == 1
     await database.dispose()
+
+
+async def test_a_deleted_key_does_not_take_the_other_keys_activity_with_it(
+    db: Database, tenant_a: TenantFixture
+) -> None:
+    recorder = KeyActivity(db.sessionmaker, interval=1)
+    recorder.record_use(principal_of(tenant_a), 200, "192.0.2.1", None)
+    # A key gone by the time of the flush (its tenant was deleted): no row to count on.
+    recorder.record_use(principal_of(tenant_a, uuid.uuid4()), 200, "192.0.2.1", None)
+
+    assert await recorder.flush() == 1
+
+    async with db.sessionmaker() as session:
+        key = await session.get(ApiKey, tenant_a.key_id)
+        counted = await session.scalar(
+            select(ApiKeyUsage.requests).where(ApiKeyUsage.key_id == tenant_a.key_id)
+        )
+    assert key is not None
+    assert key.last_used_at is not None
+    assert counted == 1
+    assert recorder.pending_uses == 0
 
 
 async def wait_for_lock_waiters(db: Database, count: int) -> None:

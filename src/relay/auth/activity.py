@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +57,14 @@ class _Sighting:
     address: str
     user_agent: str | None
     at: datetime
+
+
+_Batch = tuple[
+    dict[uuid.UUID, datetime],
+    Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
+    list[_Sighting],
+    list[_Sighting],
+]
 
 
 def _status_class(status: int) -> str:
@@ -120,16 +128,45 @@ class KeyActivity:
         batch = (self._last_used, self._counts, self._sightings, self._expired)
         self._last_used, self._counts, self._sightings, self._expired = {}, Counter(), [], []
         try:
-            async with self._sessionmaker.begin() as session:
-                await self._write(session, *batch)
+            try:
+                async with self._sessionmaker.begin() as session:
+                    await self._write(session, *batch)
+            except IntegrityError:
+                # A key deleted meanwhile (its tenant was): its activity has nowhere to
+                # go, the other keys' is written without it.
+                batch = await self._without_deleted_keys(*batch)
+                async with self._sessionmaker.begin() as session:
+                    await self._write(session, *batch)
         except IntegrityError:
-            # A key deleted meanwhile (its tenant was): retrying would fail forever.
-            logger.warning("key activity for deleted keys dropped")
+            logger.warning("key activity dropped: a key was deleted during the flush")
             return 0
         except BaseException:
             self._restore(*batch)
             raise
         return len(batch[0])
+
+    async def _without_deleted_keys(
+        self,
+        last_used: dict[uuid.UUID, datetime],
+        counts: Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
+        sightings: list[_Sighting],
+        expired: list[_Sighting],
+    ) -> _Batch:
+        named = (
+            set(last_used)
+            | {key[1] for key in counts}
+            | {sighting.principal.key_id for sighting in (*sightings, *expired)}
+        )
+        async with self._sessionmaker() as session:
+            found = await session.scalars(select(_api_keys.c.id).where(_api_keys.c.id.in_(named)))
+            existing = set(found)
+        logger.warning("key activity of %d deleted keys dropped", len(named - existing))
+        return (
+            {key: at for key, at in last_used.items() if key in existing},
+            Counter({key: n for key, n in counts.items() if key[1] in existing}),
+            [sighting for sighting in sightings if sighting.principal.key_id in existing],
+            [sighting for sighting in expired if sighting.principal.key_id in existing],
+        )
 
     def _restore(
         self,
