@@ -23,6 +23,7 @@ from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
 from tests.auth.workers import ready
+from tests.connection_holding import watch_connections
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
 from tests.mail_server import MailServer, run_mail_server
@@ -63,6 +64,15 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def is_sqlite(settings: Settings) -> bool:
     return settings.is_sqlite
+
+
+@pytest.fixture(autouse=True)
+def no_connection_held_while_waiting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No task of any test may hold a pooled connection while it waits for another
+    one, or for argon2 (tests/connection_holding.py)."""
+    with watch_connections(monkeypatch) as held:
+        yield
+    assert held.violations == [], "\n".join(dict.fromkeys(held.violations))
 
 
 @pytest.fixture

@@ -196,6 +196,17 @@ async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
+def read_session(request: Request) -> AsyncSession:
+    """A read session for one step of a request, to open with `async with`: its
+    connection goes back to the pool at the end of the block. For requests that go on
+    to hash a password or to open another session: holding a connection while waiting
+    for another one (or for argon2) stalls the worker until the pool's timeout once
+    as many such requests arrive at once as the pool has connections, each holding
+    what the others wait for."""
+    database: Database = request.app.state.db
+    return database.read_sessionmaker()
+
+
 def read_connection(request: Request) -> AsyncConnection:
     """For a request that only reads rows with Core statements (no ORM objects), to
     open with `async with`: a bare connection, without the session around it (which

@@ -4,6 +4,7 @@ and per email; without mail, the page names the operator's command."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from relay.db import Database, utcnow
 from tests.accounts.conftest import secure_settings
 from tests.accounts.helpers import actions_of, make_owner, page_without, path_of, signed_in
 from tests.conftest import asgi_client
-from tests.dashboard.helpers import PASSWORD, new_email, post_form, sign_in
+from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, post_form, sign_in
 from tests.mail_server import MailServer, body_of, link_in
 
 NEW_PASSWORD = "remembered at last"
@@ -101,6 +102,33 @@ async def test_a_link_expires_after_30_minutes_and_a_newer_one_replaces_it(
     expired = await browser_a.get(second)
     assert expired.status_code == 404
     assert "invalid, expired or already used" in expired.text
+
+
+async def test_more_resets_at_once_than_the_pool_has_connections_stall_nothing(
+    browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
+) -> None:
+    """The review's stall: each post held a connection while it waited for argon2 and
+    then for a second connection; 16 at once held them all, and every request of the
+    worker got 503 after the pool's timeout. Each post costs argon2, so the posts
+    count toward the address's reset requests (10 an hour) too."""
+    owner = await make_owner(db)
+    await ask_for_reset(browser_a, owner.email)
+    link = path_of(link_in(mail_server.inbox.wait_for(owner.email), "/reset-password/"))
+    token = csrf_of((await browser_a.get(link)).text)
+    pool = db.engine.sync_engine.pool
+    at_once = pool.size() + max(pool._max_overflow, 0) + 4  # type: ignore[attr-defined]
+
+    answers = await asyncio.gather(
+        *(
+            browser_a.post(link, data={"csrf_token": token, "password": NEW_PASSWORD})
+            for _ in range(at_once)
+        )
+    )
+
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(303) == 1  # used once
+    assert set(statuses) == {303, 404, 429}  # no 503
+    assert statuses.count(429) == at_once - 9  # the address had asked once
 
 
 async def test_tokens_are_stored_only_as_digests(

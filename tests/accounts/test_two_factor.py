@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 
 from relay.accounts.models import PendingSignIn, WebSession
+from relay.accounts.pending_sign_ins import CODE_ATTEMPTS, TOO_MANY_CODES
 from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from tests.accounts.helpers import (
@@ -28,7 +29,7 @@ from tests.accounts.helpers import (
     signed_in,
 )
 from tests.conftest import asgi_client
-from tests.dashboard.helpers import PASSWORD, post_form
+from tests.dashboard.helpers import PASSWORD, csrf_of, post_form
 
 KEYS_PAGE = "/settings/api-keys"
 
@@ -174,6 +175,37 @@ async def test_wrong_codes_count_as_failed_sign_ins(
     # Recorded exactly as wrong passwords are: the same limits apply to both.
     assert failures == 3
     assert (await actions_of(db, owner)).count("user.sign_in_failed") == 3
+
+
+async def test_a_pending_sign_in_takes_five_codes_then_the_password_again(
+    browser_a: httpx.AsyncClient, browser_b: httpx.AsyncClient, db: Database
+) -> None:
+    owner, two_factor = await owner_with_two_factor(db, browser_a)
+    await password_step(browser_b, owner.email)
+    for guess in ("111111", "222222", "333333", "444444", "555555"):
+        assert (await code_step(browser_b, guess)).status_code == 401
+    ended = await code_step(browser_b, two_factor.next_code())  # even the right code
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/login"
+    assert TOO_MANY_CODES in (await browser_b.get("/login")).text
+    assert (await browser_b.get("/login/two-factor")).headers["location"] == "/login"
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(PendingSignIn)) == 0
+
+
+async def test_codes_sent_at_one_moment_count_toward_the_five(
+    browser_a: httpx.AsyncClient, browser_b: httpx.AsyncClient, db: Database
+) -> None:
+    owner, _ = await owner_with_two_factor(db, browser_a)
+    await password_step(browser_b, owner.email)
+    token = csrf_of((await browser_b.get("/login/two-factor")).text)
+    guesses = [f"{number:06d}" for number in range(12)]
+    answers = await asyncio.gather(
+        *(browser_b.post("/login/two-factor", data={"csrf_token": token, "code": guess})
+          for guess in guesses)
+    )  # fmt: skip
+    sent_back = [answer for answer in answers if answer.headers.get("location") == "/login"]
+    assert len(sent_back) == len(guesses) - CODE_ATTEMPTS  # the rest: 401 or 429
 
 
 async def test_the_sign_in_limits_stop_code_guessing(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -260,6 +262,36 @@ async def test_concurrent_guesses_cannot_slip_past_the_failure_limit(
             select(func.count()).where(LoginFailure.address == "203.0.113.9")
         )
     assert recorded == statuses.count(401)  # each checked guess counted, no more
+
+
+async def test_guesses_at_one_moment_from_many_addresses_get_one_check_in_back_off(
+    generous_attempts: FastAPI, db: Database
+) -> None:
+    """The review's finding: the per-email back-off counted only finished failures, so
+    a burst from 12 addresses had 12 guesses checked whenever the wait ran out."""
+    email = new_email()
+    async with db.sessionmaker.begin() as session:
+        # Five failures ten minutes ago: in back-off, its wait long over.
+        for number in range(5):
+            at = utcnow() - timedelta(minutes=10)
+            session.add(LoginFailure(email=email, address=f"192.0.2.{number}", at=at))
+    async with AsyncExitStack() as stack:
+        guessers = [
+            await stack.enter_async_context(asgi_client(generous_attempts, f"203.0.113.{n}"))
+            for n in range(100, 112)
+        ]
+        tokens = [csrf_of((await guesser.get("/login")).text) for guesser in guessers]
+        answers = await asyncio.gather(
+            *(
+                guesser.post(
+                    "/login", data={"csrf_token": token, "email": email, "password": "a guess!"}
+                )
+                for guesser, token in zip(guessers, tokens, strict=True)
+            )
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) <= 1  # checked: at most one of the burst
+    assert statuses.count(429) >= 11
 
 
 async def test_every_sign_in_attempt_counts_toward_the_addresss_share(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Self
 
-from sqlalchemy import BigInteger, ColumnElement, ForeignKey, String, and_
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Integer, String, and_
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from relay.dashboard.tokens import new_token, token_hash
@@ -63,6 +63,9 @@ class PendingSignIn(_LinkToken, _UserOwned, Base):
     cookie's token may give the code for a few minutes. It is no session."""
 
     __tablename__ = "pending_sign_ins"
+
+    # Codes given so far, counted before each is checked (see pending_sign_ins).
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PasswordResetToken(_LinkToken, _UserOwned, Base):

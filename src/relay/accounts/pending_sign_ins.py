@@ -1,21 +1,25 @@
 """A sign-in between its password and its second factor. The browser that gave the
 right password gets a token in a cookie of its own, good for five minutes: with it,
 and only with it, the code can be given. It is no session: every page still sends
-that browser to sign in, so a stolen password alone reaches nothing."""
+that browser to sign in, so a stolen password alone reaches nothing. It takes
+CODE_ATTEMPTS codes at most, counted before each is checked (so codes sent at the same
+moment count too); then the password must be given again."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.accounts.models import PendingSignIn
-from relay.db import utcnow
+from relay.db import Database, utcnow
 from relay.tenants.models import User
 
 PENDING_LIFETIME = timedelta(minutes=5)
+CODE_ATTEMPTS = 5
+TOO_MANY_CODES = "Too many wrong codes. Sign in again with your password."
 
 
 async def start_pending(session: AsyncSession, *, user: User) -> str:
@@ -37,6 +41,21 @@ async def pending_user(session: AsyncSession, *, token: str | None) -> User | No
         .join(PendingSignIn, PendingSignIn.user_id == User.id)
         .where(PendingSignIn.usable(token))
     )
+
+
+async def count_code_attempt(database: Database, *, token: str) -> bool:
+    """Count one more code for the pending sign-in, committed before the code is
+    checked; False (and the pending sign-in ends) once it has had CODE_ATTEMPTS."""
+    async with database.sessionmaker.begin() as session:
+        counted = await session.execute(
+            update(PendingSignIn)
+            .where(PendingSignIn.usable(token), PendingSignIn.code_attempts < CODE_ATTEMPTS)
+            .values(code_attempts=PendingSignIn.code_attempts + 1)
+        )
+        if counted.rowcount:  # type: ignore[attr-defined]
+            return True
+        await session.execute(delete(PendingSignIn).where(PendingSignIn.usable(token)))
+        return False
 
 
 async def finish_pending(session: AsyncSession, *, token: str) -> bool:

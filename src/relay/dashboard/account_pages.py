@@ -27,7 +27,7 @@ from relay.dashboard.web import (
     settings_of,
     start_signed_in,
 )
-from relay.db import ReadSessionDep, SessionDep
+from relay.db import ReadSessionDep, SessionDep, read_session
 from relay.errors import RelayError
 from relay.links import public_url
 from relay.mail import Mailer, mailer_for
@@ -201,10 +201,11 @@ async def invitation_page(request: Request, session: SessionDep, token: str) -> 
 
 @router.post("/invitations/{token}")
 async def accept_invitation(
-    request: Request, read: ReadSessionDep, session: SessionDep, token: str, form: CheckedForm
+    request: Request, session: SessionDep, token: str, form: CheckedForm
 ) -> Response:
     try:
-        email = (await members.find_open_invitation(read, token=token)).email
+        async with read_session(request) as read:
+            email = (await members.find_open_invitation(read, token=token)).email
     except RelayError as exc:
         return link_unusable(request, exc, "Invitation")
     try:

@@ -22,7 +22,7 @@ from relay.dashboard.web import (
     render,
     settings_of,
 )
-from relay.db import ReadSessionDep, SessionDep
+from relay.db import ReadSessionDep, SessionDep, read_session
 from relay.errors import NotFoundError, RelayError
 from relay.links import public_url
 from relay.mail import mailer_for
@@ -82,14 +82,17 @@ async def reset_password_page(request: Request, session: ReadSessionDep, token: 
 
 @router.post("/reset-password/{token}")
 async def reset_password(
-    request: Request, read: ReadSessionDep, session: SessionDep, token: str, form: CheckedForm
+    request: Request, session: SessionDep, token: str, form: CheckedForm
 ) -> Response:
     """Set the new password; the link is used up and every session of the user ends."""
     try:
-        user = await passwords.reset_link_user(read, token=token)
+        async with read_session(request) as read:
+            user = await passwords.reset_link_user(read, token=token)
     except RelayError as exc:
         return link_unusable(request, exc, RESET_TITLE)
     try:
+        # Each post with a live link costs argon2: counted with the reset requests.
+        await dashboard_attempt(request, "password-reset")
         # Hashed before this request's transaction starts: no lock waits on argon2.
         password_hash = await tenants_service.prepare_password(field(form, "password"))
         await passwords.reset_password(

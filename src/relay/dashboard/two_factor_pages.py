@@ -31,7 +31,7 @@ from relay.dashboard.web import (
     start_signed_in,
     user_actor,
 )
-from relay.db import Database, ReadSessionDep, SessionDep
+from relay.db import Database, ReadSessionDep, SessionDep, read_session
 from relay.errors import RelayError
 from relay.tenants.models import User
 
@@ -181,17 +181,20 @@ async def code_page(request: Request, session: ReadSessionDep) -> Response:
 
 
 @router.post("/login/two-factor")
-async def give_code(
-    request: Request, read: ReadSessionDep, session: SessionDep, form: CheckedForm
-) -> Response:
+async def give_code(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     """Finish signing in with a code. Wrong codes count toward the sign-in limits as
     wrong passwords do; a code is accepted once."""
     token = _pending_token(request)
-    user = await pending_sign_ins.pending_user(read, token=token)
+    async with read_session(request) as read:
+        user = await pending_sign_ins.pending_user(read, token=token)
     if token is None or user is None:
         return redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
     client = anonymous_actor(request)
     database: Database = request.app.state.db
+    if not await pending_sign_ins.count_code_attempt(database, token=token):
+        response = redirect(request, "/login", flash=pending_sign_ins.TOO_MANY_CODES)
+        delete_cookie(request, response, PENDING_SIGN_IN_COOKIE)
+        return response
     try:
         keys = _keys(request)
         await dashboard_attempt(request, "sign-in")
