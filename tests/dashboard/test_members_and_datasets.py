@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from relay.actors import SYSTEM
+from relay.dashboard.members import ALREADY_A_MEMBER, INVITED_EMAIL_TAKEN
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate
 from relay.tenants.models import User
@@ -323,8 +325,28 @@ async def test_a_refused_invitation_keeps_the_address_at_its_field(
     assert (
         f'value="{email.upper()}" aria-invalid="true" aria-describedby="invite-email-error"' in page
     )
-    assert '<a href="#invite-email">A user with this email already exists</a>' in page
+    assert f'<a href="#invite-email">{ALREADY_A_MEMBER}</a>' in page
     assert page.index('id="invite-email-error"') < page.index('id="invite-email"')
+
+
+async def test_inviting_another_tenants_user_tells_the_owner_nothing(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """An outside review: the answer to an invitation told any owner, at no cost,
+    whether an email had an account anywhere on the server."""
+    elsewhere = new_email()
+    async with asgi_client(app, "198.51.100.30") as other_tenant:
+        await sign_up(other_tenant, elsewhere)
+    await sign_up(client)
+    link = await invite(client, elsewhere)  # 201, as for an address never seen
+    await invite(client, new_email())
+    async with asgi_client(app, "203.0.113.31") as invited:
+        accepted = await post_form(invited, link, link, {"password": PASSWORD})
+    assert accepted.status_code == 409
+    assert INVITED_EMAIL_TAKEN in html.unescape(accepted.text)
+    async with app.state.db.sessionmaker() as session:
+        users = await session.scalar(select(func.count()).where(User.email == elsewhere))
+    assert users == 1  # still only the other tenant's
 
 
 async def test_the_dataset_list_pages_through_every_dataset(

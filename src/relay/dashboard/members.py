@@ -22,6 +22,11 @@ from relay.tenants.models import User
 
 INVITATION_LIFETIME = timedelta(days=7)
 INVITATION_INVALID = "This invitation link is invalid, expired or already used"
+ALREADY_A_MEMBER = "This person is already a member of your organisation"
+INVITED_EMAIL_TAKEN = (
+    "This email address already has a Relay account, so the invitation cannot be used. "
+    "Ask for an invitation to another address."
+)
 
 
 async def list_members(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[User]:
@@ -50,13 +55,19 @@ async def invite_member(
     """An invitation to the inviter's tenant; returns it and the token for the link,
     which is shown once and stored only hashed. Only the owner may invite. Inviting
     an address again refreshes its pending invitation (a new link and 7 more days;
-    the old link stops working) rather than adding a second one."""
+    the old link stops working) rather than adding a second one.
+
+    An address already used in another tenant is invited like any other: refusing it
+    here told any owner, at no cost, which emails have an account anywhere on the
+    server. Accepting such an invitation fails (`accept_invitation`), after the
+    per-address sign-up limit and argon2, as a sign-up with that email would."""
     if inviter.role != tenants_service.OWNER:
         raise RelayError("Only the owner can invite members", field="email")
     tenants_service.check_email(email)
-    if await tenants_service.email_taken(session, email):
-        raise ConflictError(tenants_service.EMAIL_TAKEN, field="email")
     address = tenants_service.normalize_email(email)
+    member = await tenants_service.find_user(session, address)
+    if member is not None and member.tenant_id == inviter.tenant_id:
+        raise ConflictError(ALREADY_A_MEMBER, field="email")
     token = new_token()
     now = utcnow()
     invitation = await session.scalar(
@@ -101,13 +112,16 @@ async def accept_invitation(
     address and agent go into the audit event)."""
     invitation = await find_open_invitation(session, token=token)
     invitation.accepted_at = utcnow()
-    member = await tenants_service.create_user(
-        session,
-        tenant_id=invitation.tenant_id,
-        email=invitation.email,
-        password_hash=password_hash,
-        role=tenants_service.MEMBER,
-    )
+    try:
+        member = await tenants_service.create_user(
+            session,
+            tenant_id=invitation.tenant_id,
+            email=invitation.email,
+            password_hash=password_hash,
+            role=tenants_service.MEMBER,
+        )
+    except ConflictError as exc:
+        raise ConflictError(INVITED_EMAIL_TAKEN) from exc
     actor = Actor.user(
         member.email, client_address=client.client_address, user_agent=client.user_agent
     )
