@@ -85,7 +85,10 @@ async def turn_on_two_factor(client: httpx.AsyncClient) -> TwoFactorOn:
     page = (await client.get(SETUP)).text
     secret = shown_secret(page)
     response = await post_form(
-        client, SETUP, SETUP, {"setup": sealed_setup(page), "code": pyotp.TOTP(secret).now()}
+        client,
+        SETUP,
+        SETUP,
+        {"password": PASSWORD, "setup": sealed_setup(page), "code": pyotp.TOTP(secret).now()},
     )
     assert response.status_code == 201, response.text
     return TwoFactorOn(secret, shown_recovery_codes(response.text))

@@ -61,3 +61,22 @@ async def test_the_current_password_is_required_and_the_new_one_checked(
         )
     browser_a.cookies.clear()
     assert (await sign_in(browser_a, owner.email, PASSWORD)).status_code == 303
+
+
+async def test_wrong_current_passwords_are_failed_sign_ins_with_their_limits(
+    browser_a: httpx.AsyncClient, db: Database
+) -> None:
+    """An outside review: a stolen session could guess the password on the settings
+    forms without limit or trace."""
+    owner = await make_owner(db)
+    await signed_in(browser_a, owner.email)
+    wrong = {"current_password": "a wrong guess", "new_password": NEW_PASSWORD}
+    for _ in range(5):
+        assert (await post_form(browser_a, ACCOUNT, ACTION, wrong)).status_code == 400
+    assert (await actions_of(db, owner)).count("user.sign_in_failed") == 5
+    # The account is in back-off now, from this form as from the sign-in page.
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    slowed = await post_form(browser_a, ACCOUNT, ACTION, right)
+    assert slowed.status_code == 429
+    assert "Too many failed sign-in attempts for this account" in slowed.text
+    assert 'id="current-password-error"' in slowed.text

@@ -41,7 +41,9 @@ async def invite(owner: httpx.AsyncClient, member: httpx.AsyncClient) -> str:
 async def strict_owner(db: Database, browser: httpx.AsyncClient) -> User:
     """An owner, signed in with `browser`, whose tenant requires two-factor sign-in."""
     owner, _ = await owner_with_two_factor(db, browser)
-    required = await post_form(browser, MEMBERS, REQUIRE, {"require_two_factor": "on"})
+    required = await post_form(
+        browser, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
+    )
     assert required.status_code == 303
     return owner
 
@@ -54,7 +56,9 @@ async def test_a_member_without_two_factor_can_only_set_it_up(
     async with asgi_client(secure_app) as member:
         await invite(browser_a, member)
         await turn_on_two_factor(browser_a)
-        required = await post_form(browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on"})
+        required = await post_form(
+            browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
+        )
         assert required.status_code == 303
         page = (await browser_a.get(MEMBERS)).text
         assert "Every member now signs in with a second factor" in page
@@ -99,19 +103,36 @@ async def test_once_set_up_the_member_gets_everything(
     assert "tenant.two_factor_required" in await actions_of(db, owner)
 
 
+async def test_lifting_the_requirement_needs_the_owners_password(
+    browser_a: httpx.AsyncClient, db: Database
+) -> None:
+    owner = await strict_owner(db, browser_a)
+    lifted = await post_form(
+        browser_a, MEMBERS, REQUIRE, {"require_two_factor": "off", "password": "not it at all"}
+    )
+    assert lifted.status_code in (400, 401)
+    assert 'id="require-two-factor-password-error"' in lifted.text
+    assert "tenant.two_factor_not_required" not in await actions_of(db, owner)
+    assert "Two-factor sign-in is no longer required" not in lifted.text
+
+
 async def test_the_owner_must_have_it_first_and_only_the_owner_decides(
     secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
 ) -> None:
     owner = await make_owner(db)
     await signed_in(browser_a, owner.email)
-    refused = await post_form(browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on"})
+    refused = await post_form(
+        browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
+    )
     assert refused.status_code == 409
     assert 'id="require-two-factor-error"' in refused.text
     assert "Turn on two-factor sign-in for your own account" in refused.text
     async with asgi_client(secure_app) as member:
         await invite(browser_a, member)
         await turn_on_two_factor(member)
-        by_member = await post_form(member, ACCOUNT, REQUIRE, {"require_two_factor": "on"})
+        by_member = await post_form(
+            member, ACCOUNT, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
+        )
         assert by_member.status_code == 400
         assert "Only the owner" in by_member.text
     assert "tenant.two_factor_required" not in await actions_of(db, owner)
@@ -123,7 +144,7 @@ async def test_another_tenants_requirement_does_not_reach_this_one(
     strict, relaxed = await make_owner(db), await make_owner(db)
     await signed_in(browser_a, strict.email)
     await turn_on_two_factor(browser_a)
-    await post_form(browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on"})
+    await post_form(browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD})
     async with asgi_client(secure_app) as other_owner, asgi_client(secure_app) as member:
         await signed_in(other_owner, relaxed.email)
         await invite(other_owner, member)
@@ -138,7 +159,7 @@ async def test_lifting_the_requirement_frees_members_without_it(
     async with asgi_client(secure_app) as member:
         await invite(browser_a, member)
         assert (await member.get("/datasets")).headers["location"] == SETUP
-        lifted = await post_form(browser_a, MEMBERS, REQUIRE, {})
+        lifted = await post_form(browser_a, MEMBERS, REQUIRE, {"password": PASSWORD})
         assert lifted.status_code == 303
         assert (await member.get("/datasets")).status_code == 200
     assert "tenant.two_factor_not_required" in await actions_of(db, owner)

@@ -135,15 +135,39 @@ async def test_set_up_needs_the_code_of_the_shown_secret(
     assert 'src="data:image/svg+xml' in page.text  # the QR code, drawn by the server
     secret, sealed = shown_secret(page.text), sealed_setup(page.text)
     assert secret not in sealed
-    wrong = await post_form(browser_a, SETUP, SETUP, {"setup": sealed, "code": "12345"})
+    wrong = await post_form(
+        browser_a, SETUP, SETUP, {"password": PASSWORD, "setup": sealed, "code": "12345"}
+    )
     assert wrong.status_code == 400
     assert "That code did not match" in wrong.text
     # The page sent back keeps the secret already scanned.
     assert shown_secret(wrong.text) == secret
-    forged = await post_form(browser_a, SETUP, SETUP, {"setup": sealed + "x", "code": "123456"})
+    forged = await post_form(
+        browser_a, SETUP, SETUP, {"password": PASSWORD, "setup": sealed + "x", "code": "123456"}
+    )
     assert "no longer valid" in forged.text
     account = (await browser_a.get(ACCOUNT)).text
     assert "Set up two-factor sign-in" in account
+
+
+async def test_turning_it_on_needs_the_password(browser_a: httpx.AsyncClient, db: Database) -> None:
+    """An outside review: a stolen session alone put the thief's authenticator on the
+    account, with its recovery codes, and locked the owner out."""
+    owner = await make_owner(db)
+    await signed_in(browser_a, owner.email)
+    page = (await browser_a.get(SETUP)).text
+    code = pyotp.TOTP(shown_secret(page)).now()
+    for password in ("not the password", ""):
+        refused = await post_form(
+            browser_a,
+            SETUP,
+            SETUP,
+            {"password": password, "setup": sealed_setup(page), "code": code},
+        )
+        assert refused.status_code in (400, 401)
+        assert 'id="setup-password-error"' in refused.text
+        assert shown_secret(refused.text) == shown_secret(page)  # the scanned secret kept
+    assert "Set up two-factor sign-in" in (await browser_a.get(ACCOUNT)).text  # still off
 
 
 async def test_a_set_up_form_works_for_its_own_user_only(
@@ -154,7 +178,9 @@ async def test_a_set_up_form_works_for_its_own_user_only(
     await signed_in(browser_b, mallory.email)
     page = (await browser_a.get(SETUP)).text
     code = pyotp.TOTP(shown_secret(page)).now()
-    stolen = await post_form(browser_b, SETUP, SETUP, {"setup": sealed_setup(page), "code": code})
+    stolen = await post_form(
+        browser_b, SETUP, SETUP, {"password": PASSWORD, "setup": sealed_setup(page), "code": code}
+    )
     assert stolen.status_code == 400
     assert "no longer valid" in stolen.text
 
@@ -307,7 +333,9 @@ async def test_without_a_secret_key_two_factor_is_refused_naming_the_fix(
     assert "RELAY_SECRET_KEY" in page.text
     assert "relay secret-key" in page.text
     assert 'name="setup"' not in page.text
-    refused = await post_form(client, SETUP, SETUP, {"setup": "v1:abc", "code": "123456"})
+    refused = await post_form(
+        client, SETUP, SETUP, {"password": PASSWORD, "setup": "v1:abc", "code": "123456"}
+    )
     assert refused.status_code == 409
     assert "relay secret-key" in refused.text
 

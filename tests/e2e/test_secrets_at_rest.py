@@ -38,8 +38,8 @@ def account_security(browser: httpx.Client, mail_server: MailServer) -> list[str
 
     setup = browser.get("/settings/account/two-factor").text
     secret = shown_secret(setup)
-    enabled = post(browser, "/settings/account/two-factor", "/settings/account/two-factor",
-                   {"setup": sealed_setup(setup), "code": pyotp.TOTP(secret).now()})  # fmt: skip
+    fields = {"password": PASSWORD, "setup": sealed_setup(setup), "code": pyotp.TOTP(secret).now()}
+    enabled = post(browser, "/settings/account/two-factor", "/settings/account/two-factor", fields)
     codes = shown_recovery_codes(enabled.text)
     secrets += [secret, *codes, *(code.replace("-", "") for code in codes)]
     for second_factor in (pyotp.TOTP(secret).at(int(time.time()) + 30), codes[0]):

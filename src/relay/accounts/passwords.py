@@ -20,23 +20,14 @@ from relay.accounts.events import as_user, record_user_event
 from relay.accounts.models import PasswordResetToken
 from relay.actors import Actor
 from relay.audit.actions import Action
-from relay.errors import NotFoundError, RelayError
+from relay.errors import NotFoundError
 from relay.mail import Mail
 from relay.tenants.models import User
-from relay.tenants.passwords import verify_password
 
 RESET_LIFETIME = timedelta(minutes=30)
 NOT_CURRENT = "That is not your current password"
+ENTER_CURRENT = "Enter your current password"
 RESET_LINK_UNUSABLE = "This password reset link is invalid, expired or already used"
-
-
-async def confirm_password(user: User, password: str, *, field: str) -> None:
-    """RelayError (at `field`) unless `password` is the user's. Call it with no
-    transaction open: argon2 takes a thread for about 125 ms."""
-    if not password:
-        raise RelayError("Enter your current password", field=field)
-    if not await verify_password(user.password_hash, password):
-        raise RelayError(NOT_CURRENT, field=field)
 
 
 async def change_password(

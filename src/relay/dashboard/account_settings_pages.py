@@ -13,20 +13,24 @@ from fastapi.responses import HTMLResponse, Response
 from relay.accounts import passwords, sessions, two_factor
 from relay.accounts.sessions import SignedIn
 from relay.accounts.user_agents import describe_browser
+from relay.dashboard import signin
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import (
     CheckedForm,
     CurrentSignIn,
+    anonymous_actor,
     dashboard_attempt,
     field,
     redirect,
     render,
+    settings_of,
     user_actor,
 )
 from relay.db import SessionDep
 from relay.errors import RelayError
 from relay.tenants import service as tenants_service
 from relay.tenants.models import User
+from relay.tenants.passwords import verify_password
 
 router = APIRouter(prefix="/settings/account", include_in_schema=False)
 
@@ -76,12 +80,38 @@ async def account_page(
 async def reauthenticate(
     request: Request, session: SessionDep, user: User, password: str, *, field: str
 ) -> None:
-    """RelayError (at `field`) unless `password` is the user's. Each guess costs argon2,
-    so it counts toward the address's sign-in attempts; no transaction (on SQLite, no
-    write lock) stays open while argon2 works in its thread."""
+    """RelayError (at `field`) unless `password` is the user's. A wrong one is a failed
+    sign-in of the user, with the same limits (per address, and the per-account
+    back-off) and the same audit event: a stolen session cannot guess the password
+    any faster than a stranger. No transaction (on SQLite, no write lock) stays open
+    while argon2 works in its thread."""
     await dashboard_attempt(request, "sign-in")
     await session.commit()
-    await passwords.confirm_password(user, password, field=field)
+    if not password:
+        raise RelayError(passwords.ENTER_CURRENT, field=field)
+
+    async def is_theirs(found: User | None) -> bool:
+        return (
+            found is not None
+            and found.id == user.id
+            and await verify_password(found.password_hash, password)
+        )
+
+    try:
+        await signin.checked_sign_in(
+            request.app.state.db,
+            email=user.email,
+            client=anonymous_actor(request),
+            backoff_max=settings_of(request).signin_backoff_max,
+            check=is_theirs,
+            refusal=passwords.NOT_CURRENT,
+            details={"factor": "password, asked again"},
+        )
+    except signin.SignInRefused as exc:
+        raise RelayError(passwords.NOT_CURRENT, field=field) from exc
+    except RelayError as exc:
+        exc.field = field
+        raise
 
 
 @router.get("")

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from relay.accounts import two_factor
 from relay.dashboard import members
+from relay.dashboard.account_settings_pages import reauthenticate
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
@@ -112,14 +113,19 @@ async def cancel_invitation(
 async def require_two_factor(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
-    """Require two-factor sign-in of every member, or stop (the owner only)."""
+    """Require two-factor sign-in of every member, or stop (the owner only, with their
+    password: a stolen session alone must not lift the requirement)."""
     required = field(form, "require_two_factor") == "on"
     try:
+        await reauthenticate(request, session, user, field(form, "password"), field="password")
         await two_factor.set_requirement(
             session, owner=user, required=required, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        errors = {"require-two-factor": exc.detail}
+        at_password = exc.field == "password"
+        errors = {
+            "require-two-factor-password" if at_password else "require-two-factor": exc.detail
+        }
         return await _members_page(
             request, session, user, errors=errors, status_code=exc.status_code
         )

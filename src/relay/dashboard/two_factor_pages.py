@@ -62,9 +62,11 @@ def _setup_page(
     required: bool,
     sealed: str | None = None,
     refused: RelayError | None = None,
+    error_id: str = "code",
 ) -> HTMLResponse:
-    """The set-up page: a QR code to scan and the code to confirm (with the secret the
-    user already scanned when `sealed` comes back with a mistyped code)."""
+    """The set-up page: a QR code to scan, the password and the code to confirm (with
+    the secret the user already scanned when `sealed` comes back with a mistake, shown
+    at `error_id`)."""
     context: dict[str, object] = {"required": required}
     try:
         setup = two_factor.begin_setup(_keys(request), user=signed_user, sealed=sealed)
@@ -72,7 +74,7 @@ def _setup_page(
     except SecretKeyMissing as exc:
         context["unavailable"] = exc.detail  # shown as the page's one message
     if refused is not None and "unavailable" not in context:
-        context["errors"] = {"code": refused.detail}
+        context["errors"] = {error_id: refused.detail}
     return render(
         request, "two_factor_setup.html", context, user=signed_user, no_store=True,
         refused=refused,
@@ -100,8 +102,17 @@ async def setup_page(
 async def enable(
     request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor, form: CheckedForm
 ) -> Response:
-    """Turn two-factor sign-in on; the recovery codes are shown once, on this answer."""
+    """Turn two-factor sign-in on; the recovery codes are shown once, on this answer.
+    The password is asked again: a stolen session alone must not put the thief's
+    authenticator on the account (and lock its owner out)."""
     user, sealed = signed.user, field(form, "setup")
+    required = signed.two_factor_missing
+    try:
+        await reauthenticate(request, session, user, field(form, "password"), field="password")
+    except RelayError as exc:
+        return _setup_page(
+            request, user, required=required, sealed=sealed, refused=exc, error_id="setup-password"
+        )
     try:
         codes = await two_factor.enable(
             session,
@@ -112,7 +123,6 @@ async def enable(
             actor=user_actor(request, user),
         )
     except RelayError as exc:
-        required = signed.two_factor_missing
         return _setup_page(request, user, required=required, sealed=sealed, refused=exc)
     return _recovery_codes_page(request, user, codes)
 
