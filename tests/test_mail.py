@@ -137,6 +137,16 @@ async def test_a_failed_delivery_is_logged_without_the_message(
     assert "secret-link-123" not in caplog.text
 
 
+async def test_the_envelope_names_one_address_whatever_the_header_reads_as() -> None:
+    """Defence in depth behind the email check: smtplib took the recipients from the
+    To header, so "a@example.com, b@example.com" stored as one email went to both."""
+    with run_mail_server() as server:
+        mailer = Mailer(parse_smtp_url(server.url), SENDER)
+        await mailer.send(Mail("a@example.com, b@example.com", "Hello", "to two?"))
+        # Delivered (or refused) as the one odd address it is: b@ gets nothing.
+        assert server.inbox.to("b@example.com") == []
+
+
 class SlowInbox(Inbox):
     """Holds each message until the test lets it through."""
 

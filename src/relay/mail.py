@@ -103,7 +103,8 @@ class Mailer:
                 smtp.starttls(context=context)
             if server.username is not None:
                 smtp.login(server.username, server.password or "")
-            smtp.send_message(message)
+            # The envelope names the one address, whatever a header may be read as.
+            smtp.send_message(message, to_addrs=[str(message["To"])])
 
     async def send(self, mail: Mail) -> None:
         """Send `mail`, in a thread; smtplib's and the network's errors are raised."""

@@ -340,6 +340,28 @@ async def test_sign_up_can_be_turned_off(settings: Settings, db: Database) -> No
         assert await session.scalar(select(func.count()).select_from(Tenant)) == 0
 
 
+@pytest.mark.parametrize(
+    "email",
+    [
+        "Victim<victim@corp.test>",  # delivered to victim@corp.test
+        "root,mailtest@victim.test",  # to two mailboxes
+        "a;b@c.test",  # to "a"
+        '"quoted"@c.test',
+        "group:a@c.test",
+        "a@c..test",
+    ],
+)
+async def test_an_email_is_a_bare_address_nothing_a_mail_header_reads_as_more(
+    client: httpx.AsyncClient, db: Database, email: str
+) -> None:
+    """An outside review: such text passed as one email, and the mail went elsewhere."""
+    refused = await sign_up(client, email)
+    assert refused.status_code == 400
+    assert "Enter a valid email address" in refused.text
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
 async def test_sign_up_errors_are_shown_and_nothing_is_half_created(
     client: httpx.AsyncClient, db: Database
 ) -> None:

@@ -17,7 +17,12 @@ from relay.tenants.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ha
 OWNER = "owner"
 MEMBER = "member"
 EMAIL_TAKEN = "A user with this email already exists"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# A bare address, nothing a mail header would read as more: no display name ("Name
+# <a@b>"), no list (",", ";"), no group (":"), no comment or quoted part. An outside
+# review had "root,x@victim.test" stored as one email and mailed to two mailboxes.
+_LOCAL = r'[^@\s"(),:;<>\[\]\\]+'
+_LABEL = r'[^@\s"(),:;<>\[\]\\.]+'
+_EMAIL = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+{_LABEL}")
 
 
 def normalize_email(email: str) -> str:
