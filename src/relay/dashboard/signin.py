@@ -12,9 +12,11 @@ anyone lock an owner out.
 - Failures are counted atomically: an attempt is recorded (committed, pending)
   before its password is checked and counts against its address and its email until
   it succeeds, so concurrent guesses see each other: 40 at once cannot slip past a
-  limit of 10, and once an email is in back-off, guesses sent at the same moment from
-  many addresses get one check between them, not one each. Below 5 failures nothing
-  waits, so sign-ins to one account at the same moment do not slow each other down.
+  limit of 10. The per-email back-off counts checked failures, and waits from the
+  latest attempt, checked or still being checked: once an email is in back-off,
+  guesses sent at the same moment from many addresses get one check between them,
+  not one each; below 5 failures nothing waits, so sign-ins to one account at the
+  same moment do not slow each other down.
 - The password is checked off the event loop with no transaction open.
 - A second factor's code (relay.accounts.two_factor) is one more attempt of the same
   kind: it counts, and is limited, exactly as a password is.
@@ -90,7 +92,9 @@ async def _failures(
     recent = select(func.count()).where(LoginFailure.at > since)
     from_address = await session.scalar(recent.where(LoginFailure.address == address[:64]))
     others = (LoginFailure.email == email[:320], LoginFailure.at > since, LoginFailure.id != mine)
-    for_email = await session.scalar(select(func.count()).where(*others))
+    checked = (*others, LoginFailure.pending.is_(False))
+    for_email = await session.scalar(select(func.count()).where(*checked))
+    # Attempts still being checked count as the latest: in back-off, one at a time.
     latest = await session.scalar(select(func.max(LoginFailure.at)).where(*others))
     return _Failures(from_address or 0, for_email or 0, latest)
 
