@@ -19,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.live_server import free_port
 
+RESET_SUBJECT = "Reset your Relay password"
 SENDER = "Relay <relay@example.com>"
 _PARSER = BytesParser(policy=email.policy.default)
 
@@ -49,6 +50,18 @@ class Inbox:
             arrived = self._arrived.wait_for(lambda: len(self.to(address)) >= count, timeout)
         assert arrived, f"no message {count} to {address} within {timeout} s"
         return self.to(address)[count - 1]
+
+    def wait_for_subject(self, address: str, subject: str, timeout: float = 15) -> EmailMessage:
+        """The latest message to `address` with `subject`, once one has arrived (other
+        mail, such as security notices, may come in between)."""
+
+        def with_subject() -> list[EmailMessage]:
+            return [m for m in self.to(address) if m["Subject"] == subject]
+
+        with self._arrived:
+            arrived = self._arrived.wait_for(with_subject, timeout)
+        assert arrived, f"no message {subject!r} to {address} within {timeout} s"
+        return with_subject()[-1]
 
 
 def body_of(message: EmailMessage) -> str:

@@ -22,7 +22,7 @@ from tests.dashboard.helpers import PASSWORD, new_email
 from tests.dashboard.test_accessibility import check
 from tests.dashboard.test_browser import shot
 from tests.live_server import LiveServer, run_server
-from tests.mail_server import SENDER, MailServer, link_in
+from tests.mail_server import RESET_SUBJECT, SENDER, MailServer, link_in
 
 NEW_PASSWORD = "a passphrase of my own"
 KEYS = re.compile(r"/settings/api-keys$")
@@ -110,7 +110,7 @@ def test_sign_up_by_mail_then_change_and_reset_the_password(
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Send reset link").click()
     expect(page.get_by_role("status")).to_contain_text("a link to choose a new password")
-    page.goto(link_in(mail_server.inbox.wait_for(email, 2), "/reset-password/"))
+    page.goto(link_in(mail_server.inbox.wait_for_subject(email, RESET_SUBJECT), "/reset-password/"))
     page.get_by_label("New password").fill("reset in the browser")
     page.get_by_role("button", name="Set new password").click()
     expect(page.get_by_role("status")).to_contain_text("Sign in with the new password")
@@ -289,7 +289,7 @@ def test_every_account_page_and_error_state_is_accessible(
     page.get_by_role("button", name="Send reset link").click()
     expect(page.get_by_role("status")).to_contain_text("a link to choose a new password")
     check(page, "reset link sent")
-    page.goto(link_in(mail_server.inbox.wait_for(email, 2), "/reset-password/"))
+    page.goto(link_in(mail_server.inbox.wait_for_subject(email, RESET_SUBJECT), "/reset-password/"))
     check(page, "choose a new password")
     page.get_by_label("New password").fill("short")
     page.get_by_role("button", name="Set new password").click()

@@ -15,7 +15,7 @@ import pyotp
 from tests.accounts.helpers import path_of, sealed_setup, shown_recovery_codes, shown_secret
 from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, signup_fields
 from tests.live_server import run_server
-from tests.mail_server import SENDER, MailServer, link_in
+from tests.mail_server import RESET_SUBJECT, SENDER, MailServer, link_in
 
 SECRET_KEY = "secret-key-of-the-secrets-at-rest-test-0123456789abcdef"
 NEW_PASSWORD = "a new password for the reset"
@@ -51,7 +51,9 @@ def account_security(browser: httpx.Client, mail_server: MailServer) -> list[str
         secrets.append(browser.cookies["relay_session"])
 
     post(browser, "/forgot-password", "/forgot-password", {"email": email})
-    reset = path_of(link_in(mail_server.inbox.wait_for(email, 2), "/reset-password/"))
+    reset = path_of(
+        link_in(mail_server.inbox.wait_for_subject(email, RESET_SUBJECT), "/reset-password/")
+    )
     secrets.append(reset.rsplit("/", 1)[1])
     assert post(browser, reset, reset, {"password": NEW_PASSWORD}).status_code == 303
     post(browser, "/login", "/login", {"email": email, "password": NEW_PASSWORD})

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from relay.accounts import passwords, sessions, two_factor
 from relay.accounts.sessions import SignedIn
 from relay.accounts.user_agents import describe_browser
+from relay.audit.actions import Action
 from relay.dashboard import signin
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import (
@@ -25,6 +26,7 @@ from relay.dashboard.web import (
     render,
     settings_of,
     user_actor,
+    with_security_notice,
 )
 from relay.db import SessionDep
 from relay.errors import RelayError
@@ -141,7 +143,8 @@ async def change_password(
         errors = error_for(exc, {"password": "new-password"}, "current-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
     others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
-    return redirect(request, ACCOUNT, flash=f"Your password was changed.{others}")
+    changed = redirect(request, ACCOUNT, flash=f"Your password was changed.{others}")
+    return with_security_notice(request, changed, user, Action.USER_PASSWORD_CHANGED)
 
 
 @router.post("/sessions/{session_id}/end")

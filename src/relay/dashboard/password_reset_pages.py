@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.background import BackgroundTask
 
 from relay.accounts import passwords
+from relay.audit.actions import Action
 from relay.dashboard.account_pages import link_unusable
 from relay.dashboard.form_errors import error_for
 from relay.dashboard.web import (
@@ -21,6 +22,7 @@ from relay.dashboard.web import (
     redirect,
     render,
     settings_of,
+    with_security_notice,
 )
 from relay.db import ReadSessionDep, SessionDep, read_session
 from relay.errors import NotFoundError, RelayError
@@ -105,6 +107,8 @@ async def reset_password(
         return render(
             request, "reset_password.html", context, status_code=exc.status_code, no_store=True
         )
-    response = redirect(request, "/login", flash=RESET_DONE)
+    response = with_security_notice(
+        request, redirect(request, "/login", flash=RESET_DONE), user, Action.USER_PASSWORD_RESET
+    )
     delete_cookie(request, response, SESSION_COOKIE)
     return response

@@ -11,6 +11,7 @@ from relay.accounts import pending_sign_ins, totp, two_factor
 from relay.accounts.events import as_user
 from relay.accounts.sealing import AccountKeys, SecretKeyMissing, account_keys
 from relay.actors import Actor
+from relay.audit.actions import Action
 from relay.dashboard import signin
 from relay.dashboard.account_pages import HOME
 from relay.dashboard.account_settings_pages import ACCOUNT, account_page, reauthenticate
@@ -30,6 +31,7 @@ from relay.dashboard.web import (
     settings_of,
     start_signed_in,
     user_actor,
+    with_security_notice,
 )
 from relay.db import Database, ReadSessionDep, SessionDep, read_session
 from relay.errors import RelayError
@@ -124,7 +126,8 @@ async def enable(
         )
     except RelayError as exc:
         return _setup_page(request, user, required=required, sealed=sealed, refused=exc)
-    return _recovery_codes_page(request, user, codes)
+    shown = _recovery_codes_page(request, user, codes)
+    return with_security_notice(request, shown, user, Action.USER_TWO_FACTOR_ENABLED)
 
 
 @router.post(f"{SETUP}/disable")
@@ -141,7 +144,8 @@ async def disable(
     except RelayError as exc:
         errors = error_for(exc, {"code": "disable-code"}, "disable-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
-    return redirect(request, ACCOUNT, flash="Two-factor sign-in is off.")
+    off = redirect(request, ACCOUNT, flash="Two-factor sign-in is off.")
+    return with_security_notice(request, off, user, Action.USER_TWO_FACTOR_DISABLED)
 
 
 @router.post(f"{SETUP}/recovery-codes")
@@ -158,7 +162,8 @@ async def replace_recovery_codes(
     except RelayError as exc:
         errors = error_for(exc, {}, "codes-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
-    return _recovery_codes_page(request, user, codes)
+    shown = _recovery_codes_page(request, user, codes)
+    return with_security_notice(request, shown, user, Action.USER_RECOVERY_CODES_REPLACED)
 
 
 def _code_check(

@@ -11,19 +11,24 @@ from urllib.parse import quote, unquote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTasks
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from relay import clients
 from relay.accounts import sessions
+from relay.accounts.notices import security_notice
 from relay.accounts.sessions import SignedIn
 from relay.actors import Actor, clean_user_agent
+from relay.audit.actions import Action
 from relay.config import Settings
 from relay.dashboard.csrf import FORM_EXPIRED, CsrfRefused, form_token, token_matches
 from relay.dashboard.tokens import new_token
-from relay.db import SessionDep
+from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
 from relay.leaks import service as leaks_service
+from relay.links import public_url
+from relay.mail import mailer_for
 from relay.schemas import storable
 from relay.tenants.models import User
 
@@ -71,6 +76,30 @@ def settings_of(request: Request) -> Settings:
 
 def client_address(request: Request) -> str:
     return clients.client_address(request, settings_of(request).trusted_proxies)
+
+
+def with_security_notice(
+    request: Request, response: Response, user: User, action: Action
+) -> Response:
+    """`response`, which mails `user` a notice of `action` once it is sent (when mail
+    is configured; see relay.accounts.notices)."""
+    settings = settings_of(request)
+    mailer = mailer_for(settings)
+    if mailer is None:
+        return response
+    notice = security_notice(
+        action,
+        email=user.email,
+        at=utcnow(),
+        client_address=client_address(request),
+        reset_link=public_url(settings, "/forgot-password"),
+    )
+    tasks = BackgroundTasks()
+    if response.background is not None:
+        tasks.add_task(response.background)
+    tasks.add_task(mailer.deliver, notice)
+    response.background = tasks
+    return response
 
 
 def user_actor(request: Request, user: User) -> Actor:
