@@ -23,7 +23,7 @@ from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
 from tests.auth.workers import ready
-from tests.connection_holding import watch_connections
+from tests.connection_holding import HeldConnections, watch_connections
 from tests.factories import TenantFixture, make_tenant
 from tests.live_server import LiveServer, run_server
 from tests.mail_server import MailServer, run_mail_server
@@ -67,11 +67,13 @@ def is_sqlite(settings: Settings) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def no_connection_held_while_waiting(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_connection_held_while_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[HeldConnections]:
     """No task of any test may hold a pooled connection while it waits for another
-    one, or for argon2 (tests/connection_holding.py)."""
+    one, or for argon2 (tests/connection_holding.py). A test may ask what it holds."""
     with watch_connections(monkeypatch) as held:
-        yield
+        yield held
     assert held.violations == [], "\n".join(dict.fromkeys(held.violations))
 
 

@@ -71,6 +71,10 @@ class HeldConnections:
             if not self._held[task]:
                 del self._held[task]
 
+    def held_by_this_task(self) -> int:
+        task = self._task()
+        return self._held[task] if task is not None else 0
+
     def check_hashing(self) -> None:
         task = self._task()
         if task is not None and self._held[task]:

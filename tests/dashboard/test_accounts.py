@@ -22,6 +22,7 @@ from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from relay.tenants.models import Tenant, User
 from tests.conftest import asgi_client
+from tests.connection_holding import HeldConnections
 from tests.dashboard.helpers import (
     PASSWORD,
     csrf_of,
@@ -292,6 +293,31 @@ async def test_guesses_at_one_moment_from_many_addresses_get_one_check_in_back_o
     statuses = [answer.status_code for answer in answers]
     assert statuses.count(401) <= 1  # checked: at most one of the burst
     assert statuses.count(429) >= 11
+
+
+async def test_a_signed_in_post_holds_no_connection_while_its_body_arrives(
+    client: httpx.AsyncClient, no_connection_held_while_waiting: HeldConnections
+) -> None:
+    """An outside review: the session was looked up (a connection, on SQLite the write
+    lock) before the form was read, so a client sending its body slowly made every
+    write of the server wait, then answer 503."""
+    await sign_up(client)
+    token = csrf_of((await client.get("/settings/account")).text)
+    held_while_sending: list[int] = []
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield f"csrf_token={token}&current_password=".encode()
+        # Asked for the rest by the app, in the request's task: what does it hold?
+        held_while_sending.append(no_connection_held_while_waiting.held_by_this_task())
+        yield b"not+it&new_password=whatever+it+is"
+
+    answer = await client.post(
+        "/settings/account/password",
+        content=slow_body(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 400  # the form was read, whole
+    assert held_while_sending == [0]
 
 
 async def test_every_sign_in_attempt_counts_toward_the_addresss_share(

@@ -22,7 +22,13 @@ from relay.accounts.sessions import SignedIn
 from relay.actors import Actor, clean_user_agent
 from relay.audit.actions import Action
 from relay.config import Settings
-from relay.dashboard.csrf import FORM_EXPIRED, CsrfRefused, form_token, token_matches
+from relay.dashboard.csrf import (
+    FORM_EXPIRED,
+    SAFE_METHODS,
+    CsrfRefused,
+    form_token,
+    token_matches,
+)
 from relay.dashboard.tokens import new_token
 from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
@@ -226,6 +232,11 @@ async def checked_form(request: Request) -> FormData:
 async def signed_in(request: Request, session: SessionDep) -> SignedIn:
     """The browser's session, or a redirect to /login; whatever the tenant requires
     (only the two-factor set-up pages take it as it is)."""
+    if request.method not in SAFE_METHODS:
+        # The whole body first (Starlette keeps it for the form): looking the session
+        # up takes a connection, on SQLite the write lock, which a client sending its
+        # body slowly must not hold (an outside review: 503s for every write).
+        await request.body()
     signed = await sessions.resolve(
         session, token=session_token(request), client_address=client_address(request)
     )
