@@ -3,8 +3,8 @@ or logged.
 
 One hash takes about 125 ms of CPU. On the event loop that stalled every request of
 the worker (8 clients signing in took API writes from 1,636 to 12 in 6 s), so hashes
-run in a pool of two threads (argon2 releases the GIL): at most two at a time, the
-rest queue without blocking anything else. Callers hash before they open a database
+run in a pool of HASHING_THREADS threads (argon2 releases the GIL): the rest queue
+without blocking anything else. Callers hash before they open a database
 transaction, so no lock is held while argon2 works.
 """
 
