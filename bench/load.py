@@ -28,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -211,6 +212,18 @@ def print_server_timings(log: Path, tally: Tally) -> None:
         )
 
 
+def print_server_complaints(log: Path, limit: int = 20) -> None:
+    """The servers' warnings and errors (a 5xx is logged with its cause), the last few."""
+    complaints = [
+        line
+        for line in log.read_text().splitlines()
+        if '"level": "warning"' in line or '"level": "error"' in line or "Traceback" in line
+    ]
+    print(f"the servers logged {len(complaints)} warnings and errors; the last {limit}:")
+    for line in complaints[-limit:]:
+        print(f"  {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=60)
@@ -238,11 +251,13 @@ def main() -> None:
         "RELAY_AUTH_FAILURE_LIMIT": "1000000",
     }
     relay(env, "db", "upgrade")
+    # Kept even without --server-log: a failed run prints what the servers said.
+    log = args.server_log or Path(tempfile.mkstemp(prefix="relay-load-", suffix=".log")[1])
     server = subprocess.Popen(
         [RELAY, "serve", "--no-migrate", "--workers", str(args.workers), "--port", str(PORT)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=args.server_log.open("w") if args.server_log else subprocess.DEVNULL,
+        stderr=log.open("w"),
         start_new_session=True,
     )
     try:
@@ -255,6 +270,10 @@ def main() -> None:
         server.wait(timeout=30)
     if args.server_log:
         print_server_timings(args.server_log, tally)
+    if code:
+        print_server_complaints(log)
+    if not args.server_log:
+        log.unlink()
     sys.exit(code)
 
 

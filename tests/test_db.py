@@ -24,7 +24,7 @@ async def test_requests_beyond_the_pool_wait_instead_of_opening_connections(
 ) -> None:
     if is_sqlite:
         pytest.skip("the pool settings are PostgreSQL's")
-    database = Database(settings.model_copy(update={"db_pool_size": 2, "db_connect_timeout": 0.2}))
+    database = Database(settings.model_copy(update={"db_pool_size": 2, "db_pool_timeout": 0.2}))
     try:
         async with database.engine.connect(), database.engine.connect():
             # A third would once have opened an overflow connection, to close it
@@ -34,6 +34,32 @@ async def test_requests_beyond_the_pool_wait_instead_of_opening_connections(
                     pass
         async with database.engine.connect():  # returned connections are reused
             assert database.engine.pool.checkedout() == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_request_queued_for_a_connection_outwaits_the_connect_timeout(
+    settings: Settings, is_sqlite: bool
+) -> None:
+    """A queue for the pool is load, not an outage: on a busy CI machine requests
+    waited longer than the 3 s connect timeout for a connection, and got 503."""
+    if is_sqlite:
+        pytest.skip("the pool settings are PostgreSQL's")
+    database = Database(
+        settings.model_copy(
+            update={"db_pool_size": 1, "db_connect_timeout": 0.1, "db_pool_timeout": 30}
+        )
+    )
+    try:
+        holder = await database.engine.connect()
+        waiter = asyncio.create_task(database.engine.connect().start())
+        # Held for five connect timeouts while the waiter queues.
+        await asyncio.sleep(0.5)
+        assert not waiter.done()
+        await holder.close()
+        connection = await asyncio.wait_for(waiter, timeout=30)
+        assert (await connection.scalar(select(literal(1)))) == 1
+        await connection.close()
     finally:
         await database.dispose()
 

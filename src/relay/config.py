@@ -74,8 +74,13 @@ class Settings(BaseSettings):
     # A database that does not answer within this many seconds counts as down.
     db_connect_timeout: float = Field(default=3.0, gt=0)
     # PostgreSQL connections each worker keeps open; a request beyond them waits for
-    # one (up to db_connect_timeout, then 503).
+    # one (up to db_pool_timeout, then 503).
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Seconds a request may queue for a pooled connection. A queue is load, not an
+    # outage (a down database fails each connection attempt within db_connect_timeout),
+    # so it gets longer than the connect timeout: on a CPU-starved 2-core CI machine
+    # requests waited over 3 s for a connection and were answered 503.
+    db_pool_timeout: float = Field(default=10.0, gt=0)
     # Seconds an idle keep-alive connection stays open. Longer than the idle expiry of
     # clients and proxies (httpx 5 s, nginx upstreams and AWS load balancers 60 s), so
     # they close first: at uvicorn's 5 s a client could reuse a connection the server

@@ -136,12 +136,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
     # dead fails one request with 503 and SQLAlchemy then discards the whole pool.
     # No overflow: under load, overflow connections were opened and closed again
     # request after request (9 % of a busy worker's CPU went into connecting).
-    # Requests beyond the pool wait for a connection, up to the connect timeout.
+    # Requests beyond the pool wait for a connection, up to the pool timeout.
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=0,
-        pool_timeout=settings.db_connect_timeout,
+        pool_timeout=settings.db_pool_timeout,
         connect_args={"timeout": settings.db_connect_timeout},
     )
     event.listen(engine.sync_engine, "handle_error", _discard_broken_connections)
