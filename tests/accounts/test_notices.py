@@ -1,5 +1,6 @@
 """A user hears by mail of every change to their account's security: password changed
-or reset, two-factor sign-in on or off, new recovery codes (ASVS 2.2.3)."""
+or reset, two-factor sign-in on or off, a recovery code used, new recovery codes
+(ASVS 2.2.3)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from relay.db import Database
 from tests.accounts.helpers import (
     ACCOUNT,
     SETUP,
+    code_step,
     make_owner,
     owner_with_two_factor,
+    password_step,
     path_of,
     signed_in,
 )
@@ -51,6 +54,29 @@ async def test_each_security_change_is_mailed_to_the_user(
     assert "from the address 198.51.100.10" in notice
     assert "http://127.0.0.1:8000/forgot-password" in notice
     assert NEW_PASSWORD not in notice
+
+
+async def test_signing_in_with_a_recovery_code_is_mailed_and_with_the_app_is_not(
+    browser_a: httpx.AsyncClient,
+    browser_b: httpx.AsyncClient,
+    db: Database,
+    mail_server: MailServer,
+) -> None:
+    owner, two_factor = await owner_with_two_factor(db, browser_a)
+    await password_step(browser_b, owner.email)
+    assert (await code_step(browser_b, two_factor.next_code())).status_code == 303
+    browser_b.cookies.clear()
+    await password_step(browser_b, owner.email)
+    assert (await code_step(browser_b, two_factor.recovery_codes[0])).status_code == 303
+    # A change mailed last: had the sign-in with the app sent anything, it shows before.
+    await post_form(browser_b, ACCOUNT, f"{SETUP}/recovery-codes", {"password": PASSWORD})
+
+    assert subjects(mail_server, owner.email, 3) == [
+        "Two-factor sign-in is on",
+        "A Relay recovery code was used",
+        "New Relay recovery codes",
+    ]
+    assert two_factor.recovery_codes[0] not in body_of(mail_server.inbox.to(owner.email)[1])
 
 
 async def test_a_reset_is_mailed_after_the_link(

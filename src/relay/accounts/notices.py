@@ -1,6 +1,7 @@
 """Mail to a user when their account's security changes (password changed or reset,
-two-factor sign-in turned on or off, new recovery codes), so that a change they did not
-make does not go unseen (ASVS 2.2.3). Sent after the answer, when mail is configured."""
+two-factor sign-in turned on or off, a recovery code used, new recovery codes), so that
+a change they did not make does not go unseen (ASVS 2.2.3). Sent after the answer, when
+mail is configured."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ NOTICES: dict[Action, tuple[str, str]] = {
     Action.USER_TWO_FACTOR_DISABLED: (
         "Two-factor sign-in is off",
         "Two-factor sign-in was turned off for your Relay account",
+    ),
+    Action.USER_RECOVERY_CODE_USED: (
+        "A Relay recovery code was used",
+        "One of your recovery codes was used, and used up, to sign in to your Relay account",
     ),
     Action.USER_RECOVERY_CODES_REPLACED: (
         "New Relay recovery codes",

@@ -8,6 +8,7 @@ The secret is stored sealed with a key from RELAY_SECRET_KEY, which must be set.
 
 from __future__ import annotations
 
+import enum
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +37,13 @@ REQUIRED_BY_TENANT = (
     "The owner can lift the requirement in Settings > Members"
 )
 OWNER_FIRST = "Turn on two-factor sign-in for your own account before requiring it of everyone"
+
+
+class Factor(enum.Enum):
+    """What a code given as the second factor turned out to be."""
+
+    AUTHENTICATOR = "authenticator"
+    RECOVERY_CODE = "recovery code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,29 +138,32 @@ async def check_code(
     code: str,
     actor: Actor,
     at: float | None = None,
-) -> bool:
-    """Whether `code` is the user's second factor now: an authenticator code (for a step
-    within one of `at`'s and later than the last accepted, which it becomes) or an
-    unused recovery code (used up, with an audit event). False while two-factor is off."""
+) -> Factor | None:
+    """Which factor `code` is for the user now, None if neither: an authenticator code
+    (for a step within one of `at`'s and later than the last accepted, which it becomes)
+    or an unused recovery code (used up, with an audit event). None while two-factor is
+    off."""
     found = await session.get(TwoFactor, user.id)
     if found is None:
-        return False
+        return None
     code = "".join(code.split())
     if not totp.looks_like_code(code):
-        used = await recovery_codes.use_code(session, user_id=user.id, key=keys.recovery, code=code)
-        if used:
-            left = await recovery_codes.codes_left(session, user_id=user.id)
-            record_user_event(
-                session, user, Action.USER_RECOVERY_CODE_USED, actor, {"codes_left": left}
-            )
-        return used
+        if not await recovery_codes.use_code(
+            session, user_id=user.id, key=keys.recovery, code=code
+        ):
+            return None
+        left = await recovery_codes.codes_left(session, user_id=user.id)
+        record_user_event(
+            session, user, Action.USER_RECOVERY_CODE_USED, actor, {"codes_left": left}
+        )
+        return Factor.RECOVERY_CODE
     secret = unseal(keys.sealing, found.secret, bound_to=_secret_binding(user.id))
     if secret is None:  # sealed under another RELAY_SECRET_KEY
-        return False
+        return None
     at = time.time() if at is None else at
     step = totp.matching_step(secret, code, at=at, after=found.last_used_step)
     if step is None:
-        return False
+        return None
     # Conditional, so that of two requests with the same code only one succeeds.
     accepted = await session.execute(
         update(TwoFactor)
@@ -160,7 +171,7 @@ async def check_code(
         .values(last_used_step=step)
         .execution_options(synchronize_session=False)
     )
-    return bool(accepted.rowcount)  # type: ignore[attr-defined]
+    return Factor.AUTHENTICATOR if accepted.rowcount else None  # type: ignore[attr-defined]
 
 
 async def disable(
@@ -173,7 +184,7 @@ async def disable(
         raise ConflictError(REQUIRED_BY_TENANT)
     if not await is_enabled(session, user_id=user.id):
         raise ConflictError(NOT_ON)
-    if not await check_code(session, user=user, keys=keys, code=code, actor=actor):
+    if await check_code(session, user=user, keys=keys, code=code, actor=actor) is None:
         raise RelayError(CODE_REFUSED, field="code")
     await remove(session, user=user, actor=actor)
 

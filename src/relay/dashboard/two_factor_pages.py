@@ -167,18 +167,26 @@ async def replace_recovery_codes(
 
 
 def _code_check(
-    database: Database, keys: AccountKeys, user: User, code: str, client: Actor
+    database: Database,
+    keys: AccountKeys,
+    user: User,
+    code: str,
+    client: Actor,
+    factors: list[two_factor.Factor],
 ) -> signin.Check:
     """Whether `code` is the pending user's second factor, checked (and used up) in a
-    short transaction of its own."""
+    short transaction of its own; the factor it was goes into `factors`."""
 
     async def code_matches(found: User | None) -> bool:
         if found is None or found.id != user.id:
             return False
         async with database.sessionmaker.begin() as session:
-            return await two_factor.check_code(
+            factor = await two_factor.check_code(
                 session, user=found, keys=keys, code=code, actor=as_user(found, client)
             )
+        if factor is not None:
+            factors.append(factor)
+        return factor is not None
 
     return code_matches
 
@@ -210,6 +218,7 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
         response = redirect(request, "/login", flash=pending_sign_ins.TOO_MANY_CODES)
         delete_cookie(request, response, PENDING_SIGN_IN_COOKIE)
         return response
+    factors: list[two_factor.Factor] = []
     try:
         keys = _keys(request)
         await dashboard_attempt(request, "sign-in")
@@ -218,7 +227,7 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
             email=user.email,
             client=client,
             backoff_max=settings_of(request).signin_backoff_max,
-            check=_code_check(database, keys, user, field(form, "code"), client),
+            check=_code_check(database, keys, user, field(form, "code"), client, factors),
             refusal=two_factor.CODE_REFUSED,
             details={"factor": "two-factor code"},
         )
@@ -230,4 +239,6 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
     await signin.record_sign_in(session, user, client)
     signed_in = await start_signed_in(request, session, user, HOME)
     delete_cookie(request, signed_in, PENDING_SIGN_IN_COOKIE)
+    if two_factor.Factor.RECOVERY_CODE in factors:
+        return with_security_notice(request, signed_in, user, Action.USER_RECOVERY_CODE_USED)
     return signed_in
