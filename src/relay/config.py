@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # The From of Relay's mail ("Relay <relay@example.com>"); needed with smtp_url.
     smtp_from: str = Field(default="", validate_default=True)
     # Dashboard: password-reset requests per client address and window (seconds); mail
-    # sent to one address per window (reset links and sign-up confirmations together).
+    # sent to one address per window (reset links, sign-up confirmations, invitations).
     password_reset_limit: int = Field(default=10, ge=1)
     password_reset_window: float = Field(default=3600.0, gt=0)
     email_limit: int = Field(default=3, ge=1)

@@ -18,22 +18,27 @@ from tests.accounts.helpers import (
     actions_of,
     make_owner,
     owner_with_two_factor,
+    path_of,
     signed_in,
     turn_on_two_factor,
 )
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, post_form
+from tests.mail_server import MailServer, link_in
 
 MEMBERS = "/settings/members"
 REQUIRE = "/settings/members/two-factor"
 
 
-async def invite(owner: httpx.AsyncClient, member: httpx.AsyncClient) -> str:
+async def invite(
+    owner: httpx.AsyncClient, member: httpx.AsyncClient, mail_server: MailServer
+) -> str:
+    """A new member of the owner's tenant, who joined on `member` by the mailed link."""
     email = new_email()
-    page = await post_form(owner, MEMBERS, MEMBERS, {"email": email})
-    found = re.search(r"/invitations/[A-Za-z0-9_-]+", page.text)
-    assert found
-    joined = await post_form(member, found.group(0), found.group(0), {"password": PASSWORD})
+    sent = await post_form(owner, MEMBERS, MEMBERS, {"email": email})
+    assert sent.status_code == 201
+    link = path_of(link_in(mail_server.inbox.wait_for(email), "/invitations/"))
+    joined = await post_form(member, link, link, {"password": PASSWORD})
     assert joined.status_code == 303
     return email
 
@@ -49,12 +54,12 @@ async def strict_owner(db: Database, browser: httpx.AsyncClient) -> User:
 
 
 async def test_a_member_without_two_factor_can_only_set_it_up(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     owner = await make_owner(db)
     await signed_in(browser_a, owner.email)
     async with asgi_client(secure_app) as member:
-        await invite(browser_a, member)
+        await invite(browser_a, member, mail_server)
         await turn_on_two_factor(browser_a)
         required = await post_form(
             browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
@@ -83,11 +88,11 @@ async def test_a_member_without_two_factor_can_only_set_it_up(
 
 
 async def test_once_set_up_the_member_gets_everything(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     owner = await strict_owner(db, browser_a)
     async with asgi_client(secure_app) as member:
-        email = await invite(browser_a, member)
+        email = await invite(browser_a, member, mail_server)
         without = (await browser_a.get(MEMBERS)).text
         assert f"1 of 2 members have it on. Without it: {email}." in without
         assert (await member.get("/settings/api-keys")).headers["location"] == SETUP
@@ -117,7 +122,7 @@ async def test_lifting_the_requirement_needs_the_owners_password(
 
 
 async def test_the_owner_must_have_it_first_and_only_the_owner_decides(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     owner = await make_owner(db)
     await signed_in(browser_a, owner.email)
@@ -128,7 +133,7 @@ async def test_the_owner_must_have_it_first_and_only_the_owner_decides(
     assert 'id="require-two-factor-error"' in refused.text
     assert "Turn on two-factor sign-in for your own account" in refused.text
     async with asgi_client(secure_app) as member:
-        await invite(browser_a, member)
+        await invite(browser_a, member, mail_server)
         await turn_on_two_factor(member)
         by_member = await post_form(
             member, ACCOUNT, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
@@ -139,7 +144,7 @@ async def test_the_owner_must_have_it_first_and_only_the_owner_decides(
 
 
 async def test_another_tenants_requirement_does_not_reach_this_one(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     strict, relaxed = await make_owner(db), await make_owner(db)
     await signed_in(browser_a, strict.email)
@@ -147,17 +152,17 @@ async def test_another_tenants_requirement_does_not_reach_this_one(
     await post_form(browser_a, MEMBERS, REQUIRE, {"require_two_factor": "on", "password": PASSWORD})
     async with asgi_client(secure_app) as other_owner, asgi_client(secure_app) as member:
         await signed_in(other_owner, relaxed.email)
-        await invite(other_owner, member)
+        await invite(other_owner, member, mail_server)
         assert (await member.get("/settings/api-keys")).status_code == 200
         assert (await other_owner.get("/settings/api-keys")).status_code == 200
 
 
 async def test_lifting_the_requirement_frees_members_without_it(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     owner = await strict_owner(db, browser_a)
     async with asgi_client(secure_app) as member:
-        await invite(browser_a, member)
+        await invite(browser_a, member, mail_server)
         assert (await member.get("/datasets")).headers["location"] == SETUP
         lifted = await post_form(browser_a, MEMBERS, REQUIRE, {"password": PASSWORD})
         assert lifted.status_code == 303
@@ -166,13 +171,13 @@ async def test_lifting_the_requirement_frees_members_without_it(
 
 
 async def test_every_page_behind_sign_in_sends_such_a_member_to_the_set_up(
-    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, db: Database, mail_server: MailServer
 ) -> None:
     # Generated from the route table: a page added later is covered too, since the
     # check sits where every page gets its signed-in user.
     await strict_owner(db, browser_a)
     async with asgi_client(secure_app) as member:
-        await invite(browser_a, member)
+        await invite(browser_a, member, mail_server)
         token = csrf_of((await member.get(SETUP)).text)
         checked = 0
         for context in iter_route_contexts(secure_app.routes):

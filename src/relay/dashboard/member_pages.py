@@ -1,5 +1,6 @@
-"""Settings > Members: the tenant's members, invitation links, removing a member, and
-whether every member must sign in with a second factor."""
+"""Settings > Members: the tenant's members, invitation links (shown to the owner, or
+mailed to the invitee when mail is configured), removing a member, and whether every
+member must sign in with a second factor."""
 
 from __future__ import annotations
 
@@ -7,16 +8,28 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.background import BackgroundTask
 
 from relay.accounts import two_factor
 from relay.dashboard import members
 from relay.dashboard.account_settings_pages import reauthenticate
 from relay.dashboard.form_errors import error_for
-from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
+from relay.dashboard.web import (
+    CheckedForm,
+    CurrentUser,
+    dashboard_attempt,
+    field,
+    redirect,
+    render,
+    settings_of,
+    user_actor,
+)
 from relay.db import SessionDep
 from relay.errors import RelayError
 from relay.links import public_url
-from relay.tenants.models import User
+from relay.mail import mailer_for
+from relay.tenants import service as tenants_service
+from relay.tenants.models import Tenant, User
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -29,9 +42,11 @@ async def _members_page(
     user: User,
     *,
     invite_link: str | None = None,
+    mailed_to: str | None = None,
     errors: dict[str, str] | None = None,
     email: str = "",
     status_code: int = 200,
+    refused: RelayError | None = None,
 ) -> HTMLResponse:
     tenant_members = await members.list_members(session, tenant_id=user.tenant_id)
     removing = request.query_params.get("remove")
@@ -39,6 +54,8 @@ async def _members_page(
         "members": tenant_members,
         "invitations": await members.list_pending_invitations(session, tenant_id=user.tenant_id),
         "invite_link": invite_link,
+        "mailed_to": mailed_to,
+        "can_mail": mailer_for(settings_of(request)) is not None,
         "errors": errors or {},
         "email": email,
         "removing": next((m for m in tenant_members if str(m.id) == removing), None),
@@ -48,8 +65,9 @@ async def _members_page(
         "two_factor_required": await two_factor.tenant_requires(session, tenant_id=user.tenant_id),
     }
     return render(
-        request, "members.html", context, user=user, status_code=status_code, no_store=True
-    )
+        request, "members.html", context,
+        user=user, status_code=status_code, no_store=True, refused=refused,
+    )  # fmt: skip
 
 
 @router.get("/members")
@@ -61,18 +79,31 @@ async def members_page(request: Request, session: SessionDep, user: CurrentUser)
 async def invite_member(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> HTMLResponse:
+    """An invitation link: shown to the owner to hand over, or, with mail configured,
+    mailed to the invitee alone (counted toward the address's mail limit)."""
     email = field(form, "email")
+    settings = settings_of(request)
+    mailer = mailer_for(settings)
     try:
-        _invitation, token = await members.invite_member(
+        if mailer is not None:
+            tenants_service.check_email(email)
+            await dashboard_attempt(request, "email", tenants_service.normalize_email(email))
+        invitation, token = await members.invite_member(
             session, inviter=user, email=email, actor=user_actor(request, user)
         )
     except RelayError as exc:
         errors = error_for(exc, {}, "invite-email")
-        return await _members_page(
-            request, session, user, errors=errors, email=email, status_code=exc.status_code
-        )
-    link = public_url(request.app.state.settings, f"/invitations/{token}")
-    return await _members_page(request, session, user, invite_link=link, status_code=201)
+        return await _members_page(request, session, user, errors=errors, email=email, refused=exc)
+    link = public_url(settings, f"/invitations/{token}")
+    if mailer is None:
+        return await _members_page(request, session, user, invite_link=link, status_code=201)
+    tenant = await session.get(Tenant, user.tenant_id)
+    mail = members.invitation_mail(
+        invitation.email, inviter=user.email, organisation=tenant.name if tenant else "", link=link
+    )
+    page = await _members_page(request, session, user, mailed_to=invitation.email, status_code=201)
+    page.background = BackgroundTask(mailer.deliver, mail)
+    return page
 
 
 @router.post("/members/{member_id}/remove")

@@ -1,5 +1,5 @@
-"""Members of a tenant: invitations by single-use link (7 days), accepting or
-cancelling them, and removing a member."""
+"""Members of a tenant: invitations by single-use link (7 days; mailed to the invitee
+when mail is configured), accepting or cancelling them, and removing a member."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from relay.dashboard.models import Invitation
 from relay.dashboard.tokens import new_token, token_hash
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError, RelayError
+from relay.mail import Mail
 from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 
@@ -88,6 +89,22 @@ async def invite_member(
         target=audit.Target("invitation", invitation.id, invitation.email),
     )  # fmt: skip
     return invitation, token
+
+
+def invitation_mail(email: str, *, inviter: str, organisation: str, link: str) -> Mail:
+    """The invitation, for its invitee's mailbox only: with mail configured the owner
+    never sees the link, so cannot follow it to learn whether the address is taken."""
+    days = INVITATION_LIFETIME.days
+    return Mail(
+        to=email,
+        subject="An invitation to Relay",
+        body=(
+            f"{inviter} invited you to join the organisation {organisation} on Relay.\n\n"
+            f"Follow this link within {days} days to accept, and choose your password "
+            f"(it works once):\n\n{link}\n\n"
+            "If you did not expect this, ignore this message: nothing happens without it.\n"
+        ),
+    )
 
 
 async def find_open_invitation(session: AsyncSession, *, token: str) -> Invitation:
