@@ -6,11 +6,12 @@ password or a session token is never logged.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,6 +76,17 @@ def route_template(scope: Scope) -> str:
     )
 
 
+@functools.cache
+def _metrics_of(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and latency histogram of one kind of request. Cached: looking
+    a labelled child up took prometheus_client about 4 µs a request. Bounded as the
+    children themselves are: route templates, the methods httptools parses, statuses."""
+    return (
+        metrics.REQUESTS.labels(method, route, str(status)),
+        metrics.LATENCY.labels(method, route),
+    )
+
+
 class RequestLogMiddleware:
     """Gives every request an id (the client's X-Request-ID if sane, else a new one),
     returns it, and logs one line when the response is done."""
@@ -86,8 +98,8 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
-        request_id = sent.decode() if _ACCEPTED_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        sent = next((value for name, value in scope["headers"] if name == REQUEST_ID_HEADER), b"")
+        request_id = sent.decode() if _ACCEPTED_REQUEST_ID.fullmatch(sent) else os.urandom(16).hex()
         started = time.perf_counter()
         status = 500
 
@@ -109,17 +121,19 @@ class RequestLogMiddleware:
             # An unmatched path is never logged as sent: it may carry a secret
             # (an invitation token with a stray trailing slash, say).
             route = route_template(scope) if "endpoint" in scope else UNMATCHED_ROUTE
-            metrics.REQUESTS.labels(scope["method"], route, str(status)).inc()
-            metrics.LATENCY.labels(scope["method"], route).observe(duration)
-            access_logger.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 2),
-                    "tenant_id": str(principal.tenant_id) if principal else None,
-                    "key_prefix": principal.key_prefix if principal else None,
-                },
-            )
+            counted, timed = _metrics_of(scope["method"], route, status)
+            counted.inc()
+            timed.observe(duration)
+            if access_logger.isEnabledFor(logging.INFO):
+                access_logger.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 2),
+                        "tenant_id": str(principal.tenant_id) if principal else None,
+                        "key_prefix": principal.key_prefix if principal else None,
+                    },
+                )
