@@ -16,7 +16,7 @@ from relay.auth import router as api_keys_router
 from relay.auth.accounting import KeyAccountingMiddleware
 from relay.auth.activity import KeyActivity
 from relay.auth.cache import KeyCache
-from relay.auth.dependencies import get_principal
+from relay.auth.dependencies import api_key_scheme, get_principal
 from relay.auth.revocations import RevocationListener, asyncpg_dsn
 from relay.auth.scopes import document_scopes
 from relay.auth.verifier import KeyVerifier
@@ -170,7 +170,7 @@ def _document_scopes_in_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_scopes(app, build_openapi())
+            app.openapi_schema = document_scopes(app, build_openapi(), api_key_scheme)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from typing import Any, Literal, get_args
 from fastapi import Depends, FastAPI, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import APIKeyHeader
 
 from relay.errors import RelayError
 
@@ -113,14 +114,21 @@ def scope_table(app: FastAPI, prefix: str = "/api/v1/") -> list[tuple[str, str, 
     return sorted(table)
 
 
-def document_scopes(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
-    """Write each operation's scope into the OpenAPI document: as the role of its
-    security requirement (OpenAPI 3.1 allows roles for API keys) and in words."""
+def document_scopes(
+    app: FastAPI, schema: dict[str, Any], key_scheme: APIKeyHeader
+) -> dict[str, Any]:
+    """Write the API key scheme and each operation's scope into the OpenAPI document:
+    the scope as the role of the operation's security requirement (OpenAPI 3.1 allows
+    roles for API keys) and in words."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[key_scheme.scheme_name] = (
+        key_scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
     for method, path, scope in scope_table(app):
         if scope is None or scope.startswith("public"):
             continue
         operation = schema["paths"][path][method.lower()]
-        operation["security"] = [{"APIKeyHeader": [scope]}]
+        operation["security"] = [{key_scheme.scheme_name: [scope]}]
         operation["x-required-scope"] = scope
         note = f"Requires the `{scope}` scope (or a full-access key)."
         operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
