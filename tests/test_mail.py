@@ -10,11 +10,12 @@ import ipaddress
 import ssl
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -145,6 +146,38 @@ async def test_the_envelope_names_one_address_whatever_the_header_reads_as() -> 
         await mailer.send(Mail("a@example.com, b@example.com", "Hello", "to two?"))
         # Delivered (or refused) as the one odd address it is: b@ gets nothing.
         assert server.inbox.to("b@example.com") == []
+
+
+class RecordingRcpt(SMTP):
+    """Keeps each RCPT TO argument as it came over the wire (aiosmtpd's envelope holds
+    the address as its own parser reads it)."""
+
+    sent: ClassVar[list[str]] = []
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        self.sent.append(arg)
+        await super().smtp_RCPT(arg)
+
+
+class RecordingController(Controller):
+    def factory(self) -> SMTP:
+        return RecordingRcpt(self.handler, **self.SMTP_kwargs)
+
+
+async def test_the_envelope_is_the_address_as_given_not_as_the_header_decodes() -> None:
+    """An outside review: the envelope was taken from the To header as read back, which
+    decodes MIME words: mail to "=?utf-8?q?bob?=@example.com" went to bob@example.com,
+    so each spelling of one inbox had a mail limit of its own."""
+    port = free_port()
+    controller = RecordingController(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = Mailer(SmtpServer("127.0.0.1", port, "none"), SENDER)
+        encoded = "=?utf-8?q?bob?=@example.com"
+        await mailer.send(Mail(encoded, "Hello", "to bob?"))
+    finally:
+        controller.stop()
+    assert RecordingRcpt.sent == [f"TO:<{encoded}>"]
 
 
 class SlowInbox(Inbox):

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     password_reset_window: float = Field(default=3600.0, gt=0)
     email_limit: int = Field(default=3, ge=1)
     email_window: float = Field(default=3600.0, gt=0)
+    # Dashboard, with mail: invitations one organisation may mail per window (whatever
+    # the addresses: without it an owner could mail any number of strangers).
+    invitation_limit: int = Field(default=20, ge=1)
+    invitation_window: float = Field(default=3600.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -90,7 +90,7 @@ class Mailer:
         message.set_content(mail.body)
         return message
 
-    def _send_now(self, message: EmailMessage) -> None:
+    def _send_now(self, message: EmailMessage, recipient: str) -> None:
         server = self.server
         context = ssl.create_default_context()
         smtp = (
@@ -103,12 +103,13 @@ class Mailer:
                 smtp.starttls(context=context)
             if server.username is not None:
                 smtp.login(server.username, server.password or "")
-            # The envelope names the one address, whatever a header may be read as.
-            smtp.send_message(message, to_addrs=[str(message["To"])])
+            # The envelope names the one address as given, whatever the To header is
+            # read as (reading it decodes =?utf-8?q?...?= words into another address).
+            smtp.send_message(message, to_addrs=[recipient])
 
     async def send(self, mail: Mail) -> None:
         """Send `mail`, in a thread; smtplib's and the network's errors are raised."""
-        await asyncio.to_thread(self._send_now, self._message(mail))
+        await asyncio.to_thread(self._send_now, self._message(mail), mail.to)
 
     async def deliver(self, mail: Mail) -> None:
         """Send `mail` after the answer went out (a background task): a failure is

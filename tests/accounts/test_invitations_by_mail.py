@@ -9,7 +9,11 @@ import html
 import httpx
 from fastapi import FastAPI
 
+from relay.app import create_app
+from relay.config import Settings
 from relay.dashboard.members import INVITED_EMAIL_TAKEN
+from relay.db import Database
+from tests.accounts.conftest import secure_settings
 from tests.accounts.helpers import make_owner, path_of, signed_in
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import PASSWORD, new_email, post_form
@@ -90,3 +94,44 @@ async def test_invitations_to_one_address_count_toward_its_mail_limit(
     assert 'aria-invalid="true"' in refused.text
     mail_server.inbox.wait_for(invitee, limit)
     assert (await invite(browser_a, new_email())).status_code == 201  # other addresses go on
+
+
+async def test_a_members_refused_invitations_use_up_no_ones_mail(
+    secure_app: FastAPI, browser_a: httpx.AsyncClient, mail_server: MailServer
+) -> None:
+    """An outside review: the address's mail limit was counted before the role check,
+    so a member could block anyone's password-reset mail for an hour."""
+    owner = await make_owner(secure_app.state.db)
+    await signed_in(browser_a, owner.email)
+    member_email, victim = new_email(), new_email()
+    await invite(browser_a, member_email)
+    link = path_of(link_in(mail_server.inbox.wait_for(member_email), "/invitations/"))
+    async with asgi_client(secure_app, "203.0.113.42") as member:
+        assert (await post_form(member, link, link, {"password": PASSWORD})).status_code == 303
+        for _ in range(secure_app.state.settings.email_limit + 1):
+            refused = await invite(member, victim)
+            assert refused.status_code == 400
+            assert "Only the owner can invite members" in refused.text
+
+    assert (await invite(browser_a, victim)).status_code == 201
+    mail_server.inbox.wait_for(victim)
+
+
+async def test_an_organisation_mails_a_bounded_number_of_invitations(
+    settings: Settings, db: Database, mail_server: MailServer
+) -> None:
+    app = create_app(secure_settings(settings, mail_server, invitation_limit=2))
+    async with app.router.lifespan_context(app), asgi_client(app) as owner_browser:
+        owner = await make_owner(db)
+        await signed_in(owner_browser, owner.email)
+        for _ in range(2):
+            assert (await invite(owner_browser, new_email())).status_code == 201
+
+        refused = await invite(owner_browser, new_email())
+
+        assert refused.status_code == 429
+        assert "Too many invitations were sent from your organisation" in refused.text
+        other = await make_owner(db)
+        async with asgi_client(app, "203.0.113.43") as other_browser:
+            await signed_in(other_browser, other.email)
+            assert (await invite(other_browser, new_email())).status_code == 201

@@ -375,6 +375,10 @@ async def test_sign_up_can_be_turned_off(settings: Settings, db: Database) -> No
         '"quoted"@c.test',
         "group:a@c.test",
         "a@c..test",
+        "=?utf-8?q?bob?=@c.test",  # read as bob@c.test by the mail headers
+        "=?utf-8?b?Ym9i?=@c.test",
+        "a@exa\u00admple.test",  # a soft hyphen: gone once the domain is converted
+        "a\u200b@c.test",  # zero-width space
     ],
 )
 async def test_an_email_is_a_bare_address_nothing_a_mail_header_reads_as_more(

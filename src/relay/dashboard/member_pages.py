@@ -80,13 +80,17 @@ async def invite_member(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> HTMLResponse:
     """An invitation link: shown to the owner to hand over, or, with mail configured,
-    mailed to the invitee alone (counted toward the address's mail limit)."""
+    mailed to the invitee alone (counted toward the tenant's invitation limit and the
+    address's mail limit, once the inviter is known to be the owner: a member's
+    refused post must not use up anyone's share)."""
     email = field(form, "email")
     settings = settings_of(request)
     mailer = mailer_for(settings)
     try:
         if mailer is not None:
+            members.check_can_invite(user)
             tenants_service.check_email(email)
+            await dashboard_attempt(request, "invitation", str(user.tenant_id))
             await dashboard_attempt(request, "email", tenants_service.normalize_email(email))
         invitation, token = await members.invite_member(
             session, inviter=user, email=email, actor=user_actor(request, user)

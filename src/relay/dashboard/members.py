@@ -50,6 +50,12 @@ def _member(user: User) -> audit.Target:
     return audit.Target("user", user.id, user.email)
 
 
+def check_can_invite(user: User) -> None:
+    """Only the owner invites."""
+    if user.role != tenants_service.OWNER:
+        raise RelayError("Only the owner can invite members", field="email")
+
+
 async def invite_member(
     session: AsyncSession, *, inviter: User, email: str, actor: Actor
 ) -> tuple[Invitation, str]:
@@ -62,8 +68,7 @@ async def invite_member(
     here told any owner, at no cost, which emails have an account anywhere on the
     server. Accepting such an invitation fails (`accept_invitation`), after the
     per-address sign-up limit and argon2, as a sign-up with that email would."""
-    if inviter.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can invite members", field="email")
+    check_can_invite(inviter)
     tenants_service.check_email(email)
     address = tenants_service.normalize_email(email)
     member = await tenants_service.find_user(session, address)

@@ -48,8 +48,9 @@ class Limits:
 
     async def dashboard_attempt(self, kind: str, address: str) -> None:
         """Count a sign-in ("sign-in"), sign-up ("sign-up"), password-reset request
-        ("password-reset") or leak report ("leak-report") from the client's address, or a
-        message to an email address ("email", `address` being the email);
+        ("password-reset") or leak report ("leak-report") from the client's address, a
+        message to an email address ("email", `address` being the email) or an invitation
+        mailed by a tenant ("invitation", `address` being its id);
         TooManyRequests when over its share."""
         settings = self._settings
         limit, window, what = {
@@ -64,6 +65,8 @@ class Limits:
             # Counted whether or not the email has an account: the answer tells nothing.
             "email": (settings.email_limit, settings.email_window,
                       "messages were asked for this email address"),
+            "invitation": (settings.invitation_limit, settings.invitation_window,
+                           "invitations were sent from your organisation"),
         }[kind]  # fmt: skip
         decision = await self.windows.hit(f"{kind}:{address}", limit, window)
         if not decision.allowed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 
 from sqlalchemy import exists, select
@@ -30,7 +31,16 @@ def normalize_email(email: str) -> str:
 
 
 def check_email(email: str) -> None:
-    if len(email) > 320 or _EMAIL.fullmatch(email.strip()) is None or has_control_characters(email):
+    """A bare address, nothing a mail header or a mail server reads as another one: no
+    MIME encoded word (=?utf-8?q?bob?=@ is read as bob@), no invisible format character
+    (a soft hyphen vanishes when a server converts the domain)."""
+    if (
+        len(email) > 320
+        or _EMAIL.fullmatch(email.strip()) is None
+        or has_control_characters(email)
+        or "=?" in email
+        or any(unicodedata.category(character) == "Cf" for character in email)
+    ):
         raise RelayError("Enter a valid email address", field="email")
 
 
