@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from relay.observability import JsonFormatter
 from tests.factories import TenantFixture
@@ -73,3 +74,17 @@ def test_log_times_are_utc_whatever_the_local_time_zone(monkeypatch: pytest.Monk
         monkeypatch.undo()
         time.tzset()
     assert line["time"] == "1970-01-01T00:00:00.250Z"
+
+
+async def test_a_path_under_a_mount_is_logged_and_counted_by_the_mount(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outside review: every path under /static or /docs/assets was logged as sent
+    (a token in such a path included) and made new metric series, without a key."""
+    caplog.set_level(logging.INFO, logger="relay.access")
+    for probe in ("/static/probe-1", "/static/a/probe-2", "/docs/assets/probe-3"):
+        await client.get(probe)
+    routes = [record.__dict__["route"] for record in access_records(caplog)]
+    assert routes == ["/static/{path}", "/static/{path}", "/docs/assets/{path}"]
+    assert "probe" not in caplog.text
+    assert "probe" not in generate_latest().decode()

@@ -68,7 +68,11 @@ def logging_config(level: str) -> dict[str, Any]:
 
 
 def route_template(scope: Scope) -> str:
-    """The path with its parameters put back as names: /api/v1/datasets/{dataset_id}."""
+    """The path with its parameters put back as names: /api/v1/datasets/{dataset_id};
+    under a mount (static files, the docs' assets) the mount's path: /static/{path}."""
+    mount = scope.get("root_path", "")[len(scope.get("app_root_path", "")) :]
+    if mount:
+        return f"{mount}/{{path}}"
     values = {str(value).lower(): name for name, value in scope.get("path_params", {}).items()}
     return "/".join(
         f"{{{values[segment.lower()]}}}" if segment.lower() in values else segment
@@ -76,11 +80,12 @@ def route_template(scope: Scope) -> str:
     )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def _metrics_of(method: str, route: str, status: int) -> tuple[Any, Any]:
     """The request counter and latency histogram of one kind of request. Cached: looking
-    a labelled child up took prometheus_client about 4 µs a request. Bounded as the
-    children themselves are: route templates, the methods httptools parses, statuses."""
+    a labelled child up took prometheus_client about 4 µs a request. The labels are
+    bounded (route templates, mounts by their path, the methods httptools parses,
+    statuses), the cache is too."""
     return (
         metrics.REQUESTS.labels(method, route, str(status)),
         metrics.LATENCY.labels(method, route),
