@@ -235,10 +235,19 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
         context = {"errors": {"code": exc.detail}}
         return render(request, "login_two_factor.html", context, refused=exc)
     if not await pending_sign_ins.finish_pending(session, token=token):
-        return redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+        # The code is used up all the same: its notice goes out either way.
+        timed_out = redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+        return _with_code_notice(request, timed_out, user, factors)
     await signin.record_sign_in(session, user, client)
     signed_in = await start_signed_in(request, session, user, HOME)
     delete_cookie(request, signed_in, PENDING_SIGN_IN_COOKIE)
+    return _with_code_notice(request, signed_in, user, factors)
+
+
+def _with_code_notice(
+    request: Request, response: Response, user: User, factors: list[two_factor.Factor]
+) -> Response:
+    """`response`, mailing the user when the code given was a recovery code."""
     if two_factor.Factor.RECOVERY_CODE in factors:
-        return with_security_notice(request, signed_in, user, Action.USER_RECOVERY_CODE_USED)
-    return signed_in
+        return with_security_notice(request, response, user, Action.USER_RECOVERY_CODE_USED)
+    return response
