@@ -9,13 +9,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import literal, select, text
+from sqlalchemy import literal, make_url, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relay.config import Settings
-from relay.db import Database, PreparedRead
+from relay.db import Database, PreparedRead, create_engine
 from relay.errors import is_connection_failure
 
 
@@ -62,6 +62,126 @@ async def test_a_request_queued_for_a_connection_outwaits_the_connect_timeout(
         await connection.close()
     finally:
         await database.dispose()
+
+
+async def test_a_statement_over_the_timeout_ends_as_unavailable_and_the_pool_goes_on(
+    settings: Settings, is_sqlite: bool
+) -> None:
+    """An outside review: with PostgreSQL hung (not refusing), nothing bounded a
+    statement: the pool's connections were held for good, every request waited."""
+    if is_sqlite:
+        pytest.skip("the statement timeout is PostgreSQL's")
+    database = Database(
+        settings.model_copy(update={"db_pool_size": 1, "db_statement_timeout": 0.2})
+    )
+    try:
+        with pytest.raises(TimeoutError) as hung:
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT pg_sleep(5)"))
+        assert is_connection_failure(hung.value)  # answered 503
+        assert database.engine.pool.checkedout() == 0
+        async with database.engine.connect() as connection:  # the pool goes on
+            assert (await connection.scalar(select(literal(1)))) == 1
+    finally:
+        await database.dispose()
+
+
+class PausableProxy:
+    """A TCP proxy to PostgreSQL that can stop passing bytes either way: a database
+    that hangs (a stopped VM, a network partition) rather than refusing."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(
+            "127.0.0.1", self.target_port
+        )
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        self.flowing.set()
+
+
+async def test_after_a_hang_the_pool_answers_again_by_itself(
+    settings: Settings, is_sqlite: bool
+) -> None:
+    """While PostgreSQL hangs, statements end as unavailable after the statement
+    timeout; once it answers again, so does the pool, without a restart."""
+    if is_sqlite:
+        pytest.skip("the statement timeout is PostgreSQL's")
+    url = make_url(settings.database_url)
+    proxy = PausableProxy(url.port or 5432)
+    proxied = url.set(host="127.0.0.1", port=await proxy.start())
+    database = Database(
+        settings.model_copy(
+            update={
+                "database_url": proxied.render_as_string(hide_password=False),
+                "db_pool_size": 1,
+                "db_statement_timeout": 0.3,
+                "db_connect_timeout": 0.3,
+                "db_pool_timeout": 0.3,
+            }
+        )
+    )
+
+    async def one() -> object:
+        """The query's answer, or how it failed."""
+        try:
+            async with database.engine.connect() as connection:
+                return await connection.scalar(select(literal(1)))
+        except Exception as exc:
+            return exc
+
+    try:
+        assert await one() == 1
+        proxy.flowing.clear()
+        # Bounded here so that, unbounded in Relay, the test fails instead of hanging.
+        hung = [await asyncio.wait_for(one(), timeout=5) for _ in range(3)]
+        assert all(
+            isinstance(answer, Exception) and is_connection_failure(answer) for answer in hung
+        ), hung  # each answered 503
+        proxy.flowing.set()
+        answers = [await one() for _ in range(3)]
+        assert answers[-1] == 1, answers
+    finally:
+        await database.dispose()
+        await proxy.stop()
+
+
+async def test_migrations_are_not_bounded_by_the_statement_timeout(
+    settings: Settings, is_sqlite: bool
+) -> None:
+    if is_sqlite:
+        pytest.skip("the statement timeout is PostgreSQL's")
+    engine = create_engine(settings.model_copy(update={"db_statement_timeout": 0.1}), bounded=False)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_sleep(0.3)"))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # so it gets longer than the connect timeout: on a CPU-starved 2-core CI machine
     # requests waited over 3 s for a connection and were answered 503.
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    # Seconds one statement may run (PostgreSQL; migrations are not bounded). A database
+    # that hangs rather than refuses would otherwise hold every pooled connection for
+    # good: their requests wait for ever, and every other one for the pool, then 503.
+    db_statement_timeout: float = Field(default=30.0, gt=0)
     # Seconds an idle keep-alive connection stays open. Longer than the idle expiry of
     # clients and proxies (httpx 5 s, nginx upstreams and AWS load balancers 60 s), so
     # they close first: at uvicorn's 5 s a client could reuse a connection the server

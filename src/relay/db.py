@@ -121,8 +121,11 @@ def _discard_broken_connections(context: ExceptionContext) -> None:
         current = current.__cause__
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for the configured database, with its per-backend tuning."""
+def create_engine(settings: Settings, *, bounded: bool = True) -> AsyncEngine:
+    """An async engine for the configured database, with its per-backend tuning. On
+    PostgreSQL a `bounded` engine's statements end after db_statement_timeout (asyncpg
+    cancels them; a connection whose cancel never got through, the database being
+    hung, fails its next use as busy and is discarded then, see driver_state_broken)."""
     url = make_url(settings.async_database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -142,7 +145,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
-        connect_args={"timeout": settings.db_connect_timeout},
+        connect_args={"timeout": settings.db_connect_timeout}
+        | ({"command_timeout": settings.db_statement_timeout} if bounded else {}),
     )
     event.listen(engine.sync_engine, "handle_error", _discard_broken_connections)
     return engine

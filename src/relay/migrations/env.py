@@ -53,7 +53,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(_settings())
+    # Unbounded: building an index on a large table may take minutes.
+    engine = create_engine(_settings(), bounded=False)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _foreign_keys_off)
     try:
