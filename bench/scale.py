@@ -172,7 +172,9 @@ async def seed_backend(
     settings: Settings, sizes: list[int], keys: int
 ) -> tuple[list[SeededTenant], list[str]]:
     started = time.monotonic()
-    async with open_database(settings) as database:
+    # Seeding millions of rows (and ANALYZE after) outlasts a request's statement timeout.
+    unbounded = settings.model_copy(update={"db_statement_timeout": 3600.0})
+    async with open_database(unbounded) as database:
         tenants = await seed_tenants(database, sizes, DEPTH)
         if database.engine.dialect.name == "postgresql":
             # Autovacuum would analyse a table that grew by millions of rows; without
