@@ -16,6 +16,7 @@ from relay.audit.models import AuditEvent
 from relay.db import Database, utcnow
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, key_headers, make_api_key, set_key_expiry
+from tests.statements import count_statements
 
 EVENTS = "/api/v1/audit-events"
 KEYS = "/api/v1/auth/api-keys"
@@ -188,4 +189,28 @@ async def test_prune_deletes_only_events_past_the_retention(
     names = [event["target_name"] for event in await events(client, tenant_a)]
     assert "recent" in names
     assert "old" not in names
+
+
+async def test_prune_deletes_in_short_transactions_however_much_there_is(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    """One delete of everything would outlast the statement timeout on a large log
+    (and on SQLite hold the write lock for as long)."""
+    from relay.audit.retention import prune_expired_events
+
+    for number in range(5):
+        await client.post(DATASETS, json={"name": f"old {number}"}, headers=tenant_a.headers)
+    await client.post(DATASETS, json={"name": "recent"}, headers=tenant_a.headers)
+    async with db.sessionmaker.begin() as session:
+        await session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.target_name.startswith("old"))
+            .values(at=utcnow() - timedelta(days=91))
+        )
+    with count_statements(db) as statements:
+        assert await prune_expired_events(db.sessionmaker, retention_days=90, batch=2) == 5
+    assert sum(statement.startswith("DELETE") for statement in statements) == 3
+    names = [event["target_name"] for event in await events(client, tenant_a)]
+    assert [name for name in names if name.startswith("old")] == []
+    assert "recent" in names
     assert uuid.UUID((await events(client, tenant_a))[0]["id"])

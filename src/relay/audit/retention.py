@@ -17,14 +17,25 @@ from relay.db import utcnow
 logger = logging.getLogger(__name__)
 
 PRUNE_INTERVAL_SECONDS = 3600.0
+# Events deleted per transaction: each delete stays short, well inside the statement
+# timeout, and on SQLite holds the write lock briefly, however much there is to prune.
+PRUNE_BATCH = 5000
 
 
 async def prune_expired_events(
-    sessionmaker: async_sessionmaker[AsyncSession], retention_days: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    retention_days: int,
+    batch: int = PRUNE_BATCH,
 ) -> int:
-    """Delete events older than the retention; returns how many."""
-    async with sessionmaker.begin() as session:
-        return await audit.prune(session, older_than=utcnow() - timedelta(days=retention_days))
+    """Delete events older than the retention, `batch` at a time; returns how many."""
+    older_than = utcnow() - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        async with sessionmaker.begin() as session:
+            done = await audit.prune(session, older_than=older_than, limit=batch)
+        deleted += done
+        if done < batch:
+            return deleted
 
 
 class AuditPruner:

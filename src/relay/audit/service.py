@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
@@ -77,7 +77,11 @@ async def list_events(
     return events[:page_size], len(events) > page_size
 
 
-async def prune(session: AsyncSession, *, older_than: datetime) -> int:
-    """Delete every tenant's events from before `older_than`; returns how many."""
-    result = await session.execute(delete(AuditEvent).where(AuditEvent.at < older_than))
+async def prune(session: AsyncSession, *, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` of every tenant's events from before `older_than`, oldest
+    first; returns how many."""
+    oldest = (
+        select(AuditEvent.id).where(AuditEvent.at < older_than).order_by(AuditEvent.at).limit(limit)
+    )
+    result = await session.execute(delete(AuditEvent).where(AuditEvent.id.in_(oldest)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
