@@ -77,9 +77,9 @@ class Settings(BaseSettings):
     # one (up to db_pool_timeout, then 503).
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds a request may queue for a pooled connection. A queue is load, not an
-    # outage (a down database fails each connection attempt within db_connect_timeout),
-    # so it gets longer than the connect timeout: on a CPU-starved 2-core CI machine
-    # requests waited over 3 s for a connection and were answered 503.
+    # outage (a database that refuses fails its requests at once, one that hangs within
+    # db_statement_timeout), so it gets longer than the connect timeout: on a CPU-starved
+    # 2-core CI machine requests waited over 3 s for a connection and were answered 503.
     db_pool_timeout: float = Field(default=10.0, gt=0)
     # Seconds one statement may run (PostgreSQL; migrations are not bounded). A database
     # that hangs rather than refuses would otherwise hold every pooled connection for

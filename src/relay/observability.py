@@ -70,8 +70,8 @@ def logging_config(level: str) -> dict[str, Any]:
 def route_template(scope: Scope) -> str:
     """The path with its parameters put back as names: /api/v1/datasets/{dataset_id};
     under a mount (static files, the docs' assets) the mount's path: /static/{path}."""
-    mount = scope.get("root_path", "")[len(scope.get("app_root_path", "")) :]
-    if mount:
+    if "app_root_path" in scope:  # set by a Mount only; root_path then ends with its path
+        mount = scope["root_path"][len(scope["app_root_path"]) :]
         return f"{mount}/{{path}}"
     values = {str(value).lower(): name for name, value in scope.get("path_params", {}).items()}
     return "/".join(

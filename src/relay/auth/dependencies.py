@@ -33,7 +33,7 @@ async def get_principal(request: Request) -> Principal:
 
     The header is read here rather than through `Security(api_key_scheme)`: that
     sub-dependency cost every API request about 30 µs of FastAPI's dependency solving;
-    `document_api_key_scheme` declares the scheme in the OpenAPI document instead."""
+    `scopes.document_scopes` declares the scheme in the OpenAPI document instead."""
     state = request.app.state
     address = client_address(request, state.settings.trusted_proxies)
     request.state.client_address = address
