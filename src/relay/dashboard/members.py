@@ -4,6 +4,7 @@ when mail is configured), accepting or cancelling them, and removing a member.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -50,14 +51,13 @@ def _member(user: User) -> audit.Target:
     return audit.Target("user", user.id, user.email)
 
 
-def check_can_invite(user: User) -> None:
-    """Only the owner invites."""
-    if user.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can invite members", field="email")
-
-
 async def invite_member(
-    session: AsyncSession, *, inviter: User, email: str, actor: Actor
+    session: AsyncSession,
+    *,
+    inviter: User,
+    email: str,
+    actor: Actor,
+    before_issuing: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[Invitation, str]:
     """An invitation to the inviter's tenant; returns it and the token for the link,
     which is shown once and stored only hashed. Only the owner may invite. Inviting
@@ -67,10 +67,16 @@ async def invite_member(
     An address already used in another tenant is invited like any other: refusing it
     here told any owner, at no cost, which emails have an account anywhere on the
     server. Accepting such an invitation fails (`accept_invitation`), after the
-    per-address sign-up limit and argon2, as a sign-up with that email would."""
-    check_can_invite(inviter)
+    per-address sign-up limit and argon2, as a sign-up with that email would.
+
+    `before_issuing` is awaited with the address once the inviter and the address have
+    passed their checks (the page counts its mail limits there) and may refuse."""
+    if inviter.role != tenants_service.OWNER:
+        raise RelayError("Only the owner can invite members", field="email")
     tenants_service.check_email(email)
     address = tenants_service.normalize_email(email)
+    if before_issuing is not None:
+        await before_issuing(address)
     member = await tenants_service.find_user(session, address)
     if member is not None and member.tenant_id == inviter.tenant_id:
         raise ConflictError(ALREADY_A_MEMBER, field="email")
