@@ -8,9 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
+from relay.auth.direct_routes import DirectRoute
 from relay.auth.scopes import DATASETS_READ, DATASETS_WRITE, requires
 from relay.datasets import service
-from relay.datasets.schemas import DatasetCreate, DatasetPage, DatasetRead, DatasetUpdate
+from relay.datasets.schemas import (
+    DatasetCreate,
+    DatasetListQuery,
+    DatasetPage,
+    DatasetRead,
+    DatasetUpdate,
+)
 from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
 from relay.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -40,26 +47,12 @@ async def create_dataset(
     return DatasetRead.model_validate(dataset)
 
 
-@router.get("", response_model=DatasetPage, dependencies=_READ)
 async def list_datasets(
-    request: Request,
-    principal: CurrentPrincipal,
-    page: Annotated[
-        int | None, Query(ge=1, le=1_000_000, description="Page number; 1 when omitted.")
-    ] = None,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            description="A previous page's `next_cursor`: the page right after it, "
-            "however deep, and stable while datasets are added or deleted. "
-            "Not with `page`.",
-        ),
-    ] = None,
+    request: Request, principal: CurrentPrincipal, query: Annotated[DatasetListQuery, Query()]
 ) -> Response:
     """List the tenant's datasets, newest first, by page number or by cursor."""
     tenant_id = principal.tenant_id
+    page, page_size, cursor = query.page, query.page_size, query.cursor
     after = None
     if cursor is not None:
         if page is not None:
@@ -81,6 +74,17 @@ async def list_datasets(
     # dicts; returning the model would have FastAPI validate and serialise it again.
     page_json = DatasetPage.model_validate(body).model_dump_json()
     return Response(page_json, media_type="application/json")
+
+
+# The busiest route: called without FastAPI's dependency solving (see DirectRoute).
+router.add_api_route(
+    "",
+    list_datasets,
+    methods=["GET"],
+    response_model=DatasetPage,
+    dependencies=_READ,
+    route_class_override=DirectRoute,
+)
 
 
 @router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_READ)

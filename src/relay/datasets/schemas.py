@@ -98,3 +98,18 @@ class DatasetPage(BaseModel):
     page_size: int
     # Pass it as `?cursor=` for the next page; null on the last page.
     next_cursor: str | None
+
+
+class DatasetListQuery(BaseModel):
+    """The list's query string. A parameter it does not know is ignored."""
+
+    page: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="Page number; 1 when omitted."
+    )
+    page_size: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(
+        default=None,
+        max_length=100,
+        description="A previous page's `next_cursor`: the page right after it, "
+        "however deep, and stable while datasets are added or deleted. Not with `page`.",
+    )
