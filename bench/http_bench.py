@@ -116,7 +116,8 @@ def relay_servers(
     uvicorn = [str(BIN / "uvicorn"), "--factory", "--workers", "2", "--log-level", "warning"]
     uvicorn += ["--no-access-log"]
     app = [*uvicorn, "relay.app:create_app"]
-    # One server for the three kinds of key: only the rate-limited one uses Redis.
+    # One server for the three kinds of key: only the rate-limited one uses Redis. The
+    # ceiling is configured alike, so that it differs from Relay in the key check alone.
     relay = env | {"RELAY_REDIS_URL": REDIS_URL}
     return [
         Server("Relay, full-access key", app, relay, keys["full"]),
@@ -125,7 +126,7 @@ def relay_servers(
         Server(
             "Relay, key check replaced (ceiling)",
             [*uvicorn, "--app-dir", "bench", "fixed_principal_app:create_app"],
-            env,
+            relay,
             None,
         ),
     ]

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy import delete, make_url
 
 from relay.app import create_app
-from relay.auth.revocations import asyncpg_dsn
 from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
+from relay.reads import asyncpg_dsn
 from tests.auth.workers import ready
 from tests.connection_holding import HeldConnections, watch_connections
 from tests.factories import TenantFixture, make_tenant

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import literal, make_url, select, text
 from sqlalchemy.exc import DBAPIError
@@ -15,8 +14,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from relay.config import Settings
-from relay.db import Database, PreparedRead, create_engine
+from relay.db import Database, create_engine
 from relay.errors import is_connection_failure
+from relay.reads import PreparedRead
+from tests.pausable_proxy import PausableProxy
+
+ONE = PreparedRead(select(literal(1).label("one")))
 
 
 async def test_requests_beyond_the_pool_wait_instead_of_opening_connections(
@@ -86,50 +89,13 @@ async def test_a_statement_over_the_timeout_ends_as_unavailable_and_the_pool_goe
         await database.dispose()
 
 
-class PausableProxy:
-    """A TCP proxy to PostgreSQL that can stop passing bytes either way: a database
-    that hangs (a stopped VM, a network partition) rather than refusing."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await self.flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(
-            "127.0.0.1", self.target_port
-        )
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
-        )
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        self.flowing.set()
-
-
+@pytest.mark.parametrize("pool", ["sqlalchemy", "reads"])
 async def test_after_a_hang_the_pool_answers_again_by_itself(
-    settings: Settings, is_sqlite: bool
+    settings: Settings, is_sqlite: bool, pool: str
 ) -> None:
     """While PostgreSQL hangs, statements end as unavailable after the statement
-    timeout; once it answers again, so does the pool, without a restart."""
+    timeout; once it answers again, so does the pool, without a restart. The same for
+    SQLAlchemy's pool and for the read pool (asyncpg's)."""
     if is_sqlite:
         pytest.skip("the statement timeout is PostgreSQL's")
     url = make_url(settings.database_url)
@@ -140,6 +106,7 @@ async def test_after_a_hang_the_pool_answers_again_by_itself(
             update={
                 "database_url": proxied.render_as_string(hide_password=False),
                 "db_pool_size": 1,
+                "db_read_pool_size": 1,
                 "db_statement_timeout": 0.3,
                 "db_connect_timeout": 0.3,
                 "db_pool_timeout": 0.3,
@@ -150,8 +117,13 @@ async def test_after_a_hang_the_pool_answers_again_by_itself(
     async def one() -> object:
         """The query's answer, or how it failed."""
         try:
-            async with database.engine.connect() as connection:
-                return await connection.scalar(select(literal(1)))
+            async with (
+                database.read_connection()
+                if pool == "reads"
+                else database.engine.connect() as connection
+            ):
+                (row,) = await ONE.rows(connection, {})
+                return row["one"]
         except Exception as exc:
             return exc
 
@@ -218,13 +190,3 @@ async def test_a_connection_asyncpg_calls_unusable_is_discarded_and_answered_503
     assert refused.value.connection_invalidated
     assert connection.invalidated
     assert is_connection_failure(refused.value)  # so the answer is 503, not 500
-
-
-async def test_the_prepared_read_path_discards_it_too(
-    busy_connection: tuple[Database, AsyncConnection],
-) -> None:
-    _database, connection = busy_connection
-    with pytest.raises(asyncpg.InterfaceError, match="another operation") as refused:
-        await PreparedRead(select(literal(1).label("one"))).rows(connection, {})
-    assert connection.invalidated
-    assert is_connection_failure(refused.value)

@@ -17,7 +17,7 @@ from relay.auth.accounting import KeyAccountingMiddleware
 from relay.auth.activity import KeyActivity
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import api_key_scheme, get_principal
-from relay.auth.revocations import RevocationListener, asyncpg_dsn
+from relay.auth.revocations import RevocationListener
 from relay.auth.scopes import document_scopes
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
@@ -32,6 +32,7 @@ from relay.limits.policy import Limits
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
+from relay.reads import asyncpg_dsn
 from relay.redis_client import create_redis
 from relay.schemas import ErrorDetail
 from relay.secret_key import derive, load_secret_key
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         None
         if settings.is_sqlite
         else RevocationListener(
-            asyncpg_dsn(settings.async_database_url), verifier, on_reconnect=database.engine.dispose
+            asyncpg_dsn(settings.async_database_url), verifier, on_reconnect=database.reconnected
         )
     )
     windows, redis = _windows(settings)

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # PostgreSQL connections each worker keeps open; a request beyond them waits for
     # one (up to db_pool_timeout, then 503).
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # PostgreSQL connections each worker may open, besides those, for the busiest reads
+    # (the dataset list; see db.ReadPool): opened when first needed.
+    db_read_pool_size: int = Field(default=5, ge=1, le=200)
     # Seconds a request may queue for a pooled connection. A queue is load, not an
     # outage (a database that refuses fails its requests at once, one that hangs within
     # db_statement_timeout), so it gets longer than the connect timeout: on a CPU-starved

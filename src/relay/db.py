@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
-import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, ForeignKey, MetaData, Select, Table, bindparam, event, select
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,6 +23,7 @@ from sqlalchemy.types import TypeDecorator
 
 from relay.config import Settings
 from relay.errors import driver_state_broken
+from relay.reads import Reader, ReadPool
 
 # Stable constraint names, so Alembic migrations name things identically on
 # SQLite and PostgreSQL.
@@ -162,9 +160,22 @@ class Database:
         # and COMMIT round trips (on SQLite, no write lock either).
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self.reads = None if settings.is_sqlite else ReadPool(settings)
+
+    def read_connection(self) -> AbstractAsyncContextManager[Reader]:
+        """A connection for PreparedRead statements (see read_connection)."""
+        return self.reads.connection() if self.reads else self.read_engine.connect()
+
+    async def reconnected(self) -> None:
+        """The database is back after an outage: no pooled connection is trusted."""
+        await self.engine.dispose()
+        if self.reads is not None:
+            await self.reads.expire()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reads is not None:
+            await self.reads.close()
 
 
 @asynccontextmanager
@@ -211,49 +222,11 @@ def read_session(request: Request) -> AsyncSession:
     return database.read_sessionmaker()
 
 
-def read_connection(request: Request) -> AsyncConnection:
-    """For a request that only reads rows with Core statements (no ORM objects), to
-    open with `async with`: a bare connection, without the session around it (which
-    cost a busy worker about 15 % of its CPU on the dataset list: building,
-    autobegin, closing), and opened in the route rather than by a dependency (which
-    FastAPI's generator machinery made another 2 to 3 %)."""
+def read_connection(request: Request) -> AbstractAsyncContextManager[Reader]:
+    """For a request that only reads rows with PreparedRead statements, to open with
+    `async with`: a bare connection of the read pool (SQLAlchemy's on SQLite), without
+    a session around it (which cost a busy worker about 15 % of its CPU on the dataset
+    list: building, autobegin, closing), and opened in the route rather than by a
+    dependency (which FastAPI's generator machinery made another 2 to 3 %)."""
     database: Database = request.app.state.db
-    return database.read_engine.connect()
-
-
-class PreparedRead:
-    """A read-only Core statement for a hot path. On PostgreSQL it runs on the pooled
-    connection's asyncpg connection, which prepares it once and then only binds and
-    executes: 70 µs of CPU per run of the dataset list instead of SQLAlchemy's 220
-    (measured here). Elsewhere SQLAlchemy runs it. Either way the rows come back as
-    dicts, their values as the driver gives them, and the parameters must be values
-    asyncpg takes as they are (uuid, int, str, aware datetime)."""
-
-    def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-        compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
-        self._sql = compiled.string
-        self._names = compiled.positiontup or []
-        self._defaults = compiled.params
-
-    async def rows(
-        self, connection: AsyncConnection, params: dict[str, Any]
-    ) -> list[dict[str, Any]]:
-        if connection.dialect.name != "postgresql":
-            result = await connection.execute(self.statement, params)
-            return [dict(row) for row in result.mappings()]
-        driver: Any = (await connection.get_raw_connection()).driver_connection
-        try:
-            records = await driver.fetch(
-                self._sql, *(params.get(name, self._defaults[name]) for name in self._names)
-            )
-        except BaseException as exc:
-            # SQLAlchemy did not see this fail: tell its pool when the connection
-            # is gone (or cut off mid-statement), so that nobody is handed it again.
-            refused_by_server = isinstance(exc, asyncpg.PostgresError) and not isinstance(
-                exc, asyncpg.PostgresConnectionError
-            )
-            if not refused_by_server or driver.is_closed():
-                await connection.invalidate()
-            raise
-        return [dict(record) for record in records]
+    return database.read_connection()

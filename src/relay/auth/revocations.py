@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from relay import metrics
 from relay.auth.service import REVOCATION_CHANNEL
@@ -24,11 +23,6 @@ from relay.auth.verifier import KeyVerifier
 from relay.background import BackgroundTask
 
 logger = logging.getLogger(__name__)
-
-
-def asyncpg_dsn(async_database_url: str) -> str:
-    url = make_url(async_database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 class RevocationListener:

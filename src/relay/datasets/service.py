@@ -9,16 +9,17 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.datasets.models import Dataset, DatasetCount
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
-from relay.db import PreparedRead, tenant_rows, tenant_select, utcnow
+from relay.db import tenant_rows, tenant_select, utcnow
 from relay.errors import NotFoundError
 from relay.pagination import Position
+from relay.reads import PreparedRead, Reader
 
 DATASET_NOT_FOUND = "Dataset not found"
 
@@ -110,7 +111,7 @@ _AFTER = PreparedRead(
     )
 )
 # Past the last row there is no row to carry the total.
-_ONLY_TOTAL = select(func.coalesce(_TOTAL, 0))
+_ONLY_TOTAL = PreparedRead(select(func.coalesce(_TOTAL, 0).label("total")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class DatasetList:
 
 
 async def list_datasets(
-    reader: AsyncSession | AsyncConnection,
+    reader: AsyncSession | Reader,
     *,
     tenant_id: uuid.UUID,
     page_size: int,
@@ -144,8 +145,8 @@ async def list_datasets(
         params |= {"after_created_at": after.created_at, "after_id": after.id}
     rows = await statement.rows(connection, params)
     if not rows:
-        total = await connection.scalar(_ONLY_TOTAL, {"tenant_id": tenant_id})
-        return DatasetList(items=[], total=total or 0, next_position=None)
+        (only,) = await _ONLY_TOTAL.rows(connection, {"tenant_id": tenant_id})
+        return DatasetList(items=[], total=only["total"], next_position=None)
     items = rows[:page_size]
     last = items[-1]
     more = len(rows) > page_size

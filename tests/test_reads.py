@@ -1,0 +1,107 @@
+"""The read pool (PostgreSQL): bounded like SQLAlchemy's, statements bounded by the
+statement timeout, and no connection handed out again once it is broken or the
+database has been away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import func, literal, select
+
+from relay.config import Settings
+from relay.db import Database
+from relay.errors import is_connection_failure
+from relay.reads import PreparedRead, ReadPool
+
+ONE = PreparedRead(select(literal(1).label("one")))
+BACKEND = PreparedRead(select(func.pg_backend_pid().label("pid")))
+HANG = PreparedRead(select(func.pg_sleep(5).label("slept")))
+
+
+@pytest.fixture
+def postgresql_only(is_sqlite: bool) -> None:
+    if is_sqlite:
+        pytest.skip("the read pool is PostgreSQL's (SQLite reads through SQLAlchemy)")
+
+
+@pytest.fixture
+async def reads(settings: Settings, postgresql_only: None) -> AsyncIterator[ReadPool]:
+    database = Database(
+        settings.model_copy(
+            update={"db_read_pool_size": 2, "db_pool_timeout": 0.2, "db_statement_timeout": 0.3}
+        )
+    )
+    assert database.reads is not None
+    try:
+        yield database.reads
+    finally:
+        await database.dispose()
+
+
+async def _backend(reads: ReadPool) -> int:
+    async with reads.connection() as connection:
+        (row,) = await BACKEND.rows(connection, {})
+        return int(row["pid"])
+
+
+async def test_requests_beyond_the_read_pool_wait_then_are_unavailable(reads: ReadPool) -> None:
+    async with reads.connection(), reads.connection():
+        with pytest.raises(TimeoutError) as waited:
+            async with reads.connection():
+                pass
+        assert is_connection_failure(waited.value)  # answered 503
+    async with reads.connection() as connection:  # returned connections are reused
+        assert await ONE.rows(connection, {}) == [{"one": 1}]
+
+
+async def test_a_read_over_the_statement_timeout_ends_as_unavailable_and_the_pool_goes_on(
+    reads: ReadPool,
+) -> None:
+    with pytest.raises(TimeoutError) as hung:
+        async with reads.connection() as connection:
+            await HANG.rows(connection, {})
+    assert is_connection_failure(hung.value)
+    async with reads.connection() as connection:
+        assert await ONE.rows(connection, {}) == [{"one": 1}]
+
+
+async def test_a_connection_asyncpg_calls_unusable_is_not_handed_out_again(
+    reads: ReadPool,
+) -> None:
+    """The state PostgreSQL stopping mid-statement left a connection in (seen in the
+    outage test as "another operation is in progress")."""
+    broken: list[int] = []
+
+    async def read_while_busy() -> None:
+        async with reads.connection() as connection:
+            broken.append(int((await BACKEND.rows(connection, {}))[0]["pid"]))
+            sleeping = asyncio.create_task(connection.fetch("SELECT pg_sleep(0.2)"))
+            # One turn of the loop: the statement is sent and the connection busy.
+            await asyncio.sleep(0)
+            try:
+                await ONE.rows(connection, {})
+            finally:
+                await asyncio.gather(sleeping, return_exceptions=True)
+
+    with pytest.raises(asyncpg.InterfaceError, match="another operation") as refused:
+        await read_while_busy()
+    assert is_connection_failure(refused.value)  # answered 503
+    assert await _backend(reads) not in broken
+
+
+async def test_after_the_database_came_back_every_read_connection_is_replaced(
+    reads: ReadPool,
+) -> None:
+    async with reads.connection() as first, reads.connection() as second:
+        before = {
+            int((await BACKEND.rows(connection, {}))[0]["pid"]) for connection in (first, second)
+        }
+    await reads.expire()  # what the revocation listener's reconnect calls
+    async with reads.connection() as first, reads.connection() as second:
+        after = {
+            int((await BACKEND.rows(connection, {}))[0]["pid"]) for connection in (first, second)
+        }
+    assert not before & after
