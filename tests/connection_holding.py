@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import greenlet
@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+from relay.reads import ReadPool
 from relay.tenants import passwords
 
 
@@ -56,6 +57,12 @@ class HeldConnections:
             return None
 
     def on_checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        self.acquired(dbapi_connection)
+
+    def on_checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        self.released(dbapi_connection)
+
+    def acquired(self, connection: object) -> None:
         task = self._task()
         if task is None:
             return
@@ -64,10 +71,10 @@ class HeldConnections:
         if self._held[task] and (where := _where()):
             self.violations.append(f"a second connection while holding one: {where}")
         self._held[task] += 1
-        self._owner[id(dbapi_connection)] = task
+        self._owner[id(connection)] = task
 
-    def on_checkin(self, dbapi_connection: Any, _record: Any) -> None:
-        task = self._owner.pop(id(dbapi_connection), None)
+    def released(self, connection: object) -> None:
+        task = self._owner.pop(id(connection), None)
         if task is not None:
             self._held[task] -= 1
             if not self._held[task]:
@@ -97,11 +104,23 @@ class _WatchedPool(ThreadPoolExecutor):
 
 @contextmanager
 def watch_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldConnections]:
-    """Watch every pool (every app and engine of the test) and the hashing thread
-    while the block runs."""
+    """Watch every pool (every app and engine of the test, SQLAlchemy's and the read
+    pool) and the hashing thread while the block runs."""
     held = HeldConnections()
     event.listen(Pool, "checkout", held.on_checkout)
     event.listen(Pool, "checkin", held.on_checkin)
+    read_connection = ReadPool.connection
+
+    @asynccontextmanager
+    async def watched_read_connection(pool: ReadPool) -> AsyncIterator[Any]:
+        async with read_connection(pool) as connection:
+            held.acquired(connection)
+            try:
+                yield connection
+            finally:
+                held.released(connection)
+
+    monkeypatch.setattr(ReadPool, "connection", watched_read_connection)
     watched = _WatchedPool(held, passwords.HASHING_THREADS)
     monkeypatch.setattr(passwords, "_pool", watched)
     try:

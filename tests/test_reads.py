@@ -15,6 +15,7 @@ from relay.config import Settings
 from relay.db import Database
 from relay.errors import is_connection_failure
 from relay.reads import PreparedRead, ReadPool
+from tests.connection_holding import HeldConnections
 
 ONE = PreparedRead(select(literal(1).label("one")))
 BACKEND = PreparedRead(select(func.pg_backend_pid().label("pid")))
@@ -105,3 +106,14 @@ async def test_after_the_database_came_back_every_read_connection_is_replaced(
             int((await BACKEND.rows(connection, {}))[0]["pid"]) for connection in (first, second)
         }
     assert not before & after
+
+
+async def test_the_watch_on_held_connections_counts_read_connections(
+    reads: ReadPool, no_connection_held_while_waiting: HeldConnections
+) -> None:
+    # So that every test also fails a task taking a second connection while it
+    # holds a read connection, or the other way round (tests/connection_holding.py).
+    held = no_connection_held_while_waiting
+    async with reads.connection():
+        assert held.held_by_this_task() == 1
+    assert held.held_by_this_task() == 0
