@@ -21,7 +21,7 @@ from relay.app import create_app
 from relay.config import Settings
 from relay.db import Base, Database, open_database
 from relay.migrations import upgrade_database
-from relay.reads import asyncpg_dsn
+from relay.reads import asyncpg_connect_args
 from tests.auth.workers import ready
 from tests.connection_holding import HeldConnections, watch_connections
 from tests.factories import TenantFixture, make_tenant
@@ -31,7 +31,7 @@ from tests.redis_server import RedisServer, run_redis
 
 
 async def _create_database_if_missing(server_url: str, name: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    connection = await asyncpg.connect(**asyncpg_connect_args(server_url))
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await connection.execute(f'CREATE DATABASE "{name}"')

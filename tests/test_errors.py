@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
 
 from relay.db import Database
+from relay.errors import is_connection_failure
 from tests.factories import TenantFixture, make_dataset
 
 DATASETS = "/api/v1/datasets"
@@ -183,3 +185,8 @@ async def test_text_may_hold_tabs_and_newlines(
     body = {"name": "Street scenes", "description": "line one\nline two\twith a tab"}
     response = await client.post("/api/v1/datasets", json=body, headers=tenant_a.headers)
     assert response.status_code == 201
+
+
+def test_a_full_database_server_is_unavailable_not_an_error() -> None:
+    # "too many connections": the read pool opens connections while requests run.
+    assert is_connection_failure(asyncpg.TooManyConnectionsError("sorry, too many clients"))

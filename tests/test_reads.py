@@ -49,13 +49,50 @@ async def _backend(reads: ReadPool) -> int:
 
 
 async def test_requests_beyond_the_read_pool_wait_then_are_unavailable(reads: ReadPool) -> None:
-    async with reads.connection(), reads.connection():
+    async with reads.connection() as first, reads.connection() as second:
+        opened = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
         with pytest.raises(TimeoutError) as waited:
             async with reads.connection():
                 pass
         assert is_connection_failure(waited.value)  # answered 503
-    async with reads.connection() as connection:  # returned connections are reused
-        assert await ONE.rows(connection, {}) == [{"one": 1}]
+    assert await _backend(reads) in opened  # returned connections are reused
+
+
+async def test_a_statement_timeout_closes_that_connection_alone(reads: ReadPool) -> None:
+    async with reads.connection() as first, reads.connection() as second:
+        opened = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
+    timed_out: list[int] = []
+
+    async def hang() -> None:
+        async with reads.connection() as connection:
+            timed_out.append(int((await BACKEND.rows(connection, {}))[0]["pid"]))
+            await HANG.rows(connection, {})
+
+    with pytest.raises(TimeoutError):
+        await hang()
+    # A slow statement is not an outage: the other connection stays in the pool.
+    async with reads.connection() as first, reads.connection() as second:
+        now = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
+    assert timed_out[0] not in now
+    assert (opened - set(timed_out)) <= now
+
+
+async def test_a_database_url_with_connection_options_reaches_the_read_pool(
+    settings: Settings, postgresql_only: None
+) -> None:
+    """`?ssl=...` is how SQLAlchemy's asyncpg URLs set TLS; taken for a server
+    setting, PostgreSQL refused every read connection."""
+    separator = "&" if "?" in settings.database_url else "?"
+    database = Database(
+        settings.model_copy(
+            update={"database_url": f"{settings.database_url}{separator}ssl=disable"}
+        )
+    )
+    try:
+        async with database.read_connection() as connection:
+            assert await ONE.rows(connection, {}) == [{"one": 1}]
+    finally:
+        await database.dispose()
 
 
 async def test_a_read_over_the_statement_timeout_ends_as_unavailable_and_the_pool_goes_on(

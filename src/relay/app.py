@@ -17,6 +17,7 @@ from relay.auth.accounting import KeyAccountingMiddleware
 from relay.auth.activity import KeyActivity
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import api_key_scheme, get_principal
+from relay.auth.direct_routes import check_direct_routes
 from relay.auth.revocations import RevocationListener
 from relay.auth.scopes import document_scopes
 from relay.auth.verifier import KeyVerifier
@@ -32,7 +33,7 @@ from relay.limits.policy import Limits
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
-from relay.reads import asyncpg_dsn
+from relay.reads import asyncpg_connect_args
 from relay.redis_client import create_redis
 from relay.schemas import ErrorDetail
 from relay.secret_key import derive, load_secret_key
@@ -108,7 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         None
         if settings.is_sqlite
         else RevocationListener(
-            asyncpg_dsn(settings.async_database_url), verifier, on_reconnect=database.reconnected
+            asyncpg_connect_args(settings.async_database_url),
+            verifier,
+            on_reconnect=database.reconnected,
         )
     )
     windows, redis = _windows(settings)
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_docs(app)
     install_dashboard(app)
     _document_scopes_in_openapi(app)
+    check_direct_routes(app)
     return app
 
 

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # one (up to db_pool_timeout, then 503).
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # PostgreSQL connections each worker may open, besides those, for the busiest reads
-    # (the dataset list; see db.ReadPool): opened when first needed.
+    # (the dataset list; see reads.ReadPool): opened when first needed.
     db_read_pool_size: int = Field(default=5, ge=1, le=200)
     # Seconds a request may queue for a pooled connection. A queue is load, not an
     # outage (a database that refuses fails its requests at once, one that hangs within

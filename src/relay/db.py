@@ -173,9 +173,11 @@ class Database:
             await self.reads.expire()
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.reads is not None:
-            await self.reads.close()
+        try:
+            await self.engine.dispose()
+        finally:
+            if self.reads is not None:
+                await self.reads.close()
 
 
 @asynccontextmanager

@@ -29,6 +29,8 @@ _UNAVAILABLE_ERRORS = (
     OSError,
     TimeoutError,
     asyncpg_errors.OperatorInterventionError,
+    # "too many connections", out of memory or disk: the server is there but full.
+    asyncpg_errors.InsufficientResourcesError,
     asyncpg_errors.PostgresConnectionError,
     asyncpg_errors.ConnectionDoesNotExistError,
 )

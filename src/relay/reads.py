@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -28,14 +29,41 @@ from relay.errors import is_connection_failure
 # How the pool's connections show in pg_stat_activity.
 APPLICATION_NAME = "relay-reads"
 
-# A connection PreparedRead runs on: asyncpg's (PostgreSQL) or SQLAlchemy's.
-Reader: TypeAlias = AsyncConnection | asyncpg.Connection
+# A connection PreparedRead runs on: the read pool's (PostgreSQL) or SQLAlchemy's.
+Reader: TypeAlias = AsyncConnection | PoolConnectionProxy
 
 
-def asyncpg_dsn(async_database_url: str) -> str:
-    """The configured database URL as asyncpg takes it."""
-    url = make_url(async_database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+# Options of SQLAlchemy's asyncpg adapter, not of asyncpg.connect.
+_ADAPTER_OPTIONS = (
+    "async_creator_fn",
+    "prepared_statement_cache_size",
+    "prepared_statement_name_func",
+)
+
+
+def asyncpg_connect_args(async_database_url: str) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the configured database URL, read as SQLAlchemy
+    reads it: `?ssl=require` is the connection's TLS mode, as on the engine's own
+    connections (a DSN would have sent it to the server as a setting, refused)."""
+    url = make_url(async_database_url)
+    _, options = asyncpg_dialect.dialect().create_connect_args(url)  # type: ignore[no-untyped-call]
+    return {name: value for name, value in options.items() if name not in _ADAPTER_OPTIONS}
+
+
+# Errors that mean the server closed the connection (restarted, shut down, network);
+# not a statement timeout (TimeoutError, an OSError too), which is one slow statement.
+_DISCONNECTS = (
+    ConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+)
+
+
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """No reset when a connection goes back to the pool: a prepared read changes no
+    session state, and asyncpg's default reset costs a round trip on every release
+    (its open transaction, if a failed read left one, asyncpg still rolls back)."""
 
 
 async def _decode_json(connection: asyncpg.Connection) -> None:
@@ -62,28 +90,31 @@ class ReadPool:
             if self._pool is None:
                 settings = self._settings
                 self._pool = await asyncpg.create_pool(
-                    asyncpg_dsn(settings.async_database_url),
+                    **asyncpg_connect_args(settings.async_database_url),
                     min_size=0,
                     max_size=settings.db_read_pool_size,
                     timeout=settings.db_connect_timeout,
                     command_timeout=settings.db_statement_timeout,
                     server_settings={"application_name": APPLICATION_NAME},
                     init=_decode_json,
+                    reset=_keep_session,
                 )
             return self._pool
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def connection(self) -> AsyncIterator[PoolConnectionProxy]:
         pool = self._pool or await self._opened()
         async with pool.acquire(timeout=self._settings.db_pool_timeout) as connection:
             try:
                 yield connection
             except BaseException as exc:
-                # The server went away or hangs: the idle connections are as stale as
-                # this one. Each is replaced when next handed out, as SQLAlchemy
-                # discards its whole pool on a disconnect.
                 if is_connection_failure(exc):
-                    await pool.expire_connections()
+                    # Never handed out again, and closed now rather than politely
+                    # (politely can wait on a hung server).
+                    connection.terminate()
+                    # The server went away: its other connections went with it.
+                    if isinstance(exc, _DISCONNECTS):
+                        await pool.expire_connections()
                 raise
 
     async def expire(self) -> None:
@@ -92,8 +123,10 @@ class ReadPool:
             await self._pool.expire_connections()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        """Close the connections; the next read opens a new pool."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
 
 
 class PreparedRead:

@@ -120,9 +120,9 @@ async def test_listener_survives_an_unexpected_error(
     calls = 0
 
     async def flaky_connect(*args: object, **kwargs: object) -> object:
-        # The listener connects with a DSN; the app's pool (SQLAlchemy) with keywords.
+        # Only the listener's connection: it names itself to the server.
         nonlocal calls
-        if args:
+        if kwargs.get("server_settings") == {"application_name": revocations.APPLICATION_NAME}:
             calls += 1
             if calls == 1:
                 raise RuntimeError("something asyncpg did not expect")

@@ -24,20 +24,24 @@ from relay.background import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "relay-revocations"
+
 
 class RevocationListener:
     """Runs beside the app in each worker; restarts its connection when it breaks."""
 
     def __init__(
         self,
-        dsn: str,
+        connect_args: dict[str, Any],
         verifier: KeyVerifier,
         *,
         on_reconnect: Callable[[], Awaitable[None]] | None = None,
         ping_interval: float = 1.0,
         connect_timeout: float = 3.0,
     ) -> None:
-        self._dsn = dsn
+        # asyncpg.connect's arguments (reads.asyncpg_connect_args).
+        self._connect_args = connect_args
         self._verifier = verifier
         self._ping_interval = ping_interval
         self._connect_timeout = connect_timeout
@@ -58,7 +62,11 @@ class RevocationListener:
         self.connected.clear()
 
     async def _listen_once(self) -> None:
-        connection = await asyncpg.connect(self._dsn, timeout=self._connect_timeout)
+        connection = await asyncpg.connect(
+            **self._connect_args,
+            timeout=self._connect_timeout,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
         try:
             connection.add_termination_listener(self._on_lost)
             await connection.add_listener(REVOCATION_CHANNEL, self._on_notification)
