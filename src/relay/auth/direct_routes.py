@@ -71,7 +71,9 @@ def check_direct_routes(app: FastAPI) -> None:
         if isinstance(context.original_route, DirectRoute):
             calls = [dependency.call for dependency in context.dependant.dependencies]
             unrun = [
-                c for c in calls if c is not get_principal and not isinstance(c, RequiredScope)
+                call
+                for call in calls
+                if call is not get_principal and not isinstance(call, RequiredScope)
             ]
             if unrun:
                 raise TypeError(f"{context.path} is a DirectRoute, which would not run {unrun}")
@@ -79,7 +81,8 @@ def check_direct_routes(app: FastAPI) -> None:
 
 def parse_query(model: type[BaseModel], request: Request) -> BaseModel:
     """The query string as `model`, a repeated parameter counting by its last value
-    (as FastAPI reads a single-valued one); RequestValidationError otherwise."""
+    (as FastAPI reads a single-valued one: the model's fields are scalars, a list
+    field FastAPI would fill from every repeat); RequestValidationError otherwise."""
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as invalid:
