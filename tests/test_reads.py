@@ -14,7 +14,7 @@ from sqlalchemy import func, literal, select
 from relay.config import Settings
 from relay.db import Database
 from relay.errors import is_connection_failure
-from relay.reads import PreparedRead, ReadPool
+from relay.reads import PreparedRead, Reader, ReadPool
 from tests.connection_holding import HeldConnections
 
 ONE = PreparedRead(select(literal(1).label("one")))
@@ -42,15 +42,20 @@ async def reads(settings: Settings, postgresql_only: None) -> AsyncIterator[Read
         await database.dispose()
 
 
+async def _pid(connection: Reader) -> int:
+    """The server process behind a connection: a new one means a new connection."""
+    (row,) = await BACKEND.rows(connection, {})
+    return int(row["pid"])
+
+
 async def _backend(reads: ReadPool) -> int:
     async with reads.connection() as connection:
-        (row,) = await BACKEND.rows(connection, {})
-        return int(row["pid"])
+        return await _pid(connection)
 
 
 async def test_requests_beyond_the_read_pool_wait_then_are_unavailable(reads: ReadPool) -> None:
     async with reads.connection() as first, reads.connection() as second:
-        opened = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
+        opened = {await _pid(c) for c in (first, second)}
         with pytest.raises(TimeoutError) as waited:
             async with reads.connection():
                 pass
@@ -60,19 +65,19 @@ async def test_requests_beyond_the_read_pool_wait_then_are_unavailable(reads: Re
 
 async def test_a_statement_timeout_closes_that_connection_alone(reads: ReadPool) -> None:
     async with reads.connection() as first, reads.connection() as second:
-        opened = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
+        opened = {await _pid(c) for c in (first, second)}
     timed_out: list[int] = []
 
     async def hang() -> None:
         async with reads.connection() as connection:
-            timed_out.append(int((await BACKEND.rows(connection, {}))[0]["pid"]))
+            timed_out.append(await _pid(connection))
             await HANG.rows(connection, {})
 
     with pytest.raises(TimeoutError):
         await hang()
     # A slow statement is not an outage: the other connection stays in the pool.
     async with reads.connection() as first, reads.connection() as second:
-        now = {int((await BACKEND.rows(c, {}))[0]["pid"]) for c in (first, second)}
+        now = {await _pid(c) for c in (first, second)}
     assert timed_out[0] not in now
     assert (opened - set(timed_out)) <= now
 
@@ -115,7 +120,7 @@ async def test_a_connection_asyncpg_calls_unusable_is_not_handed_out_again(
 
     async def read_while_busy() -> None:
         async with reads.connection() as connection:
-            broken.append(int((await BACKEND.rows(connection, {}))[0]["pid"]))
+            broken.append(await _pid(connection))
             sleeping = asyncio.create_task(connection.fetch("SELECT pg_sleep(0.2)"))
             # One turn of the loop: the statement is sent and the connection busy.
             await asyncio.sleep(0)
@@ -134,14 +139,10 @@ async def test_after_the_database_came_back_every_read_connection_is_replaced(
     reads: ReadPool,
 ) -> None:
     async with reads.connection() as first, reads.connection() as second:
-        before = {
-            int((await BACKEND.rows(connection, {}))[0]["pid"]) for connection in (first, second)
-        }
+        before = {await _pid(connection) for connection in (first, second)}
     await reads.expire()  # what the revocation listener's reconnect calls
     async with reads.connection() as first, reads.connection() as second:
-        after = {
-            int((await BACKEND.rows(connection, {}))[0]["pid"]) for connection in (first, second)
-        }
+        after = {await _pid(connection) for connection in (first, second)}
     assert not before & after
 
 
