@@ -1,4 +1,4 @@
-"""A TCP proxy to PostgreSQL that can stop passing bytes: a database that hangs."""
+"""A TCP proxy that can stop passing bytes: a database or Redis that hangs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import asyncio
 
 
 class PausableProxy:
-    """A TCP proxy to PostgreSQL that can stop passing bytes either way: a database
-    that hangs (a stopped VM, a network partition) rather than refusing."""
+    """A TCP proxy to a local server (PostgreSQL, Redis) that can stop passing bytes
+    either way: a server that hangs (a stopped VM, a network partition) rather than
+    refusing. `arrived` is set whenever bytes reach it, passed on or held."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.arrived = asyncio.Event()
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -22,6 +24,7 @@ class PausableProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                self.arrived.set()
                 await self.flowing.wait()
                 writer.write(data)
                 await writer.drain()

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from relay import metrics
 from relay.config import Settings
-from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows
+from relay.limits.windows import MAX_HITS_PER_CALL, LocalWindows, RedisWindows, SharedWindows
 from relay.redis_client import create_redis
+from tests.pausable_proxy import PausableProxy
 from tests.redis_server import RedisServer, run_redis
 
 # Redis and memory only: the database the suite runs on plays no part.
@@ -71,6 +72,11 @@ async def test_redis_count_is_exact_across_many_clients(redis_server: RedisServe
     assert all(59 <= d.reset_after <= 60 for d in refused)
 
 
+async def _script_calls(admin: Redis) -> int:
+    stats = await admin.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
 async def test_hits_made_together_share_one_connection(redis_server: RedisServer) -> None:
     redis_server.flush()
     windows = redis_windows(redis_server)
@@ -81,9 +87,71 @@ async def test_hits_made_together_share_one_connection(redis_server: RedisServer
         after = (await admin.info("stats"))["total_connections_received"]
     finally:
         await admin.aclose()
-    # One pipeline on one connection: a connection per hit would have opened 40.
+    # One call on one connection: a connection per hit would have opened 40.
     assert after - before == 1
     assert all(decision.allowed and decision.remaining == 0 for decision in decisions)
+
+
+async def test_hits_that_come_while_a_call_is_out_go_together_in_the_next(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.flush()
+    proxy = PausableProxy(redis_server.port)
+    port = await proxy.start()
+    windows = RedisWindows(Redis.from_url(f"redis://127.0.0.1:{port}/0"))
+    admin = Redis.from_url(redis_server.url)
+    try:
+        await windows.hit("key:warm", 100, 60)  # the connection is open
+        calls_before = await _script_calls(admin)
+        proxy.flowing.clear()
+        proxy.arrived.clear()
+        first = asyncio.ensure_future(windows.hit("key:shared", 5, 60))
+        await asyncio.wait_for(proxy.arrived.wait(), 10)  # the first call is out
+        meanwhile = [asyncio.ensure_future(windows.hit("key:shared", 5, 60)) for _ in range(10)]
+        await asyncio.sleep(0)  # one turn of the loop: each of the ten takes its place
+        proxy.flowing.set()
+        decisions = await asyncio.gather(first, *meanwhile)
+        calls = await _script_calls(admin) - calls_before
+    finally:
+        await proxy.stop()
+        await admin.aclose()
+    # The ten waited for the first call, then went in one: two calls, not eleven.
+    assert calls == 2
+    # Still decided one by one, in the order they came: exact.
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 6
+    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+
+
+async def test_a_burst_goes_in_slices_each_exact(redis_server: RedisServer) -> None:
+    redis_server.flush()
+    windows = redis_windows(redis_server)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        calls_before = await _script_calls(admin)
+        hits = MAX_HITS_PER_CALL * 2 + 1
+        decisions = await asyncio.gather(*(windows.hit("key:burst", 300, 60) for _ in range(hits)))
+        calls = await _script_calls(admin) - calls_before
+    finally:
+        await admin.aclose()
+    assert calls == 3  # no script holds Redis for more than MAX_HITS_PER_CALL hits
+    assert sum(d.allowed for d in decisions) == 257
+    assert sorted(d.remaining for d in decisions if d.allowed) == list(range(300 - 257, 300))
+
+
+async def test_a_redis_that_lost_its_scripts_gets_the_script_again(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.flush()
+    windows = redis_windows(redis_server)
+    admin = Redis.from_url(redis_server.url)
+    try:
+        assert (await windows.hit("key", 2, 60)).allowed
+        await admin.script_flush()  # as after a restart or a failover
+        decisions = await asyncio.gather(*(windows.hit("key", 2, 60) for _ in range(2)))
+    finally:
+        await admin.aclose()
+    # The refused call counted nothing: one place was left, and one hit took it.
+    assert [d.allowed for d in decisions] == [True, False]
 
 
 async def test_redis_window_frees_places_as_hits_age(redis_server: RedisServer) -> None:
