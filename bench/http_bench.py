@@ -113,9 +113,10 @@ def relay_servers(
         # that key's (a made-up key id made every usage write fail).
         "RELAY_BENCH_KEY_ID": key_id,
     }
-    uvicorn = [str(BIN / "uvicorn"), "--factory", "--workers", "2", "--log-level", "warning"]
-    uvicorn += ["--no-access-log"]
-    app = [*uvicorn, "relay.app:create_app"]
+    # As an operator runs it; the ceiling is served by the same code (relay.serving).
+    app = [str(BIN / "relay"), "serve", "--no-migrate", "--workers", "2"]
+    ceiling = [str(BIN / "python"), str(ROOT / "bench" / "fixed_principal_app.py")]
+    ceiling += ["--workers", "2"]
     # One server for the three kinds of key: only the rate-limited one uses Redis. The
     # ceiling is configured alike, so that it differs from Relay in the key check alone.
     relay = env | {"RELAY_REDIS_URL": REDIS_URL}
@@ -125,7 +126,7 @@ def relay_servers(
         Server("Relay, key with a Redis rate limit", app, relay, keys["limited"]),
         Server(
             "Relay, key check replaced (ceiling)",
-            [*uvicorn, "--app-dir", "bench", "fixed_principal_app:create_app"],
+            ceiling,
             relay,
             None,
         ),

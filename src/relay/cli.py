@@ -14,16 +14,14 @@ import tempfile
 from typing import Annotated
 
 import typer
-import uvicorn
 
+from relay import serving
 from relay.accounts import commands as accounts_commands
 from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
 from relay.console import fail, migrated_settings, one_line_errors, out
 from relay.db import open_database
-from relay.http_protocol import BoundedHeadersProtocol
 from relay.migrations import require_current_schema
-from relay.observability import logging_config
 from relay.secret_key import new_secret_key
 from relay.tenants import commands as tenants_commands
 from relay.tenants import service as tenants_service
@@ -34,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+APP = "relay.app:create_app"
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(tenants_commands.app, name="tenants")
@@ -83,20 +82,11 @@ def serve(
 
 
 def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, workers: int) -> None:
-    uvicorn.run(
-        "relay.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=logging_config(settings.log_level),
-        access_log=False,  # Relay logs each request itself, as JSON
-        timeout_keep_alive=settings.keep_alive_timeout,
-        # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
-        proxy_headers=False,
-        http=BoundedHeadersProtocol,
-    )
+    host, port = host or settings.host, port or settings.port
+    try:
+        serving.serve(APP, settings, host=host, port=port, workers=workers)
+    except serving.CannotServe as exc:
+        fail(str(exc))
 
 
 @app.command("secret-key")

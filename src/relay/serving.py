@@ -1,0 +1,205 @@
+"""Serving the app: uvicorn with Relay's options, and with several workers a
+listening socket each.
+
+uvicorn's own `--workers` gives every worker one shared listening socket, and the
+worker that wakes first accepts every connection waiting: a client that opens 32
+connections at once (a load balancer, a pool, wrk) may find 31 of them on one worker
+and 1 on the other, and its slowest requests wait behind the crowded worker's queue.
+Here each worker listens on a socket of its own, bound to the same address with
+SO_REUSEPORT, and the kernel spreads new connections over the sockets by a hash of
+their addresses: an even share on average, whichever worker wakes first. (Linux
+lets only processes of the same user join such a group of sockets.)
+
+The supervisor (this process) binds the sockets, so a port already in use is one
+error here, starts one process per socket, starts a worker again when it dies (its
+socket, and the connections waiting on it, stay open meanwhile), and on SIGINT or
+SIGTERM asks every worker to finish its requests and waits for them. A worker that
+dies before it started serving (the app cannot load, the database is not there)
+stops it instead, with an error: every new worker would fail alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event as EventType
+from typing import Any
+
+import uvicorn
+
+from relay.config import Settings
+from relay.http_protocol import BoundedHeadersProtocol
+from relay.observability import logging_config
+
+logger = logging.getLogger(__name__)
+
+# How long a stopping worker may take to finish its requests before it is killed.
+SHUTDOWN_TIMEOUT_SECONDS = 30.0
+
+
+class CannotServe(Exception):
+    """The address is taken or not this machine's, or the app cannot start: one line
+    for the operator (the log above it says more)."""
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "factory": True,
+        "log_level": settings.log_level,
+        "log_config": logging_config(settings.log_level),
+        "access_log": False,  # Relay logs each request itself, as JSON
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
+        "proxy_headers": False,
+        "http": BoundedHeadersProtocol,
+    }
+
+
+def serve(app: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve `app` (an import string naming an app factory) until stopped."""
+    options = uvicorn_options(settings)
+    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # no socket per worker there
+        uvicorn.run(app, host=host, port=port, workers=workers, **options)
+        return
+    try:
+        supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
+    except OSError as exc:
+        raise CannotServe(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    supervisor.run()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port that other sockets of this user may share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class _WorkerServer(uvicorn.Server):
+    """uvicorn's server, telling the supervisor once it has started serving."""
+
+    def __init__(self, config: uvicorn.Config, ready: EventType) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit:
+            self._ready.set()
+
+
+def _serve_one(app: str, sock: socket.socket, options: dict[str, Any], ready: EventType) -> None:
+    """A worker: one uvicorn server on its own socket (runs in a child process)."""
+    _WorkerServer(uvicorn.Config(app, **options), ready).run(sockets=[sock])
+
+
+class Supervisor:
+    """Runs `workers` processes of `app` (an import string for uvicorn.Config, with
+    `options`), each on its own socket listening on host:port."""
+
+    def __init__(
+        self, app: str, *, host: str, port: int, workers: int, options: dict[str, Any]
+    ) -> None:
+        self._app = app
+        self._options = options
+        self._context = multiprocessing.get_context("spawn")
+        self._sockets: list[socket.socket] = []
+        try:
+            for _ in range(workers):
+                self._sockets.append(listening_socket(host, port))
+                port = self._sockets[0].getsockname()[1]  # for port 0: the kernel's choice
+        except BaseException:
+            for sock in self._sockets:
+                sock.close()
+            raise
+        self._processes: list[tuple[BaseProcess, EventType]] = []
+        self._stopping = threading.Event()
+        self._failed = False
+
+    def run(self) -> None:
+        """Serve until SIGINT or SIGTERM; CannotServe if a worker cannot start."""
+        if "log_config" in self._options:  # the workers' format for the supervisor's lines
+            logging.config.dictConfig(self._options["log_config"])
+        host, port = self._sockets[0].getsockname()[:2]
+        logger.info(
+            "Relay listening on http://%s:%s with %d workers, a socket each",
+            f"[{host}]" if ":" in host else host, port, len(self._sockets),
+        )  # fmt: skip
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._stop)
+        try:
+            for number in range(len(self._sockets)):
+                self._processes.append(self._start(number))
+            while not self._stopping.is_set():
+                self._restart_the_dead()
+        finally:
+            self._stop_all()
+            for sock in self._sockets:
+                sock.close()
+        if self._failed:
+            raise CannotServe("A worker could not start: see its log lines above")
+
+    def _start(self, number: int) -> tuple[BaseProcess, EventType]:
+        ready = self._context.Event()
+        process = self._context.Process(
+            target=_serve_one,
+            args=(self._app, self._sockets[number], self._options, ready),
+            name=f"relay-worker-{number}",
+        )
+        process.start()
+        logger.info("Started worker %d (pid %s)", number, process.pid)
+        return process, ready
+
+    def _restart_the_dead(self) -> None:
+        # Wakes when a worker ends, or every second to look at the stop flag.
+        wait([process.sentinel for process, _ in self._processes], timeout=1.0)
+        for number, (process, ready) in enumerate(self._processes):
+            if process.is_alive() or self._stopping.is_set():
+                continue
+            if not ready.is_set():
+                # It died before it served (a setting, the app, the database): every
+                # new worker would fail alike, so stop, as uvicorn's supervisor does.
+                logger.error(
+                    "Worker %d exited with code %s before it started serving: stopping",
+                    number, process.exitcode,
+                )  # fmt: skip
+                self._failed = True
+                self._stopping.set()
+                return
+            logger.warning(
+                "Worker %d (pid %s) exited with code %s: starting it again",
+                number, process.pid, process.exitcode,
+            )  # fmt: skip
+            self._processes[number] = self._start(number)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self._stopping.set()
+
+    def _stop_all(self) -> None:
+        processes = [process for process, _ in self._processes]
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes what it has, then exits
+        deadline = time.monotonic() + SHUTDOWN_TIMEOUT_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                logger.error("Worker pid %s did not stop in time: killed", process.pid)
+                process.kill()
+                process.join()

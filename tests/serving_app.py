@@ -1,0 +1,40 @@
+"""An app for the supervisor's tests: it answers with the pid of the worker that
+served it, so a test can tell the workers apart. Run as a module, it serves itself
+the way `relay serve --workers N` serves Relay:
+
+    python -m tests.serving_app PORT WORKERS [APP]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from relay.config import Settings
+from relay.serving import serve
+
+Receive = Any
+Send = Any
+
+
+def create_app() -> Any:
+    async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = str(os.getpid()).encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def create_broken_app() -> Any:
+    raise RuntimeError("this app cannot start")
+
+
+if __name__ == "__main__":
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    app = sys.argv[3] if len(sys.argv) > 3 else "tests.serving_app:create_app"
+    serve(app, Settings(log_level="info"), host="127.0.0.1", port=port, workers=workers)

@@ -1,0 +1,166 @@
+"""Several workers, a listening socket each: connections spread over the workers, a
+worker that dies is started again, SIGTERM stops them all, and an address in use or
+an app that cannot start is one error, not a loop of restarts."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from relay.config import Settings
+from relay.serving import CannotServe, serve
+from tests.live_server import free_port
+
+# Processes and sockets only: the database the suite runs on plays no part.
+pytestmark = pytest.mark.backend_independent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def supervisor(
+    workers: int, app: str = "tests.serving_app:create_app"
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`python -m tests.serving_app` on a free port, once every worker answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.serving_app", str(port), str(workers), app],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        seen: set[str] = set()
+        deadline = time.monotonic() + 60
+        # Until a request has reached each worker (new connections spread over them).
+        while len(seen) < workers and process.poll() is None:
+            assert time.monotonic() < deadline, "the workers did not start"
+            try:
+                seen.add(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text)
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def answer_on(connection: socket.socket) -> str:
+    """Send one request on an open connection; the pid of the worker that answered."""
+    connection.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    response = b""
+    while b"\r\n\r\n" not in response or not response.split(b"\r\n\r\n", 1)[1]:
+        chunk = connection.recv(4096)
+        assert chunk, "the connection was closed"
+        response += chunk
+    return response.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def open_at_once(port: int, count: int) -> list[socket.socket]:
+    """`count` connections whose handshakes all start before any ends, as wrk or a
+    client's pool opens them."""
+    connections = [socket.socket() for _ in range(count)]
+    with selectors.DefaultSelector() as selector:
+        for connection in connections:
+            connection.setblocking(False)
+            connection.connect_ex(("127.0.0.1", port))
+            selector.register(connection, selectors.EVENT_WRITE)
+        pending = count
+        while pending:
+            for key, _ in selector.select(timeout=10):
+                selector.unregister(key.fileobj)
+                pending -= 1
+    for connection in connections:
+        assert connection.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        connection.setblocking(True)
+        connection.settimeout(10)
+    return connections
+
+
+def worker_pids(supervisor_pid: int) -> set[int]:
+    """The supervisor's worker processes (its children but multiprocessing's tracker)."""
+    children = Path(f"/proc/{supervisor_pid}/task/{supervisor_pid}/children").read_text()
+    pids = {int(pid) for pid in children.split()}
+    return {pid for pid in pids if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+def test_connections_opened_at_once_spread_over_the_workers() -> None:
+    with supervisor(workers=2) as (_, port):
+        connections = open_at_once(port, 32)
+        try:
+            served_by = Counter(answer_on(connection) for connection in connections)
+        finally:
+            for connection in connections:
+                connection.close()
+    # Hashed over two sockets, fewer than 4 on one worker has odds of about 1 in 400,000.
+    # uvicorn's shared socket lets the worker that wakes first take what waits: here it
+    # failed this test 1 run in 4 (23/9 in another), and under wrk 31/1 was seen.
+    assert len(served_by) == 2
+    assert min(served_by.values()) >= 4, served_by
+
+
+def test_a_worker_that_dies_is_started_again() -> None:
+    with supervisor(workers=2) as (process, port):
+        before = worker_pids(process.pid)
+        assert len(before) == 2
+        dead = min(before)
+        os.kill(dead, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(after := worker_pids(process.pid) - {dead}) < 2:
+            assert time.monotonic() < deadline, "the worker was not started again"
+            time.sleep(0.1)
+        # The new worker answers on the socket the dead one left (held open meanwhile).
+        answered: set[str] = set()
+        while answered != {str(pid) for pid in after}:
+            assert time.monotonic() < deadline, f"answered by {answered}, workers {after}"
+            answered.add(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text)
+    output = process.stdout.read() if process.stdout else ""
+    assert f"(pid {dead}) exited with code -9: starting it again" in output
+
+
+def test_sigterm_stops_every_worker() -> None:
+    with supervisor(workers=3) as (process, _):
+        workers = worker_pids(process.pid)
+        assert len(workers) == 3
+        process.terminate()
+        assert process.wait(timeout=60) == 0
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_an_app_that_cannot_start_stops_the_supervisor() -> None:
+    port = free_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.serving_app", str(port), "2",
+         "tests.serving_app:create_broken_app"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "before it started serving: stopping" in output
+    assert "A worker could not start" in output
+    assert "starting it again" not in output
+
+
+def test_an_address_in_use_is_one_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CannotServe, match=f"Cannot listen on 127.0.0.1:{port}"):
+            serve("tests.serving_app:create_app", Settings(), host="127.0.0.1", port=port,
+                  workers=2)  # fmt: skip
