@@ -19,6 +19,7 @@ from tests.conftest import asgi_client
 from tests.dashboard.helpers import post_form, sign_up
 from tests.factories import TenantFixture, key_headers, make_api_key
 from tests.leaks.reporter import Reporter
+from tests.redis_server import RedisServer
 from tests.statements import count_statements
 
 REPORTS = "/api/v1/leaked-keys"
@@ -115,6 +116,41 @@ async def test_a_replayed_report_is_refused_without_database_work(
             replay = await client.post(REPORTS, content=body, headers=headers)
     assert replay.status_code == 409
     assert statements == []
+
+
+async def test_a_report_the_database_failed_to_take_may_be_sent_again(
+    settings: Settings,
+    trusting_app: FastAPI,
+    db: Database,
+    tenant_a: TenantFixture,
+    reporter: Reporter,
+    redis_server: RedisServer,
+) -> None:
+    """A review: the report was marked as received before its keys were revoked, so
+    when the database failed (503) the reporter's retry got 409 and the leaked key
+    kept answering. Two workers sharing one Redis: the first's database is down."""
+    redis_server.flush()
+    shared = {"leak_reporter_keys": reporter.setting, "redis_url": redis_server.url}
+    broken = create_app(
+        settings.model_copy(
+            update=shared
+            | {"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
+        )
+    )
+    working = create_app(settings.model_copy(update=shared))
+    _, key = await make_api_key(db, tenant_a)
+    body, headers = reporter.report(key, url="https://example.com/retried")
+    async with asgi_client(broken) as client:  # no lifespan: it would need the database
+        assert (await client.post(REPORTS, content=body, headers=headers)).status_code == 503
+    await broken.state.db.dispose()
+    async with working.router.lifespan_context(working), asgi_client(working) as client:
+        await ready(working)
+        retry = await client.post(REPORTS, content=body, headers=headers)
+        assert (retry.status_code, retry.json()) == (202, {"received": 1})
+        refused = await client.get(DATASETS, headers=key_headers(key))
+        assert (refused.status_code, refused.json()) == (401, INVALID)
+        again = await client.post(REPORTS, content=body, headers=headers)
+        assert again.status_code == 409  # taken now: a replay from here on
 
 
 async def test_a_report_that_is_not_a_token_list_is_422(

@@ -70,9 +70,6 @@ async def report_leaked_keys(request: Request) -> Any:
         settings.leak_reporter_keys, reporter, request.headers.get(SIGNATURE_HEADER), body
     ):
         return JSONResponse({"detail": BAD_SIGNATURE}, status_code=401)
-    seen: SeenReports = request.app.state.seen_reports
-    if not await seen.first_time(hashlib.sha256(body).hexdigest()):
-        raise ReplayedReport("This report was already received")
     try:
         tokens: list[LeakedToken] = LeakReportBody.validate_python(parse_bounded_json(body))
     except ValueError as exc:  # not JSON, or not the report's shape
@@ -81,10 +78,20 @@ async def report_leaked_keys(request: Request) -> Any:
             [dict(error) for error in errors]
             or [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not JSON"}]
         )
+    seen: SeenReports = request.app.state.seen_reports
+    digest = hashlib.sha256(body).hexdigest()
+    if not await seen.first_time(digest):
+        raise ReplayedReport("This report was already received")
     database: Database = request.app.state.db
-    async with database.sessionmaker() as session:
-        revoked = await service.revoke_leaked(session, tokens, reporter=reporter or "")
-        await session.commit()
+    try:
+        async with database.sessionmaker() as session:
+            revoked = await service.revoke_leaked(session, tokens, reporter=reporter or "")
+            await session.commit()
+    except BaseException:
+        # Not taken (the database failed, 503): the reporter's retry must not be
+        # refused as a replay while the leaked keys still answer.
+        await seen.forget(digest)
+        raise
     verifier: KeyVerifier = request.app.state.verifier
     for api_key in revoked:
         verifier.cache.forget(api_key.key_hash)
