@@ -1,5 +1,6 @@
-"""A real server for the fuzzers, with the per-address failure limit lifted (the
-fuzzers send bad keys on purpose), and a tenant key to call it with."""
+"""A real server for the fuzzers, with the per-address limits lifted (the fuzzers send
+bad keys, sign-ins and sign-ups on purpose, and a 429 would answer them before the
+code under test runs), and a tenant key to call it with."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ def fuzzed_server(
 ) -> Iterator[tuple[LiveServer, str]]:
     """A real server: requests go over HTTP, as a client's would."""
     log_path = tmp_path_factory.mktemp("fuzz") / "relay-serve.log"
-    env = {"RELAY_AUTH_FAILURE_LIMIT": str(10**9)}
+    lifted = str(10**9)
+    limits = ["AUTH_FAILURE", "SIGNIN_ATTEMPT", "SIGNUP", "PASSWORD_RESET", "EMAIL", "INVITATION"]
+    env = {f"RELAY_{limit}_LIMIT": lifted for limit in limits}
+    # The sign-in failures per address are a fixed rule, not a setting: the dashboard
+    # fuzzer sends each request from an address of its own, through a trusted proxy.
+    env["RELAY_TRUSTED_PROXIES"] = "127.0.0.1/32"
+    env["RELAY_SIGNIN_BACKOFF_MAX"] = "0"  # and no back-off per email
     with run_server(settings.database_url, log_path, env=env) as server:
         yield server, server.create_tenant()["api_key"]
