@@ -5,6 +5,10 @@ tenant A's resource must answer exactly as a resource that does not exist (statu
 and body), and leave all of A's rows as they were. A new route is covered without
 editing this file; a route whose id this file cannot make a resource for fails
 until RESOURCES learns it.
+
+Every /api/v1 list (a GET without an id) read by tenant B holds nothing of A's, and
+in the dashboard a user of B opening or acting on A's key gets what a key that does
+not exist gets, and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from relay.db import Base, Database
+from relay.tenants import service as tenants_service
+from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, sign_in
 from tests.factories import TenantFixture, make_api_key, make_dataset
 
 
@@ -112,3 +118,97 @@ async def test_another_tenants_resource_answers_like_a_missing_one_on_every_rout
         assert await tenant_rows(db, tenant_a) == before, f"{method} {path} changed A's data"
         cases += 1
     assert cases >= 4  # GET/PATCH/DELETE a dataset, DELETE a key, at the time of writing
+
+
+def list_routes(app: FastAPI) -> list[str]:
+    """Every API path that lists: a GET whose path names no resource id."""
+    paths = app.openapi()["paths"].items()
+    return [
+        path
+        for path, operations in paths
+        if path.startswith("/api/v1/") and "{" not in path and "get" in operations
+    ]
+
+
+async def test_no_list_route_shows_tenant_b_anything_of_tenant_a(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+    tenant_b: TenantFixture,
+) -> None:
+    # A's data through the API, so that its audit log has events with its key as actor.
+    dataset = await client.post(
+        "/api/v1/datasets", json={"name": "A's secret plan"}, headers=tenant_a.headers
+    )
+    key = await client.post(
+        "/api/v1/auth/api-keys", json={"name": "A's deploy key"}, headers=tenant_a.headers
+    )
+    await client.post("/api/v1/datasets", json={"name": "B's own"}, headers=tenant_b.headers)
+    a_events = (await client.get("/api/v1/audit-events", headers=tenant_a.headers)).json()
+    a_ids = {
+        str(tenant_a.tenant_id),
+        str(tenant_a.key_id),
+        dataset.json()["id"],
+        key.json()["id"],
+        *(event["id"] for event in a_events["items"]),
+    }
+    assert len(a_ids) > 4, "A has no audit events to look for"
+    a_words = {"A's secret plan", "A's deploy key", tenant_a.key[:12], key.json()["key"][:12]}
+
+    routes = list_routes(app)
+    assert {"/api/v1/datasets", "/api/v1/auth/api-keys", "/api/v1/audit-events"} <= set(routes)
+    for path in routes:
+        listed = await client.get(path, headers=tenant_b.headers)
+        assert listed.status_code == 200, path
+        # B's own rows are there: the list is not merely empty.
+        assert "B's own" in listed.text or str(tenant_b.key_id) in listed.text, path
+        leaked = [found for found in a_ids | a_words if found in listed.text]
+        assert leaked == [], f"GET {path} shows B these of A's: {leaked}"
+
+
+async def sign_in_as_owner_of(
+    client: httpx.AsyncClient, db: Database, tenant: TenantFixture
+) -> None:
+    """A dashboard session of a new owner user of `tenant`."""
+    email = new_email()
+    password_hash = await tenants_service.prepare_password(PASSWORD)
+    async with db.sessionmaker.begin() as session:
+        await tenants_service.create_user(
+            session,
+            tenant_id=tenant.tenant_id,
+            email=email,
+            password_hash=password_hash,
+            role=tenants_service.OWNER,
+        )
+    assert (await sign_in(client, email)).status_code == 303
+
+
+async def test_tenant_b_in_the_dashboard_finds_and_changes_none_of_tenant_as_keys(
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+    tenant_b: TenantFixture,
+) -> None:
+    await sign_in_as_owner_of(client, db, tenant_b)
+    keys_page = "/settings/api-keys"
+    token = csrf_of((await client.get(keys_page)).text)
+    for method, action, form in (
+        ("GET", "", None),
+        ("POST", "/roll", {"csrf_token": token, "grace_period_seconds": "0"}),
+        ("POST", "/revoke", {"csrf_token": token}),
+    ):
+        case = f"{method} {action or 'page'}"
+        before = await tenant_rows(db, tenant_a)
+        theirs = await client.request(method, f"{keys_page}/{tenant_a.key_id}{action}", data=form)
+        assert "API key not found" in (await client.get(keys_page)).text, case
+        missing = await client.request(method, f"{keys_page}/{MISSING_ID}{action}", data=form)
+        # The dashboard answers a key it cannot find by going back to the list with a
+        # notice, not with a 404: A's key must get exactly that answer.
+        assert (theirs.status_code, theirs.headers.get("location")) == (
+            missing.status_code, missing.headers.get("location")
+        ), case  # fmt: skip
+        assert theirs.status_code == 303, case
+        assert "rl_live_" not in theirs.text, case
+        assert await tenant_rows(db, tenant_a) == before, case
+    assert (await client.get("/api/v1/datasets", headers=tenant_a.headers)).status_code == 200

@@ -69,6 +69,26 @@ async def test_zero_grace_ends_the_old_key_at_once_as_expired(
     assert (refused.status_code, refused.json()) == (401, EXPIRED)
 
 
+async def test_the_old_key_works_until_a_short_grace_runs_out_then_is_expired(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    old_id, old_key = await make_api_key(db, tenant_a)
+    assert (await client.get(DATASETS, headers=key_headers(old_key))).status_code == 200  # cached
+    rotated_at = utcnow()
+    response = await client.post(
+        f"{KEYS}/{old_id}/rotate", json={"grace_period_seconds": 1}, headers=tenant_a.headers
+    )
+    assert response.status_code == 201
+    assert (await client.get(DATASETS, headers=key_headers(old_key))).status_code == 200
+    answer = await first_refusal(client, old_key, seconds=10)
+    refused_at = utcnow()
+    assert (answer.status_code, answer.json()) == (401, EXPIRED)
+    assert refused_at >= rotated_at + timedelta(seconds=1)
+    assert (
+        await client.get(DATASETS, headers=key_headers(response.json()["key"]))
+    ).status_code == 200
+
+
 async def test_the_grace_never_extends_past_the_old_keys_own_expiry(
     client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
 ) -> None:
