@@ -22,9 +22,9 @@ import math
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
@@ -178,14 +178,18 @@ class RedisWindows:
         script and runs it again: the refused call changed nothing."""
         keys = [hit[0] for hit in hits]
         arguments = [value for hit in hits for value in hit[1:]]
-        command = ("EVALSHA", _HIT_SHA, len(hits), *keys, *arguments)
         try:
-            reply = await self._redis.execute_command(*command)
+            reply = await self._evalsha(keys, arguments)
         except NoScriptError:
             await self._redis.script_load(_HIT_SCRIPT)
-            reply = await self._redis.execute_command(*command)
+            reply = await self._evalsha(keys, arguments)
         numbers = [int(number) for number in reply.split()]
         return [(numbers[n], numbers[n + 1], numbers[n + 2]) for n in range(0, len(numbers), 3)]
+
+    async def _evalsha(self, keys: list[str], arguments: list[str | int]) -> bytes:
+        # redis-py types the asyncio client's evalsha as "awaitable or not".
+        reply = self._redis.evalsha(_HIT_SHA, len(keys), *keys, *arguments)
+        return await cast(Awaitable[bytes], reply)
 
 
 def _settle(
