@@ -29,6 +29,9 @@ class Actor:
     scopes: tuple[str, ...] = ()
     # A key's own expiry: what it makes may not outlive it. None for users.
     expires_at: datetime | None = None
+    # A key's own rate limit, (requests, per seconds): what it makes or changes may not
+    # be allowed more. None for users and unlimited keys.
+    rate_limit: tuple[int, int] | None = None
     client_address: str | None = None
     user_agent: str | None = None
 
@@ -45,6 +48,7 @@ class Actor:
         *,
         scopes: tuple[str, ...],
         expires_at: datetime | None,
+        rate_limit: tuple[int, int] | None = None,
         client_address: str | None,
         user_agent: str | None,
     ) -> Actor:
@@ -52,6 +56,7 @@ class Actor:
             f"api_key:{key_prefix}",
             scopes=scopes,
             expires_at=expires_at,
+            rate_limit=rate_limit,
             client_address=client_address,
             user_agent=clean_user_agent(user_agent),
         )

@@ -68,6 +68,7 @@ def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
         principal.key_prefix,
         scopes=principal.scopes,
         expires_at=principal.expires_at,
+        rate_limit=principal.rate_limit,
         client_address=request.state.client_address,
         user_agent=request.headers.get("user-agent"),
     )

@@ -2,7 +2,8 @@
 tenant, each with its audit event in the same transaction.
 
 A key acting through the API never makes, rotates, changes or revokes a key broader
-than itself (a scope it lacks: 403), and never makes a key that outlives it.
+than itself (a scope it lacks, or a rate limit laxer than its own: 403), and never
+makes a key that outlives it. A key it makes without a rate limit gets its own.
 """
 
 from __future__ import annotations
@@ -35,11 +36,40 @@ def _target(api_key: ApiKey) -> audit.Target:
     return audit.Target("api_key", api_key.id, f"{api_key.name} ({api_key.key_prefix}…)")
 
 
-def _check_within(actor: Actor, key_scopes: Sequence[str]) -> None:
-    """403 when the key would grant something the acting key lacks."""
+def _check_within(
+    actor: Actor, key_scopes: Sequence[str], rate_limit: tuple[int, int] | None
+) -> None:
+    """403 when the key would grant something the acting key lacks: a scope, or more
+    requests than the acting key's own limit allows."""
     beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
     if beyond:
         raise scopes.insufficient(", ".join(sorted(beyond)))
+    if actor.rate_limit is not None and not _no_laxer(rate_limit, actor.rate_limit):
+        requests, seconds = actor.rate_limit
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key cannot make or manage a key with a higher rate "
+            f"limit than its own ({requests} requests per {seconds} seconds)"
+        )
+
+
+def _no_laxer(limit: tuple[int, int] | None, bound: tuple[int, int]) -> bool:
+    """Whether `limit` lets through no more than `bound`: no more at once (requests)
+    and no more over time (requests per second). No limit is laxer than any."""
+    if limit is None:
+        return False
+    requests, seconds = limit
+    bound_requests, bound_seconds = bound
+    return requests <= bound_requests and requests * bound_seconds <= bound_requests * seconds
+
+
+def _limit_of(rate_limit: RateLimit | None) -> tuple[int, int] | None:
+    return (rate_limit.requests, rate_limit.per_seconds) if rate_limit else None
+
+
+def _limit_of_key(api_key: ApiKey) -> tuple[int, int] | None:
+    if api_key.rate_limit_requests is None or api_key.rate_limit_seconds is None:
+        return None
+    return api_key.rate_limit_requests, api_key.rate_limit_seconds
 
 
 def _lifetime_within(actor: Actor, expires_at: datetime | None) -> datetime | None:
@@ -92,13 +122,16 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     """A new key for the tenant. Returns the record and the full key, which is
     not stored and must be shown to the caller once."""
-    _check_within(actor, data.scopes)
+    rate_limit = data.rate_limit
+    if rate_limit is None and actor.rate_limit is not None:  # inherits the maker's, as expiry
+        rate_limit = RateLimit(requests=actor.rate_limit[0], per_seconds=actor.rate_limit[1])
+    _check_within(actor, data.scopes, _limit_of(rate_limit))
     api_key, full_key = _new_key(
         tenant_id,
         name=data.name,
         key_scopes=data.scopes,
         expires_at=_lifetime_within(actor, data.expires_at),
-        rate_limit=data.rate_limit,
+        rate_limit=rate_limit,
         created_by=created_by,
     )
     session.add(api_key)
@@ -155,7 +188,7 @@ async def revoke_api_key(
 ) -> ApiKey:
     """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
     api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
-    _check_within(actor, api_key.scopes)
+    _check_within(actor, api_key.scopes, _limit_of_key(api_key))
     api_key.revoked_at = utcnow()
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
@@ -176,12 +209,13 @@ async def update_api_key(
 ) -> ApiKey:
     """Rename a key and/or set or remove its rate limit (only the fields sent)."""
     api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
-    _check_within(actor, api_key.scopes)
+    _check_within(actor, api_key.scopes, _limit_of_key(api_key))
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name is not None:
         changes["name"] = api_key.name = data.name
     if "rate_limit" in data.model_fields_set:
         limit = data.rate_limit
+        _check_within(actor, api_key.scopes, _limit_of(limit))
         api_key.rate_limit_requests = limit.requests if limit else None
         api_key.rate_limit_seconds = limit.per_seconds if limit else None
         changes["rate_limit"] = api_key.rate_limit
@@ -218,7 +252,7 @@ async def rotate_api_key(
         raise ConflictError("API key is already being rotated: rotate its replacement instead")
     if old.expires_at is not None and old.expires_at <= now:
         raise ConflictError("API key expired: create a new key instead")
-    _check_within(actor, old.scopes)
+    _check_within(actor, old.scopes, _limit_of_key(old))
     new, full_key = _new_key(
         tenant_id,
         name=old.name,
