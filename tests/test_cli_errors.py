@@ -48,6 +48,38 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str)
 CREATE = ("tenants", "create", "--name", "Acme", "--password-stdin")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (
+            ("tenants", "create", "--name", "Acme"),
+            "Missing option '--email'. See 'relay tenants create --help'.",
+        ),
+        (("serve", "--wrkers", "2"), "No such option: --wrkers (Possible options: --workers)."),
+        (("serve", "--workers", "two"), "Invalid value for '--workers'"),
+    ],
+    ids=["missing-option", "unknown-option", "bad-value"],
+)
+def test_a_usage_mistake_is_one_line_or_one_json_object(
+    tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    """Click's own answer was a framed box of four lines, and ignored --json."""
+    url = f"sqlite:///{tmp_path / 'unused.db'}"
+    result = run_relay(url, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("Error: ")
+    assert words in result.stderr
+
+
+def test_a_usage_mistake_with_json_is_one_json_object(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'unused.db'}"
+    result = run_relay(url, "tenants", "create", "--name", "Acme", "--json")
+    assert (result.returncode, result.stderr) == (2, "")
+    assert json.loads(result.stdout) == {"error": "Missing option '--email'."}
+
+
 def test_tenants_create_on_a_never_migrated_database_migrates_first(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     result = run_relay(url, *CREATE, "--email", "a@b.test", "--json", stdin=PASSWORD + "\n")

@@ -2,24 +2,30 @@
 dashboard users and the audit log.
 
 Each domain keeps its own commands (`relay.tenants.commands`); this module serves,
-migrates, and gathers them. Failures a user can cause are one line (relay.console).
+migrates, and gathers them. Failures a user can cause are one line (relay.console),
+usage mistakes too (a missing or unknown option: `main`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import sys
 import tempfile
 from typing import Annotated
 
 import typer
 
+# Typer 0.29 carries its own Click; its usage errors are raised from there.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
 from relay import serving
 from relay.accounts import commands as accounts_commands
 from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
-from relay.console import fail, migrated_settings, one_line_errors, out
+from relay.console import err, fail, migrated_settings, one_line_errors, out
 from relay.db import open_database
 from relay.migrations import require_current_schema
 from relay.secret_key import new_secret_key
@@ -101,3 +107,25 @@ def db_upgrade() -> None:
     with one_line_errors():
         migrated_settings()
     out.print("Database is up to date.")
+
+
+def main() -> None:
+    """The `relay` console script: the commands above, with a usage mistake (a missing
+    or unknown option, a bad value) told in one line on stderr, or as `{"error": ...}`
+    with --json, and exit status 2 (Click's own answer is a framed box)."""
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError:
+        app()  # `relay` or a group alone: Typer's help screen, as always
+    except UsageError as exc:
+        message = exc.format_message()
+        if "--json" in sys.argv[1:]:
+            typer.echo(json.dumps({"error": message}))
+        else:
+            command = exc.ctx.command_path if exc.ctx else "relay"
+            err.print(f"Error: {message.rstrip('.')}. See '{command} --help'.", markup=False)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("Aborted.", markup=False)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
