@@ -1,7 +1,7 @@
 """WCAG 2.2 AA in every dashboard state, checked by axe-core in Chromium at a desktop
 and a phone size, and the keyboard rules of the review: destructive dialogs open on
 Cancel, focus returns where it belongs, a one-time key is not thrown away unseen,
-every copy is announced.
+every copy is announced, every field refused is marked invalid, every group named.
 """
 
 from __future__ import annotations
@@ -9,11 +9,19 @@ from __future__ import annotations
 import re
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.dashboard.conftest import DESKTOP, PHONE, assert_accessible
-from tests.dashboard.helpers import new_email
-from tests.dashboard.test_browser import KEY, dismiss_uncopied_key, shot, sign_up
+from tests.dashboard.conftest import DESKTOP, PHONE, ConsoleWatch, assert_accessible, new_context
+from tests.dashboard.helpers import PASSWORD, new_email
+from tests.dashboard.test_browser import (
+    KEY,
+    dismiss_uncopied_key,
+    invite,
+    join,
+    save_screenshot,
+    shot,
+    sign_up,
+)
 from tests.live_server import LiveServer
 
 
@@ -26,7 +34,7 @@ def check(page: Page, state: str, screenshot: str | None = None) -> None:
         page.set_viewport_size(size)
         assert_accessible(page, state)
     if screenshot:
-        shot(page, screenshot)
+        save_screenshot(page, screenshot)
 
 
 def create_key(page: Page, name: str) -> str:
@@ -41,10 +49,14 @@ def create_key(page: Page, name: str) -> str:
 
 def test_every_signed_out_page_and_error_state(context: BrowserContext) -> None:
     page = context.new_page()
-    for path, fill, button in (
+    for path, fill, button, invalid in (
         ("/login", lambda: (page.get_by_label("Email").fill("nobody@example.com"),
-                            page.get_by_label("Password").fill("wrong password")), "Sign in"),
-        ("/signup", lambda: page.get_by_label("Email").fill("not an email"), "Create account"),
+                            page.get_by_label("Password").fill("wrong password")), "Sign in",
+         ("Email", "Password")),
+        ("/signup", lambda: (page.get_by_label("Organisation name").fill("Acme"),
+                             page.get_by_label("Email").fill("not an email"),
+                             page.get_by_label("Password").fill(PASSWORD)), "Create account",
+         ("Email",)),
     ):  # fmt: skip
         page.goto(path)
         check(page, path)
@@ -53,16 +65,22 @@ def test_every_signed_out_page_and_error_state(context: BrowserContext) -> None:
         expect(page).to_have_title(re.compile("^Error: "))
         # The summary takes focus and links to the field, which is marked invalid.
         expect(page.locator("[data-error-summary]")).to_be_focused()
+        for label in invalid:
+            expect(page.get_by_label(label, exact=True)).to_have_attribute("aria-invalid", "true")
         check(page, f"{path} with errors")
     page.goto("/invitations/not-a-real-token")
     check(page, "an unusable invitation")
 
 
 def test_every_signed_in_page_and_dialog_state(
-    context: BrowserContext, live_server: LiveServer
+    browser: Browser,
+    context: BrowserContext,
+    live_server: LiveServer,
+    console_errors: ConsoleWatch,
 ) -> None:
     page = context.new_page()
-    sign_up(page, new_email())
+    owner_email = new_email()
+    sign_up(page, owner_email)
     check(page, "API keys, none yet")
     page.get_by_role("link", name="Create API Key").click()
     expect(page.get_by_role("dialog", name="Create API Key")).to_be_visible()
@@ -106,10 +124,21 @@ def test_every_signed_in_page_and_dialog_state(
     page.get_by_role("button", name="Create invitation link").click()
     expect(page).to_have_title(re.compile("^Error: "))
     check(page, "members with an error")
-    page.get_by_label("Email address").fill(new_email())
+    page.get_by_label("Email address").fill(owner_email)
     page.get_by_role("button", name="Create invitation link").click()
+    expect(page.locator("#invite-email-error")).to_contain_text("already a member")
+    check(page, "members, inviting someone already a member")
+    member_email, link = invite(page)
     expect(page.get_by_role("heading", name="Invitation created")).to_be_visible()
     check(page, "an invitation link")
+    member_context = new_context(browser, live_server, console_errors)
+    join(member_context.new_page(), member_email, link)
+    member_context.close()
+    page.goto("/settings/members")
+    page.get_by_role("link", name=f"Remove {member_email}").click()
+    expect(page.get_by_role("dialog", name="Remove member")).to_be_visible()
+    check(page, "remove dialog")
+    page.keyboard.press("Escape")
     page.goto("/settings/audit-log")
     check(page, "audit log")
 
@@ -139,23 +168,58 @@ def test_every_signed_in_page_and_dialog_state(
     check(page, "datasets, one")
 
 
+def open_and_press_enter(page: Page, opener: Locator, dialog_name: str) -> None:
+    """Open a confirmation from the keyboard, check it starts on Cancel, press Enter
+    again: the dialog closes and focus goes back to what opened it."""
+    opener.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=dialog_name)
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Enter")  # the review: this revoked a key
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()  # back where the user was
+
+
 def test_destructive_dialogs_open_on_cancel_and_enter_destroys_nothing(
-    context: BrowserContext, live_server: LiveServer
+    browser: Browser,
+    context: BrowserContext,
+    live_server: LiveServer,
+    console_errors: ConsoleWatch,
 ) -> None:
     page = context.new_page()
     sign_up(page, new_email())
     key = create_key(page, "Keep me")
     dismiss_uncopied_key(page)
     revoke = page.get_by_role("link", name=re.compile("^Revoke"))
-    revoke.focus()
-    page.keyboard.press("Enter")
-    dialog = page.get_by_role("dialog", name="Revoke API key")
-    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
-    page.keyboard.press("Enter")  # the review: this revoked the key
-    expect(dialog).to_be_hidden()
-    expect(revoke).to_be_focused()  # back where the user was
+    open_and_press_enter(page, revoke, "Revoke API key")
     datasets = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key})
     assert datasets.status_code == 200
+    open_and_press_enter(page, page.get_by_role("link", name=re.compile("^Roll")), "Roll API key")
+    page.reload()  # a roll would add the new key's row and mark this one Rolled
+    expect(page.get_by_role("row", name=re.compile("Keep me"))).to_have_count(1)
+    expect(page.get_by_role("row", name=re.compile("Keep me"))).to_contain_text("Active")
+
+    page.goto("/datasets/new")
+    page.get_by_label("Name", exact=True).fill("Keep these")
+    page.locator("#artifact-name-0").fill("box")
+    page.get_by_role("button", name="Create dataset").click()
+    expect(page.get_by_role("heading", name="Keep these")).to_be_visible()
+    open_and_press_enter(page, page.get_by_role("link", name="Delete"), "Delete dataset")
+    page.reload()
+    expect(page.get_by_role("heading", name="Keep these")).to_be_visible()
+
+    member_email, link = invite(page)
+    member_context = new_context(browser, live_server, console_errors)
+    member = member_context.new_page()
+    join(member, member_email, link)
+    page.goto("/settings/members")
+    remove = page.get_by_role("link", name=f"Remove {member_email}")
+    open_and_press_enter(page, remove, "Remove member")
+    page.reload()
+    expect(page.get_by_role("cell", name=member_email, exact=True)).to_be_visible()
+    member.reload()  # still signed in
+    expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
+    member_context.close()
 
 
 def test_closing_the_new_key_warns_once_then_returns_focus_to_create(
@@ -191,6 +255,52 @@ def test_copy_is_announced_every_time_and_the_button_resets(
         expect(status).to_have_text("")
     dialog.get_by_role("link", name="Done").click()  # copied: no warning
     expect(page.locator("#created-dialog")).to_have_count(0)
+
+
+# Every text the status region is given, in order, from now on.
+RECORD_ANNOUNCEMENTS = """(status) => {
+  window.announced = [];
+  new MutationObserver(() => window.announced.push(status.textContent))
+    .observe(status, {childList: true, characterData: true, subtree: true});
+}"""
+
+
+def test_a_second_copy_before_the_button_resets_is_announced_again(
+    context: BrowserContext,
+) -> None:
+    # A live region that already reads "Copied" and is given "Copied" again says
+    # nothing: it must be emptied first, or the second copy goes unannounced.
+    page = context.new_page()
+    sign_up(page, new_email())
+    create_key(page, "Copied twice")
+    dialog = page.get_by_role("dialog", name="API key created")
+    status = dialog.get_by_role("status")
+    copy = dialog.get_by_role("button", name=re.compile("^Cop"))
+    copy.click()
+    expect(status).to_have_text("Copied")
+    expect(copy).to_have_text("Copied")  # not reset yet: about 3 s
+    status.evaluate(RECORD_ANNOUNCEMENTS)
+    copy.click()
+    page.wait_for_function("() => window.announced.includes('Copied')")
+    assert page.evaluate("window.announced") == ["", "Copied"]
+    expect(copy).to_have_text("Copied")
+
+
+def test_an_added_artifact_row_is_numbered_like_the_server_rendered_ones(
+    context: BrowserContext,
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    page.goto("/datasets/new")
+    rows = page.get_by_role("group", name=re.compile(r"^Artifact type \d+$"))
+    served = rows.count()
+    assert served > 0
+    page.get_by_role("button", name="Add another type").click()
+    added = page.get_by_role("group", name=f"Artifact type {served + 1}")
+    expect(added.get_by_label("Type name")).to_be_focused()
+    expect(rows).to_have_count(served + 1)
+    for number in range(1, served + 2):
+        expect(page.get_by_role("group", name=f"Artifact type {number}")).to_have_count(1)
 
 
 def test_a_refused_key_focuses_the_first_invalid_field_it_shows(

@@ -1,29 +1,39 @@
 """The dashboard in a real browser (Debian's Chromium driven by Playwright) against a
-live `relay serve`: the guide's "Via the dashboard" flow, members and datasets.
+live `relay serve` (no mail): the guide's "Via the dashboard" flow, members,
+datasets, and the operator's password reset link.
 
-Screenshots of each main page go to .artifacts/screenshots/ (printed at the end).
+Screenshots of each main page go to .artifacts/screenshots/ (printed at the end);
+every state captured is checked by axe-core first.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.dashboard.conftest import ConsoleWatch, new_context
+from tests.dashboard.conftest import ConsoleWatch, assert_accessible, new_context
 from tests.dashboard.helpers import PASSWORD, new_email
-from tests.live_server import LiveServer
+from tests.live_server import RELAY, LiveServer, relay_env
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".artifacts" / "screenshots"
 KEY = re.compile(r"rl_live_[0-9A-Za-z]{38}")
 
 
-def shot(page: Page, name: str) -> None:
+def save_screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def shot(page: Page, name: str) -> None:
+    """axe-core on the page as it is (WCAG 2.2 AA, see conftest.py), then its screenshot:
+    a state worth a picture is worth checking."""
+    assert_accessible(page, name)
+    save_screenshot(page, name)
 
 
 def sign_up(page: Page, email: str) -> None:
@@ -45,6 +55,25 @@ def dismiss_uncopied_key(page: Page) -> None:
     )
     dialog.get_by_role("link", name="Done").click()
     expect(page.locator("#created-dialog")).to_have_count(0)
+
+
+def invite(owner: Page) -> tuple[str, str]:
+    """On Members, create an invitation link for a new address: (email, link)."""
+    owner.goto("/settings/members")
+    email = new_email()
+    owner.get_by_label("Email address").fill(email)
+    owner.get_by_role("button", name="Create invitation link").click()
+    link = owner.locator("#invite-link").inner_text().strip()
+    return email, link
+
+
+def join(member: Page, email: str, link: str) -> None:
+    """Follow an invitation link and join the organisation."""
+    member.goto(link)
+    expect(member.get_by_text(email)).to_be_visible()
+    member.get_by_label("Password").fill(PASSWORD)
+    member.get_by_role("button", name="Join").click()
+    expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
 
 
 def api_status(live_server: LiveServer, key: str) -> int:
@@ -123,20 +152,12 @@ def test_invited_member_sees_the_same_keys(
     owner.get_by_role("button", name="Create key").click()
     dismiss_uncopied_key(owner)
 
-    owner.get_by_role("link", name="Members").click()
-    member_email = new_email()
-    owner.get_by_label("Email address").fill(member_email)
-    owner.get_by_role("button", name="Create invitation link").click()
-    link = owner.locator("#invite-link").inner_text().strip()
+    member_email, link = invite(owner)
     shot(owner, "08-members-invited")
 
     member_context = new_context(browser, live_server, console_errors)
     member = member_context.new_page()
-    member.goto(link)
-    expect(member.get_by_text(member_email)).to_be_visible()
-    member.get_by_label("Password").fill(PASSWORD)
-    member.get_by_role("button", name="Join").click()
-    expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
+    join(member, member_email, link)
     expect(member.get_by_role("row", name=re.compile("CI.CD Pipeline"))).to_be_visible()
 
     # The owner removes the member: the dialog names them, and their session ends.
@@ -194,3 +215,44 @@ def test_api_docs_render_offline_under_their_policy(context: BrowserContext) -> 
     page.goto("/docs")
     expect(page.get_by_role("button", name=re.compile("Authorize"))).to_be_visible()
     expect(page.get_by_text("/api/v1/datasets").first).to_be_visible()
+
+
+def operator_reset_link(live_server: LiveServer, email: str) -> str:
+    """What an operator runs for a user on a server that sends no mail: the link is
+    the last line it prints."""
+    result = subprocess.run(
+        [RELAY, "users", "reset-password", "--email", email],
+        env=relay_env(live_server.database_url, RELAY_PUBLIC_URL=live_server.base_url),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_an_operators_reset_link_sets_a_new_password_without_mail(
+    context: BrowserContext, live_server: LiveServer
+) -> None:
+    page = context.new_page()
+    email = new_email()
+    sign_up(page, email)
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_text("relay users reset-password --email")).to_be_visible()
+
+    link = operator_reset_link(live_server, email)
+    assert link.startswith(f"{live_server.base_url}/reset-password/")
+    page.goto(link)
+    expect(page.get_by_text(email)).to_be_visible()
+    page.get_by_label("New password").fill("chosen after a reset")
+    page.get_by_role("button", name="Set new password").click()
+    expect(page.get_by_role("status")).to_contain_text("Sign in with the new password")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    page.get_by_label("Password").fill("chosen after a reset")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/settings/api-keys$"))

@@ -176,6 +176,31 @@ def test_two_factor_sign_in_recovery_codes_and_sessions(
     expect(page).to_have_url(KEYS)
 
 
+def test_signing_out_all_other_sessions_sends_the_other_browser_to_sign_in(
+    browser: Browser,
+    context: BrowserContext,
+    live_server: LiveServer,
+    console_errors: ConsoleWatch,
+    mail_server: MailServer,
+) -> None:
+    page = context.new_page()
+    email = sign_up_by_mail(page, mail_server)
+    other_context = new_context(browser, live_server, console_errors)
+    other = other_context.new_page()
+    sign_in(other, email, PASSWORD)
+    expect(other).to_have_url(KEYS)
+    open_account(page)
+    page.get_by_role("button", name="Sign out all other sessions").click()
+    expect(page.get_by_role("status")).to_contain_text("1 other session signed out.")
+    expect(page.get_by_role("row").filter(has_text="This session")).to_have_count(1)
+    expect(page.get_by_role("button", name="Sign out all other sessions")).to_have_count(0)
+    other.reload()
+    expect(other).to_have_url(re.compile(r"/login$"))
+    page.reload()  # this one stays signed in
+    expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
+    other_context.close()
+
+
 def test_a_required_second_factor_is_set_up_before_anything_else(
     browser: Browser,
     context: BrowserContext,
@@ -207,6 +232,7 @@ def test_a_required_second_factor_is_set_up_before_anything_else(
     member.get_by_role("button", name="Join").click()
     expect(member).to_have_url(re.compile(r"/settings/account/two-factor$"))
     expect(member.get_by_text("Your organisation requires two-factor sign-in")).to_be_visible()
+    check(member, "required two-factor set-up")
     member.goto("/datasets")
     expect(member).to_have_url(re.compile(r"/settings/account/two-factor$"))
     secret = member.locator("#totp-secret").inner_text().replace(" ", "")
