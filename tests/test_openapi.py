@@ -51,6 +51,33 @@ async def test_openapi_declares_the_api_key_scheme_on_every_api_route(
         )
 
 
+def references(node: Any) -> list[str]:
+    """Every "$ref" in a part of the document."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in references(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in references(value)]
+    return []
+
+
+async def test_every_reference_resolves_from_the_documents_root(
+    client: httpx.AsyncClient,
+) -> None:
+    """A generated client or a validator follows each $ref from the root: the leak
+    report's body once pointed at "#/$defs/LeakedToken", which is nowhere there."""
+    spec = (await client.get("/openapi.json")).json()
+    found = references(spec)
+    assert len(found) > 10
+    for ref in set(found):
+        assert ref.startswith("#/"), ref
+        node = spec
+        for part in ref[2:].split("/"):
+            assert isinstance(node, dict), f"{ref} does not resolve"
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+
+
 async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200

@@ -20,7 +20,12 @@ from relay.errors import RelayError, validation_response
 from relay.json_bodies import parse_bounded_json
 from relay.leaks import service
 from relay.leaks.replays import SeenReports
-from relay.leaks.schemas import LeakedToken, LeakReportBody, ReportReceived
+from relay.leaks.schemas import (
+    LEAK_REPORT_SCHEMA,
+    LeakedToken,
+    LeakReportBody,
+    ReportReceived,
+)
 from relay.leaks.signatures import KEY_ID_HEADER, SIGNATURE_HEADER, signature_is_valid
 from relay.limits.policy import Limits
 from relay.schemas import ErrorDetail
@@ -51,7 +56,7 @@ class ReplayedReport(RelayError):
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": LeakReportBody.json_schema()}},
+            "content": {"application/json": {"schema": LEAK_REPORT_SCHEMA}},
         },
         "security": [],
     },

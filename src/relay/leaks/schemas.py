@@ -22,6 +22,13 @@ class LeakedToken(BaseModel):
 
 ReportItems = Annotated[list[LeakedToken], Field(max_length=MAX_TOKENS_PER_REPORT)]
 LeakReportBody = TypeAdapter(ReportItems)
+# The body's schema for the OpenAPI document, with the item inline: pydantic's own
+# would point at "#/$defs/LeakedToken", which does not resolve from the document's root.
+LEAK_REPORT_SCHEMA = {
+    "type": "array",
+    "maxItems": MAX_TOKENS_PER_REPORT,
+    "items": LeakedToken.model_json_schema(),
+}
 
 
 class ReportReceived(BaseModel):
