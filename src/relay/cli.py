@@ -9,11 +9,8 @@ usage mistakes too (a missing or unknown option: `main`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import sys
-import tempfile
 from typing import Annotated
 
 import typer
@@ -77,20 +74,10 @@ def serve(
             "  relay tenants create --name 'Acme' --email you@example.com",
             markup=False,
         )
-    with contextlib.ExitStack() as cleanup:
-        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-            # Each worker writes its metrics here; /metrics adds them up.
-            metrics_dir = cleanup.enter_context(
-                tempfile.TemporaryDirectory(prefix="relay-metrics-")
-            )
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        _run_uvicorn(settings, host=host, port=port, workers=workers)
-
-
-def _run_uvicorn(settings: Settings, *, host: str | None, port: int | None, workers: int) -> None:
-    host, port = host or settings.host, port or settings.port
     try:
-        serving.serve(APP, settings, host=host, port=port, workers=workers)
+        serving.serve(
+            APP, settings, host=host or settings.host, port=port or settings.port, workers=workers
+        )
     except serving.CannotServe as exc:
         fail(str(exc))
 

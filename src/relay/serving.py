@@ -20,11 +20,14 @@ stops it instead, with an error: every new worker would fail alike.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.config
 import multiprocessing
+import os
 import signal
 import socket
+import tempfile
 import threading
 import time
 from multiprocessing.connection import wait
@@ -65,14 +68,21 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 def serve(app: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve `app` (an import string naming an app factory) until stopped."""
     options = uvicorn_options(settings)
-    if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # no socket per worker there
-        uvicorn.run(app, host=host, port=port, workers=workers, **options)
-        return
-    try:
-        supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
-    except OSError as exc:
-        raise CannotServe(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    supervisor.run()
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Each worker writes its metrics here; /metrics adds them up.
+            metrics_dir = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="relay-metrics-")
+            )
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # no socket per worker there
+            uvicorn.run(app, host=host, port=port, workers=workers, **options)
+            return
+        try:
+            supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
+        except OSError as exc:
+            raise CannotServe(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        supervisor.run()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
