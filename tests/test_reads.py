@@ -63,6 +63,36 @@ async def test_requests_beyond_the_read_pool_wait_then_are_unavailable(reads: Re
     assert await _backend(reads) in opened  # returned connections are reused
 
 
+async def test_requests_get_a_read_connection_in_the_order_they_asked(
+    settings: Settings, postgresql_only: None
+) -> None:
+    """asyncpg's own queue let a request that had just given its connection back take
+    it again ahead of those waiting: under wrk (16 requests, 5 connections per worker)
+    the 99th percentile was 5 to 9 times the median."""
+    database = Database(settings.model_copy(update={"db_read_pool_size": 2}))
+    assert database.reads is not None
+    tickets = iter(range(1_000_000))
+    served: list[int] = []
+
+    async def request_often(reads: ReadPool) -> None:
+        for _ in range(40):
+            ticket = next(tickets)  # taken in the order connection() is called
+            async with reads.connection() as connection:
+                served.append(ticket)
+                await ONE.rows(connection, {})
+
+    try:
+        # Both connections open before tickets count: opening one takes longer than
+        # handing out an open one, and would reorder the first two.
+        async with database.reads.connection(), database.reads.connection():
+            pass
+        await asyncio.gather(*(request_often(database.reads) for _ in range(8)))
+    finally:
+        await database.dispose()
+    assert len(served) == 320
+    assert served == sorted(served)
+
+
 async def test_a_statement_timeout_closes_that_connection_alone(reads: ReadPool) -> None:
     async with reads.connection() as first, reads.connection() as second:
         opened = {await _pid(c) for c in (first, second)}

