@@ -1,7 +1,7 @@
-"""Keyset pagination for every list (datasets, API keys): an opaque cursor naming the
-(created_at, id) of the last row a page returned, bound to the tenant it was issued
-to, so the next page starts right after it whatever was added or deleted meanwhile,
-at the same cost however deep it is (no OFFSET).
+"""Keyset pagination for every list (datasets, API keys, audit events): an opaque
+cursor naming the (created_at, id) of the last row a page returned, bound to the
+tenant it was issued to, so the next page starts right after it whatever was added
+or deleted meanwhile, at the same cost however deep it is (no OFFSET).
 
 A cursor is 43 base64url characters: 8 bytes of microseconds since the epoch, the
 16 bytes of the id, and an 8-byte tag derived from the tenant and those 24 bytes.
@@ -32,6 +32,7 @@ _POSITION = struct.Struct(">q16s")
 _TAG_BYTES = 8
 CURSOR_LENGTH = 43  # base64url of 32 bytes, unpadded
 INVALID_CURSOR = "Invalid cursor: pass the next_cursor (or Link) of a previous page, unchanged"
+CURSOR_WITH_PAGE = "Pass either cursor or page, not both: a cursor already says where the page is"
 
 
 class InvalidCursor(InvalidInput):

@@ -102,10 +102,52 @@ async def test_events_filter_by_action_and_date_and_page_newest_first(
     assert [event["target_name"] for event in recent] == ["D4", "D3", "D2", "D1"]
 
 
+async def test_cursor_pages_skip_and_repeat_nothing_while_events_are_recorded(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    for number in range(5):
+        await client.post(DATASETS, json={"name": f"D{number}"}, headers=tenant_a.headers)
+    query = {"action": "dataset.created", "page_size": 2}
+    first = (await client.get(EVENTS, params=query, headers=tenant_a.headers)).json()
+    assert (first["page"], first["has_more"]) == (1, True)
+    seen = [event["target_name"] for event in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        # Recorded between pages: by page number, every older event would move down
+        # one place and the next page would repeat one; after a cursor nothing moves.
+        await client.post(DATASETS, json={"name": "Newcomer"}, headers=tenant_a.headers)
+        page = await client.get(EVENTS, params=query | {"cursor": cursor}, headers=tenant_a.headers)
+        body = page.json()
+        assert body["page"] is None
+        seen += [event["target_name"] for event in body["items"]]
+        cursor = body["next_cursor"]
+        assert (cursor is not None) == body["has_more"]
+    assert seen == ["D4", "D3", "D2", "D1", "D0"]
+
+
+async def test_a_cursor_with_a_page_or_from_another_tenant_is_422(
+    client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture
+) -> None:
+    for number in range(3):
+        await client.post(DATASETS, json={"name": f"D{number}"}, headers=tenant_a.headers)
+    first = await client.get(EVENTS, params={"page_size": 1}, headers=tenant_a.headers)
+    cursor = first.json()["next_cursor"]
+    with_page = await client.get(
+        EVENTS, params={"cursor": cursor, "page": 2}, headers=tenant_a.headers
+    )
+    assert with_page.status_code == 422
+    assert "Pass either cursor or page" in with_page.text
+    theirs = await client.get(EVENTS, params={"cursor": cursor}, headers=tenant_b.headers)
+    assert theirs.status_code == 422
+    assert theirs.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert "D2" not in theirs.text
+
+
 @pytest.mark.parametrize(
     "query",
-    [{"action": "dataset.exploded"}, {"since": "yesterday"}, {"page_size": 101}, {"page": 0}],
-)
+    [{"action": "dataset.exploded"}, {"since": "yesterday"}, {"page_size": 101}, {"page": 0},
+     {"cursor": "x" * 43}, {"cursor": "x" * 101}],
+)  # fmt: skip
 async def test_bad_filters_are_422(
     client: httpx.AsyncClient, tenant_a: TenantFixture, query: dict[str, object]
 ) -> None:

@@ -64,8 +64,8 @@ async def test_iter_reads_every_page_and_no_event_twice_when_new_ones_push_them_
 
     events = relay.audit_events.iter(page_size=2, action=CREATED)
     first_page = [await anext(events), await anext(events)]
-    # Recorded after the first page was read: every older event moves one place down,
-    # so the second page starts with the last event of the first.
+    # Recorded after the first page was read: by page number every older event would
+    # move one place down; the next page is read after the first page's cursor.
     await relay.datasets.create("Newcomer")
     rest = [event async for event in events]
     assert [event.target_name for event in first_page + rest] == names[::-1]

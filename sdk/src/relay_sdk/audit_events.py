@@ -45,12 +45,15 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True)
 class AuditEventPage:
-    """One page of events, newest first; `next_page` fetches the older one, if any."""
+    """One page of events, newest first; `next_page` fetches the older one, if any, by
+    its `next_cursor` (so no event is skipped or repeated while new ones are recorded).
+    `page` is None for a page asked for by cursor."""
 
     items: tuple[AuditEvent, ...]
-    page: int
+    page: int | None
     page_size: int
     has_more: bool
+    next_cursor: str | None
     next_page: Operation[AuditEventPage] | None = field(
         default=None, repr=False, compare=False, metadata=NOT_FROM_API
     )
@@ -62,8 +65,8 @@ class _Filters:
     action: str | None
     since: datetime | None
 
-    def params(self, page: int) -> dict[str, str | int]:
-        params: dict[str, str | int] = {"page": page, "page_size": self.page_size}
+    def params(self) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"page_size": self.page_size}
         if self.action is not None:
             params["action"] = self.action
         if self.since is not None:
@@ -71,43 +74,37 @@ class _Filters:
         return params
 
 
-def _page(filters: _Filters, page: int, already_seen: frozenset[str]) -> Operation[AuditEventPage]:
-    return Operation(
-        "GET", "/audit-events", _page_parser(filters, already_seen), params=filters.params(page)
-    )
+def _page(filters: _Filters, where: dict[str, str | int]) -> Operation[AuditEventPage]:
+    return Operation("GET", "/audit-events", _page_parser(filters), params=filters.params() | where)
 
 
-def _page_parser(
-    filters: _Filters, already_seen: frozenset[str]
-) -> Callable[[httpx.Response], AuditEventPage]:
-    """Pages are numbered from the newest event, so events recorded while pages are read
-    push older ones onto the next page: those the page before held are left out."""
+def _page_parser(filters: _Filters) -> Callable[[httpx.Response], AuditEventPage]:
+    """The next page is the one after this page's cursor, with the same filters."""
 
     def parse(response: httpx.Response) -> AuditEventPage:
         page = from_json(AuditEventPage, response.json())
-        if not page.has_more:
-            next_page = None
-        else:
-            seen = frozenset(event.id for event in page.items)
-            next_page = _page(filters, page.page + 1, seen)
-        fresh = tuple(event for event in page.items if event.id not in already_seen)
-        return dataclasses.replace(page, items=fresh, next_page=next_page)
+        if page.next_cursor is None:
+            return page
+        following = _page(filters, {"cursor": page.next_cursor})
+        return dataclasses.replace(page, next_page=following)
 
     return parse
 
 
 def list_audit_events(
     *,
-    page: int = 1,
+    page: int | None = None,
+    cursor: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     action: str | None = None,
     since: datetime | None = None,
 ) -> Operation[AuditEventPage]:
-    """One page of the tenant's audit events, newest first (page_size at most 100):
+    """One page of the tenant's audit events, newest first (page_size at most 100): by
+    number (`page`, 1 when neither is given) or after a previous page's `next_cursor`;
     only those of `action` (e.g. "api_key.created"), only those at or after `since`
     (timezone-aware)."""
     filters = _Filters(page_size=page_size, action=action, since=since)
-    return _page(filters, page, frozenset())
+    return _page(filters, {"cursor": cursor} if cursor is not None else {"page": page or 1})
 
 
 def every_audit_event(
@@ -117,10 +114,9 @@ def every_audit_event(
     since: datetime | None = None,
 ) -> Operation[AuditEventPage]:
     """Every audit event, newest first, with the same filters as `list()`, fetched a page
-    at a time. An event recorded while this runs is not among them, and none is seen
-    twice (unless more than a page of them are recorded between two pages).
-    """
-    return list_audit_events(page=1, page_size=page_size, action=action, since=since)
+    at a time, each after the last one's cursor: an event recorded while this runs is
+    not among them, and none is seen twice."""
+    return list_audit_events(page_size=page_size, action=action, since=since)
 
 
 class AuditEvents(SyncResource):

@@ -16,9 +16,10 @@ from relay.db import Base, TenantOwned, UTCDateTime, utcnow
 class AuditEvent(TenantOwned, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
-        # Newest first, with or without an action filter; `at` alone for pruning.
-        Index("ix_audit_events_tenant_id_at", "tenant_id", "at"),
-        Index("ix_audit_events_tenant_id_action_at", "tenant_id", "action", "at"),
+        # Newest first by (at, id), page 1 or after a cursor, with or without an
+        # action filter; `at` alone for pruning.
+        Index("ix_audit_events_tenant_id_at_id", "tenant_id", "at", "id"),
+        Index("ix_audit_events_tenant_id_action_at_id", "tenant_id", "action", "at", "id"),
         Index("ix_audit_events_at", "at"),
     )
 

@@ -13,6 +13,7 @@ from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
 from relay.db import ReadSessionDep
 from relay.json_bodies import BoundedJsonRoute
+from relay.pagination import CURSOR_WITH_PAGE, InvalidCursor, Position, decode_cursor, encode_cursor
 from relay.schemas import UTCTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=BoundedJsonRoute)
@@ -22,25 +23,44 @@ router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=Bound
 async def list_audit_events(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Page number; 1 when omitted.")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     action: Annotated[Action | None, Query(description="Only events of this action.")] = None,
     since: Annotated[
         UTCTimestamp | None, Query(description="Only events at or after this.")
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="A previous page's `next_cursor` (with the same filters): the "
+            "page right after it, however deep. Not with `page`.",
+        ),
+    ] = None,
 ) -> AuditEventPage:
     """List the tenant's audit events, newest first; no route changes or deletes them."""
+    tenant_id = principal.tenant_id
+    position = None
+    if cursor is not None:
+        if page is not None:
+            raise InvalidCursor(CURSOR_WITH_PAGE)
+        position = decode_cursor(tenant_id, cursor)
     events, has_more = await service.list_events(
         session,
-        tenant_id=principal.tenant_id,
-        page=page,
+        tenant_id=tenant_id,
+        page=page or 1,
         page_size=page_size,
         action=action,
         since=since,
+        cursor=position,
     )
+    last = events[-1] if has_more else None
     return AuditEventPage(
         items=[AuditEventRead.model_validate(event) for event in events],
-        page=page,
+        page=None if cursor else page or 1,
         page_size=page_size,
         has_more=has_more,
+        next_cursor=encode_cursor(tenant_id, Position(last.at, last.id)) if last else None,
     )

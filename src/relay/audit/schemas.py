@@ -26,6 +26,10 @@ class AuditEventRead(BaseModel):
 
 class AuditEventPage(BaseModel):
     items: list[AuditEventRead]
-    page: int
+    page: int | None = Field(description="The page number; null for a page read by cursor.")
     page_size: int
     has_more: bool = Field(description="True when an older page exists.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next (older) page: the same cost however "
+        "deep, and no event skipped or repeated while new ones arrive. Null on the last page."
+    )

@@ -15,6 +15,7 @@ from relay.actors import Actor
 from relay.audit.actions import Action
 from relay.audit.models import AuditEvent
 from relay.db import tenant_select, utcnow
+from relay.pagination import Position, after
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +62,20 @@ async def list_events(
     page_size: int,
     action: Action | None = None,
     since: datetime | None = None,
+    cursor: Position | None = None,
 ) -> tuple[Sequence[AuditEvent], bool]:
-    """One page of the tenant's events, newest first, and whether an older page exists."""
+    """One page of the tenant's events, newest first (by page number, or the page right
+    after `cursor`), and whether an older page exists."""
     query = tenant_select(AuditEvent, tenant_id)
     if action is not None:
         query = query.where(AuditEvent.action == action.value)
     if since is not None:
         query = query.where(AuditEvent.at >= since)
-    query = (
-        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size + 1)
-    )
+    if cursor is not None:
+        query = query.where(after(AuditEvent.at, AuditEvent.id, cursor))
+    else:
+        query = query.offset((page - 1) * page_size)
+    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(page_size + 1)
     events = (await session.scalars(query)).all()
     return events[:page_size], len(events) > page_size
 

@@ -20,14 +20,13 @@ from relay.datasets.schemas import (
 )
 from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
-from relay.pagination import InvalidCursor, decode_cursor, encode_cursor
+from relay.pagination import CURSOR_WITH_PAGE, InvalidCursor, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such dataset in this tenant"}
 }
-CURSOR_WITH_PAGE = "Pass either cursor or page, not both: a cursor already says where the page is"
 
 
 _READ = [requires(DATASETS_READ)]
