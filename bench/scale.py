@@ -4,6 +4,7 @@ against the number of distinct API keys in use. Prints tables and draws a chart.
     .venv/bin/python bench/scale.py                        # both parts, lists up to 1M
     .venv/bin/python bench/scale.py --part lists --ten-million   # adds a 10M tenant (PostgreSQL)
     .venv/bin/python bench/scale.py --part keys            # only the key curve
+    .venv/bin/python bench/scale.py --part audit           # only the audit log's list
     .venv/bin/python bench/scale.py --quick                # small sizes, to try the script
 
 1. Lists: one `relay serve` worker, one tenant per size (1, 1k, 100k, 1M datasets),
@@ -13,8 +14,8 @@ against the number of distinct API keys in use. Prints tables and draws a chart.
    sending 1, 1k, 10k, 100k or 300k distinct keys in turn, each key once per round,
    after a warm-up for each worker to meet every key its cache (RELAY_KEY_CACHE_SIZE,
    100,000 by default) can hold, 150 s at most; the hit ratio comes from /metrics.
-3. Audit events per tenant: a third panel waits for the audit log (issue 11): measure
-   its list like the datasets' in step 1 and draw it there.
+3. Audit events (`--part audit`): GET /api/v1/audit-events measured as the datasets'
+   list in step 1, for tenants of 1, 1k, 100k and 1M events.
 
 Databases: PostgreSQL `relay_scale_bench` on 127.0.0.1:5432 (recreated, then dropped),
 SQLite in a temporary directory. Writes bench/scale.json (a part run alone replaces only
@@ -49,6 +50,7 @@ from scale_seed import SeededTenant, seed_keys, seed_tenants
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
 LIST = "/api/v1/datasets"
+AUDIT_LIST = "/api/v1/audit-events"
 PORT = 18095
 DEPTH = 50_000
 PAGE_SIZE = 20
@@ -74,11 +76,12 @@ def timed_gets(client: httpx.Client, url: str, headers: dict[str, str], count: i
 
 
 def measure_lists(
-    backend: str, database_url: str, tenants: list[SeededTenant], count: int
+    backend: str, database_url: str, tenants: list[SeededTenant], count: int, path: str = LIST
 ) -> list[dict[str, Any]]:
+    """Rows of figures; `datasets` is the tenant's size (its audit events for AUDIT_LIST)."""
     env = os.environ | {"RELAY_DATABASE_URL": database_url, "RELAY_LOG_LEVEL": "warning"}
     command = [str(BIN / "relay"), "serve", "--no-migrate", "--port", str(PORT)]
-    base = f"http://127.0.0.1:{PORT}{LIST}"
+    base = f"http://127.0.0.1:{PORT}{path}"
     rows = []
     with serving(command, base, {"X-API-Key": tenants[0].key}, env), httpx.Client() as client:
         for tenant in tenants:
@@ -101,7 +104,7 @@ def measure_lists(
                         "p99": percentile(durations, 0.99),
                     }
                 )
-                print_list_row(rows[-1])
+                print_list_row(rows[-1], "events" if path == AUDIT_LIST else "datasets")
     return rows
 
 
@@ -159,23 +162,23 @@ def measure_keys(
     return rows
 
 
-def print_list_row(row: dict[str, Any]) -> None:
+def print_list_row(row: dict[str, Any], what: str) -> None:
     where = {"page 1": "page 1", "cursor": "cursor", "offset": "page=N"}[row["kind"]]
     print(
-        f"  {row['backend']:10} {row['datasets']:>10,} datasets  {where:7} depth {row['depth']:>6,}"
+        f"  {row['backend']:10} {row['datasets']:>10,} {what:8}  {where:7} depth {row['depth']:>6,}"
         f"  p50 {row['p50']:7.2f} ms  p99 {row['p99']:7.2f} ms",
         flush=True,
     )
 
 
 async def seed_backend(
-    settings: Settings, sizes: list[int], keys: int
+    settings: Settings, sizes: list[int], keys: int, *, audit: bool = False
 ) -> tuple[list[SeededTenant], list[str]]:
     started = time.monotonic()
     # Seeding millions of rows (and ANALYZE after) outlasts a request's statement timeout.
     unbounded = settings.model_copy(update={"db_statement_timeout": 3600.0})
     async with open_database(unbounded) as database:
-        tenants = await seed_tenants(database, sizes, DEPTH)
+        tenants = await seed_tenants(database, sizes, DEPTH, audit=audit)
         if database.engine.dialect.name == "postgresql":
             # Autovacuum would analyse a table that grew by millions of rows; without
             # it the planner takes a 1M-row tenant for a few hundred rows.
@@ -186,8 +189,9 @@ async def seed_backend(
         if keys:
             asyncpg_url = settings.async_database_url.replace("+asyncpg", "")
             all_keys = await seed_keys(database, asyncpg_url, keys)
+    what = "audit events" if audit else "datasets"
     print(
-        f"  seeded {sum(sizes):,} datasets and {keys:,} keys in {time.monotonic() - started:.0f} s",
+        f"  seeded {sum(sizes):,} {what} and {keys:,} keys in {time.monotonic() - started:.0f} s",
         flush=True,
     )
     return tenants, all_keys
@@ -197,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--part", choices=["lists", "keys", "all"], default="all")
+    parser.add_argument("--part", choices=["lists", "keys", "audit", "all"], default="all")
     parser.add_argument(
         "--ten-million", action="store_true", help="a 10M-dataset tenant on PostgreSQL"
     )
@@ -208,6 +212,7 @@ def main() -> None:
     sizes = [1, 1_000, 10_000] if args.quick else [1, 1_000, 100_000, 1_000_000]
     key_counts = [1, 1_000, 10_000] if args.quick else [1, 1_000, 10_000, 100_000, 300_000]
     lists, keys = args.part in ("lists", "all"), args.part in ("keys", "all")
+    audit = args.part in ("audit", "all")
     started = datetime.now(UTC)
     print(
         f"{started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
@@ -225,6 +230,14 @@ def main() -> None:
             tenants, _ = asyncio.run(seed_backend(sqlite, sizes, 0))
             rows = measure_lists("SQLite", sqlite.database_url, tenants, args.requests)
             results["lists"]["rows"] += rows
+    if audit:
+        results["audit"] = run | {"rows": []}
+        with tempfile.TemporaryDirectory(prefix="relay-scale-") as directory:
+            sqlite = Settings(database_url=f"sqlite:///{directory}/scale.db")
+            upgrade_database(sqlite)
+            tenants, _ = asyncio.run(seed_backend(sqlite, sizes, 0, audit=True))
+            rows = measure_lists("SQLite", sqlite.database_url, tenants, args.requests, AUDIT_LIST)
+            results["audit"]["rows"] += rows
 
     database_url = asyncio.run(recreate_database("relay_scale_bench"))
     try:
@@ -237,6 +250,10 @@ def main() -> None:
         if lists:
             rows = measure_lists("PostgreSQL", database_url, tenants, args.requests)
             results["lists"]["rows"] += rows
+        if audit:
+            tenants, _ = asyncio.run(seed_backend(postgres, sizes, 0, audit=True))
+            rows = measure_lists("PostgreSQL", database_url, tenants, args.requests, AUDIT_LIST)
+            results["audit"]["rows"] += rows
         if keys:
             results["keys"] = run | {
                 "rows": measure_keys(database_url, all_keys, key_counts, args.seconds)

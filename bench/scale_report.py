@@ -13,6 +13,21 @@ KINDS = {"page 1": "page 1", "cursor": "cursor, 50k deep", "offset": "page=N, 50
 BACKENDS = ("SQLite", "PostgreSQL")
 
 
+def _list_table(rows: list[dict[str, Any]], what: str) -> list[str]:
+    sizes = sorted({row["datasets"] for row in rows})
+    header = [f"{backend}, {KINDS[kind]}" for backend in BACKENDS for kind in KINDS]
+    lines = [
+        f"| {what} in the tenant | " + " | ".join(header) + " |",
+        "|---:|" + "---:|" * len(header),
+    ]
+    for size in sizes:
+        cells = [_cell(rows, backend, size, kind) for backend in BACKENDS for kind in KINDS]
+        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"p50 / p99 in ms; a tenant under 100,000 {what} is read half-way down.")
+    return lines
+
+
 def _cell(rows: list[dict[str, Any]], backend: str, size: int, kind: str) -> str:
     for row in rows:
         if (row["backend"], row["datasets"], row["kind"]) == (backend, size, kind):
@@ -21,18 +36,10 @@ def _cell(rows: list[dict[str, Any]], backend: str, size: int, kind: str) -> str
 
 
 def markdown_tables(results: dict[str, Any]) -> str:
-    lists = results.get("lists", {}).get("rows", [])
-    sizes = sorted({row["datasets"] for row in lists})
-    header = [f"{backend}, {KINDS[kind]}" for backend in BACKENDS for kind in KINDS]
-    lines = [
-        "| datasets in the tenant | " + " | ".join(header) + " |",
-        "|---:|" + "---:|" * len(header),
-    ]
-    for size in sizes:
-        cells = [_cell(lists, backend, size, kind) for backend in BACKENDS for kind in KINDS]
-        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("p50 / p99 in ms; a tenant under 100,000 datasets is read half-way down.")
+    lines = _list_table(results.get("lists", {}).get("rows", []), "datasets")
+    audit = results.get("audit", {}).get("rows", [])
+    if audit:
+        lines += ["", *_list_table(audit, "audit events")]
     keys = results.get("keys", {}).get("rows", [])
     if keys:
         lines += [
@@ -48,39 +55,48 @@ def markdown_tables(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _list_panel(axis: Any, rows: list[dict[str, Any]], what: str, route: str) -> None:
+    from matplotlib.ticker import ScalarFormatter
+
+    colours = {"SQLite": "tab:blue", "PostgreSQL": "tab:orange"}
+    markers = {"page 1": "o", "cursor": "s", "offset": "^"}
+    for backend in BACKENDS:
+        for kind in KINDS:
+            line = [r for r in rows if (r["backend"], r["kind"]) == (backend, kind)]
+            if not line:
+                continue
+            sizes = [r["datasets"] for r in line]
+            style = {"color": colours[backend], "marker": markers[kind]}
+            axis.plot(sizes, [r["p50"] for r in line], label=f"{backend}, {KINDS[kind]}", **style)
+            axis.plot(sizes, [r["p99"] for r in line], linestyle=":", alpha=0.6, **style)
+    axis.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"{what} in the tenant",
+        ylabel="list latency, ms (solid p50, dotted p99)",
+        title=f"GET {route}, 1 worker",
+    )
+    axis.yaxis.set_major_formatter(ScalarFormatter())
+    if rows:
+        axis.legend(fontsize=7)
+    axis.grid(True, which="both", alpha=0.3)
+
+
 def draw_chart(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import ScalarFormatter
 
-    lists = results.get("lists", {}).get("rows", [])
     keys = results.get("keys", {}).get("rows", [])
     figure, (lists_axis, keys_axis, audit_axis) = plt.subplots(1, 3, figsize=(16, 5))
-    colours = {"SQLite": "tab:blue", "PostgreSQL": "tab:orange"}
-    markers = {"page 1": "o", "cursor": "s", "offset": "^"}
-    for backend in BACKENDS:
-        for kind in KINDS:
-            rows = [r for r in lists if (r["backend"], r["kind"]) == (backend, kind)]
-            if not rows:
-                continue
-            sizes = [r["datasets"] for r in rows]
-            style = {"color": colours[backend], "marker": markers[kind]}
-            lists_axis.plot(
-                sizes, [r["p50"] for r in rows], label=f"{backend}, {KINDS[kind]}", **style
-            )
-            lists_axis.plot(sizes, [r["p99"] for r in rows], linestyle=":", alpha=0.6, **style)
-    lists_axis.set(
-        xscale="log",
-        yscale="log",
-        xlabel="datasets in the tenant",
-        ylabel="list latency, ms (solid p50, dotted p99)",
-        title="GET /api/v1/datasets, 1 worker",
-    )
-    lists_axis.yaxis.set_major_formatter(ScalarFormatter())
-    lists_axis.legend(fontsize=7)
-    lists_axis.grid(True, which="both", alpha=0.3)
+    panels = [
+        (lists_axis, results.get("lists", {}).get("rows", []), "datasets", "/api/v1/datasets"),
+        (audit_axis, results.get("audit", {}).get("rows", []), "audit events",
+         "/api/v1/audit-events"),
+    ]  # fmt: skip
+    for axis, rows, what, route in panels:
+        _list_panel(axis, rows, what, route)
 
     if keys:
         counts = [r["keys"] for r in keys]
@@ -96,17 +112,8 @@ def draw_chart(results: dict[str, Any], path: Path) -> None:
         keys_axis.set_title("wrk -c32, PostgreSQL, 2 workers")
         keys_axis.grid(True, which="both", alpha=0.3)
 
-    audit_axis.set(xscale="log", xlabel="audit events in the tenant", title="audit log list")
-    audit_axis.text(
-        0.5,
-        0.5,
-        "waits for the audit log\n(issue 11)",
-        ha="center",
-        va="center",
-        transform=audit_axis.transAxes,
-        color="grey",
-    )
-    when = [f"{part} {results[part]['started']}" for part in ("lists", "keys") if part in results]
+    parts = ("lists", "keys", "audit")
+    when = [f"{part} {results[part]['started']}" for part in parts if part in results]
     figure.suptitle(f"Relay cost growth, 2 cores ({'; '.join(when)})")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
