@@ -17,9 +17,9 @@ import os
 import resource
 import time
 
-from redis.asyncio import Redis
-
+from relay.config import Settings
 from relay.limits.windows import RedisWindows
+from relay.redis_client import create_redis
 
 
 def _cpu_seconds() -> float:
@@ -29,7 +29,8 @@ def _cpu_seconds() -> float:
 
 async def measure(url: str, concurrency: int, hits: int) -> tuple[float, float]:
     """(CPU µs, wall µs) per hit, after one unmeasured pass to warm up."""
-    redis = Redis.from_url(url, health_check_interval=0)
+    redis = create_redis(Settings(redis_url=url))  # configured as Relay configures it
+    assert redis is not None
     windows = RedisWindows(redis, prefix="bench:window:")
 
     async def requester(number: int) -> None:
