@@ -4,13 +4,16 @@ high enough never to trip: 100,000 per second), Relay with its key check replace
 constant principal (its ceiling) and, with --peers, drf-api-key and the naive FastAPI
 peer of ../shared/bench-peers.
 
-    .venv/bin/python bench/http_bench.py --peers               # 5 rounds A B C D, about 4 min
+    .venv/bin/python bench/http_bench.py --peers               # 5 rounds, about 8 min
     .venv/bin/python bench/http_bench.py --rounds 2 --seconds 4  # Relay and its ceiling only
 
-All servers stay up for the whole run and are measured in turn, A B C D, A B C D, ...,
-each with the same warm-up right before its measured run, so a slow minute of this
-shared machine hits every server alike. Each round gives ratios (Relay's req/s over
-each other's); the run reports their median and minimum over the rounds.
+All servers stay up for the whole run and are measured in turn, each round starting
+one server further along (A B C D, B C D A, C D A B, ...), each with the same warm-up
+right before its measured run, so a slow minute of this shared machine hits every
+server alike, and no server always follows the same one (the first after a peer paid
+for PostgreSQL's work after that peer: 1.1 ms of CPU a request against 0.8). Each round
+gives ratios (Relay's req/s over each other's); the run reports their median and minimum
+over the rounds.
 
 PostgreSQL on 127.0.0.1:5432; the database --database is recreated. Every server runs
 2 workers. Needs wrk (python tools/provision.py wrk). The peers' virtualenvs and
@@ -189,8 +192,10 @@ def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
                 processes[identity] = (url, process.pid)
             url, group = processes[identity]
             started.append((url, headers, group))
+        measured = list(zip(servers, started, strict=True))
         for round_number in range(1, args.rounds + 1):
-            for server, (url, headers, group) in zip(servers, started, strict=True):
+            turn = (round_number - 1) % len(measured)
+            for server, (url, headers, group) in measured[turn:] + measured[:turn]:
                 wrk(url, seconds=args.warmup, connections=args.connections, headers=headers)
                 # Let requests still queued in the server finish (sync workers).
                 time.sleep(1)
