@@ -97,8 +97,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     except BaseException:
         sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return sock  # multiprocessing hands each worker its socket (no inheritance needed)
 
 
 class _WorkerServer(uvicorn.Server):
