@@ -132,11 +132,14 @@ def test_a_worker_that_dies_is_started_again() -> None:
     assert f"(pid {dead}) exited with code -9: starting it again" in output
 
 
-def test_sigterm_stops_every_worker() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_a_stop_signal_stops_every_worker(signum: signal.Signals) -> None:
+    """SIGHUP's and SIGQUIT's defaults once ended the supervisor alone, leaving its
+    workers serving with no parent."""
     with supervisor(workers=3) as (process, _):
         workers = worker_pids(process.pid)
         assert len(workers) == 3
-        process.terminate()
+        process.send_signal(signum)
         assert process.wait(timeout=60) == 0
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
@@ -154,6 +157,28 @@ def test_an_app_that_cannot_start_stops_the_supervisor() -> None:
     assert "before it started serving: stopping" in output
     assert "A worker could not start" in output
     assert "starting it again" not in output
+
+
+def test_a_second_server_on_the_same_port_is_refused() -> None:
+    """The workers' sockets share their port with SO_REUSEPORT; another Relay on the
+    same port must not quietly join them and take a share of the connections."""
+    with supervisor(workers=2) as (_, port), pytest.raises(CannotServe) as refused:
+        serve("tests.serving_app:create_app", Settings(), host="127.0.0.1", port=port, workers=2)
+    assert f"Cannot listen on 127.0.0.1:{port}" in str(refused.value)
+
+
+def test_serving_leaves_no_setting_behind() -> None:
+    """serve() gives several workers a metrics directory through the environment; once
+    it returns, the directory is gone, and so must be the variable naming it (a CLI
+    started afterwards by the same process failed to import prometheus_client)."""
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(CannotServe):
+            serve("tests.serving_app:create_app", Settings(), host="127.0.0.1",
+                  port=taken.getsockname()[1], workers=2)  # fmt: skip
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 
 
 def test_an_address_in_use_is_one_error() -> None:

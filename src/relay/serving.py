@@ -10,12 +10,14 @@ SO_REUSEPORT, and the kernel spreads new connections over the sockets by a hash 
 their addresses: an even share on average, whichever worker wakes first. (Linux
 lets only processes of the same user join such a group of sockets.)
 
-The supervisor (this process) binds the sockets, so a port already in use is one
-error here, starts one process per socket, starts a worker again when it dies (its
-socket, and the connections waiting on it, stay open meanwhile), and on SIGINT or
-SIGTERM asks every worker to finish its requests and waits for them. A worker that
-dies before it started serving (the app cannot load, the database is not there)
-stops it instead, with an error: every new worker would fail alike.
+The supervisor (this process) first binds the address alone (without SO_REUSEPORT),
+so a port already in use, by anything including another Relay, is one error here;
+then it binds the group, starts one process per socket, starts a worker again when
+it dies (its socket, and the connections waiting on it, stay open meanwhile), and on
+SIGINT, SIGTERM, SIGHUP or SIGQUIT asks every worker to finish its requests and waits
+for them. A worker that dies before it started serving (the app cannot load, the
+database is not there) stops it instead, with an error: every new worker would fail
+alike.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -75,14 +78,29 @@ def serve(app: str, settings: Settings, *, host: str, port: int, workers: int) -
                 tempfile.TemporaryDirectory(prefix="relay-metrics-")
             )
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):  # no socket per worker there
+            # Gone with the directory: nothing started after may look for it.
+            cleanup.callback(os.environ.pop, "PROMETHEUS_MULTIPROC_DIR", None)
+        # Only Linux spreads connections over a group of SO_REUSEPORT sockets (macOS
+        # has the option, and gives every connection to one socket).
+        if workers == 1 or sys.platform != "linux":
             uvicorn.run(app, host=host, port=port, workers=workers, **options)
             return
         try:
             supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
-        except OSError as exc:
-            raise CannotServe(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        except (OSError, OverflowError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CannotServe(f"Cannot listen on {host}:{port}: {reason}") from exc
         supervisor.run()
+
+
+def free_port_of(host: str, port: int) -> int:
+    """The port, once bound alone (no SO_REUSEPORT) and let go: OSError when anything
+    holds it, a group of sockets like ours included. Port 0: the one the kernel chose."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        return int(probe.getsockname()[1])
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -129,10 +147,10 @@ class Supervisor:
         self._options = options
         self._context = multiprocessing.get_context("spawn")
         self._sockets: list[socket.socket] = []
+        port = free_port_of(host, port)
         try:
             for _ in range(workers):
                 self._sockets.append(listening_socket(host, port))
-                port = self._sockets[0].getsockname()[1]  # for port 0: the kernel's choice
         except BaseException:
             for sock in self._sockets:
                 sock.close()
@@ -150,7 +168,9 @@ class Supervisor:
             "Relay listening on http://%s:%s with %d workers, a socket each",
             f"[{host}]" if ":" in host else host, port, len(self._sockets),
         )  # fmt: skip
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP's and SIGQUIT's default would end this process alone, leaving its
+        # workers serving with no supervisor: each stops them all, as SIGTERM does.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(signum, self._stop)
         try:
             for number in range(len(self._sockets)):
