@@ -8,13 +8,15 @@ import asyncio
 class PausableProxy:
     """A TCP proxy to a local server (PostgreSQL, Redis) that can stop passing bytes
     either way: a server that hangs (a stopped VM, a network partition) rather than
-    refusing. `arrived` is set whenever bytes reach it, passed on or held."""
+    refusing. `arrived` is set whenever bytes reach it, passed on or held; `accepted`
+    counts the connections clients opened."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.arrived = asyncio.Event()
+        self.accepted = 0
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -34,6 +36,7 @@ class PausableProxy:
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         upstream_reader, upstream_writer = await asyncio.open_connection(
             "127.0.0.1", self.target_port
         )

@@ -54,7 +54,12 @@ async def test_refused_hits_are_not_counted() -> None:
 
 
 def redis_windows(server: RedisServer) -> RedisWindows:
-    client = create_redis(Settings(redis_url=server.url))
+    return redis_windows_at(server.url)
+
+
+def redis_windows_at(url: str) -> RedisWindows:
+    """Windows on a client configured as Relay configures it (timeouts included)."""
+    client = create_redis(Settings(redis_url=url))
     assert client is not None
     return RedisWindows(client)
 
@@ -120,6 +125,35 @@ async def test_hits_that_come_while_a_call_is_out_go_together_in_the_next(
     # Still decided one by one, in the order they came: exact.
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 6
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+
+
+async def test_hits_waiting_behind_a_failed_call_fail_with_it(redis_server: RedisServer) -> None:
+    """A review: after a call to a hung Redis timed out, the hits queued behind it were
+    sent in further slices, each waiting out the timeout again."""
+    proxy = PausableProxy(redis_server.port)
+    port = await proxy.start()
+    windows = redis_windows_at(f"redis://127.0.0.1:{port}/0")
+    try:
+        await windows.hit("key:warm", 100, 60)  # the connection is open
+        proxy.flowing.clear()  # Redis hangs
+        for _ in range(2):  # the second, on a client already cut off, is the measure
+            before = proxy.accepted
+            lone = await asyncio.gather(windows.hit("key:lone", 100, 60), return_exceptions=True)
+            one_call = proxy.accepted - before
+        before = proxy.accepted
+        burst = await asyncio.gather(
+            *(windows.hit("key:burst", 1000, 60) for _ in range(MAX_HITS_PER_CALL * 2 + 1)),
+            return_exceptions=True,
+        )
+        tried = proxy.accepted - before
+    finally:
+        await proxy.stop()
+    assert isinstance(lone[0], Exception)
+    assert all(isinstance(outcome, Exception) for outcome in burst)
+    # Its first slice tried Redis as a lone hit does (redis-py's own retries, each on a
+    # new connection); the two slices behind it did not try at all.
+    assert one_call >= 1
+    assert tried == one_call
 
 
 async def test_a_burst_goes_in_slices_each_exact(redis_server: RedisServer) -> None:

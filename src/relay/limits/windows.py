@@ -160,11 +160,15 @@ class RedisWindows:
                 del self._waiting[:MAX_HITS_PER_CALL]
                 try:
                     replies = await self._run([hit for hit, _ in batch])
-                except BaseException as exc:  # each hit of the batch gets it
-                    _settle(batch, exc)
+                except BaseException as exc:
+                    # Each hit of the batch gets it, and so does every hit waiting
+                    # behind it: sending those to a Redis that just failed would make
+                    # them wait out its timeout once more for each slice.
+                    _settle(batch + self._waiting, exc)
+                    self._waiting = []
                     if not isinstance(exc, Exception):
-                        raise  # cancelled: shut down, the rest with it
-                    continue
+                        raise  # cancelled: shut down
+                    return
                 _settle(batch, replies)
         except BaseException as exc:
             _settle(self._waiting, exc)
