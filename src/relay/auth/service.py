@@ -8,6 +8,7 @@ makes a key that outlives it. A key it makes without a rate limit gets its own.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -53,13 +54,14 @@ def _check_within(
 
 
 def _no_laxer(limit: tuple[int, int] | None, bound: tuple[int, int]) -> bool:
-    """Whether `limit` lets through no more than `bound`: no more at once (requests)
-    and no more over time (requests per second). No limit is laxer than any."""
+    """Whether `limit` lets through no more than `bound` in any window of the bound's
+    length: a window of S seconds holds at most ceil(S / s) of the limit's windows of s
+    seconds, each with its r requests. No limit is laxer than any."""
     if limit is None:
         return False
     requests, seconds = limit
     bound_requests, bound_seconds = bound
-    return requests <= bound_requests and requests * bound_seconds <= bound_requests * seconds
+    return requests * math.ceil(bound_seconds / seconds) <= bound_requests
 
 
 def _limit_of(rate_limit: RateLimit | None) -> tuple[int, int] | None:
