@@ -81,6 +81,16 @@ def decode_cursor(tenant_id: uuid.UUID, cursor: str) -> Position:
     return Position(created_at=created_at, id=uuid.UUID(bytes=id_bytes))
 
 
+def cursor_or_page(tenant_id: uuid.UUID, cursor: str | None, page: int | None) -> Position | None:
+    """For a list read by `page` or by `cursor` (never both): the position a cursor
+    names, or None to read by page number; InvalidCursor for both, or a bad cursor."""
+    if cursor is None:
+        return None
+    if page is not None:
+        raise InvalidCursor(CURSOR_WITH_PAGE)
+    return decode_cursor(tenant_id, cursor)
+
+
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 

@@ -13,7 +13,7 @@ from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
 from relay.db import ReadSessionDep
 from relay.json_bodies import BoundedJsonRoute
-from relay.pagination import CURSOR_WITH_PAGE, InvalidCursor, Position, decode_cursor, encode_cursor
+from relay.pagination import Position, cursor_or_page, encode_cursor
 from relay.schemas import UTCTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=BoundedJsonRoute)
@@ -42,11 +42,7 @@ async def list_audit_events(
 ) -> AuditEventPage:
     """List the tenant's audit events, newest first; no route changes or deletes them."""
     tenant_id = principal.tenant_id
-    position = None
-    if cursor is not None:
-        if page is not None:
-            raise InvalidCursor(CURSOR_WITH_PAGE)
-        position = decode_cursor(tenant_id, cursor)
+    position = cursor_or_page(tenant_id, cursor, page)
     events, has_more = await service.list_events(
         session,
         tenant_id=tenant_id,

@@ -20,7 +20,7 @@ from relay.datasets.schemas import (
 )
 from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
-from relay.pagination import CURSOR_WITH_PAGE, InvalidCursor, decode_cursor, encode_cursor
+from relay.pagination import cursor_or_page, encode_cursor
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
@@ -52,11 +52,7 @@ async def list_datasets(
     """List the tenant's datasets, newest first, by page number or by cursor."""
     tenant_id = principal.tenant_id
     page, page_size, cursor = query.page, query.page_size, query.cursor
-    after = None
-    if cursor is not None:
-        if page is not None:
-            raise InvalidCursor(CURSOR_WITH_PAGE)
-        after = decode_cursor(tenant_id, cursor)
+    after = cursor_or_page(tenant_id, cursor, page)
     async with read_connection(request) as connection:
         listed = await service.list_datasets(
             connection, tenant_id=tenant_id, page_size=page_size, page=page or 1, after=after
