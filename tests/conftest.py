@@ -29,6 +29,12 @@ from tests.live_server import LiveServer, run_server
 from tests.mail_server import MailServer, run_mail_server
 from tests.redis_server import RedisServer, run_redis
 
+# Settings for a database that refuses connections (a closed port), told quickly.
+UNREACHABLE_DATABASE = {
+    "database_url": "postgresql://nobody@127.0.0.1:1/none",
+    "db_connect_timeout": 0.5,
+}
+
 
 async def _create_database_if_missing(server_url: str, name: str) -> None:
     connection = await asyncpg.connect(**asyncpg_connect_args(server_url))

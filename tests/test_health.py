@@ -10,14 +10,13 @@ import pytest
 from relay.app import create_app
 from relay.auth import keys
 from relay.config import Settings
+from tests.conftest import UNREACHABLE_DATABASE
 
 
 @pytest.fixture
 async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app whose database refuses connections (a closed port)."""
-    unreachable = settings.model_copy(
-        update={"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
-    )
+    unreachable = settings.model_copy(update=UNREACHABLE_DATABASE)
     app = create_app(unreachable)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -17,6 +17,7 @@ from relay.auth.models import ApiKey, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.db import Database
+from tests.conftest import UNREACHABLE_DATABASE
 from tests.factories import TenantFixture, make_api_key
 from tests.statements import count_statements
 
@@ -81,9 +82,7 @@ async def test_background_flush_shows_a_use_within_five_seconds(
 async def test_failed_flush_keeps_the_uses_for_the_next_one(
     settings: Settings, tenant_a: TenantFixture
 ) -> None:
-    unreachable = settings.model_copy(
-        update={"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
-    )
+    unreachable = settings.model_copy(update=UNREACHABLE_DATABASE)
     database = Database(unreachable)
     recorder = KeyActivity(database.sessionmaker, interval=1)
     recorder.record_use(principal_of(tenant_a), 200, "192.0.2.1", None)

@@ -15,7 +15,7 @@ from relay.auth import keys
 from relay.config import Settings
 from relay.db import Database
 from tests.auth.workers import first_refusal, ready
-from tests.conftest import asgi_client
+from tests.conftest import UNREACHABLE_DATABASE, asgi_client
 from tests.dashboard.helpers import post_form, sign_up
 from tests.factories import TenantFixture, key_headers, make_api_key
 from tests.leaks.reporter import Reporter
@@ -131,12 +131,7 @@ async def test_a_report_the_database_failed_to_take_may_be_sent_again(
     kept answering. Two workers sharing one Redis: the first's database is down."""
     redis_server.flush()
     shared = {"leak_reporter_keys": reporter.setting, "redis_url": redis_server.url}
-    broken = create_app(
-        settings.model_copy(
-            update=shared
-            | {"database_url": "postgresql://nobody@127.0.0.1:1/none", "db_connect_timeout": 0.5}
-        )
-    )
+    broken = create_app(settings.model_copy(update=shared | UNREACHABLE_DATABASE))
     working = create_app(settings.model_copy(update=shared))
     _, key = await make_api_key(db, tenant_a)
     body, headers = reporter.report(key, url="https://example.com/retried")
