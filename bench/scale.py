@@ -197,6 +197,16 @@ async def seed_backend(
     return tenants, all_keys
 
 
+def measure_on_sqlite(sizes: list[int], requests: int, *, audit: bool) -> list[dict[str, Any]]:
+    """The datasets' (or, with `audit`, the audit log's) list on a fresh SQLite file."""
+    with tempfile.TemporaryDirectory(prefix="relay-scale-") as directory:
+        sqlite = Settings(database_url=f"sqlite:///{directory}/scale.db")
+        upgrade_database(sqlite)
+        tenants, _ = asyncio.run(seed_backend(sqlite, sizes, 0, audit=audit))
+        path = AUDIT_LIST if audit else LIST
+        return measure_lists("SQLite", sqlite.database_url, tenants, requests, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -223,21 +233,9 @@ def main() -> None:
     results: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
     run = {"started": f"{started:%Y-%m-%d %H:%M} UTC", "rows": []}
     if lists:
-        results["lists"] = run | {"rows": []}
-        with tempfile.TemporaryDirectory(prefix="relay-scale-") as directory:
-            sqlite = Settings(database_url=f"sqlite:///{directory}/scale.db")
-            upgrade_database(sqlite)
-            tenants, _ = asyncio.run(seed_backend(sqlite, sizes, 0))
-            rows = measure_lists("SQLite", sqlite.database_url, tenants, args.requests)
-            results["lists"]["rows"] += rows
+        results["lists"] = run | {"rows": measure_on_sqlite(sizes, args.requests, audit=False)}
     if audit:
-        results["audit"] = run | {"rows": []}
-        with tempfile.TemporaryDirectory(prefix="relay-scale-") as directory:
-            sqlite = Settings(database_url=f"sqlite:///{directory}/scale.db")
-            upgrade_database(sqlite)
-            tenants, _ = asyncio.run(seed_backend(sqlite, sizes, 0, audit=True))
-            rows = measure_lists("SQLite", sqlite.database_url, tenants, args.requests, AUDIT_LIST)
-            results["audit"]["rows"] += rows
+        results["audit"] = run | {"rows": measure_on_sqlite(sizes, args.requests, audit=True)}
 
     database_url = asyncio.run(recreate_database("relay_scale_bench"))
     try:
