@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     # they close first: at uvicorn's 5 s a client could reuse a connection the server
     # was closing, and its request failed with a reset.
     keep_alive_timeout: int = Field(default=75, ge=1)
+    # Seconds a request's headers may take to arrive whole, counted from the connection's
+    # opening (first request) or from the next request's first byte (kept-alive: idle
+    # between requests is the keep-alive timeout's). Past it: 408, or a plain close if
+    # nothing came (see http_protocol.py). A review held 50 half-sent requests for 90 s.
+    header_timeout: float = Field(default=5.0, gt=0, le=300)
+    # Connections one peer address may have still sending their headers, per worker; a
+    # new one past it is closed at once. Addresses in trusted_proxies are not capped.
+    max_header_connections_per_address: int = Field(default=20, ge=1)
     # Where users reach this server (scheme, host, port, any path prefix): every
     # absolute link Relay builds (invitations, Link headers) starts with it.
     public_url: str = "http://127.0.0.1:8000"
