@@ -1,22 +1,68 @@
-"""uvicorn's HTTP/1.1 protocol (httptools) with bounded request headers: more than
-64 KiB of headers, or more than 100 header fields, is refused with 431 before the
-app sees the request, and before the parser buffers megabytes of them.
+"""uvicorn's HTTP/1.1 protocol (httptools) with request headers bounded in size, in
+time and in number, before the app sees a request:
 
-httptools has no limit of its own (a 20 MB header and 20,000 fields were accepted),
-and the app cannot refuse what uvicorn has already buffered, so the limit lives in
-the protocol: header bytes are counted as the parser delivers them, and chunks that
-leave the headers incomplete are counted as they arrive, so the parser never
-buffers much more than the limit.
+- More than 64 KiB of headers, or more than 100 header fields, is refused with 431,
+  before the parser buffers megabytes of them. httptools has no limit of its own (a
+  20 MB header and 20,000 fields were accepted), and the app cannot refuse what
+  uvicorn has already buffered: header bytes are counted as the parser delivers them,
+  and chunks that leave the headers incomplete are counted as they arrive.
+- A request's headers must arrive whole within RELAY_HEADER_TIMEOUT seconds of its
+  start, or the connection is closed (408 if any of the request came). uvicorn bounds
+  only the idle time between requests: a connection that sent nothing, or half a
+  request, was kept for good (an outside review held 50 of them for 90 s).
+- A peer address may have at most RELAY_MAX_HEADER_CONNECTIONS_PER_ADDRESS
+  connections still in their headers; a new connection past that is closed at once.
+
+Both are per worker process: serving.py hands each worker a copy of one HeaderGate.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
+from typing import Any
 
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+# relay.clients decides which addresses are trusted proxies; one rule for both uses.
+from relay.clients import _is_trusted, _networks
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
+
+
+class HeaderGate:
+    """The header deadline, and how many connections each peer address has in their
+    headers, in this worker process.
+
+    Counted by the socket's peer address. Behind a reverse proxy every connection
+    comes from the proxy, so one client's slow headers would count against every
+    client's: addresses in RELAY_TRUSTED_PROXIES are counted but never refused (the
+    proxy reads a client's headers whole before it forwards them, and bounds them with
+    its own timeout). They still get the deadline, which costs a proxy nothing."""
+
+    def __init__(self, *, timeout: float, max_per_address: int, trusted_proxies: str) -> None:
+        self.timeout = timeout
+        self.max_per_address = max_per_address
+        self._trusted_proxies = trusted_proxies
+        self._in_headers: Counter[str] = Counter()
+
+    def is_full_for(self, address: str) -> bool:
+        """Whether a new connection from `address` is to be refused."""
+        return self._in_headers[address] >= self.max_per_address and not _is_trusted(
+            address, _networks(self._trusted_proxies)
+        )
+
+    def enter(self, address: str) -> None:
+        self._in_headers[address] += 1
+
+    def leave(self, address: str) -> None:
+        self._in_headers[address] -= 1
+        if not self._in_headers[address]:
+            del self._in_headers[address]  # the table holds only addresses in headers
 
 
 class _HeaderLimit(Exception):
@@ -24,11 +70,78 @@ class _HeaderLimit(Exception):
 
 
 class BoundedHeadersProtocol(HttpToolsProtocol):
+    """Made by uvicorn for each connection, with `gate` bound by serving.py."""
+
     _in_headers = True
     _header_bytes = 0
     _parsed_bytes = 0
     _header_fields = 0
     _refusal: str | None = None
+    # Runs while a request's headers are awaited, and the connection is counted in the
+    # gate for as long: from the connection's opening, then from each next request's
+    # first byte until its headers are complete.
+    _deadline: asyncio.TimerHandle | None = None
+    _received = False  # any byte of the request whose headers are awaited
+    _between_requests = False  # after one request's last byte, before the next's first
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        gate: HeaderGate,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._gate = gate
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.client is not None and self._gate.is_full_for(self.client[0]):
+            # Refused before a byte is read, as a firewall's connection limit would: no
+            # request has come to answer, and an answer written now could be lost to the
+            # reset with which the kernel meets the request arriving after the close.
+            self.transport.close()
+            return
+        self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_awaiting_headers()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        self._received = False
+        self._deadline = self.loop.call_later(self._gate.timeout, self._headers_timed_out)
+        if self.client is not None:
+            self._gate.enter(self.client[0])
+
+    def _stop_awaiting_headers(self) -> None:
+        if self._deadline is None:
+            return
+        self._deadline.cancel()
+        self._deadline = None
+        if self.client is not None:
+            self._gate.leave(self.client[0])
+
+    def _headers_timed_out(self) -> None:
+        self._stop_awaiting_headers()
+        self._between_requests = False  # what comes after is no new request's start
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A pipelined request is late while the one before it is still answered:
+            # close once that answer is sent rather than cut it short.
+            self.cycle.keep_alive = False
+        elif self._received:
+            self._answer_and_close(
+                b"408 Request Timeout",
+                f"Request headers not received within {self._gate.timeout:g} s",
+            )
+        else:
+            # Nothing asked, nothing to answer. A browser's preconnected socket ends
+            # here; a 408 would be read as the answer to whatever it sends next.
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -36,8 +149,21 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._parsed_bytes = 0
         self._header_fields = 0
+        self._between_requests = False
+        if self._deadline is None:  # a pipelined request, in the chunk that ended the last
+            self._await_headers()
+        self._received = True
 
     def data_received(self, data: bytes) -> None:
+        # Between requests, uvicorn's keep-alive timeout bounds the idle connection (and
+        # stops at any byte), so the idle time stays RELAY_KEEP_ALIVE_TIMEOUT's to set:
+        # ending it at the header timeout would close kept connections under clients that
+        # are about to reuse them. The deadline starts at the next request's first byte,
+        # a bare CRLF included (the parser skips those without beginning a message).
+        if self._between_requests and self._deadline is None and not self.transport.is_closing():
+            self._await_headers()
+        if self._deadline is not None:
+            self._received = True
         counting = self._in_headers
         super().data_received(data)
         # A chunk after which the headers are still not complete is all header: the
@@ -69,7 +195,12 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        self._stop_awaiting_headers()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._between_requests = True
+        super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
         # The parser reports a callback's exception as a malformed request.
@@ -79,9 +210,12 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         super().send_400_response(msg)
 
     def _refuse(self, detail: str) -> None:
+        self._answer_and_close(b"431 Request Header Fields Too Large", detail)
+
+    def _answer_and_close(self, status: bytes, detail: str) -> None:
         body = json.dumps({"detail": detail}).encode()
         head = (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"HTTP/1.1 " + status + b"\r\n"
             b"content-type: application/json\r\n"
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
         )

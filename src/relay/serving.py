@@ -23,6 +23,7 @@ alike.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import logging.config
 import multiprocessing
@@ -41,7 +42,7 @@ from typing import Any
 import uvicorn
 
 from relay.config import Settings
-from relay.http_protocol import BoundedHeadersProtocol
+from relay.http_protocol import BoundedHeadersProtocol, HeaderGate
 from relay.observability import logging_config
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,16 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": settings.keep_alive_timeout,
         # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
         "proxy_headers": False,
-        "http": BoundedHeadersProtocol,
+        # One gate per worker process: each worker unpickles its own copy, so counts
+        # of connections in their headers are per worker, as the settings say.
+        "http": functools.partial(
+            BoundedHeadersProtocol,
+            gate=HeaderGate(
+                timeout=settings.header_timeout,
+                max_per_address=settings.max_header_connections_per_address,
+                trusted_proxies=settings.trusted_proxies,
+            ),
+        ),
     }
 
 
