@@ -103,28 +103,6 @@ async def test_recovery_codes_work_once_each(
     assert actions.count("user.recovery_code_used") == 2
 
 
-async def test_new_recovery_codes_need_the_password_and_replace_the_old(
-    browser_a: httpx.AsyncClient, browser_b: httpx.AsyncClient, db: Database
-) -> None:
-    owner, two_factor = await owner_with_two_factor(db, browser_a)
-    old = two_factor.recovery_codes
-    action = f"{SETUP}/recovery-codes"
-    wrong = await post_form(browser_a, ACCOUNT, action, {"password": "not my password"})
-    assert wrong.status_code == 400
-    assert 'id="codes-password-error"' in wrong.text
-    made = await post_form(browser_a, ACCOUNT, action, {"password": PASSWORD})
-    assert made.status_code == 201
-    assert made.headers["cache-control"] == "no-store"
-    new = made.text.split('id="recovery-codes">')[1].split("</pre>")[0].split()
-    assert len(new) == 10
-    assert not set(new) & set(old)
-
-    await password_step(browser_b, owner.email)
-    assert (await code_step(browser_b, old[0])).status_code == 401
-    assert (await code_step(browser_b, new[0])).status_code == 303
-    assert "user.recovery_codes_replaced" in await actions_of(db, owner)
-
-
 async def test_set_up_needs_the_code_of_the_shown_secret(
     browser_a: httpx.AsyncClient, db: Database
 ) -> None:
@@ -298,29 +276,6 @@ async def test_one_pending_sign_in_starts_one_session_at_most(
     async with db.sessionmaker() as session:
         sessions = await session.scalar(select(func.count()).select_from(WebSession))
     assert sessions == 2  # browser A's, and one for browser B
-
-
-async def test_turning_it_off_needs_the_password_and_a_code(
-    browser_a: httpx.AsyncClient, browser_b: httpx.AsyncClient, db: Database
-) -> None:
-    owner, two_factor = await owner_with_two_factor(db, browser_a)
-    action = f"{SETUP}/disable"
-    no_password = await post_form(
-        browser_a, ACCOUNT, action, {"password": "wrong password", "code": two_factor.next_code()}
-    )
-    assert no_password.status_code == 400
-    assert 'id="disable-password-error"' in no_password.text
-    assert 'aria-invalid="true"' in no_password.text
-    no_code = await post_form(browser_a, ACCOUNT, action, {"password": PASSWORD, "code": "000000"})
-    assert no_code.status_code == 400
-    assert 'id="disable-code-error"' in no_code.text
-    off = await post_form(
-        browser_a, ACCOUNT, action, {"password": PASSWORD, "code": two_factor.next_code()}
-    )
-    assert off.status_code == 303
-    assert "Two-factor sign-in is off." in (await browser_a.get(ACCOUNT)).text
-    await signed_in(browser_b, owner.email)  # the password alone again
-    assert "user.two_factor_disabled" in await actions_of(db, owner)
 
 
 async def test_without_a_secret_key_two_factor_is_refused_naming_the_fix(

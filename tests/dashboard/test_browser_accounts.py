@@ -1,10 +1,11 @@
 """Account security in a real browser (Chromium through Playwright) against a live
 `relay serve` that sends mail to a real SMTP server and has RELAY_SECRET_KEY set:
 sign-up confirmed by mail, changing and resetting the password, two-factor sign-in
-with codes computed from the secret the page shows, recovery codes, sessions ended
-from another browser, and a tenant that requires two-factor of every member; and
-axe-core on every one of these pages, refused forms included. (Every refusal's
-rules are tested over HTTP, in tests/accounts/.)"""
+with codes computed from the secret the page shows, recovery codes (new ones, and
+turning it off, take a code again), sessions ended from another browser, and a
+tenant that requires two-factor of every member; and axe-core on every one of these
+pages, refused forms included. (Every refusal's rules are tested over HTTP, in
+tests/accounts/.)"""
 
 from __future__ import annotations
 
@@ -167,8 +168,16 @@ def test_two_factor_sign_in_recovery_codes_and_sessions(
     expect(other).to_have_url(re.compile(r"/login$"))
     other_context.close()
 
+    # New codes, and turning it off: the password and the second factor again.
+    page.locator("#codes-password").fill(PASSWORD)
+    page.locator("#codes-code").fill(codes[1])
+    page.get_by_role("button", name="Generate new recovery codes").click()
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    new_codes = page.locator("#recovery-codes").inner_text().split()
+    assert not set(new_codes) & set(codes)
+    page.get_by_role("link", name="I have saved them").click()
     page.locator("#disable-password").fill(PASSWORD)
-    page.get_by_label("Authentication code or recovery code").fill(codes[1])
+    page.locator("#disable-code").fill(new_codes[0])
     page.get_by_role("button", name="Turn off two-factor sign-in").click()
     expect(page.get_by_role("status")).to_contain_text("Two-factor sign-in is off.")
     sign_out(page)
@@ -289,6 +298,12 @@ def test_every_account_page_and_error_state_is_accessible(
     page.get_by_role("link", name="I have saved them").click()
     expect(page).to_have_title(re.compile("^Account"))
     check(page, "account, two-factor on")
+    page.locator("#codes-password").fill(PASSWORD)
+    page.locator("#codes-code").fill("000000")
+    page.get_by_role("button", name="Generate new recovery codes").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("#codes-code")).to_have_attribute("aria-invalid", "true")
+    check(page, "new recovery codes, the code refused")
     page.goto("/settings/members")
     check(page, "members, with the two-factor requirement")
 

@@ -2,8 +2,9 @@
 
 A session ends 14 days after sign-in whatever happens, after 24 hours unused, at
 sign-out, when its user ends it (Settings > Account), and with every other session
-of the user when the password changes. "Last seen" is written at most once a minute
-per session, so a busy browser costs one UPDATE a minute, not one per page.
+of the user when the password changes or two-factor sign-in is turned on. "Last
+seen" is written at most once a minute per session, so a busy browser costs one
+UPDATE a minute, not one per page.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ a code or a recovery code, turning it off, and the tenant's requirement.
 Set-up keeps nothing on the server until the code is confirmed: the new secret goes
 to the page sealed (sealing.py, bound to the user), and comes back with the code.
 The secret is stored sealed with a key from RELAY_SECRET_KEY, which must be set.
+
+Turning it on ends the user's other sessions, as a new password does. A user's own
+change to it once on (turning it off, new recovery codes) takes a SecondFactorProof,
+which only `prove_second_factor` makes: a stolen session and the password are not
+enough, the second factor is asked again and spent as at sign-in.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.accounts import recovery_codes, totp
+from relay.accounts import recovery_codes, sessions, totp
 from relay.accounts.events import record_user_event
 from relay.accounts.models import TwoFactor
 from relay.accounts.sealing import AccountKeys, seal, unseal
@@ -29,6 +34,7 @@ from relay.tenants import service as tenants_service
 from relay.tenants.models import Tenant, User
 
 CODE_REFUSED = "That code did not work. Enter the current code from your app, or a recovery code"
+ENTER_CODE = "Enter the code your authenticator app shows, or a recovery code"
 ALREADY_ON = "Two-factor sign-in is already on for your account"
 NOT_ON = "Two-factor sign-in is not on for your account"
 SETUP_EXPIRED = "This set-up form is no longer valid. Scan the new QR code and try again"
@@ -54,6 +60,24 @@ class Setup:
     secret: str
     sealed: str
     qr_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactorProof:
+    """That the user gave their second factor in this request (a code now spent).
+    Made by `prove_second_factor` only; what every change to the factor needs."""
+
+    user_id: uuid.UUID
+    factor: Factor
+
+
+@dataclass(frozen=True, slots=True)
+class Enabled:
+    """Two-factor sign-in just turned on: the recovery codes to show once, and how many
+    other sessions of the user it ended."""
+
+    recovery_codes: list[str]
+    other_sessions_ended: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +126,14 @@ async def enable(
     keys: AccountKeys,
     sealed: str,
     code: str,
+    keep_session: uuid.UUID,
     actor: Actor,
     at: float | None = None,
-) -> list[str]:
+) -> Enabled:
     """Turn two-factor sign-in on with the set-up's secret, once `code` (at Unix time
-    `at`, now by default) proves the app has it. Returns the recovery codes, to show
-    once."""
+    `at`, now by default) proves the app has it. Every session of the user but
+    `keep_session` ends, as with a new password: one signed in with the password
+    alone (perhaps someone else's) must not outlive the change."""
     if await is_enabled(session, user_id=user.id):
         raise ConflictError(ALREADY_ON)
     secret = unseal(keys.sealing, sealed, bound_to=_setup_binding(user))
@@ -126,8 +152,11 @@ async def enable(
         )
     )
     codes = await recovery_codes.replace_codes(session, user_id=user.id, key=keys.recovery)
-    record_user_event(session, user, Action.USER_TWO_FACTOR_ENABLED, actor)
-    return codes
+    ended = await sessions.end_other_sessions(session, user=user, keep=keep_session)
+    record_user_event(
+        session, user, Action.USER_TWO_FACTOR_ENABLED, actor, {"other_sessions_ended": ended}
+    )
+    return Enabled(recovery_codes=codes, other_sessions_ended=ended)
 
 
 async def check_code(
@@ -174,39 +203,73 @@ async def check_code(
     return Factor.AUTHENTICATOR if accepted.rowcount else None  # type: ignore[attr-defined]
 
 
-async def disable(
+async def prove_second_factor(
     session: AsyncSession, *, user: User, keys: AccountKeys, code: str, actor: Actor
-) -> None:
-    """Turn two-factor sign-in off, given a code of it (the caller has checked the
-    password); refused while the tenant requires it."""
+) -> SecondFactorProof | None:
+    """The proof that `code` is the user's second factor now, None if it is not: a
+    current authenticator code, accepted once (never again, nor an older one), or an
+    unused recovery code, which it uses up (single use, whatever it proves)."""
+    factor = await check_code(session, user=user, keys=keys, code=code, actor=actor)
+    return None if factor is None else SecondFactorProof(user_id=user.id, factor=factor)
+
+
+def _proven(proof: SecondFactorProof, user: User) -> dict[str, str]:
+    """The audit details of a change made on `proof`, which must be the user's."""
+    if proof.user_id != user.id:
+        raise RelayError(CODE_REFUSED, field="code")
+    return {"second_factor": proof.factor.value}
+
+
+async def ensure_may_disable(session: AsyncSession, *, user: User) -> None:
+    """ConflictError unless the user may turn two-factor sign-in off: it is on, and
+    their tenant does not require it. Asked before a code is spent on it too."""
     tenant = await session.get(Tenant, user.tenant_id)
     if tenant is not None and tenant.require_two_factor:
         raise ConflictError(REQUIRED_BY_TENANT)
     if not await is_enabled(session, user_id=user.id):
         raise ConflictError(NOT_ON)
-    if await check_code(session, user=user, keys=keys, code=code, actor=actor) is None:
-        raise RelayError(CODE_REFUSED, field="code")
-    await remove(session, user=user, actor=actor)
+
+
+async def disable(
+    session: AsyncSession, *, user: User, proof: SecondFactorProof, actor: Actor
+) -> None:
+    """Turn two-factor sign-in off on the proof of it (the caller has checked the
+    password too); refused while the tenant requires it."""
+    details = _proven(proof, user)
+    await ensure_may_disable(session, user=user)
+    await _delete(session, user=user)
+    record_user_event(session, user, Action.USER_TWO_FACTOR_DISABLED, actor, details)
 
 
 async def remove(session: AsyncSession, *, user: User, actor: Actor) -> None:
     """Delete the user's authenticator and recovery codes (an operator may, whatever
     the tenant requires: the user sets it up again at the next sign-in)."""
+    await _delete(session, user=user)
+    record_user_event(session, user, Action.USER_TWO_FACTOR_DISABLED, actor)
+
+
+async def _delete(session: AsyncSession, *, user: User) -> None:
     result = await session.execute(delete(TwoFactor).where(TwoFactor.user_id == user.id))
     if not result.rowcount:  # type: ignore[attr-defined]
         raise ConflictError(NOT_ON)
     await recovery_codes.delete_codes(session, user_id=user.id)
-    record_user_event(session, user, Action.USER_TWO_FACTOR_DISABLED, actor)
 
 
 async def replace_recovery_codes(
-    session: AsyncSession, *, user: User, keys: AccountKeys, actor: Actor
+    session: AsyncSession,
+    *,
+    user: User,
+    keys: AccountKeys,
+    proof: SecondFactorProof,
+    actor: Actor,
 ) -> list[str]:
-    """A new set of ten recovery codes (the old ones stop working), to show once."""
+    """A new set of ten recovery codes on the proof of the second factor (the old
+    codes stop working), to show once."""
+    details = _proven(proof, user)
     if not await is_enabled(session, user_id=user.id):
         raise ConflictError(NOT_ON)
     codes = await recovery_codes.replace_codes(session, user_id=user.id, key=keys.recovery)
-    record_user_event(session, user, Action.USER_RECOVERY_CODES_REPLACED, actor)
+    record_user_event(session, user, Action.USER_RECOVERY_CODES_REPLACED, actor, details)
     return codes
 
 

@@ -57,6 +57,37 @@ async def _keys_after_password(
     return keys
 
 
+async def _second_factor_again(
+    request: Request, user: User, keys: AccountKeys, form: FormData
+) -> two_factor.SecondFactorProof:
+    """The proof of the signed-in user's second factor, asked again (after the password)
+    before a change to it: the form's code is spent as at sign-in, and a wrong one is a
+    failed sign-in, with the same limits and audit event, so a stolen session and
+    password cannot guess codes any faster than at the sign-in page."""
+    code = field(form, "code")
+    if not code.strip():  # nothing to check: not an attempt
+        raise RelayError(two_factor.ENTER_CODE, field="code")
+    database: Database = request.app.state.db
+    client = anonymous_actor(request)
+    proofs: list[two_factor.SecondFactorProof] = []
+    try:
+        await signin.checked_sign_in(
+            database,
+            email=user.email,
+            client=client,
+            backoff_max=settings_of(request).signin_backoff_max,
+            check=_code_check(database, keys, user, code, client, proofs),
+            refusal=two_factor.CODE_REFUSED,
+            details={"factor": "two-factor code, asked again"},
+        )
+    except signin.SignInRefused as exc:
+        raise RelayError(two_factor.CODE_REFUSED, field="code") from exc
+    except RelayError as exc:
+        exc.field = "code"
+        raise
+    return proofs[0]
+
+
 def _setup_page(
     request: Request,
     signed_user: User,
@@ -83,11 +114,16 @@ def _setup_page(
     )  # fmt: skip
 
 
-def _recovery_codes_page(request: Request, user: User, codes: list[str]) -> HTMLResponse:
+def _recovery_codes_page(
+    request: Request, user: User, codes: list[str], *, other_sessions_ended: int = 0
+) -> HTMLResponse:
+    context: dict[str, object] = {"codes": codes}
+    if other_sessions_ended:
+        ended = other_sessions_ended
+        context["flash"] = f"{ended} other session{'s' if ended != 1 else ''} signed out."
     return render(
-        request, "recovery_codes.html", {"codes": codes}, user=user, status_code=201,
-        no_store=True,
-    )  # fmt: skip
+        request, "recovery_codes.html", context, user=user, status_code=201, no_store=True
+    )
 
 
 @router.get(SETUP)
@@ -104,9 +140,10 @@ async def setup_page(
 async def enable(
     request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor, form: CheckedForm
 ) -> Response:
-    """Turn two-factor sign-in on; the recovery codes are shown once, on this answer.
-    The password is asked again: a stolen session alone must not put the thief's
-    authenticator on the account (and lock its owner out)."""
+    """Turn two-factor sign-in on; the recovery codes are shown once, on this answer,
+    and the user's other sessions end. The password is asked again: a stolen session
+    alone must not put the thief's authenticator on the account (and lock its owner
+    out)."""
     user, sealed = signed.user, field(form, "setup")
     required = signed.two_factor_missing
     try:
@@ -116,17 +153,20 @@ async def enable(
             request, user, required=required, sealed=sealed, refused=exc, error_id="setup-password"
         )
     try:
-        codes = await two_factor.enable(
+        enabled = await two_factor.enable(
             session,
             user=user,
             keys=_keys(request),
             sealed=sealed,
             code=field(form, "code"),
+            keep_session=signed.session_id,
             actor=user_actor(request, user),
         )
     except RelayError as exc:
         return _setup_page(request, user, required=required, sealed=sealed, refused=exc)
-    shown = _recovery_codes_page(request, user, codes)
+    shown = _recovery_codes_page(
+        request, user, enabled.recovery_codes, other_sessions_ended=enabled.other_sessions_ended
+    )
     return with_security_notice(request, shown, user, Action.USER_TWO_FACTOR_ENABLED)
 
 
@@ -134,13 +174,16 @@ async def enable(
 async def disable(
     request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
 ) -> Response:
-    """Turn two-factor sign-in off: the password and a code required."""
+    """Turn two-factor sign-in off: the password and a code (or a recovery code)
+    required."""
     user = signed.user
     try:
         keys = await _keys_after_password(request, session, user, form, error_id="disable-password")
-        await two_factor.disable(
-            session, user=user, keys=keys, code=field(form, "code"), actor=user_actor(request, user)
-        )
+        # Refused before a code is spent on it.
+        async with read_session(request) as read:
+            await two_factor.ensure_may_disable(read, user=user)
+        proof = await _second_factor_again(request, user, keys, form)
+        await two_factor.disable(session, user=user, proof=proof, actor=user_actor(request, user))
     except RelayError as exc:
         errors = error_for(exc, {"code": "disable-code"}, "disable-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
@@ -152,15 +195,17 @@ async def disable(
 async def replace_recovery_codes(
     request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
 ) -> Response:
-    """Ten new recovery codes, shown once; the old ones stop working. Password required."""
+    """Ten new recovery codes, shown once; the old ones stop working. The password and
+    a code (or a recovery code) required."""
     user = signed.user
     try:
         keys = await _keys_after_password(request, session, user, form, error_id="codes-password")
+        proof = await _second_factor_again(request, user, keys, form)
         codes = await two_factor.replace_recovery_codes(
-            session, user=user, keys=keys, actor=user_actor(request, user)
+            session, user=user, keys=keys, proof=proof, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        errors = error_for(exc, {}, "codes-password")
+        errors = error_for(exc, {"code": "codes-code"}, "codes-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
     shown = _recovery_codes_page(request, user, codes)
     return with_security_notice(request, shown, user, Action.USER_RECOVERY_CODES_REPLACED)
@@ -172,21 +217,21 @@ def _code_check(
     user: User,
     code: str,
     client: Actor,
-    factors: list[two_factor.Factor],
+    proofs: list[two_factor.SecondFactorProof],
 ) -> signin.Check:
-    """Whether `code` is the pending user's second factor, checked (and used up) in a
-    short transaction of its own; the factor it was goes into `factors`."""
+    """Whether `code` is the user's second factor, checked (and used up) in a short
+    transaction of its own; the proof goes into `proofs`."""
 
     async def code_matches(found: User | None) -> bool:
         if found is None or found.id != user.id:
             return False
         async with database.sessionmaker.begin() as session:
-            factor = await two_factor.check_code(
+            proof = await two_factor.prove_second_factor(
                 session, user=found, keys=keys, code=code, actor=as_user(found, client)
             )
-        if factor is not None:
-            factors.append(factor)
-        return factor is not None
+        if proof is not None:
+            proofs.append(proof)
+        return proof is not None
 
     return code_matches
 
@@ -218,7 +263,7 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
         response = redirect(request, "/login", flash=pending_sign_ins.TOO_MANY_CODES)
         delete_cookie(request, response, PENDING_SIGN_IN_COOKIE)
         return response
-    factors: list[two_factor.Factor] = []
+    proofs: list[two_factor.SecondFactorProof] = []
     try:
         keys = _keys(request)
         await dashboard_attempt(request, "sign-in")
@@ -227,7 +272,7 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
             email=user.email,
             client=client,
             backoff_max=settings_of(request).signin_backoff_max,
-            check=_code_check(database, keys, user, field(form, "code"), client, factors),
+            check=_code_check(database, keys, user, field(form, "code"), client, proofs),
             refusal=two_factor.CODE_REFUSED,
             details={"factor": "two-factor code"},
         )
@@ -237,17 +282,17 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
     if not await pending_sign_ins.finish_pending(session, token=token):
         # The code is used up all the same: its notice goes out either way.
         timed_out = redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
-        return _with_code_notice(request, timed_out, user, factors)
+        return _with_code_notice(request, timed_out, user, proofs)
     await signin.record_sign_in(session, user, client)
     signed_in = await start_signed_in(request, session, user, HOME)
     delete_cookie(request, signed_in, PENDING_SIGN_IN_COOKIE)
-    return _with_code_notice(request, signed_in, user, factors)
+    return _with_code_notice(request, signed_in, user, proofs)
 
 
 def _with_code_notice(
-    request: Request, response: Response, user: User, factors: list[two_factor.Factor]
+    request: Request, response: Response, user: User, proofs: list[two_factor.SecondFactorProof]
 ) -> Response:
     """`response`, mailing the user when the code given was a recovery code."""
-    if two_factor.Factor.RECOVERY_CODE in factors:
+    if any(proof.factor is two_factor.Factor.RECOVERY_CODE for proof in proofs):
         return with_security_notice(request, response, user, Action.USER_RECOVERY_CODE_USED)
     return response
