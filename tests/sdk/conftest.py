@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -22,6 +23,23 @@ from tests.factories import TenantFixture
 from tests.live_server import LiveServer
 
 RELAYCTL = str(Path(sys.executable).with_name("relayctl"))
+
+# What nothing relayctl prints may hold, a line's own end aside: C0 and C1 controls,
+# DEL, bidi marks, line separators and lone surrogates.
+RAW_CONTROLS = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u2028\u2029\ud800-\udfff]"
+)
+# A title-setting OSC sequence, a colour, a bidi override, CSI on its own, a carriage
+# return, and markup with a closing tag nothing opened; then as relayctl shows it.
+HOSTILE = "[/bold] \x1b]0;pwned\x07 \x1b[31mred \u202eexe.txt \x9b2J over\rwritten"
+SHOWN = "[/bold] \\x1b]0;pwned\\x07 \\x1b[31mred \\u202eexe.txt \\x9b2J over\\rwritten"
+
+
+def assert_nothing_raw(*printed: str) -> None:
+    """No control character in what relayctl printed: each shown as an escape."""
+    for text in printed:
+        assert not RAW_CONTROLS.search(text), text
 
 
 @pytest.fixture

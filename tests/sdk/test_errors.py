@@ -20,7 +20,7 @@ from relay_sdk import (
     RelayError,
     ValidationError,
 )
-from tests.sdk.conftest import Connect
+from tests.sdk.conftest import HOSTILE, SHOWN, Connect
 
 pytestmark = pytest.mark.backend_independent
 
@@ -84,3 +84,25 @@ async def test_an_answer_that_is_not_json_keeps_its_text_as_detail(
         await relay.datasets.list()
     assert (raised.value.status_code, raised.value.detail) == (502, "Bad Gateway")
     assert raised.value.request_id  # the id the SDK sent, since the answer had none
+
+
+@pytest.mark.parametrize(
+    ("detail", "message"),
+    [
+        (HOSTILE, f"422: {SHOWN}"),
+        ([{"loc": ["body", "name"], "msg": HOSTILE, "type": "value_error"}], f"422: name: {SHOWN}"),
+    ],
+)
+async def test_the_message_escapes_control_characters_and_detail_keeps_them(
+    connect: Connect, api_key: str, detail: object, message: str
+) -> None:
+    """A message goes to terminals and logs: a server's detail is shown, never sent."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(422, json={"detail": detail})
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    with pytest.raises(ValidationError) as raised:
+        await relay.datasets.list()
+    assert raised.value.detail == detail
+    assert str(raised.value) == message

@@ -1,5 +1,6 @@
 """relayctl scan: keys found by pattern and checksum in files, staged changes and history,
-masked in the output; binary, large and linked files skipped and said to be."""
+masked in the output; binary, large and linked files skipped and said to be; file names
+shown with their control characters escaped."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from relay.auth.keys import generate_key
 from relay_sdk.scan import MAX_FILE_BYTES
-from tests.sdk.conftest import run_relayctl
+from tests.sdk.conftest import assert_nothing_raw, run_relayctl
 
 pytestmark = pytest.mark.backend_independent
 
@@ -134,3 +135,57 @@ def test_git_modes_outside_a_repository_exit_2(tmp_path: Path) -> None:
     assert outside.returncode == 2
     assert outside.stderr.startswith("relayctl: error: ")
     assert len(outside.stderr.splitlines()) == 1
+
+
+# A title-setting OSC sequence and a colour in a file name; a bidi override in another.
+HOSTILE_NAME = "\x1b]0;pwned\x07\x1b[31mred.env"
+HOSTILE_SHOWN = "\\x1b]0;pwned\\x07\\x1b[31mred.env"
+
+
+def test_file_names_are_reported_with_their_control_characters_escaped(tmp_path: Path) -> None:
+    key = generate_key()
+    (tmp_path / HOSTILE_NAME).write_text(f"KEY={key}\n")
+    (tmp_path / "\u202egnp.exe").write_bytes(b"\0binary")
+    # Bytes that are not UTF-8, as a file name may hold on Linux.
+    (tmp_path / os.fsdecode(b"\xff\x9b.env")).write_text(f"KEY={key}\n")
+
+    found = scan(".", cwd=tmp_path)
+    assert found.returncode == 1
+    assert found.stdout == (
+        f"{HOSTILE_SHOWN}:1: Relay API key {key[:12]}...\n"
+        f"\\udcff\\udc9b.env:1: Relay API key {key[:12]}...\n"
+    )
+    assert "skipped 1 binary (\\u202egnp.exe)" in found.stderr
+    assert_nothing_raw(found.stdout, found.stderr)
+
+    as_json = scan("--json", ".", cwd=tmp_path)
+    assert as_json.stdout.isascii()
+    assert {finding["path"] for finding in json.loads(as_json.stdout)} == {
+        HOSTILE_NAME,
+        os.fsdecode(b"\xff\x9b.env"),
+    }
+
+
+def test_staged_file_names_are_reported_with_their_control_characters_escaped(
+    repository: Path,
+) -> None:
+    key = generate_key()
+    (repository / HOSTILE_NAME).write_text(f"KEY={key}\n")
+    git(repository, "add", ".")
+    found = scan("--staged", cwd=repository)
+    assert found.returncode == 1
+    assert found.stdout == f"{HOSTILE_SHOWN}:1: Relay API key {key[:12]}...\n"
+    assert_nothing_raw(found.stdout, found.stderr)
+
+
+def test_a_file_name_taken_for_an_option_is_one_escaped_line(tmp_path: Path) -> None:
+    """pre-commit passes the commit's file names as arguments, and Click's answer to an
+    unknown option quotes it as it is."""
+    name = "--\x1b]0;pwned\x07"
+    (tmp_path / name).write_text("x\n")
+    refused = scan(name, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        "relayctl: error: No such option: --\\x1b]0;pwned\\x07. See 'relayctl scan --help'.\n"
+    )

@@ -3,7 +3,9 @@
 Every one carries `status_code` (None when no answer came), `detail` (the API's
 `detail`: a string, or FastAPI's list of validation errors) and `request_id` (the
 answer's X-Request-ID, else the id the SDK sent), so a failure can be found in
-the server's log.
+the server's log. The message shows the `detail` on one line with its control
+characters escaped (relay_sdk.escapes), as Python's own messages show a value by its
+repr: a message goes to terminals and logs, and the server is not trusted with them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from relay_sdk.escapes import escape_controls
 from relay_sdk.rate_limits import RateLimitStatus
 
 EXPIRED_DETAIL = "API key expired"
@@ -107,10 +110,13 @@ _ERRORS_BY_STATUS: dict[int, type[APIStatusError]] = {
 
 
 def describe_detail(detail: Any) -> str:
-    """One line for a `detail`: FastAPI's validation list becomes "field: message; ..."."""
+    """One line for a `detail`: FastAPI's validation list becomes "field: message; ...",
+    and control characters are escaped."""
     if isinstance(detail, list):
-        return "; ".join(_describe_validation_error(error) for error in detail)
-    return str(detail)
+        text = "; ".join(_describe_validation_error(error) for error in detail)
+    else:
+        text = str(detail)
+    return escape_controls(text)
 
 
 def _describe_validation_error(error: Any) -> str:

@@ -1,14 +1,24 @@
 """relayctl's entry point: the command tree, and the one place where failures become
-a line on stderr and an exit status (see ExitCode)."""
+a line on stderr and an exit status (see ExitCode). Usage mistakes and a bug's
+traceback are written by output too, not by Typer, which prints only its help screens."""
 
 from __future__ import annotations
 
 import sys
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from relay_sdk.cli import audit, datasets, keys, scan
-from relay_sdk.cli.output import CommandError, describe_error, exit_code_for, report_error
+from relay_sdk.cli.output import (
+    CommandError,
+    ExitCode,
+    describe_error,
+    exit_code_for,
+    prepare_streams,
+    report_crash,
+    report_error,
+)
 from relay_sdk.errors import RelayError
 
 app = typer.Typer(
@@ -27,12 +37,30 @@ app.command("scan")(scan.scan)
 
 
 def main() -> None:
-    """The console script: runs the command, turning expected failures into one line."""
+    """The console script: runs the command, turning expected failures and usage mistakes
+    into one line (Click's own answer to a mistake is a framed box, which quotes what was
+    typed, a file name given by pre-commit say, as it is)."""
+    prepare_streams()
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as error:
+        # `relayctl` or a group alone: Typer printed its help screen while raising this.
+        sys.exit(error.exit_code)
+    except ClickException as error:
+        context = getattr(error, "ctx", None)
+        see = f". See '{context.command_path} --help'." if context else ""
+        report_error(error.format_message().rstrip(".") + see)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        report_error("aborted")
+        sys.exit(ExitCode.OTHER)
     except CommandError as error:
         report_error(str(error))
         sys.exit(error.code)
     except RelayError as error:
         report_error(describe_error(error))
         sys.exit(exit_code_for(error))
+    except Exception:
+        report_crash()
+        sys.exit(ExitCode.OTHER)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 
-from relay_sdk.cli.output import CommandError, ExitCode, stderr
+from relay_sdk.cli.output import CommandError, ExitCode, print_note
 from relay_sdk.client import Relay
 
 
@@ -18,5 +18,5 @@ def connect() -> Relay:
         except ValueError as error:
             raise CommandError(str(error), ExitCode.AUTHENTICATION) from error
     for warning in caught:
-        stderr.print(f"relayctl: warning: {warning.message}", markup=False, soft_wrap=True)
+        print_note(f"relayctl: warning: {warning.message}")
     return client

@@ -17,10 +17,10 @@ from relay_sdk.cli.output import (
     print_done,
     print_fields,
     print_json,
+    print_line,
     print_list,
+    print_note,
     print_table,
-    stderr,
-    stdout,
 )
 from relay_sdk.cli.values import (
     format_rate_limit,
@@ -98,12 +98,12 @@ def _refuse_quiet_json(quiet: bool, as_json: bool) -> None:
 def _print_new_key(created: CreatedApiKey, *, quiet: bool, as_json: bool) -> None:
     """The new key, printed this once: alone with --quiet, in the JSON with --json."""
     if quiet:
-        typer.echo(created.key)
+        print_line(created.key)
         return
     _show(created, as_json=as_json)
     if not as_json:
-        stdout.print(created.key, markup=False, soft_wrap=True)
-        stderr.print("Store the key now: it is not shown again.")
+        print_line(created.key)
+        print_note("Store the key now: it is not shown again.")
 
 
 @app.command()
@@ -199,7 +199,7 @@ def rotate(
         rotated = relay.api_keys.rotate(key_id, grace_period_seconds=grace_seconds)
     _print_new_key(rotated, quiet=quiet, as_json=as_json)
     if not (quiet or as_json):
-        stderr.print(
+        print_note(
             "The old key is refused from now on."
             if grace_seconds == 0
             else f"The old key keeps working for {grace or '1h'} (never past its own expiry)."

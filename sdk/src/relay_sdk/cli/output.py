@@ -1,19 +1,44 @@
-"""How relayctl speaks: Rich tables for people, JSON for scripts, one-line errors, exit codes."""
+"""Everything relayctl writes, and the one module that may write it: tables and field
+lists for people, JSON for scripts, lines and notes, one-line errors, and exit codes.
+
+Every string is treated as data, whoever wrote it (the server, a file name, git,
+Click or relayctl itself):
+
+- nothing is read as Rich markup, emoji codes or highlighted: each cell reaches Rich as
+  a `Text` (a str cell is parsed as markup, and `[/bold] oops` raised MarkupError);
+  lines and notes are written to the stream directly, without Rich;
+- no character that could steer the terminal is sent (C0 and C1 controls, DEL, bidi
+  marks, line separators, lone surrogates): relay_sdk.escapes writes each as a Python
+  string literal writes it, `\\t`, `\\n`, `\\r`, `\\xNN` below U+0100 (`\\x1b`),
+  `\\uNNNN` above (`\\u202e`); a backslash stays as it is (see there for why);
+- a character the terminal's encoding lacks is written as such an escape too
+  (prepare_streams), not a UnicodeEncodeError;
+- JSON is written with ensure_ascii, so it is printable ASCII only: control, C1 and
+  bidi characters are `\\u` escapes, which any JSON reader reads back exactly.
+
+tests/sdk/test_output_is_the_only_writer.py fails when any other module of relay_sdk
+prints, writes to sys.stdout or sys.stderr, uses Rich or Click's echo, or runs a
+program that could write to the terminal itself. What Typer still writes is its help
+screens and shell completion: relayctl's own text, never data.
+"""
 
 from __future__ import annotations
 
 import enum
+import io
 import itertools
 import json
 import sys
+import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TextIO, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from relay_sdk.errors import (
     AuthenticationError,
@@ -24,11 +49,18 @@ from relay_sdk.errors import (
     RelayError,
     ValidationError,
 )
+from relay_sdk.escapes import escape_controls
 from relay_sdk.models import to_json
 
-# Piped output is not wrapped at Rich's default 80 columns: a table's rows stay whole lines.
-stdout = Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
-stderr = Console(stderr=True, highlight=False)
+# Tables only; cells are Text, so markup, emoji codes and highlighting are off for nothing,
+# but stay off should anything else ever reach it. Piped output is not wrapped at Rich's
+# default 80 columns: a table's rows stay whole lines.
+_tables = Console(
+    highlight=False,
+    markup=False,
+    emoji=False,
+    width=None if sys.stdout.isatty() else 1000,
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 LimitOption = Annotated[int, typer.Option(min=1, help="Show at most this many, newest first.")]
@@ -81,13 +113,43 @@ def describe_error(error: RelayError) -> str:
     return message
 
 
+def prepare_streams() -> None:
+    """Characters the terminal's encoding lacks are written as escapes (`\\xe9`) instead
+    of raising UnicodeEncodeError: a dataset's name must not stop `datasets list` for
+    whoever's locale is not UTF-8."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _write_line(stream: TextIO, text: str) -> None:
+    stream.write(escape_controls(text) + "\n")
+
+
+def print_line(text: str) -> None:
+    """One line on stdout; a newline in `text` is shown as `\\n`, not started."""
+    _write_line(sys.stdout, text)
+
+
+def print_note(text: str) -> None:
+    """One line on stderr: what people should know beside the output itself."""
+    _write_line(sys.stderr, text)
+
+
 def report_error(message: str) -> None:
-    stderr.print(f"relayctl: error: {message}", markup=False, soft_wrap=True)
+    print_note(f"relayctl: error: {message}")
+
+
+def report_crash() -> None:
+    """The exception being handled, as Python prints its traceback, but through
+    escape_controls: its message may quote what a server sent."""
+    for line in traceback.format_exc().rstrip("\n").split("\n"):
+        print_note(line)
 
 
 def print_json(value: Any) -> None:
     """Models (or lists of them) in the API's own JSON shape, on stdout."""
-    sys.stdout.write(json.dumps(to_json(value), indent=2) + "\n")
+    sys.stdout.write(json.dumps(to_json(value), indent=2, ensure_ascii=True) + "\n")
 
 
 def print_done(message: str, result: dict[str, Any], *, as_json: bool) -> None:
@@ -95,7 +157,7 @@ def print_done(message: str, result: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:
-        stdout.print(message, markup=False)
+        print_line(message)
 
 
 def format_time(value: datetime | None, *, none: str = "never", seconds: bool = False) -> str:
@@ -103,21 +165,26 @@ def format_time(value: datetime | None, *, none: str = "never", seconds: bool = 
     return value.astimezone(UTC).strftime(time_format) if value else none
 
 
+def _cell(value: object) -> Text:
+    # str(): a server's JSON may hold a number or an object where a name belongs.
+    return Text(escape_controls(str(value)))
+
+
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[str]], *, uncut: Sequence[str] = ("ID",)
 ) -> None:
     """A table on stdout; the `uncut` columns (ids people copy) are never shortened."""
-    rows = list(rows)
+    cells = [[_cell(value) for value in row] for row in rows]
     table = Table()
     for index, column in enumerate(columns):
         if column in uncut:
-            widest = max((len(row[index]) for row in rows), default=len(column))
-            table.add_column(column, no_wrap=True, min_width=widest)
+            widest = max((row[index].cell_len for row in cells), default=len(column))
+            table.add_column(_cell(column), no_wrap=True, min_width=widest)
         else:
-            table.add_column(column, overflow="fold")
-    for row in rows:
+            table.add_column(_cell(column), overflow="fold")
+    for row in cells:
         table.add_row(*row)
-    stdout.print(table)
+    _tables.print(table)
 
 
 @dataclass(frozen=True)
@@ -147,7 +214,7 @@ def print_newest(
     found = list(items if show_all else itertools.islice(items, limit + 1))
     print_list(found if show_all else found[:limit], columns, as_json=as_json)
     if not show_all and len(found) > limit:
-        stderr.print(f"Showing the newest {limit}; --limit N or --all for more.")
+        print_note(f"Showing the newest {limit}; --limit N or --all for more.")
 
 
 def print_fields(fields: Sequence[tuple[str, str]]) -> None:
@@ -156,5 +223,5 @@ def print_fields(fields: Sequence[tuple[str, str]]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for name, value in fields:
-        table.add_row(name, value)
-    stdout.print(table)
+        table.add_row(_cell(name), _cell(value))
+    _tables.print(table)

@@ -7,14 +7,19 @@ the key masked to its 12-character prefix; what was scanned and skipped, to stde
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from relay_sdk.cli.output import CommandError, ExitCode, JsonOption, stderr
+from relay_sdk.cli.output import (
+    CommandError,
+    ExitCode,
+    JsonOption,
+    print_json,
+    print_line,
+    print_note,
+)
 from relay_sdk.scan import GitError, ScanResult, scan_history, scan_paths, scan_staged
 from relay_sdk.scan.report import ReportError, send_report
 
@@ -76,7 +81,7 @@ def scan(
         except ReportError as error:
             code = {"signing": ExitCode.USAGE, "connection": ExitCode.CONNECTION}
             raise CommandError(str(error), code.get(error.kind, ExitCode.AUTHENTICATION)) from error
-        stderr.print(f"relayctl scan: reported {received} keys to {report}", markup=False)
+        print_note(f"relayctl scan: reported {received} keys to {report}")
     if result.findings:
         raise typer.Exit(KEYS_FOUND)
 
@@ -87,10 +92,10 @@ def _print_findings(result: ScanResult, *, as_json: bool) -> None:
             {"path": f.path, "line": f.line, "commit": f.commit, "key_prefix": f.key_prefix}
             for f in result.findings
         ]
-        sys.stdout.write(json.dumps(findings, indent=2) + "\n")
+        print_json(findings)
         return
     for finding in result.findings:
-        sys.stdout.write(f"{finding.location}: Relay API key {finding.key_prefix}...\n")
+        print_line(f"{finding.location}: Relay API key {finding.key_prefix}...")
 
 
 def _print_summary(result: ScanResult) -> None:
@@ -101,4 +106,4 @@ def _print_summary(result: ScanResult) -> None:
             ", ..." if len(skipped) > _LISTED_SKIPS else ""
         )
         parts.append(f"skipped {len(skipped)} {reason} ({listed})")
-    stderr.print("relayctl scan: " + "; ".join(parts), markup=False, soft_wrap=True)
+    print_note("relayctl scan: " + "; ".join(parts))
