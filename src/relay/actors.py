@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from relay.schemas import has_control_characters
+from relay.text import has_control_characters
 
 USER_AGENT_LENGTH = 200
 

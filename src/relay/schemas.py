@@ -1,12 +1,13 @@
-"""Field types shared by several domains' API schemas."""
+"""Field types and the base class shared by several domains' API schemas."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel
+
+from relay.text import TextRule
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -27,35 +28,40 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-# C0 controls but tab, newline and carriage return, and DEL. PostgreSQL cannot
-# store NUL at all, and none of them belongs in a name or a description.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+def text_rules_missing(annotation: Any) -> list[str]:
+    """Where `annotation` holds text without a TextRule: "str", "list[str]", ... (empty
+    when every string in it has one). Walks unions, lists, dicts and Annotated."""
+    if get_origin(annotation) is Annotated:
+        inner, *metadata = get_args(annotation)
+        if any(isinstance(item, TextRule) for item in metadata):
+            return []
+        return text_rules_missing(inner)
+    if annotation is str:
+        return ["str"]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        # A nested model is checked when it is defined, if it is an Input.
+        return [] if issubclass(annotation, Input) else [annotation.__name__]
+    return [found for arg in get_args(annotation) for found in text_rules_missing(arg)]
 
 
-def has_control_characters(value: str) -> bool:
-    return _CONTROL_CHARACTERS.search(value) is not None
+class Input(BaseModel):
+    """The base of every model Relay reads from outside (a body, a query string, a
+    leak report): each text field must say how it is accepted, with StoredText or
+    TransientText (relay.text). A field of bare `str` fails when the class is defined,
+    so no request model can let text through unchecked."""
 
-
-def storable(text: str) -> bool:
-    """False for text no database column can hold: NUL (PostgreSQL refuses it in any
-    text) or a lone surrogate (not encodable as UTF-8)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def reject_control_characters(value: str) -> str:
-    if has_control_characters(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-# Add to any user-supplied text field.
-NoControlCharacters = AfterValidator(reject_control_characters)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, field in cls.model_fields.items():
+            if any(isinstance(item, TextRule) for item in field.metadata):
+                continue
+            missing = text_rules_missing(field.annotation)
+            if missing:
+                raise TypeError(
+                    f"{cls.__name__}.{name}: {', '.join(missing)} without a TextRule; "
+                    "declare it Annotated[str, StoredText.of(column)] or TransientText(...)"
+                )
 
 
 class ErrorDetail(BaseModel):

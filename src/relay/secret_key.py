@@ -14,12 +14,12 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import String, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relay.config import Settings
-from relay.db import Base, Database
+from relay.db import Base, Database, StoredString
 
 _STORED_NAME = "secret_key"
 
@@ -27,8 +27,8 @@ _STORED_NAME = "secret_key"
 class ServerSecret(Base):
     __tablename__ = "server_secrets"
 
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    value: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    value: Mapped[str] = mapped_column(StoredString(100))
 
 
 def new_secret_key() -> str:

@@ -35,10 +35,15 @@ class Reporter:
         self, *tokens: str, url: str = "https://example.com/leak"
     ) -> tuple[bytes, dict[str, str]]:
         """A body listing `tokens` and the headers that sign it."""
-        entries: list[dict[str, Any]] = [
-            {"token": token, "type": "relay_api_key", "url": url, "source": "content"}
-            for token in tokens
-        ]
+        return self.report_entries(
+            [
+                {"token": token, "type": "relay_api_key", "url": url, "source": "content"}
+                for token in tokens
+            ]
+        )
+
+    def report_entries(self, entries: list[Any]) -> tuple[bytes, dict[str, str]]:
+        """A body of exactly these entries, whatever they are, and the signing headers."""
         body = json.dumps(entries).encode()
         return body, {
             "Content-Type": "application/json",

@@ -152,7 +152,7 @@ async def test_a_report_that_is_not_a_token_list_is_422(
     trusting_app: FastAPI, reporter: Reporter
 ) -> None:
     async with asgi_client(trusting_app) as client:
-        for body in (b'{"token": "x"}', b"not json", b'[{"token": 1}]'):
+        for body in (b'{"token": "x"}', b"not json", b"[" + b"{}," * 1000 + b"{}]"):
             headers = {
                 "X-Relay-Reporter-Key": reporter.key_id,
                 "X-Relay-Signature": reporter.sign(body),
@@ -160,6 +160,37 @@ async def test_a_report_that_is_not_a_token_list_is_422(
             response = await client.post(REPORTS, content=body, headers=headers)
             assert response.status_code == 422, body
             assert isinstance(response.json()["detail"], list)
+
+
+async def test_a_bad_entry_is_skipped_and_the_good_ones_still_revoke_their_keys(
+    trusting_app: FastAPI, db: Database, tenant_a: TenantFixture, reporter: Reporter
+) -> None:
+    """The review's poisoned report: one URL with a NUL was a 500 on PostgreSQL, the
+    whole report rolled back, and the leaked key kept working. Each entry stands alone
+    now; one whose place is unreadable still revokes its key."""
+    _, first = await make_api_key(db, tenant_a, name="First")
+    _, second = await make_api_key(db, tenant_a, name="Second")
+    _, third = await make_api_key(db, tenant_a, name="Third")
+    entries = [
+        {"token": first, "type": "relay_api_key", "url": "https://x/\u0000", "source": "x"},
+        {"token": 1},
+        "not an entry",
+        {"token": second, "type": "t", "url": "https://e.com/" + "İ" * 3000, "source": "s"},
+        {"token": "rl_live_\ud800", "type": "t", "url": "https://e.com", "source": "s"},
+        {"token": third, "type": "relay_api_key", "url": "https://e.com/ok", "source": "content"},
+    ]
+    body, headers = reporter.report_entries(entries)
+    async with asgi_client(trusting_app) as client:
+        response = await client.post(REPORTS, content=body, headers=headers)
+        assert (response.status_code, response.json()) == (202, {"received": 6})
+        for key in (first, second, third):
+            refused = await client.get(DATASETS, headers=key_headers(key))
+            assert (refused.status_code, refused.json()) == (401, INVALID)
+        events = (await client.get("/api/v1/audit-events", headers=tenant_a.headers)).json()
+    places = sorted(
+        event["details"]["url"] for event in events["items"] if event["action"] == "api_key.leaked"
+    )
+    assert places == ["(unreadable in the report)"] * 2 + ["https://e.com/ok"]
 
 
 async def test_reports_are_limited_per_address(trusting_app: FastAPI, reporter: Reporter) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 import httpx
 
 from relay.config import Settings
+from relay.db import Database
 from tests.leaks.reporter import Reporter
 from tests.live_server import run_server
 from tests.sdk.conftest import run_relayctl
 
 
 def test_a_key_found_by_the_scanner_is_reported_and_revoked(
-    settings: Settings, tmp_path: Path
+    settings: Settings, db: Database, tmp_path: Path
 ) -> None:
+    # `db`: its clean-up after the test deletes the tenant the server made.
     reporter = Reporter("laptop")
     signing_key = tmp_path / "reporter.pem"
     signing_key.write_bytes(reporter.pem())

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Self
 
-from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Integer, String, and_
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Integer, and_
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from relay.dashboard.tokens import new_token, token_hash
-from relay.db import Base, UTCDateTime, utcnow
+from relay.db import Base, StoredString, UTCDateTime, utcnow
 
 
 class _UserOwned:
@@ -26,7 +26,7 @@ class _LinkToken:
     kept), until it expires."""
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -54,8 +54,8 @@ class WebSession(_LinkToken, _UserOwned, Base):
 
     # Refreshed at most once a minute, with the address it was last seen from.
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    client_address: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(200))
+    client_address: Mapped[str | None] = mapped_column(StoredString(64))
+    user_agent: Mapped[str | None] = mapped_column(StoredString(200))
 
 
 class PendingSignIn(_LinkToken, _UserOwned, Base):
@@ -75,13 +75,14 @@ class PasswordResetToken(_LinkToken, _UserOwned, Base):
 
 
 class PendingSignUp(_LinkToken, Base):
-    """A sign-up waiting for its email to be confirmed: nothing else exists until then."""
+    """A link mailed to confirm an address, and nothing else: the organisation and the
+    password are chosen by whoever follows the link (the address's owner), never by
+    whoever asked for it. Every unexpired link of an address works, so links asked
+    for by someone else lock no one out."""
 
     __tablename__ = "pending_sign_ups"
 
-    email: Mapped[str] = mapped_column(String(320), index=True)
-    organisation: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(StoredString(320), index=True)
 
 
 class TwoFactor(Base):
@@ -93,7 +94,7 @@ class TwoFactor(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     # AES-GCM with a key derived from RELAY_SECRET_KEY, bound to the user (sealing.py).
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(StoredString(200))
     enabled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The latest time step whose code was accepted: no code of it or before is again.
     last_used_step: Mapped[int] = mapped_column(BigInteger)
@@ -105,4 +106,4 @@ class RecoveryCode(_UserOwned, Base):
     __tablename__ = "recovery_codes"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    code_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(StoredString(64))

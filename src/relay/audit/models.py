@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+from relay.db import Base, StoredJSON, StoredString, TenantOwned, UTCDateTime, utcnow
 
 
 class AuditEvent(TenantOwned, Base):
@@ -25,13 +25,13 @@ class AuditEvent(TenantOwned, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(StoredString(40))
     # "user:<email>", "api_key:<prefix>" or "system".
-    actor: Mapped[str] = mapped_column(String(340))
-    client_address: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(200))
-    target_type: Mapped[str | None] = mapped_column(String(20))
-    target_id: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(StoredString(340))
+    client_address: Mapped[str | None] = mapped_column(StoredString(64))
+    user_agent: Mapped[str | None] = mapped_column(StoredString(200))
+    target_type: Mapped[str | None] = mapped_column(StoredString(20))
+    target_id: Mapped[str | None] = mapped_column(StoredString(64))
     # A name to show (a key's name, a dataset's, a member's email) and small facts.
-    target_name: Mapped[str | None] = mapped_column(String(340))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    target_name: Mapped[str | None] = mapped_column(StoredString(340))
+    details: Mapped[dict[str, Any]] = mapped_column(StoredJSON, default=dict)

@@ -12,20 +12,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from relay.auth.models import ApiKey
 from relay.auth.scopes import ALL_SCOPES, ScopeName
 from relay.db import utcnow
-from relay.schemas import NoControlCharacters, UTCTimestamp
+from relay.schemas import Input, UTCTimestamp
+from relay.text import StoredText
 
-KeyName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    NoControlCharacters,
-]
+KeyName = Annotated[str, StoredText.of(ApiKey.name, min_length=1)]
 MAX_RATE_LIMIT_REQUESTS = 100_000
 MAX_RATE_LIMIT_SECONDS = 86_400
 MAX_GRACE_PERIOD_SECONDS = 7 * 86_400
@@ -46,7 +43,7 @@ Scopes = Annotated[
 ]
 
 
-class RateLimit(BaseModel):
+class RateLimit(Input):
     """At most `requests` in any `per_seconds` seconds; more get 429 with Retry-After."""
 
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +52,7 @@ class RateLimit(BaseModel):
     per_seconds: int = Field(ge=1, le=MAX_RATE_LIMIT_SECONDS, examples=[60])
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: KeyName = Field(examples=["Production Server"])
@@ -74,7 +71,7 @@ class ApiKeyCreate(BaseModel):
     rate_limit: RateLimit | None = None
 
 
-class ApiKeyUpdate(BaseModel):
+class ApiKeyUpdate(Input):
     """Rename a key or change its rate limit (`rate_limit: null` removes it)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +88,7 @@ class ApiKeyUpdate(BaseModel):
         return self
 
 
-class ApiKeyRotate(BaseModel):
+class ApiKeyRotate(Input):
     model_config = ConfigDict(extra="forbid")
 
     grace_period_seconds: int = Field(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
-from starlette.datastructures import FormData
 
 from relay.accounts import pending_sign_ins, sessions, sign_ups, two_factor
 from relay.dashboard import members, signin
@@ -28,7 +27,8 @@ from relay.dashboard.web import (
     start_signed_in,
 )
 from relay.db import ReadSessionDep, SessionDep, read_session
-from relay.errors import RelayError
+from relay.errors import ConflictError, NotFoundError, RelayError
+from relay.limits.policy import TooManyRequests
 from relay.links import public_url
 from relay.mail import Mailer, mailer_for
 from relay.tenants import service as tenants_service
@@ -58,7 +58,11 @@ def _signup_closed(request: Request) -> HTMLResponse:
 async def signup_page(request: Request) -> HTMLResponse:
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
-    return render(request, "signup.html")
+    return render(request, "signup.html", {"by_mail": _can_mail(request)})
+
+
+def _can_mail(request: Request) -> bool:
+    return mailer_for(settings_of(request)) is not None
 
 
 @router.post("/signup")
@@ -70,7 +74,7 @@ async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Re
     try:
         await dashboard_attempt(request, "sign-up")
         if mailer is not None:
-            return await _sign_up_by_mail(request, session, mailer, form)
+            return await _sign_up_by_mail(request, session, mailer, values["email"])
         _tenant, owner = await tenants_service.create_tenant(
             session,
             name=values["organisation"],
@@ -80,26 +84,25 @@ async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Re
     except RelayError as exc:
         await session.rollback()  # no tenant without its owner
         errors = error_for(exc, SIGNUP_FIELDS, "password")
-        context = {"errors": errors, "values": values}
+        context = {"errors": errors, "values": values, "by_mail": mailer is not None}
         return render(request, "signup.html", context, status_code=exc.status_code)
     return await start_signed_in(request, session, owner, HOME)
 
 
 async def _sign_up_by_mail(
-    request: Request, session: SessionDep, mailer: Mailer, form: FormData
+    request: Request, session: SessionDep, mailer: Mailer, email: str
 ) -> HTMLResponse:
-    """Keep the sign-up until its email is confirmed, and answer the same whether the
-    email is new or taken: the same checks, the same argon2 work, the same page; the
-    message (sent after the answer) is the only difference."""
-    organisation, email = field(form, "organisation"), field(form, "email")
-    tenants_service.check_tenant_name(organisation)
-    tenants_service.check_email(email)
-    email = tenants_service.normalize_email(email)
-    await dashboard_attempt(request, "email", email)
-    password_hash = await tenants_service.prepare_password(field(form, "password"))
-    token = await sign_ups.request_sign_up(
-        session, organisation=organisation, email=email, password_hash=password_hash
-    )
+    """Mail a link to finish signing up, and answer the same whether the email is new
+    or taken; the message (sent after the answer) is the only difference. Past the
+    address's share of messages none is sent, and the page says that the links
+    already sent still work: asking for more cannot lock the address's owner out."""
+    email = tenants_service.clean_email(email)
+    try:
+        await dashboard_attempt(request, "email", email)
+    except TooManyRequests:
+        context = {"email": email, "already_sent": True}
+        return render(request, "signup_check_email.html", context)
+    token = await sign_ups.request_sign_up(session, email=email)
     settings = settings_of(request)
     mail = (
         sign_ups.confirmation_mail(email, public_url(settings, f"/signup/confirm/{token}"))
@@ -121,21 +124,44 @@ async def signup_confirmation_page(
         pending = await sign_ups.find_sign_up(session, token=token)
     except RelayError as exc:
         return link_unusable(request, exc, "Sign up")
-    context = {"token": token, "email": pending.email, "organisation": pending.organisation}
+    context = {"token": token, "email": pending.email}
     return render(request, "signup_confirm.html", context, no_store=True)
 
 
 @router.post("/signup/confirm/{token}")
 async def confirm_signup(
-    request: Request, session: SessionDep, token: str, _form: CheckedForm
+    request: Request, session: SessionDep, token: str, form: CheckedForm
 ) -> Response:
+    """Create the account with the organisation's name and the password chosen here,
+    by whoever followed the link."""
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
     try:
-        owner = await sign_ups.confirm_sign_up(session, token=token)
+        async with read_session(request) as read:
+            email = (await sign_ups.find_sign_up(read, token=token)).email
+    except RelayError as exc:
+        return link_unusable(request, exc, "Sign up")
+    organisation = field(form, "organisation")
+    try:
+        await dashboard_attempt(request, "sign-up")
+        tenants_service.clean_tenant_name(organisation)
+        # Hashed before this request's transaction starts: no lock waits on argon2.
+        password_hash = await tenants_service.prepare_password(field(form, "password"))
+        owner = await sign_ups.confirm_sign_up(
+            session, token=token, organisation=organisation, password_hash=password_hash
+        )
+    except (NotFoundError, ConflictError) as exc:
+        await session.rollback()
+        return link_unusable(request, exc, "Sign up")
     except RelayError as exc:
         await session.rollback()  # the link stays usable when the account was not made
-        return link_unusable(request, exc, "Sign up")
+        context = {
+            "token": token,
+            "email": email,
+            "values": {"organisation": organisation},
+            "errors": error_for(exc, SIGNUP_FIELDS, "password"),
+        }
+        return render(request, "signup_confirm.html", context, refused=exc, no_store=True)
     return await start_signed_in(request, session, owner, HOME)
 
 

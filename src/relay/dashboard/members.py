@@ -73,8 +73,7 @@ async def invite_member(
     passed their checks (the page counts its mail limits there) and may refuse."""
     if inviter.role != tenants_service.OWNER:
         raise RelayError("Only the owner can invite members", field="email")
-    tenants_service.check_email(email)
-    address = tenants_service.normalize_email(email)
+    address = tenants_service.clean_email(email)
     if before_issuing is not None:
         await before_issuing(address)
     member = await tenants_service.find_user(session, address)

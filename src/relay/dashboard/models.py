@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+from relay.db import Base, StoredString, TenantOwned, UTCDateTime, utcnow
 
 
 class Invitation(TenantOwned, Base):
@@ -18,8 +18,8 @@ class Invitation(TenantOwned, Base):
     __tablename__ = "invitations"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    email: Mapped[str] = mapped_column(String(320))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(StoredString(320))
+    token_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
     invited_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -39,8 +39,8 @@ class LoginFailure(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    email: Mapped[str] = mapped_column(String(320))
-    address: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(StoredString(320))
+    address: Mapped[str] = mapped_column(StoredString(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # An attempt is recorded before its password is checked: pending until then.
     pending: Mapped[bool] = mapped_column(default=False)

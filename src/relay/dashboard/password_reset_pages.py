@@ -55,8 +55,7 @@ async def forgot_password(request: Request, session: SessionDep, form: CheckedFo
         return render(request, "forgot_password.html", {"can_mail": False}, status_code=404)
     email = field(form, "email")
     try:
-        tenants_service.check_email(email)
-        email = tenants_service.normalize_email(email)
+        email = tenants_service.clean_email(email)
         await dashboard_attempt(request, "password-reset")
         await dashboard_attempt(request, "email", email)
     except RelayError as exc:

@@ -124,7 +124,9 @@ async def checked_sign_in(
     SignInRefused(`refusal`) or TooManyFailures otherwise; a refusal for an existing
     user is an audit event of their tenant (with `details`). `client` is the browser
     asking."""
-    email = tenants_service.normalize_email(email)
+    # An address Relay could not keep has no account: its failures count as those of
+    # "" (and of the client's address), never stored as typed.
+    email = tenants_service.lookup_email(email) or ""
     address = client.client_address or "unknown"
     attempt = await _reserve_attempt(database, email=email, address=address)
     async with database.read_sessionmaker() as session:

@@ -35,8 +35,8 @@ from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
-from relay.schemas import storable
 from relay.tenants.models import User
+from relay.text import storable
 
 # Cookie names; with RELAY_COOKIE_SECURE they get the __Host- prefix, which browsers
 # only accept from a secure origin, for the whole site and no other domain: a

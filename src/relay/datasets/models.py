@@ -6,10 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+from relay.db import (
+    Base,
+    StoredJSON,
+    StoredLongText,
+    StoredString,
+    TenantOwned,
+    UTCDateTime,
+    utcnow,
+)
 
 
 class Dataset(TenantOwned, Base):
@@ -21,9 +29,9 @@ class Dataset(TenantOwned, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    artifact_types: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(StoredString(200))
+    description: Mapped[str | None] = mapped_column(StoredLongText)
+    artifact_types: Mapped[list[dict[str, Any]]] = mapped_column(StoredJSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

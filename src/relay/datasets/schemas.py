@@ -15,30 +15,30 @@ from pydantic import (
     model_validator,
 )
 
-from relay.schemas import NoControlCharacters
+from relay.datasets.models import Dataset
+from relay.schemas import Input
+from relay.text import StoredText, TransientText
 
 MAX_ARTIFACT_TYPES = 50
 
-DatasetName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    NoControlCharacters,
-]
-Description = Annotated[str, StringConstraints(max_length=5000), NoControlCharacters]
+DatasetName = Annotated[str, StoredText.of(Dataset.name, min_length=1)]
+# The column is unbounded text; 5,000 characters is the product's limit.
+Description = Annotated[str, StoredText(max_length=5000, strip=False, single_line=False)]
 
 
-class ArtifactType(BaseModel):
+class ArtifactType(Input):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")] = Field(
-        examples=["bounding_box"]
-    )
-    description: Annotated[str, StringConstraints(max_length=500), NoControlCharacters] | None = (
-        None
-    )
-    color: Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")] | None = Field(
-        default=None, examples=["#3B82F6"]
-    )
+    name: Annotated[
+        str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$"), StoredText(max_length=64)
+    ] = Field(examples=["bounding_box"])
+    description: (
+        Annotated[str, StoredText(max_length=500, strip=False, single_line=False)] | None
+    ) = None
+    color: (
+        Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$"), StoredText(max_length=7)]
+        | None
+    ) = Field(default=None, examples=["#3B82F6"])
 
 
 def _unique_names(artifact_types: list[ArtifactType]) -> list[ArtifactType]:
@@ -54,7 +54,7 @@ ArtifactTypes = Annotated[
 ]
 
 
-class DatasetCreate(BaseModel):
+class DatasetCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: DatasetName
@@ -62,7 +62,7 @@ class DatasetCreate(BaseModel):
     artifact_types: ArtifactTypes = Field(default_factory=list)
 
 
-class DatasetUpdate(BaseModel):
+class DatasetUpdate(Input):
     """A partial update: only the fields sent change; `description: null` clears it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -100,16 +100,15 @@ class DatasetPage(BaseModel):
     next_cursor: str | None
 
 
-class DatasetListQuery(BaseModel):
+class DatasetListQuery(Input):
     """The list's query string. A parameter it does not know is ignored."""
 
     page: int | None = Field(
         default=None, ge=1, le=1_000_000, description="Page number; 1 when omitted."
     )
     page_size: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(
+    cursor: Annotated[str, TransientText(max_length=100)] | None = Field(
         default=None,
-        max_length=100,
         description="A previous page's `next_cursor`: the page right after it, "
         "however deep, and stable while datasets are added or deleted. Not with `page`.",
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+from relay.db import Base, StoredString, TenantOwned, UTCDateTime, utcnow
 
 
 class LeakNotice(TenantOwned, Base):
@@ -17,8 +17,8 @@ class LeakNotice(TenantOwned, Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
     # "<name> (<prefix>…)", as the key was called when it leaked.
-    key_label: Mapped[str] = mapped_column(String(200))
-    url: Mapped[str] = mapped_column(String(2000))
-    source: Mapped[str] = mapped_column(String(200))
+    key_label: Mapped[str] = mapped_column(StoredString(200))
+    url: Mapped[str] = mapped_column(StoredString(2000))
+    source: Mapped[str] = mapped_column(StoredString(200))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,7 +22,6 @@ from relay.leaks import service
 from relay.leaks.replays import SeenReports
 from relay.leaks.schemas import (
     LEAK_REPORT_SCHEMA,
-    LeakedToken,
     LeakReportBody,
     ReportReceived,
 )
@@ -76,14 +75,15 @@ async def report_leaked_keys(request: Request) -> Any:
     ):
         return JSONResponse({"detail": BAD_SIGNATURE}, status_code=401)
     try:
-        tokens: list[LeakedToken] = LeakReportBody.validate_python(parse_bounded_json(body))
-    except ValueError as exc:  # not JSON, or not the report's shape
+        items = LeakReportBody.validate_python(parse_bounded_json(body))
+    except ValueError as exc:  # not JSON, or not a list of at most so many entries
         errors = exc.errors() if isinstance(exc, ValidationError) else []
         return validation_response(
             [dict(error) for error in errors]
             or [{"type": "json_invalid", "loc": ["body"], "msg": "The body is not JSON"}]
         )
     seen: SeenReports = request.app.state.seen_reports
+    tokens = service.read_entries(items)
     digest = hashlib.sha256(body).hexdigest()
     if not await seen.first_time(digest):
         raise ReplayedReport("This report was already received")
@@ -100,4 +100,4 @@ async def report_leaked_keys(request: Request) -> Any:
     verifier: KeyVerifier = request.app.state.verifier
     for api_key in revoked:
         verifier.cache.forget(api_key.key_hash)
-    return ReportReceived(received=len(tokens))
+    return ReportReceived(received=len(items))

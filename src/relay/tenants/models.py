@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, UTCDateTime, utcnow
+from relay.db import Base, StoredString, UTCDateTime, utcnow
 
 
 class Tenant(Base):
     __tablename__ = "tenants"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(StoredString(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Every member must sign in with a second factor (set by the owner).
     require_two_factor: Mapped[bool] = mapped_column(default=False)
@@ -29,7 +29,7 @@ class User(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
     # Stored lower-cased, so uniqueness ignores case.
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20), default="member")
+    email: Mapped[str] = mapped_column(StoredString(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(StoredString(200))
+    role: Mapped[str] = mapped_column(StoredString(20), default="member")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
