@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.secret_detector import secret_shapes_in
+
 RELAY = str(Path(sys.executable).with_name("relay"))
 
 
@@ -98,3 +100,6 @@ def run_server(
     finally:
         process.terminate()
         process.wait(timeout=15)
+    # Whatever the test did, the server's log must hold nothing shaped like a secret.
+    found = secret_shapes_in(log_path.read_text(errors="replace"))
+    assert not found, f"{log_path} seems to hold secrets: {', '.join(found[:10])}"

@@ -195,7 +195,9 @@ def create_engine(settings: Settings, *, bounded: bool = True) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": settings.db_connect_timeout})
+        engine = create_async_engine(
+            url, connect_args={"timeout": settings.db_connect_timeout}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
@@ -210,6 +212,9 @@ def create_engine(settings: Settings, *, bounded: bool = True) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
+        # A failed statement's error (and so a logged traceback) names no value: a
+        # password hash or a key digest among them was once logged with a 500.
+        hide_parameters=True,
         connect_args={"timeout": settings.db_connect_timeout}
         | ({"command_timeout": settings.db_statement_timeout} if bounded else {}),
     )

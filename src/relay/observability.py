@@ -1,7 +1,8 @@
 """Structured logs: one JSON line per request, with a request id the client can send.
 
 The access line names the key by its 12-character prefix at most; a key, a
-password or a session token is never logged.
+password or a session token is never logged, and whatever has their shape is
+redacted from every line (relay.log_redaction).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay import metrics
+from relay.log_redaction import redact
 
 access_logger = logging.getLogger("relay.access")
 
@@ -32,7 +34,8 @@ _STANDARD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any extra fields."""
+    """One JSON object per line: time, level, logger, message and any extra fields,
+    with anything shaped like a secret redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -44,7 +47,11 @@ class JsonFormatter(logging.Formatter):
         line |= {k: v for k, v in record.__dict__.items() if k not in _STANDARD_FIELDS}
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        # Last, on the whole line: whatever a message, an extra field or a traceback
+        # holds, nothing shaped like a secret leaves (relay.log_redaction).
+        return redact(json.dumps(line, default=str))
 
 
 JsonFormatter.converter = time.gmtime
