@@ -7,17 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from relay.text import has_control_characters
+from relay.text import StoredText, UnstorableText
 
 USER_AGENT_LENGTH = 200
+# As the audit log and the sessions keep it (both columns are 200 characters).
+USER_AGENT = StoredText(max_length=USER_AGENT_LENGTH)
 
 
 def clean_user_agent(value: str | None) -> str | None:
-    """A user agent fit to store: at most 200 characters, no control characters."""
+    """A user agent fit to store (its first 200 characters, by the USER_AGENT rule), or
+    None when it holds what no rule lets through (control characters)."""
     if not value:
         return None
-    text = value[:USER_AGENT_LENGTH]
-    return None if has_control_characters(text) else text
+    try:
+        return USER_AGENT.clean(value[:USER_AGENT_LENGTH]) or None
+    except UnstorableText:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

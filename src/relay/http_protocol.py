@@ -28,7 +28,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 # relay.clients decides which addresses are trusted proxies; one rule for both uses.
-from relay.clients import _is_trusted, _networks
+from relay.clients import is_trusted, trusted_networks
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
@@ -52,8 +52,8 @@ class HeaderGate:
 
     def is_full_for(self, address: str) -> bool:
         """Whether a new connection from `address` is to be refused."""
-        return self._in_headers[address] >= self.max_per_address and not _is_trusted(
-            address, _networks(self._trusted_proxies)
+        return self._in_headers[address] >= self.max_per_address and not is_trusted(
+            address, trusted_networks(self._trusted_proxies)
         )
 
     def enter(self, address: str) -> None:

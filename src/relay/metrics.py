@@ -40,6 +40,11 @@ REVOCATION_NOTIFICATIONS = Counter(
     "relay_revocation_notifications_total", "Key changes heard from other processes"
 )
 RATE_LIMITED = Counter("relay_rate_limited_total", "Requests refused by a key's own rate limit")
+BACKGROUND_ROWS_DROPPED = Counter(
+    "relay_background_rows_dropped_total",
+    "Rows a background writer dropped because the database refused them alone (see batches.py)",
+    ["writer"],
+)
 # With several workers each reports its own view; the minimum is what matters.
 REDIS_UP = Gauge(
     "relay_redis_up",

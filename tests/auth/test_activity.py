@@ -10,10 +10,13 @@ import uuid
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
 from relay.auth.activity import KeyActivity
-from relay.auth.models import ApiKey, ApiKeyUsage
+from relay.audit.actions import Action
+from relay.audit.models import AuditEvent
+from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.db import Database
@@ -86,10 +89,68 @@ async def test_failed_flush_keeps_the_uses_for_the_next_one(
     database = Database(unreachable)
     recorder = KeyActivity(database.sessionmaker, interval=1)
     recorder.record_use(principal_of(tenant_a), 200, "192.0.2.1", None)
-    with pytest.raises(OSError, match="Connect call failed"):
-        await recorder.flush()
+    assert await recorder.flush() == 0
     assert recorder.pending_uses == 1
     await database.dispose()
+
+
+def dropped_rows() -> float:
+    labels = {"writer": "key-activity"}
+    return REGISTRY.get_sample_value("relay_background_rows_dropped_total", labels) or 0.0
+
+
+async def test_a_poison_row_of_each_kind_is_dropped_alone_and_the_rest_lands(
+    db: Database, tenant_a: TenantFixture
+) -> None:
+    """One row the database refuses (the review's: a 70-character address) failed
+    the whole flush every second, and every key's activity with it. Each kind of
+    row is poisoned here: a use counted for a tenant that is gone (usage count and
+    address), an address too long for its column (new address), and an expired use
+    from one (its audit event). The good key's use, count and new address land; the
+    poison is dropped, counted and not tried again."""
+    recorder = KeyActivity(db.sessionmaker, interval=1)
+    good = principal_of(tenant_a)
+    recorder.record_use(good, 200, "192.0.2.1", "curl/8")
+    recorder.record_use(good, 404, "x" * 70, None)
+    gone = Principal(uuid.uuid4(), tenant_a.key_id, "rl_live_test", (), None)
+    recorder.record_use(gone, 200, "192.0.2.9", None)
+    recorder.record_expired_use(good, "y" * 70, None)
+    before = dropped_rows()
+
+    assert await recorder.flush() == 1
+
+    assert dropped_rows() - before == 4  # gone: count and address; the long address; expired
+    assert recorder.pending_uses == 0
+    assert await recorder.flush() == 0
+    async with db.sessionmaker() as session:
+        key = await session.get(ApiKey, tenant_a.key_id)
+        counts = dict(
+            (
+                await session.execute(
+                    select(ApiKeyUsage.status_class, ApiKeyUsage.requests).where(
+                        ApiKeyUsage.key_id == tenant_a.key_id
+                    )
+                )
+            ).all()
+        )
+        addresses = list(
+            await session.scalars(
+                select(ApiKeyAddress.address).where(ApiKeyAddress.key_id == tenant_a.key_id)
+            )
+        )
+        events = list(
+            await session.scalars(
+                select(AuditEvent.action).where(
+                    AuditEvent.tenant_id == tenant_a.tenant_id,
+                    AuditEvent.action.in_([Action.API_KEY_NEW_ADDRESS, Action.API_KEY_EXPIRED_USE]),
+                )
+            )
+        )
+    assert key is not None
+    assert key.last_used_at is not None
+    assert counts == {"2xx": 1, "4xx": 1}
+    assert addresses == ["192.0.2.1"]
+    assert events == [Action.API_KEY_NEW_ADDRESS]
 
 
 async def test_a_deleted_key_does_not_take_the_other_keys_activity_with_it(
@@ -99,9 +160,11 @@ async def test_a_deleted_key_does_not_take_the_other_keys_activity_with_it(
     recorder.record_use(principal_of(tenant_a), 200, "192.0.2.1", None)
     # A key gone by the time of the flush (its tenant was deleted): no row to count on.
     recorder.record_use(principal_of(tenant_a, uuid.uuid4()), 200, "192.0.2.1", None)
+    before = dropped_rows()
 
-    assert await recorder.flush() == 1
+    await recorder.flush()
 
+    assert dropped_rows() - before == 2  # the gone key's count and address
     async with db.sessionmaker() as session:
         key = await session.get(ApiKey, tenant_a.key_id)
         counted = await session.scalar(

@@ -7,6 +7,10 @@ in one transaction (never a write per request):
   event (`api_key_addresses` remembers the addresses);
 - a refused use of an expired key, an audit event at most once an hour per key
   and worker, so a forgotten script does not flood the log.
+
+The gathered uses become rows written by relay.batches: a row the database refuses
+(a key deleted meanwhile, a value it cannot keep) is dropped alone, and the rest
+lands; rows the database was too unreachable to take wait for the next flush.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ import logging
 import time
 import uuid
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.actors import Actor
@@ -31,6 +35,7 @@ from relay.audit.actions import Action
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.background import BackgroundTask
+from relay.batches import write_isolating
 from relay.db import utcnow
 
 logger = logging.getLogger(__name__)
@@ -47,28 +52,53 @@ _RECORD_USE = (
 )
 _SEEN_PAIRS = 100_000
 _EXPIRED_EVENT_INTERVAL = 3600.0
+WRITER = "key-activity"
+
+
+@dataclass(frozen=True, slots=True)
+class _LastUse:
+    key_id: uuid.UUID
+    used_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """Requests of a key on a day, of a status class."""
+
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID
+    day: date
+    status_class: str
+    requests: int
 
 
 @dataclass(frozen=True, slots=True)
 class _Sighting:
-    """A key seen from an address this worker had not seen it from."""
+    """A key seen from an address this worker had not seen it from, or (`expired`) a
+    refused use of the expired key."""
 
     principal: Principal
     address: str
     user_agent: str | None
     at: datetime
+    expired: bool = False
 
 
-_Batch = tuple[
-    dict[uuid.UUID, datetime],
-    Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
-    list[_Sighting],
-    list[_Sighting],
-]
+_Row = _LastUse | _Count | _Sighting
+_CountKey = tuple[uuid.UUID, uuid.UUID, date, str]
 
 
 def _status_class(status: int) -> str:
     return f"{min(max(status // 100, 2), 5)}xx"
+
+
+def _describe(row: _Row) -> str:
+    """A row as a log line names it: kind and key, no value of anyone's."""
+    if isinstance(row, _LastUse):
+        return f"last use of key {row.key_id}"
+    if isinstance(row, _Count):
+        return f"usage of key {row.key_id} on {row.day} ({row.status_class})"
+    return f"{'expired use' if row.expired else 'new address'} of key {row.principal.key_id}"
 
 
 class KeyActivity:
@@ -78,9 +108,8 @@ class KeyActivity:
         self._sessionmaker = sessionmaker
         self._interval = interval
         self._last_used: dict[uuid.UUID, datetime] = {}
-        self._counts: Counter[tuple[uuid.UUID, uuid.UUID, date, str]] = Counter()
+        self._counts: Counter[_CountKey] = Counter()
         self._sightings: list[_Sighting] = []
-        self._expired: list[_Sighting] = []
         # (key, address) pairs this worker has already passed on; bounded (LRU).
         self._seen: OrderedDict[tuple[uuid.UUID, str], None] = OrderedDict()
         self._expired_noted: dict[uuid.UUID, float] = {}
@@ -119,91 +148,46 @@ class KeyActivity:
         ):
             return
         self._expired_noted[principal.key_id] = moment
-        self._expired.append(_Sighting(principal, address, user_agent, utcnow()))
+        self._sightings.append(_Sighting(principal, address, user_agent, utcnow(), expired=True))
 
     async def flush(self) -> int:
-        """Write everything gathered in one transaction; returns how many keys had uses."""
-        if not (self._last_used or self._counts or self._sightings or self._expired):
+        """Write everything gathered; returns how many keys' last use went to the
+        database (not those kept for the next flush, nor those dropped)."""
+        rows = self._take()
+        if not rows:
             return 0
-        batch = (self._last_used, self._counts, self._sightings, self._expired)
-        self._last_used, self._counts, self._sightings, self._expired = {}, Counter(), [], []
-        try:
-            try:
-                async with self._sessionmaker.begin() as session:
-                    await self._write(session, *batch)
-            except IntegrityError:
-                # A key deleted meanwhile (its tenant was): its activity has nowhere to
-                # go, the other keys' is written without it.
-                batch = await self._without_deleted_keys(*batch)
-                async with self._sessionmaker.begin() as session:
-                    await self._write(session, *batch)
-        except IntegrityError:
-            logger.warning("key activity dropped: a key was deleted during the flush")
-            return 0
-        except BaseException:
-            self._restore(*batch)
-            raise
-        return len(batch[0])
-
-    async def _without_deleted_keys(
-        self,
-        last_used: dict[uuid.UUID, datetime],
-        counts: Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
-        sightings: list[_Sighting],
-        expired: list[_Sighting],
-    ) -> _Batch:
-        named = (
-            set(last_used)
-            | {key[1] for key in counts}
-            | {sighting.principal.key_id for sighting in (*sightings, *expired)}
+        kept = await write_isolating(
+            self._sessionmaker, rows, _write, writer=WRITER, describe=_describe
         )
-        async with self._sessionmaker() as session:
-            found = await session.scalars(select(_api_keys.c.id).where(_api_keys.c.id.in_(named)))
-            existing = set(found)
-        logger.warning("key activity of %d deleted keys dropped", len(named - existing))
-        return (
-            {key: at for key, at in last_used.items() if key in existing},
-            Counter({key: n for key, n in counts.items() if key[1] in existing}),
-            [sighting for sighting in sightings if sighting.principal.key_id in existing],
-            [sighting for sighting in expired if sighting.principal.key_id in existing],
-        )
-
-    def _restore(
-        self,
-        last_used: dict[uuid.UUID, datetime],
-        counts: Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
-        sightings: list[_Sighting],
-        expired: list[_Sighting],
-    ) -> None:
-        # Kept for the next flush; a use recorded meanwhile is newer.
-        self._last_used = last_used | self._last_used
-        self._counts.update(counts)
-        self._sightings = sightings + self._sightings
-        self._expired = expired + self._expired
-
-    async def _write(
-        self,
-        session: AsyncSession,
-        last_used: dict[uuid.UUID, datetime],
-        counts: Counter[tuple[uuid.UUID, uuid.UUID, date, str]],
-        sightings: list[_Sighting],
-        expired: list[_Sighting],
-    ) -> None:
-        # Rows are locked in key order: workers flushing the same keys at once then
-        # queue behind each other instead of deadlocking.
-        if last_used:
-            params = [{"key_id": key, "used_at": last_used[key]} for key in sorted(last_used)]
-            await session.execute(_RECORD_USE, params)
-        for tenant_id, key_id, day, status_class in sorted(counts):
-            requests = counts[(tenant_id, key_id, day, status_class)]
-            await session.execute(
-                _count_upsert(session, tenant_id, key_id, day, status_class, requests)
+        if kept:
+            logger.warning(
+                "key activity kept for the next flush: the database is unavailable",
+                extra={"rows": len(kept)},
             )
-        for sighting in sightings:
-            if await _first_from(session, sighting):
-                _audit(session, sighting, Action.API_KEY_NEW_ADDRESS)
-        for sighting in expired:
-            _audit(session, sighting, Action.API_KEY_EXPIRED_USE)
+            self._restore(kept)
+        return sum(1 for row in rows if isinstance(row, _LastUse)) - sum(
+            1 for row in kept if isinstance(row, _LastUse)
+        )
+
+    def _take(self) -> list[_Row]:
+        """The gathered uses as rows, in the order rows are locked (key order): workers
+        flushing the same keys at once then queue behind each other instead of
+        deadlocking."""
+        last_used, counts, sightings = self._last_used, self._counts, self._sightings
+        self._last_used, self._counts, self._sightings = {}, Counter(), []
+        rows: list[_Row] = [_LastUse(key, last_used[key]) for key in sorted(last_used)]
+        rows += [_Count(*key, requests=counts[key]) for key in sorted(counts)]
+        return rows + sightings
+
+    def _restore(self, rows: Sequence[_Row]) -> None:
+        # Kept for the next flush, merged with what was gathered meanwhile (newer).
+        for row in rows:
+            if isinstance(row, _LastUse):
+                self._last_used.setdefault(row.key_id, row.used_at)
+            elif isinstance(row, _Count):
+                key = (row.tenant_id, row.key_id, row.day, row.status_class)
+                self._counts[key] += row.requests
+        self._sightings = [row for row in rows if isinstance(row, _Sighting)] + self._sightings
 
     async def _run(self) -> None:
         while True:
@@ -225,22 +209,36 @@ class KeyActivity:
             logger.warning("final key activity flush failed: %s", type(exc).__name__)
 
 
+async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
+    """Write any of the rows (a whole flush or one row) in the caller's transaction."""
+    last_uses = [row for row in rows if isinstance(row, _LastUse)]
+    if last_uses:
+        params = [{"key_id": row.key_id, "used_at": row.used_at} for row in last_uses]
+        await session.execute(_RECORD_USE, params)
+    for row in rows:
+        if isinstance(row, _Count):
+            await session.execute(_count_upsert(session, row))
+        elif isinstance(row, _Sighting):
+            if row.expired:
+                _audit(session, row, Action.API_KEY_EXPIRED_USE)
+            elif await _first_from(session, row):
+                _audit(session, row, Action.API_KEY_NEW_ADDRESS)
+    await session.flush()
+
+
 def _insert_for(session: AsyncSession, table: Any) -> Any:
     """INSERT with ON CONFLICT support for the session's database."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def _count_upsert(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    key_id: uuid.UUID,
-    day: date,
-    status_class: str,
-    requests: int,
-) -> Any:
+def _count_upsert(session: AsyncSession, row: _Count) -> Any:
     statement = _insert_for(session, ApiKeyUsage).values(
-        tenant_id=tenant_id, key_id=key_id, day=day, status_class=status_class, requests=requests
+        tenant_id=row.tenant_id,
+        key_id=row.key_id,
+        day=row.day,
+        status_class=row.status_class,
+        requests=row.requests,
     )
     return statement.on_conflict_do_update(
         index_elements=["key_id", "day", "status_class"],
@@ -256,7 +254,7 @@ async def _first_from(session: AsyncSession, sighting: _Sighting) -> bool:
         .values(
             tenant_id=principal.tenant_id,
             key_id=principal.key_id,
-            address=sighting.address[:64],
+            address=sighting.address,
             first_seen=sighting.at,
         )
         .on_conflict_do_nothing()
