@@ -72,6 +72,20 @@ async def test_huge_string_is_422_and_not_echoed(
     await assert_nothing_created(client, tenant_a)
 
 
+async def test_an_unknown_field_with_a_huge_name_is_not_echoed_whole(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    """An outside review: a 1 MB unknown field name came back whole in `loc`."""
+    name = "k" * 900_000
+    response = await client.post(DATASETS, json={"name": "ok", name: 1}, headers=tenant_a.headers)
+    assert response.status_code == 422
+    assert len(response.content) < 2_000
+    (error,) = response.json()["detail"]
+    assert error["type"] == "extra_forbidden"
+    assert error["loc"] == ["body", "k" * 100 + "… (900000 characters)"]
+    await assert_nothing_created(client, tenant_a)
+
+
 async def test_body_over_one_mebibyte_is_413(
     client: httpx.AsyncClient, tenant_a: TenantFixture
 ) -> None:

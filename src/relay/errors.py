@@ -11,9 +11,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
+
+from relay.text import UnstorableText
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +119,32 @@ async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
 MAX_ERRORS_SHOWN = 20
 
 
+# What an error may echo of the request (a field's name in `loc`): an unknown field
+# named with a megabyte came back whole in the 422 before (an outside review).
+MAX_ECHOED = 100
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_ECHOED:
+        return f"{value[:MAX_ECHOED]}… ({len(value)} characters)"
+    return value
+
+
+def _bounded_loc(loc: Any) -> Any:
+    return [_bounded(part) for part in loc] if isinstance(loc, list | tuple) else _bounded(loc)
+
+
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     """422 in FastAPI's validation shape, minus `input` (echoing the request back could
     repeat a secret or a megabyte of text) and `ctx` (it holds Python exception
-    objects, which serialise as {}; `msg` already says the same in words)."""
+    objects, which serialise as {}; `msg` already says the same in words); what it
+    still echoes (a field's name in `loc`) is cut to MAX_ECHOED characters."""
     shown = [
-        {key: value for key, value in error.items() if key not in {"input", "url", "ctx"}}
+        {
+            key: _bounded_loc(value) if key == "loc" else _bounded(value)
+            for key, value in error.items()
+            if key not in {"input", "url", "ctx"}
+        }
         for error in errors[:MAX_ERRORS_SHOWN]
     ]
     if len(errors) > MAX_ERRORS_SHOWN:
@@ -154,11 +176,27 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(_request: Request, exc: Exception) -> Response:
     if not is_connection_failure(exc):
         raise exc
     logger.warning("database unavailable: %s", type(exc).__name__)
     return JSONResponse({"detail": SERVICE_UNAVAILABLE}, status_code=503)
+
+
+def unstorable_text(exc: BaseException) -> UnstorableText | None:
+    """The text a column refused (relay.db.StoredString), behind the statement's error."""
+    orig = exc.orig if isinstance(exc, StatementError) else None
+    return orig if isinstance(orig, UnstorableText) else None
+
+
+async def statement_error(request: Request, exc: Exception) -> Response:
+    """A column refused a value no rule stopped before (a 422, not a 500); any other
+    statement error is the database's."""
+    refused = unstorable_text(exc)
+    if refused is None:
+        return await _database_error(request, exc)
+    logger.warning("text refused by its column", extra={"reason": refused.kind})
+    return validation_response([{"type": refused.kind, "loc": ["body"], "msg": str(refused)}])
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -176,4 +214,5 @@ def install_error_handlers(app: FastAPI) -> None:
     driver_errors = (asyncpg_errors.InterfaceError, asyncpg_errors.InternalClientError)
     for error_class in (*_UNAVAILABLE_ERRORS, *driver_errors, DBAPIError):
         app.add_exception_handler(error_class, _database_error)
+    app.add_exception_handler(StatementError, statement_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.dashboard import (
@@ -21,7 +22,14 @@ from relay.dashboard import (
 )
 from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
 from relay.dashboard.two_factor_pages import SETUP
-from relay.dashboard.web import SignInRequired, TwoFactorSetupRequired, UnusableForm, render
+from relay.dashboard.web import (
+    UNSTORABLE_FIELD,
+    SignInRequired,
+    TwoFactorSetupRequired,
+    UnusableForm,
+    render,
+)
+from relay.errors import statement_error, unstorable_text
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
 CONTENT_SECURITY_POLICY = (
@@ -71,6 +79,15 @@ async def _form_refused(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", context, status_code=exc.status_code)
 
 
+async def _statement_error(request: Request, exc: Exception) -> Response:
+    """A page's text that a column refused (see relay.errors.statement_error): the
+    form is refused as a page, not as the API's JSON."""
+    refused = unstorable_text(exc)
+    if refused is None or request.url.path.startswith(_NOT_DASHBOARD):
+        return await statement_error(request, exc)
+    return await _form_refused(request, UnusableForm(f"{UNSTORABLE_FIELD} {refused}"))
+
+
 STATIC = Path(__file__).parent / "static"
 
 
@@ -106,4 +123,5 @@ def install_dashboard(app: FastAPI) -> None:
     app.add_exception_handler(TwoFactorSetupRequired, _two_factor_setup_required)
     app.add_exception_handler(CsrfRefused, _form_refused)
     app.add_exception_handler(UnusableForm, _form_refused)
+    app.add_exception_handler(StatementError, _statement_error)
     app.add_middleware(SecurityHeadersMiddleware)

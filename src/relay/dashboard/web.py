@@ -60,6 +60,7 @@ templates.env.filters["when"] = _when
 UNUSABLE_FORM = (
     "This form holds characters Relay cannot store (such as NUL). Remove them and retry."
 )
+UNSTORABLE_FIELD = "A field of this form cannot be stored:"
 
 
 class UnusableForm(RelayError):
