@@ -4,19 +4,17 @@ when Redis is configured, which requests survive Redis stopping."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from relay.config import Settings
 from relay.db import Database
 from tests.factories import TenantFixture, key_headers, make_api_key
+from tests.limits.conftest import spread_requests
 from tests.live_server import LiveServer, run_server
-from tests.redis_server import RedisServer, run_redis
+from tests.redis_server import run_redis
 
 DATASETS = "/api/v1/datasets"
 KEYS = "/api/v1/auth/api-keys"
@@ -82,35 +80,6 @@ async def test_a_new_limit_applies_from_the_next_request(
     assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 200
 
 
-def spread_requests(servers: list[LiveServer], key: str, count: int) -> list[int]:
-    """`count` requests at once, each on a fresh connection, round robin over the servers."""
-
-    async def one(number: int) -> int:
-        async with httpx.AsyncClient(base_url=servers[number % len(servers)].base_url) as http:
-            return (await http.get(DATASETS, headers=key_headers(key), timeout=30)).status_code
-
-    async def all_of_them() -> list[int]:
-        return list(await asyncio.gather(*(one(number) for number in range(count))))
-
-    return asyncio.run(all_of_them())
-
-
-@pytest.fixture
-def limited_servers(
-    settings: Settings, tmp_path: Path, redis_server: RedisServer
-) -> Iterator[list[LiveServer]]:
-    """Servers sharing the test database and one Redis: on PostgreSQL one server with 4
-    workers and a second server; on SQLite (one worker per server) two servers."""
-    redis_server.flush()
-    env = {"RELAY_REDIS_URL": redis_server.url}
-    workers = () if settings.is_sqlite else ("--workers", "4")
-    with (
-        run_server(settings.database_url, tmp_path / "a.log", *workers, env=env) as first,
-        run_server(settings.database_url, tmp_path / "b.log", env=env) as second,
-    ):
-        yield [first, second]
-
-
 def test_limit_is_exact_across_workers_and_servers(limited_servers: list[LiveServer]) -> None:
     first = limited_servers[0]
     owner_key = first.create_tenant()["api_key"]
@@ -119,7 +88,7 @@ def test_limit_is_exact_across_workers_and_servers(limited_servers: list[LiveSer
         json={"name": "Limited", "rate_limit": {"requests": 20, "per_seconds": 60}},
         headers=key_headers(owner_key),
     ).json()
-    statuses = spread_requests(limited_servers, created["key"], 40)
+    statuses = spread_requests(limited_servers, [created["key"]], 40)
     assert statuses.count(200) == 20
     assert statuses.count(429) == 20
 

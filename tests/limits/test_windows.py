@@ -11,21 +11,20 @@ from redis.asyncio import Redis
 
 from relay import metrics
 from relay.config import Settings
-from relay.limits.windows import MAX_HITS_PER_CALL, LocalWindows, RedisWindows, SharedWindows
+from relay.limits.windows import (
+    MAX_HITS_PER_CALL,
+    LocalWindows,
+    RedisWindows,
+    SharedWindows,
+    Window,
+)
 from relay.redis_client import create_redis
+from tests.limits.conftest import Clock
 from tests.pausable_proxy import PausableProxy
 from tests.redis_server import RedisServer, run_redis
 
 # Redis and memory only: the database the suite runs on plays no part.
 pytestmark = pytest.mark.backend_independent
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_local_window_allows_the_limit_then_frees_a_place_as_hits_age() -> None:
@@ -53,6 +52,17 @@ async def test_refused_hits_are_not_counted() -> None:
     assert [(await windows.hit("key", 2, 60)).allowed for _ in range(3)] == [True, True, False]
 
 
+async def test_a_hit_on_several_local_windows_counts_in_all_or_in_none() -> None:
+    windows = LocalWindows(clock=Clock())
+    wide, narrow = Window("wide", 3, 60), Window("narrow", 1, 60)
+    first = await windows.hit_all([wide, narrow])
+    assert [(d.allowed, d.remaining) for d in first] == [(True, 2), (True, 0)]
+    refused = await windows.hit_all([wide, narrow])
+    # The wide window had room, but the hit was not counted there: the narrow one is full.
+    assert [(d.allowed, d.remaining) for d in refused] == [(True, 2), (False, 0)]
+    assert [(await windows.hit("wide", 3, 60)).allowed for _ in range(3)] == [True, True, False]
+
+
 def redis_windows(server: RedisServer) -> RedisWindows:
     return redis_windows_at(server.url)
 
@@ -75,6 +85,40 @@ async def test_redis_count_is_exact_across_many_clients(redis_server: RedisServe
     assert sorted(d.remaining for d in decisions if d.allowed) == list(range(20))
     refused = [d for d in decisions if not d.allowed]
     assert all(59 <= d.reset_after <= 60 for d in refused)
+
+
+async def test_a_hit_on_several_redis_windows_counts_in_all_or_in_none(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.flush()
+    windows = redis_windows(redis_server)
+    wide, narrow = Window("wide", 3, 60), Window("narrow", 1, 60)
+    first = await windows.hit_all([wide, narrow])
+    assert [(d.allowed, d.remaining) for d in first] == [(True, 2), (True, 0)]
+    refused = await windows.hit_all([wide, narrow])
+    assert [(d.allowed, d.remaining) for d in refused] == [(True, 2), (False, 0)]
+    assert [(await windows.hit("wide", 3, 60)).allowed for _ in range(3)] == [True, True, False]
+
+
+async def test_hits_on_a_shared_window_and_their_own_are_exact_across_clients(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.flush()
+    # Four workers; each hit passes the shared window (20) and one of 4 own windows (3),
+    # all in the same script calls: 12 pass, and each own window holds exactly 3.
+    workers = [redis_windows(redis_server) for _ in range(4)]
+    decisions = await asyncio.gather(
+        *(
+            workers[number % 4].hit_all(
+                [Window("shared", 20, 60), Window(f"own:{number % 4}", 3, 60)]
+            )
+            for number in range(40)
+        )
+    )
+    passed = [number for number, pair in enumerate(decisions) if all(d.allowed for d in pair)]
+    assert len(passed) == 12
+    assert sorted(number % 4 for number in passed) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert sorted(decisions[number][0].remaining for number in passed) == list(range(8, 20))
 
 
 async def _script_calls(admin: Redis) -> int:

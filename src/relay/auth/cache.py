@@ -5,11 +5,16 @@ digests live in a separate, smaller LRU with a short time to live, so a flood of
 made-up keys neither reaches the database once per request nor evicts good entries.
 Negative caching is safe: a new key is 190 fresh random bits, so nobody can have
 presented it before it existed.
+
+Entries are also indexed by the key families of their lineage (Principal.families), so
+that a change to one family (its rate limit, a rotation, a revocation) drops at once
+every principal it bears on: its own keys' and those of every key it made.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
 
 from relay.auth.principal import Principal
@@ -23,6 +28,8 @@ class KeyCache:
         self._negative_entries = negative_entries
         self._negative_ttl = negative_ttl
         self._known: OrderedDict[str, Principal] = OrderedDict()
+        # family id -> digests of the cached principals whose lineage includes it
+        self._by_family: dict[uuid.UUID, set[str]] = {}
         # digest -> (when the mark lapses, why the key is refused: "invalid" or "revoked")
         self._unknown: OrderedDict[str, tuple[float, str]] = OrderedDict()
         # Bumped by every forget(): a load that started before it must not be cached.
@@ -65,17 +72,38 @@ class KeyCache:
             if len(self._unknown) > self._negative_entries:
                 self._unknown.popitem(last=False)
             return
+        self._drop(key_hash)
         self._known[key_hash] = principal
-        self._known.move_to_end(key_hash)
+        for family_id in principal.families:
+            self._by_family.setdefault(family_id, set()).add(key_hash)
         if len(self._known) > self._max_entries:
-            self._known.popitem(last=False)
+            self._drop(next(iter(self._known)))
 
     def forget(self, key_hash: str) -> None:
         """Drop a revoked key now; loads already in flight will not re-add it."""
         self.generation += 1
-        self._known.pop(key_hash, None)
+        self._drop(key_hash)
+
+    def forget_family(self, family_id: uuid.UUID) -> None:
+        """Drop every principal whose lineage includes the family; loads already in
+        flight will not re-add them."""
+        self.generation += 1
+        for key_hash in self._by_family.pop(family_id, set()):
+            self._drop(key_hash)
 
     def clear(self) -> None:
         self.generation += 1
         self._known.clear()
+        self._by_family.clear()
         self._unknown.clear()
+
+    def _drop(self, key_hash: str) -> None:
+        principal = self._known.pop(key_hash, None)
+        if principal is None:
+            return
+        for family_id in principal.families:
+            dependents = self._by_family.get(family_id)
+            if dependents is not None:
+                dependents.discard(key_hash)
+                if not dependents:
+                    del self._by_family[family_id]

@@ -55,7 +55,7 @@ async def get_principal(request: Request) -> Principal:
         metrics.AUTH_FAILURES.labels(refused.reason).inc()
         raise
     request.state.principal = principal
-    request.state.rate_limit_headers = await limits.check_key(principal)
+    request.state.rate_limit_headers = await limits.check_key(principal.limit_windows)
     return principal
 
 

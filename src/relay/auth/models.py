@@ -35,6 +35,15 @@ class ApiKey(TenantOwned, Base):
     replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
+    # The key's family: the id of the key it was rotated from at the start of the chain
+    # (its own id when it was never a successor). A family shares one rate limit window,
+    # so rotating a key never gives it a fresh one.
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    # The key that made this one through the API (created or rotated it), if any: its
+    # family's limit, and those of whatever made it, bind this key's family too.
+    made_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
 
     @property
     def rate_limit(self) -> dict[str, int] | None:

@@ -6,13 +6,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from relay.limits.windows import Window
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A key of one tenant. Everything it reaches is scoped to `tenant_id`.
 
     Cached per worker with the key: whatever a request checks here (scopes, expiry,
-    rate limit) costs no database work.
+    rate limits) costs no database work.
     """
 
     tenant_id: uuid.UUID
@@ -20,8 +22,15 @@ class Principal:
     key_prefix: str
     scopes: tuple[str, ...]
     expires_at: datetime | None
-    # (requests, per seconds) when the key has a rate limit of its own.
+    # (requests, per seconds) when the key has a rate limit of its own: what the keys
+    # it makes may not exceed.
     rate_limit: tuple[int, int] | None = None
+    # The key families of its lineage, its own first: a change to any of them (a limit
+    # set, a key rotated or revoked) drops this principal from every worker's cache.
+    families: tuple[uuid.UUID, ...] = ()
+    # The windows each request must pass: its family's own limit, then the limit of each
+    # family that made it, directly or through other keys (verifier.py resolves them).
+    limit_windows: tuple[Window, ...] = ()
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -1,10 +1,12 @@
 """Hearing about revocations made by other processes: PostgreSQL LISTEN/NOTIFY.
 
-Each worker keeps one connection LISTENing on the revocation channel and drops a
-key from its cache as soon as the notification arrives. While that connection is
-down the worker's cache is not trusted (every key is checked in the database),
-and when it is back the cache is emptied, since notifications sent meanwhile
-are lost.
+Each worker keeps one connection LISTENing on the revocation channel and, as soon as
+a notification arrives, drops from its cache every key whose lineage includes the key
+family it names (a key of the family was revoked, rotated or its limit changed: the
+family's own keys and every key it made, whose limits count over it). While that
+connection is down the worker's cache is not trusted (every key is checked in the
+database), and when it is back the cache is emptied, since notifications sent
+meanwhile are lost.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,10 +55,17 @@ class RevocationListener:
         self.connection_pid: int | None = None
         self.connected = asyncio.Event()
 
-    def _on_notification(self, _connection: Any, _pid: int, _channel: str, key_hash: str) -> None:
+    def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self.notifications_received += 1
         metrics.REVOCATION_NOTIFICATIONS.inc()
-        self._verifier.cache.forget(key_hash)
+        try:
+            family_id = uuid.UUID(payload)
+        except ValueError:
+            # Not a family Relay sent: whatever it meant, forgetting everything is safe.
+            logger.warning("unexpected revocation notification: dropping every cached key")
+            self._verifier.cache.clear()
+            return
+        self._verifier.cache.forget_family(family_id)
 
     def _on_lost(self, _connection: Any) -> None:
         self._verifier.mark_untrusted()

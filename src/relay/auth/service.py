@@ -4,6 +4,11 @@ tenant, each with its audit event in the same transaction.
 A key acting through the API never makes, rotates, changes or revokes a key broader
 than itself (a scope it lacks, or a rate limit laxer than its own: 403), and never
 makes a key that outlives it. A key it makes without a rate limit gets its own.
+
+Keys form families: a rotated key's successor joins its family, which shares one rate
+limit (setting it on one key sets it on all) and one window; a key made by a key
+(created or rotated through the API) records its maker, whose family's limit binds it
+too (the verifier resolves that lineage when it builds the principal).
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from relay.pagination import Position, after
 from relay.schemas import iso_utc
 
 API_KEY_NOT_FOUND = "API key not found"
-# Heard by every worker and server on the database: drop the key from your cache
-# (revoked, rotated, or its rate limit changed). The name predates the other uses.
+# Heard by every worker and server on the database, with a key family's id: drop every
+# key whose lineage includes it from your cache (a key of it revoked, rotated, or the
+# family's rate limit changed). The name predates the other uses.
 REVOCATION_CHANNEL = "relay_key_revocations"
+# How `created_by` names a key that made a key ("api_key:<uuid>").
+KEY_MAKER = "api_key:"
 
 
 def _target(api_key: ApiKey) -> audit.Target:
@@ -88,6 +96,13 @@ def _lifetime_within(actor: Actor, expires_at: datetime | None) -> datetime | No
     return expires_at
 
 
+def _maker_key_id(created_by: str | None) -> uuid.UUID | None:
+    """The key that makes a key, read from `created_by`: None for users and Relay."""
+    if created_by is None or not created_by.startswith(KEY_MAKER):
+        return None
+    return uuid.UUID(created_by.removeprefix(KEY_MAKER))
+
+
 def _new_key(
     tenant_id: uuid.UUID,
     *,
@@ -96,10 +111,17 @@ def _new_key(
     expires_at: datetime | None,
     rate_limit: RateLimit | None,
     created_by: str | None,
+    family_id: uuid.UUID | None = None,
 ) -> tuple[ApiKey, str]:
+    """A key of `family_id` (a rotation), or the first of a family of its own. Its
+    maker is taken from `created_by`, so that no caller can leave it out of the key's
+    lineage."""
     full_key = keys.generate_key()
+    key_id = uuid.uuid4()
     api_key = ApiKey(
-        id=uuid.uuid4(),
+        id=key_id,
+        family_id=family_id or key_id,
+        made_by_id=_maker_key_id(created_by),
         tenant_id=tenant_id,
         name=name,
         key_prefix=keys.display_prefix(full_key),
@@ -177,12 +199,38 @@ async def get_api_key(
     return api_key
 
 
+async def _lock_family_of(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID
+) -> tuple[ApiKey, list[ApiKey]]:
+    """The tenant's live key and every key of its family, locked in one order (by id):
+    two changes to keys of one family wait for each other instead of deadlocking.
+    NotFoundError when the key is unknown, another tenant's or revoked."""
+    family_of_key = tenant_select(ApiKey, tenant_id).where(ApiKey.id == key_id)
+    family_id = await session.scalar(family_of_key.with_only_columns(ApiKey.family_id))
+    family = list(
+        await session.scalars(
+            tenant_select(ApiKey, tenant_id)
+            .where(ApiKey.family_id == family_id)
+            .order_by(ApiKey.id)
+            .with_for_update()
+            # Read again once locked: a revoke committed meanwhile must be seen.
+            .execution_options(populate_existing=True)
+        )
+    )
+    api_key = next((key for key in family if key.id == key_id and key.revoked_at is None), None)
+    if api_key is None:
+        raise NotFoundError(API_KEY_NOT_FOUND)
+    return api_key, family
+
+
 async def _announce_change(session: AsyncSession, api_key: ApiKey) -> None:
-    """Tell every process caching the key to drop it (on PostgreSQL, delivered when
-    the transaction commits; on SQLite the one process drops it itself)."""
+    """Tell every process caching the key, a key of its family or a key its family made
+    to drop them (on PostgreSQL, delivered when the transaction commits; on SQLite the
+    one process drops them itself)."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, api_key.key_hash)))
+        payload = str(api_key.family_id)
+        await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, payload)))
 
 
 async def revoke_api_key(
@@ -209,8 +257,9 @@ async def update_api_key(
     data: ApiKeyUpdate,
     actor: Actor,
 ) -> ApiKey:
-    """Rename a key and/or set or remove its rate limit (only the fields sent)."""
-    api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
+    """Rename a key and/or set or remove its rate limit (only the fields sent). A rate
+    limit is its family's: every key of the family gets it."""
+    api_key, family = await _lock_family_of(session, tenant_id=tenant_id, key_id=key_id)
     _check_within(actor, api_key.scopes, _limit_of_key(api_key))
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name is not None:
@@ -218,8 +267,11 @@ async def update_api_key(
     if "rate_limit" in data.model_fields_set:
         limit = data.rate_limit
         _check_within(actor, api_key.scopes, _limit_of(limit))
-        api_key.rate_limit_requests = limit.requests if limit else None
-        api_key.rate_limit_seconds = limit.per_seconds if limit else None
+        # The family shares one window, so one limit: a predecessor in its grace period
+        # keeps counting at the rate its successor is now allowed, and no faster.
+        for member in family:
+            member.rate_limit_requests = limit.requests if limit else None
+            member.rate_limit_seconds = limit.per_seconds if limit else None
         changes["rate_limit"] = api_key.rate_limit
     if changes:
         audit.record(
@@ -240,8 +292,9 @@ async def rotate_api_key(
     actor: Actor,
     created_by: str | None,
 ) -> tuple[ApiKey, ApiKey, str]:
-    """A successor with the same name, scopes, rate limit and expiry; the old key
-    works on until the grace period ends (never past its own expiry). Returns
+    """A successor with the same name, scopes, rate limit and expiry, in the same family
+    (so the same window: rotating never buys a fresh one); the old key works on until
+    the grace period ends (never past its own expiry). Returns
     (old, new, the new full key). Both change in the caller's transaction or neither."""
     query = tenant_select(ApiKey, tenant_id).where(ApiKey.id == key_id).with_for_update()
     old = await session.scalar(query)
@@ -262,6 +315,7 @@ async def rotate_api_key(
         expires_at=_inherited_expiry(actor, old.expires_at),
         rate_limit=RateLimit(**old.rate_limit) if old.rate_limit else None,
         created_by=created_by,
+        family_id=old.family_id,
     )
     session.add(new)
     await session.flush()

@@ -2,12 +2,20 @@
 
 Order of work per request: shape and checksum (no I/O), then the in-process cache,
 then the database. Expiry is checked on every request, cached or not.
+
+This is the one place a key's lineage is resolved: the principal carries the rate
+limit windows of its family and of every family that made it (from their rows as they
+are now), so limits are computed over the lineage once per load, never per request.
 """
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import aliased
 
 from relay import metrics
 from relay.auth import keys
@@ -16,6 +24,7 @@ from relay.auth.models import ApiKey
 from relay.auth.principal import Principal
 from relay.db import utcnow
 from relay.errors import AuthenticationError
+from relay.limits.policy import family_window
 
 INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
@@ -92,11 +101,12 @@ class KeyVerifier:
         self.cache_trusted = True
 
     async def commit_change(self, session: AsyncSession, api_key: ApiKey) -> None:
-        """Commit a change to a key (revoked, rotated, limited) and drop it here before
-        the caller answers: the next request in this process sees the change. Other
-        processes hear of it through the database's notification (revocations.py)."""
+        """Commit a change to a key (revoked, rotated, limited) and drop its family, and
+        every key that family made, here before the caller answers: the next request in
+        this process sees the change. Other processes hear of it through the database's
+        notification (revocations.py)."""
         await session.commit()
-        self.cache.forget(api_key.key_hash)
+        self.cache.forget_family(api_key.family_id)
 
     async def _load(self, key_hash: str) -> tuple[Principal | None, str]:
         """(principal, "") for a live key; (None, "invalid" or "revoked") otherwise."""
@@ -112,22 +122,74 @@ class KeyVerifier:
                         ApiKey.revoked_at,
                         ApiKey.rate_limit_requests,
                         ApiKey.rate_limit_seconds,
+                        ApiKey.family_id,
+                        ApiKey.made_by_id,
+                        ApiKey.replaced_by_id,
                     ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
-        if row is None:
-            return None, "invalid"
-        if row.revoked_at is not None:
-            return None, "revoked"
+            if row is None:
+                return None, "invalid"
+            if row.revoked_at is not None:
+                return None, "revoked"
+            # A key never rotated nor made by a key is a family of one: no second query.
+            alone = (row.family_id, row.made_by_id, row.replaced_by_id) == (row.id, None, None)
+            makers = (
+                {}
+                if alone
+                else await _makers(
+                    connection, row.tenant_id, key_id=row.id, family_id=row.family_id
+                )
+            )
+        own_limit = _limit(row)
+        windows = [family_window(row.family_id, *own_limit)] if own_limit else []
+        windows += [family_window(family, *limit) for family, limit in makers.items() if limit]
         return Principal(
             tenant_id=row.tenant_id,
             key_id=row.id,
             key_prefix=row.key_prefix,
             scopes=tuple(row.scopes),
             expires_at=row.expires_at,
-            rate_limit=(
-                (row.rate_limit_requests, row.rate_limit_seconds)
-                if row.rate_limit_requests is not None and row.rate_limit_seconds is not None
-                else None
-            ),
+            rate_limit=own_limit,
+            families=(row.family_id, *makers),
+            limit_windows=tuple(windows),
         ), ""
+
+
+def _limit(row: Any) -> tuple[int, int] | None:
+    """A row's (requests, per seconds), or None when it has no rate limit."""
+    if row.rate_limit_requests is None or row.rate_limit_seconds is None:
+        return None
+    return row.rate_limit_requests, row.rate_limit_seconds
+
+
+async def _makers(
+    connection: AsyncConnection, tenant_id: uuid.UUID, *, key_id: uuid.UUID, family_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[int, int] | None]:
+    """The families that made the family, directly or through others (whichever key of
+    a family made a key of the other, by creating or rotating it), each with its rate
+    limit now: its newest key's. Revoked and expired makers count too: retiring a key
+    must not lift the limit it put on the keys it made. Ordered by id, for stable
+    answers; the family itself is left out."""
+    member, maker = aliased(ApiKey), aliased(ApiKey)
+    lineage = select(ApiKey.family_id).where(ApiKey.id == key_id).cte(recursive=True)
+    # UNION, not UNION ALL: a family met twice (keys that made each other's) ends the walk.
+    lineage = lineage.union(
+        select(maker.family_id)
+        .select_from(member)
+        .join(lineage, member.family_id == lineage.c.family_id)
+        .join(maker, maker.id == member.made_by_id)
+        .where(member.tenant_id == tenant_id, maker.tenant_id == tenant_id)
+    )
+    newest = (
+        select(ApiKey.family_id, ApiKey.rate_limit_requests, ApiKey.rate_limit_seconds)
+        .join(lineage, ApiKey.family_id == lineage.c.family_id)
+        .where(
+            ApiKey.tenant_id == tenant_id,
+            ApiKey.replaced_by_id.is_(None),
+            ApiKey.family_id != family_id,
+        )
+        .order_by(ApiKey.family_id)
+    )
+    rows = (await connection.execute(newest)).all()
+    return {row.family_id: _limit(row) for row in rows}

@@ -5,9 +5,14 @@
   A valid key is never refused by it: the limit only decides how refused keys are
   answered, so a script with a revoked key behind the same NAT as a customer's
   servers cannot take them down.
-- A key's own rate limit, when it has one: at most N requests in any S seconds;
-  every answer to such a key carries RateLimit-Limit, -Remaining and -Reset (the
-  IETF draft's names), and a request over the limit gets 429 with Retry-After.
+- A key's rate limits: at most N requests in any S seconds, counted per key family
+  (a rotated key's successor shares its window) and over the key's lineage: a request
+  also counts in the window of every family whose key made the key's family, directly
+  or through other keys, and passes only when every window has room (then it counts
+  in all of them; refused, in none). Every answer to a key with a window carries
+  RateLimit-Limit, -Remaining, -Reset and -Policy (the IETF draft's names) of its
+  tightest window (fewest requests left), and a request over a limit gets 429 with
+  Retry-After, naming the window that refused it.
 - Dashboard sign-in attempts and sign-ups per client address (all of them, not only
   failures): each costs an argon2 hash, so an address gets a bounded share. Password
   reset requests per address, and mail per recipient, so no one is flooded with it.
@@ -15,11 +20,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from relay import metrics
-from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.errors import RelayError
-from relay.limits.windows import Decision, Windows
+from relay.limits.windows import Decision, Window, Windows
 
 # Signed reports per address: a reporter sends a batch now and then, never a stream.
 LEAK_REPORT_LIMIT = 60
@@ -30,12 +37,18 @@ class TooManyRequests(RelayError):
     status_code = 429
 
 
-def rate_limit_headers(decision: Decision, period: int) -> dict[str, str]:
+def family_window(family_id: uuid.UUID, requests: int, seconds: int) -> Window:
+    """The window a key family's rate limit counts in: shared by every key of the
+    family, and by every key the family made (key:<id of the family's first key>)."""
+    return Window(f"key:{family_id}", requests, seconds)
+
+
+def rate_limit_headers(decision: Decision, window: Window) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(max(decision.remaining, 0)),
         "RateLimit-Reset": str(decision.retry_after),
-        "RateLimit-Policy": f"{decision.limit};w={period}",
+        "RateLimit-Policy": f"{decision.limit};w={window.period}",
     }
 
 
@@ -88,19 +101,27 @@ class Limits:
                 headers={"Retry-After": str(decision.retry_after)},
             )
 
-    async def check_key(self, principal: Principal) -> dict[str, str]:
-        """The RateLimit-* headers for the key's answer (none without a limit);
-        TooManyRequests, carrying them and Retry-After, when over its limit."""
-        if principal.rate_limit is None:
+    async def check_key(self, windows: Sequence[Window]) -> dict[str, str]:
+        """Count a key's request in its windows (Principal.limit_windows): the
+        RateLimit-* headers of the tightest, none without a window; TooManyRequests,
+        carrying them and Retry-After, when one of them is full."""
+        if not windows:
             return {}
-        requests, period = principal.rate_limit
-        decision = await self.windows.hit(f"key:{principal.key_id}", requests, period)
-        headers = rate_limit_headers(decision, period)
-        if not decision.allowed:
+        decisions = await self.windows.hit_all(windows)
+        refusals = [pair for pair in zip(decisions, windows, strict=True) if not pair[0].allowed]
+        if refusals:
+            # The window that frees a place last: retrying sooner would be refused again.
+            decision, window = max(refusals, key=lambda pair: pair[0].reset_after)
+            headers = rate_limit_headers(decision, window)
             metrics.RATE_LIMITED.inc()
             raise TooManyRequests(
-                f"Rate limit exceeded: {requests} requests per {period} seconds. "
+                f"Rate limit exceeded: {window.limit} requests per {window.period} seconds. "
                 f"Retry after {decision.retry_after} seconds.",
                 headers=headers | {"Retry-After": str(decision.retry_after)},
             )
-        return headers
+        # Fewest left; of equals, the one that stays so longest.
+        decision, window = min(
+            zip(decisions, windows, strict=True),
+            key=lambda pair: (pair[0].remaining, -pair[0].reset_after),
+        )
+        return rate_limit_headers(decision, window)

@@ -11,6 +11,10 @@
 A sliding log rather than a token bucket: "20 per 60 seconds" means at most 20 in
 any 60 seconds, which is what a user reads into it (a bucket lets almost twice as
 many through in a minute). Refused hits are not counted.
+
+One hit may have to pass several windows (a key's own and those of the keys that made
+it): `hit_all` counts it in every one of them or, when any is full, in none, decided
+at once (one script call in Redis), so a refused request never uses up another window.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -35,8 +39,20 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """At most `limit` hits in any `period` seconds, counted under `name`. (Keys'
+    windows have whole seconds, shown as such in their 429 messages.)"""
+
+    name: str
+    limit: int
+    period: float
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
-    """The outcome of one hit."""
+    """The outcome of one hit in one window. Of a hit on several windows at once,
+    `allowed` says whether this window had room: the hit was counted (in all of them)
+    only when every one had."""
 
     allowed: bool
     limit: int
@@ -54,6 +70,11 @@ class Decision:
 class Windows(Protocol):
     async def hit(self, name: str, limit: int, period: float) -> Decision: ...
 
+    async def hit_all(self, windows: Sequence[Window]) -> list[Decision]:
+        """One hit on every window (distinct names), counted in all or, when one is
+        full, in none; a decision per window, in order."""
+        ...
+
 
 class LocalWindows:
     """Hit times per name in this process, for at most `max_names` names (LRU)."""
@@ -66,51 +87,78 @@ class LocalWindows:
         self._hits: OrderedDict[str, deque[float]] = OrderedDict()
 
     async def hit(self, name: str, limit: int, period: float) -> Decision:
-        return self.hit_now(name, limit, period)
+        return self.hit_all_now((Window(name, limit, period),))[0]
 
-    def hit_now(self, name: str, limit: int, period: float) -> Decision:
+    async def hit_all(self, windows: Sequence[Window]) -> list[Decision]:
+        return self.hit_all_now(windows)
+
+    def hit_all_now(self, windows: Sequence[Window]) -> list[Decision]:
         now = self._clock()
-        hits = self._hits.get(name)
+        logs = [self._log(window, now) for window in windows]
+        rooms = [len(hits) < window.limit for hits, window in zip(logs, windows, strict=True)]
+        if all(rooms):
+            for hits in logs:
+                hits.append(now)
+        return [
+            Decision(
+                room,
+                window.limit,
+                window.limit - len(hits),
+                hits[0] + window.period - now if hits else window.period,
+            )
+            for hits, window, room in zip(logs, windows, rooms, strict=True)
+        ]
+
+    def _log(self, window: Window, now: float) -> deque[float]:
+        """The window's hit times still inside it."""
+        hits = self._hits.get(window.name)
         if hits is None:
-            hits = self._hits[name] = deque()
+            hits = self._hits[window.name] = deque()
             if len(self._hits) > self._max_names:
                 self._hits.popitem(last=False)
-        self._hits.move_to_end(name)
-        while hits and hits[0] <= now - period:
+        self._hits.move_to_end(window.name)
+        while hits and hits[0] <= now - window.period:
             hits.popleft()
-        allowed = len(hits) < limit
-        if allowed:
-            hits.append(now)
-        reset_after = hits[0] + period - now if hits else period
-        return Decision(allowed, limit, limit - len(hits), reset_after)
+        return hits
 
 
-# KEYS: one sorted set per hit (score = hit time in ms). ARGV: per hit its limit,
-# its period in ms and a unique member. Hits are decided in order, each as if it came
-# alone. The reply is one string of numbers, three per hit (allowed, remaining, reset
-# in ms): one bulk string costs the client a fraction of parsing a long array.
-# Redis's own clock, so servers with skewed clocks agree. (Several keys in one
-# script: fine on one Redis; a Redis Cluster would need them in one hash slot.)
+# KEYS: one sorted set per window of each hit, hit after hit. ARGV: per hit a unique
+# member and its number of windows, then per window its limit and period in ms. Hits
+# are decided in order, each as if it came alone: counted in all its windows when each
+# has room, else in none. The reply is one string of numbers, three per window (room,
+# remaining, reset in ms): one bulk string costs the client a fraction of parsing a
+# long array. Redis's own clock, so servers with skewed clocks agree. (Several keys in
+# one script: fine on one Redis; a Redis Cluster would need them in one hash slot.)
 _HIT_SCRIPT = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local out = {}
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[3 * i - 2])
-  local period = tonumber(ARGV[3 * i - 1])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-  local count = redis.call('ZCARD', key)
-  local allowed = 0
-  if count < limit then
-    redis.call('ZADD', key, now, ARGV[3 * i])
-    redis.call('PEXPIRE', key, period)
-    count = count + 1
-    allowed = 1
+local k, a = 0, 1
+while a <= #ARGV do
+  local member, n = ARGV[a], tonumber(ARGV[a + 1])
+  local keys, limits, periods, counts = {}, {}, {}, {}
+  local room = true
+  for j = 1, n do
+    keys[j] = KEYS[k + j]
+    limits[j] = tonumber(ARGV[a + 2 * j])
+    periods[j] = tonumber(ARGV[a + 2 * j + 1])
+    redis.call('ZREMRANGEBYSCORE', keys[j], '-inf', now - periods[j])
+    counts[j] = redis.call('ZCARD', keys[j])
+    if counts[j] >= limits[j] then room = false end
   end
-  local reset = period
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if oldest[2] then reset = tonumber(oldest[2]) + period - now end
-  table.insert(out, allowed .. ' ' .. (limit - count) .. ' ' .. reset)
+  for j = 1, n do
+    local had_room = counts[j] < limits[j] and 1 or 0
+    if room then
+      redis.call('ZADD', keys[j], now, member)
+      redis.call('PEXPIRE', keys[j], periods[j])
+      counts[j] = counts[j] + 1
+    end
+    local reset = periods[j]
+    local oldest = redis.call('ZRANGE', keys[j], 0, 0, 'WITHSCORES')
+    if oldest[2] then reset = tonumber(oldest[2]) + periods[j] - now end
+    table.insert(out, had_room .. ' ' .. (limits[j] - counts[j]) .. ' ' .. reset)
+  end
+  k, a = k + n, a + 2 + 2 * n
 end
 return table.concat(out, ' ')
 """
@@ -121,8 +169,9 @@ _HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's
 # Hits per script: a script blocks Redis while it runs, so a burst goes in slices.
 MAX_HITS_PER_CALL = 128
 
-_Hit = tuple[str, int, int, str]  # the script's key and arguments
-_Reply = tuple[int, int, int]  # allowed, remaining, reset in ms
+# A hit's keys, and its arguments (member, number of windows, limit and period of each).
+_Hit = tuple[list[str], list[str | int]]
+_Reply = list[tuple[int, int, int]]  # per window: room, remaining, reset in ms
 
 
 class RedisWindows:
@@ -143,14 +192,22 @@ class RedisWindows:
         self._sender: asyncio.Task[None] | None = None
 
     async def hit(self, name: str, limit: int, period: float) -> Decision:
+        return (await self.hit_all((Window(name, limit, period),)))[0]
+
+    async def hit_all(self, windows: Sequence[Window]) -> list[Decision]:
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[_Reply] = loop.create_future()
-        hit = (self._prefix + name, limit, math.ceil(period * 1000), uuid.uuid4().hex)
+        arguments: list[str | int] = [uuid.uuid4().hex, len(windows)]
+        for window in windows:
+            arguments += [window.limit, math.ceil(window.period * 1000)]
+        hit = ([self._prefix + window.name for window in windows], arguments)
         self._waiting.append((hit, reply))
         if self._sender is None:
             self._sender = loop.create_task(self._send_while_waiting())
-        allowed, remaining, reset_ms = await reply
-        return Decision(bool(allowed), limit, remaining, reset_ms / 1000)
+        return [
+            Decision(bool(room), window.limit, remaining, reset_ms / 1000)
+            for (room, remaining, reset_ms), window in zip(await reply, windows, strict=True)
+        ]
 
     async def _send_while_waiting(self) -> None:
         """Send what waits, then what came meanwhile, until nothing waits."""
@@ -180,15 +237,22 @@ class RedisWindows:
     async def _run(self, hits: list[_Hit]) -> list[_Reply]:
         """The script's replies, in order; a NOSCRIPT (a restarted Redis) loads the
         script and runs it again: the refused call changed nothing."""
-        keys = [hit[0] for hit in hits]
-        arguments = [value for hit in hits for value in hit[1:]]
+        keys = [key for hit_keys, _ in hits for key in hit_keys]
+        arguments = [value for _, hit_arguments in hits for value in hit_arguments]
         try:
             reply = await self._evalsha(keys, arguments)
         except NoScriptError:
             await self._redis.script_load(_HIT_SCRIPT)
             reply = await self._evalsha(keys, arguments)
         numbers = [int(number) for number in reply.split()]
-        return [(numbers[n], numbers[n + 1], numbers[n + 2]) for n in range(0, len(numbers), 3)]
+        replies, start = [], 0
+        for hit_keys, _ in hits:
+            end = start + 3 * len(hit_keys)
+            replies.append(
+                [(numbers[n], numbers[n + 1], numbers[n + 2]) for n in range(start, end, 3)]
+            )
+            start = end
+        return replies
 
     async def _evalsha(self, keys: list[str], arguments: list[str | int]) -> bytes:
         # redis-py types the asyncio client's evalsha as "awaitable or not".
@@ -224,18 +288,21 @@ class SharedWindows:
         metrics.REDIS_UP.set(1)
 
     async def hit(self, name: str, limit: int, period: float) -> Decision:
+        return (await self.hit_all((Window(name, limit, period),)))[0]
+
+    async def hit_all(self, windows: Sequence[Window]) -> list[Decision]:
         if time.monotonic() < self._down_until:
-            return await self._local.hit(name, limit, period)
+            return await self._local.hit_all(windows)
         try:
-            decision = await self._shared.hit(name, limit, period)
+            decisions = await self._shared.hit_all(windows)
         except (RedisError, OSError, TimeoutError) as exc:
             self._fell_back(exc)
-            return await self._local.hit(name, limit, period)
+            return await self._local.hit_all(windows)
         if not self.shared_now:
             self.shared_now = True
             metrics.REDIS_UP.set(1)
             logger.warning("Redis answers again: limits are shared by every worker again")
-        return decision
+        return decisions
 
     def _fell_back(self, exc: BaseException) -> None:
         self._down_until = time.monotonic() + self._retry_interval
