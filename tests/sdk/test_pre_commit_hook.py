@@ -85,3 +85,12 @@ def test_pre_commit_hook_refuses_a_staged_key_and_passes_a_clean_commit(tmp_path
     accepted = commit(project, env, "Read the key from the environment")
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     assert re.search(r"Relay API keys\.+Passed", accepted.stderr)  # the hook ran, and passed
+
+    # A file named like one of relayctl's options is scanned as a file all the same.
+    (project / "--json").write_text(f"token = '{key}'\n")
+    git(project, "add", "--", "--json")
+    named_like_an_option = commit(project, env, "Add a file named --json")
+    assert named_like_an_option.returncode != 0
+    assert f"--json:1: Relay API key {key[:12]}..." in (
+        named_like_an_option.stdout + named_like_an_option.stderr
+    )
