@@ -20,12 +20,16 @@ import struct
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
 from relay.errors import InvalidInput
+from relay.text import TransientText
+
+# A cursor as a query string carries it: it only passes through (decoded, then checked).
+Cursor = Annotated[str, TransientText(max_length=100)]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _POSITION = struct.Struct(">q16s")

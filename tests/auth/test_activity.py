@@ -13,13 +13,13 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
-from relay.auth.activity import KeyActivity
 from relay.audit.actions import Action
 from relay.audit.models import AuditEvent
+from relay.auth.activity import KeyActivity
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.config import Settings
-from relay.db import Database
+from relay.db import Database, utcnow
 from tests.conftest import UNREACHABLE_DATABASE
 from tests.factories import TenantFixture, make_api_key
 from tests.statements import count_statements
@@ -100,11 +100,11 @@ def dropped_rows() -> float:
 
 
 async def test_a_poison_row_of_each_kind_is_dropped_alone_and_the_rest_lands(
-    db: Database, tenant_a: TenantFixture
+    db: Database, tenant_a: TenantFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One row the database refuses (the review's: a 70-character address) failed
     the whole flush every second, and every key's activity with it. Each kind of
-    row is poisoned here: a use counted for a tenant that is gone (usage count and
+    row is poisoned here: a use of a key and tenant that are gone (usage count and
     address), an address too long for its column (new address), and an expired use
     from one (its audit event). The good key's use, count and new address land; the
     poison is dropped, counted and not tried again."""
@@ -112,14 +112,27 @@ async def test_a_poison_row_of_each_kind_is_dropped_alone_and_the_rest_lands(
     good = principal_of(tenant_a)
     recorder.record_use(good, 200, "192.0.2.1", "curl/8")
     recorder.record_use(good, 404, "x" * 70, None)
-    gone = Principal(uuid.uuid4(), tenant_a.key_id, "rl_live_test", (), None)
+    gone = Principal(uuid.uuid4(), uuid.uuid4(), "rl_live_test", (), None)
     recorder.record_use(gone, 200, "192.0.2.9", None)
     recorder.record_expired_use(good, "y" * 70, None)
     before = dropped_rows()
 
-    assert await recorder.flush() == 1
+    # Two last uses passed to the database: the gone key's matches no row.
+    assert await recorder.flush() == 2
 
-    assert dropped_rows() - before == 4  # gone: count and address; the long address; expired
+    dropped = sorted(
+        record.row for record in caplog.records if record.message == "background row dropped"
+    )
+    key = tenant_a.key_id
+    assert dropped == sorted(
+        [
+            f"usage of key {gone.key_id} on {utcnow().date()} (2xx)",
+            f"new address of key {gone.key_id}",
+            f"new address of key {key}",  # too long an address
+            f"expired use of key {key}",  # from too long an address
+        ]
+    )
+    assert dropped_rows() - before == 4
     assert recorder.pending_uses == 0
     assert await recorder.flush() == 0
     async with db.sessionmaker() as session:

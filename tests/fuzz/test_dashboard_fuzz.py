@@ -4,7 +4,9 @@ database. Whatever the values (NUL, lone surrogates, other scripts' digits, huge
 numbers, garbage ids), the answer is never a 5xx.
 
 The review found three 500s of this class: a non-ASCII digit in `?page=`, a NUL in
-the sign-in email (PostgreSQL), a datetime at the calendar's limits.
+the sign-in email (PostgreSQL), a datetime at the calendar's limits; the second
+review a fourth: "İ" * 300 + "@example.com" as an invited address (600 characters
+once lower-cased). The hostile Unicode corpus is in TRICKY.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ NAMES = [
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
-     "0001-01-01", "none", "custom", "restricted", "read", "write", "%", "é" * 300, ""]
+     "0001-01-01", "none", "custom", "restricted", "read", "write", "%", "é" * 300, "",
+     # Text that grows when case-mapped, combining marks, bidirectional overrides, length:
+     "İ" * 300 + "@example.com", "İ" * 150, "ß" * 200, "e" + "\u0301" * 300,
+     "\u202eevil\u202c@example.com", "x" * 10_000, "\ufeff", "a\u0085b"]
 )  # fmt: skip
 VALUES = st.one_of(TRICKY, st.text(max_size=40), st.integers().map(str))
 FIELDS = st.lists(

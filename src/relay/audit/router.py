@@ -13,7 +13,7 @@ from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
 from relay.db import ReadSessionDep
 from relay.json_bodies import BoundedJsonRoute
-from relay.pagination import Position, cursor_or_page, encode_cursor
+from relay.pagination import Cursor, Position, cursor_or_page, encode_cursor
 from relay.schemas import UTCTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=BoundedJsonRoute)
@@ -32,9 +32,8 @@ async def list_audit_events(
         UTCTimestamp | None, Query(description="Only events at or after this.")
     ] = None,
     cursor: Annotated[
-        str | None,
+        Cursor | None,
         Query(
-            max_length=100,
             description="A previous page's `next_cursor` (with the same filters): the "
             "page right after it, however deep. Not with `page`.",
         ),

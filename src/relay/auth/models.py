@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, TenantOwned, UTCDateTime, utcnow
+from relay.db import Base, StoredJSON, StoredString, TenantOwned, UTCDateTime, utcnow
 
 
 class ApiKey(TenantOwned, Base):
@@ -17,16 +17,16 @@ class ApiKey(TenantOwned, Base):
     __table_args__ = (Index("ix_api_keys_tenant_id_created_at", "tenant_id", "created_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(String(100))
-    key_prefix: Mapped[str] = mapped_column(String(12))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    name: Mapped[str] = mapped_column(StoredString(100))
+    key_prefix: Mapped[str] = mapped_column(StoredString(12))
+    key_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(StoredJSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Who made the key: "user:<uuid>" (CLI, dashboard) or "api_key:<uuid>" (the API).
-    created_by: Mapped[str | None] = mapped_column(String(80))
+    created_by: Mapped[str | None] = mapped_column(StoredString(80))
     # The key's own rate limit: at most `requests` in any `rate_limit_seconds`.
     rate_limit_requests: Mapped[int | None] = mapped_column(Integer)
     rate_limit_seconds: Mapped[int | None] = mapped_column(Integer)
@@ -61,7 +61,7 @@ class ApiKeyUsage(TenantOwned, Base):
         ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(3), primary_key=True)
+    status_class: Mapped[str] = mapped_column(StoredString(3), primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -74,5 +74,5 @@ class ApiKeyAddress(TenantOwned, Base):
     key_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
     )
-    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,7 +25,7 @@ from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
-from relay.pagination import Position, decode_cursor, encode_cursor
+from relay.pagination import Cursor, Position, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"], route_class=BoundedJsonRoute)
 
@@ -75,7 +75,7 @@ async def list_api_keys(
     session: ReadSessionDep,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = MAX_PER_PAGE,
     cursor: Annotated[
-        str | None, Query(max_length=200, description="From the previous page's Link header.")
+        Cursor | None, Query(description="From the previous page's Link header.")
     ] = None,
 ) -> list[ApiKeyRead]:
     """List the tenant's keys that are not revoked, newest first, `per_page` at a time

@@ -12,6 +12,7 @@ from relay.accounts import passwords
 from relay.audit.actions import Action
 from relay.dashboard.account_pages import link_unusable
 from relay.dashboard.form_errors import error_for
+from relay.dashboard.tokens import LinkToken
 from relay.dashboard.web import (
     SESSION_COOKIE,
     CheckedForm,
@@ -71,7 +72,9 @@ async def forgot_password(request: Request, session: SessionDep, form: CheckedFo
 
 
 @router.get("/reset-password/{token}")
-async def reset_password_page(request: Request, session: ReadSessionDep, token: str) -> Response:
+async def reset_password_page(
+    request: Request, session: ReadSessionDep, token: LinkToken
+) -> Response:
     """Choose a new password, from a reset link."""
     try:
         user = await passwords.reset_link_user(session, token=token)
@@ -83,7 +86,7 @@ async def reset_password_page(request: Request, session: ReadSessionDep, token: 
 
 @router.post("/reset-password/{token}")
 async def reset_password(
-    request: Request, session: SessionDep, token: str, form: CheckedForm
+    request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:
     """Set the new password; the link is used up and every session of the user ends."""
     try:

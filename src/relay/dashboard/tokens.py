@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Annotated
+
+from relay.text import TransientText
+
+# A token as a link's path carries it: it only passes through (see token_hash).
+LinkToken = Annotated[str, TransientText(max_length=200)]
 
 
 def new_token() -> str:

@@ -16,8 +16,9 @@ from pydantic import (
 )
 
 from relay.datasets.models import Dataset
+from relay.pagination import Cursor
 from relay.schemas import Input
-from relay.text import StoredText, TransientText
+from relay.text import StoredText
 
 MAX_ARTIFACT_TYPES = 50
 
@@ -107,7 +108,7 @@ class DatasetListQuery(Input):
         default=None, ge=1, le=1_000_000, description="Page number; 1 when omitted."
     )
     page_size: int = Field(default=20, ge=1, le=100)
-    cursor: Annotated[str, TransientText(max_length=100)] | None = Field(
+    cursor: Cursor | None = Field(
         default=None,
         description="A previous page's `next_cursor`: the page right after it, "
         "however deep, and stable while datasets are added or deleted. Not with `page`.",
