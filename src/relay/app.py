@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         secret = await load_secret_key(settings, database)
         app.state.csrf_key = derive(secret, "csrf")
+        app.state.device_key = derive(secret, "device")
         settle_garbage_collector()
         activity.start()
         pruner.start()

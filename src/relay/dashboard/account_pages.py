@@ -10,6 +10,7 @@ from starlette.background import BackgroundTask
 from relay.accounts import pending_sign_ins, sessions, sign_ups, two_factor
 from relay.dashboard import members, signin
 from relay.dashboard.form_errors import error_for
+from relay.dashboard.tokens import LinkToken
 from relay.dashboard.web import (
     PENDING_SIGN_IN_COOKIE,
     SESSION_COOKIE,
@@ -19,6 +20,7 @@ from relay.dashboard.web import (
     dashboard_attempt,
     delete_cookie,
     field,
+    known_device,
     redirect,
     render,
     session_token,
@@ -118,7 +120,7 @@ async def _sign_up_by_mail(
 
 @router.get("/signup/confirm/{token}")
 async def signup_confirmation_page(
-    request: Request, session: ReadSessionDep, token: str
+    request: Request, session: ReadSessionDep, token: LinkToken
 ) -> HTMLResponse:
     try:
         pending = await sign_ups.find_sign_up(session, token=token)
@@ -130,7 +132,7 @@ async def signup_confirmation_page(
 
 @router.post("/signup/confirm/{token}")
 async def confirm_signup(
-    request: Request, session: SessionDep, token: str, form: CheckedForm
+    request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:
     """Create the account with the organisation's name and the password chosen here,
     by whoever followed the link."""
@@ -183,6 +185,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
             email=email,
             password=field(form, "password"),
             client=client,
+            device=known_device(request, email),
             backoff_max=settings_of(request).signin_backoff_max,
         )
     except RelayError as exc:
@@ -212,7 +215,7 @@ async def logout(request: Request, session: SessionDep, _form: CheckedForm) -> R
 
 
 @router.get("/invitations/{token}")
-async def invitation_page(request: Request, session: SessionDep, token: str) -> HTMLResponse:
+async def invitation_page(request: Request, session: SessionDep, token: LinkToken) -> HTMLResponse:
     try:
         invitation = await members.find_open_invitation(session, token=token)
     except RelayError as exc:
@@ -227,7 +230,7 @@ async def invitation_page(request: Request, session: SessionDep, token: str) -> 
 
 @router.post("/invitations/{token}")
 async def accept_invitation(
-    request: Request, session: SessionDep, token: str, form: CheckedForm
+    request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:
     try:
         async with read_session(request) as read:

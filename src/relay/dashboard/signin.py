@@ -19,7 +19,14 @@ anyone lock an owner out.
   same moment do not slow each other down.
 - The password is checked off the event loop with no transaction open.
 - A second factor's code (relay.accounts.two_factor) is one more attempt of the same
-  kind: it counts, and is limited, exactly as a password is.
+  kind: it counts, and is limited, exactly as a password is; and at most
+  SECOND_FACTOR_DAILY_LIMIT wrong codes an account may get in a day (an outside
+  review: one guess every 30 s, from new addresses, is 2,880 a day).
+- A browser that signed in to the account before (a device cookie,
+  relay.accounts.devices) is counted apart: the failures of everyone else neither
+  slow it down nor pause its address, and its own failures slow only it (per device,
+  as above, daily codes included). So an owner is never locked out by someone
+  else's guesses, and a stolen device cookie buys no more guesses than a browser.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.accounts.devices import Device
 from relay.accounts.events import as_user, record_user_event
 from relay.actors import Actor
 from relay.audit.actions import Action
@@ -46,10 +54,16 @@ from relay.tenants.passwords import DECOY_HASH, verify_password
 ADDRESS_FAILURE_LIMIT = 10
 EMAIL_BACKOFF_AFTER = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+SECOND_FACTOR_DAILY_LIMIT = 10
+SECOND_FACTOR_WINDOW = timedelta(days=1)
 INVALID_CREDENTIALS = "Invalid email or password"
 ADDRESS_PAUSED = (
     "Too many failed sign-in attempts from your network. Sign-in is paused for 15 minutes; "
     "try again later."
+)
+CODES_EXHAUSTED = (
+    "Too many wrong codes for this account today. Sign in from a browser you used "
+    "before, or try again in {hours} hours."
 )
 
 
@@ -66,6 +80,9 @@ class _Failures:
     from_address: int
     for_email: int
     latest_for_email: datetime | None
+    # Wrong codes of the last day, and when the oldest of them was.
+    codes_today: int
+    oldest_code_today: datetime | None
 
 
 def _backoff_seconds(failures: int, maximum: float) -> float:
@@ -75,10 +92,18 @@ def _backoff_seconds(failures: int, maximum: float) -> float:
     return min(2.0 ** (failures - EMAIL_BACKOFF_AFTER), maximum)
 
 
-async def _reserve_attempt(database: Database, *, email: str, address: str) -> uuid.UUID:
+async def _reserve_attempt(
+    database: Database, *, email: str, address: str, device: Device | None, second_factor: bool
+) -> uuid.UUID:
     """Record the attempt, committed at once, before the password is checked."""
     attempt = LoginFailure(
-        id=uuid.uuid4(), email=email[:320], address=address[:64], at=utcnow(), pending=True
+        id=uuid.uuid4(),
+        email=email,
+        address=address,
+        at=utcnow(),
+        pending=True,
+        device=device.id if device else None,
+        second_factor=second_factor,
     )
     async with database.sessionmaker.begin() as session:
         session.add(attempt)
@@ -86,17 +111,32 @@ async def _reserve_attempt(database: Database, *, email: str, address: str) -> u
 
 
 async def _failures(
-    session: AsyncSession, *, email: str, address: str, mine: uuid.UUID
+    session: AsyncSession, *, email: str, address: str, device: Device | None, mine: uuid.UUID
 ) -> _Failures:
-    since = utcnow() - FAILURE_WINDOW
-    recent = select(func.count()).where(LoginFailure.at > since)
-    from_address = await session.scalar(recent.where(LoginFailure.address == address[:64]))
-    others = (LoginFailure.email == email[:320], LoginFailure.at > since, LoginFailure.id != mine)
+    """What counts against this attempt: for a known device, its own failures only;
+    for any other browser, its address's and its email's (a known device's too)."""
+    now = utcnow()
+    since = now - FAILURE_WINDOW
+    counted = LoginFailure.device == device.id if device else LoginFailure.email == email
+    from_address = 0
+    if device is None:
+        recent = select(func.count()).where(LoginFailure.at > since)
+        from_address = await session.scalar(recent.where(LoginFailure.address == address)) or 0
+    others = (counted, LoginFailure.at > since, LoginFailure.id != mine)
     checked = (*others, LoginFailure.pending.is_(False))
     for_email = await session.scalar(select(func.count()).where(*checked))
     # Attempts still being checked count as the latest: in back-off, one at a time.
     latest = await session.scalar(select(func.max(LoginFailure.at)).where(*others))
-    return _Failures(from_address or 0, for_email or 0, latest)
+    codes = (
+        counted,
+        LoginFailure.second_factor.is_(True),
+        LoginFailure.pending.is_(False),
+        LoginFailure.at > now - SECOND_FACTOR_WINDOW,
+    )
+    codes_today, oldest = (
+        await session.execute(select(func.count(), func.min(LoginFailure.at)).where(*codes))
+    ).one()
+    return _Failures(from_address, for_email or 0, latest, codes_today or 0, oldest)
 
 
 async def _forget_attempt(database: Database, attempt: uuid.UUID) -> None:
@@ -115,36 +155,34 @@ async def checked_sign_in(
     *,
     email: str,
     client: Actor,
+    device: Device | None,
     backoff_max: float,
     check: Check,
     refusal: str,
     details: dict[str, str] | None = None,
+    second_factor: bool = False,
 ) -> User:
     """The user of `email`, if `check` accepts what they gave, within the limits above.
     SignInRefused(`refusal`) or TooManyFailures otherwise; a refusal for an existing
     user is an audit event of their tenant (with `details`). `client` is the browser
-    asking."""
+    asking, `device` its device cookie if it is one of this account's (see
+    relay.dashboard.web.known_device); `second_factor` when `check` is a code's."""
     # An address Relay could not keep has no account: its failures count as those of
     # "" (and of the client's address), never stored as typed.
     email = tenants_service.lookup_email(email) or ""
     address = client.client_address or "unknown"
-    attempt = await _reserve_attempt(database, email=email, address=address)
+    attempt = await _reserve_attempt(
+        database, email=email, address=address, device=device, second_factor=second_factor
+    )
     async with database.read_sessionmaker() as session:
-        failures = await _failures(session, email=email, address=address, mine=attempt)
-        user = await tenants_service.find_user(session, email)
-    wait = _backoff_seconds(failures.for_email, backoff_max)
-    if failures.latest_for_email is not None:
-        wait -= (utcnow() - failures.latest_for_email).total_seconds()
-    if failures.from_address > ADDRESS_FAILURE_LIMIT or wait > 0:
-        await _forget_attempt(database, attempt)
-        if failures.from_address > ADDRESS_FAILURE_LIMIT:
-            raise TooManyFailures(ADDRESS_PAUSED)
-        seconds = math.ceil(wait)
-        raise TooManyFailures(
-            f"Too many failed sign-in attempts for this account. Try again in {seconds} "
-            f"second{'s' if seconds != 1 else ''}.",
-            headers={"Retry-After": str(seconds)},
+        failures = await _failures(
+            session, email=email, address=address, device=device, mine=attempt
         )
+        user = await tenants_service.find_user(session, email)
+    refused = _refusal(failures, backoff_max, second_factor)
+    if refused is not None:
+        await _forget_attempt(database, attempt)
+        raise refused
     accepted = await check(user)
     if user is None or not accepted:
         async with database.sessionmaker.begin() as session:
@@ -161,8 +199,40 @@ async def checked_sign_in(
     return user
 
 
+def _refusal(
+    failures: _Failures, backoff_max: float, second_factor: bool
+) -> TooManyFailures | None:
+    """Why the attempt is refused unchecked, if it is."""
+    if failures.from_address > ADDRESS_FAILURE_LIMIT:
+        return TooManyFailures(ADDRESS_PAUSED)
+    if second_factor and failures.codes_today >= SECOND_FACTOR_DAILY_LIMIT:
+        oldest = failures.oldest_code_today or utcnow()
+        seconds = max(math.ceil((oldest + SECOND_FACTOR_WINDOW - utcnow()).total_seconds()), 1)
+        return TooManyFailures(
+            CODES_EXHAUSTED.format(hours=math.ceil(seconds / 3600)),
+            headers={"Retry-After": str(seconds)},
+        )
+    wait = _backoff_seconds(failures.for_email, backoff_max)
+    if failures.latest_for_email is not None:
+        wait -= (utcnow() - failures.latest_for_email).total_seconds()
+    if wait <= 0:
+        return None
+    seconds = math.ceil(wait)
+    return TooManyFailures(
+        f"Too many failed sign-in attempts for this account. Try again in {seconds} "
+        f"second{'s' if seconds != 1 else ''}.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 async def sign_in(
-    database: Database, *, email: str, password: str, client: Actor, backoff_max: float
+    database: Database,
+    *,
+    email: str,
+    password: str,
+    client: Actor,
+    device: Device | None,
+    backoff_max: float,
 ) -> User:
     """The user these credentials belong to; SignInRefused (one message for a wrong
     email or a wrong password) or TooManyFailures otherwise. Their session starts
@@ -176,6 +246,7 @@ async def sign_in(
         database,
         email=email,
         client=client,
+        device=device,
         backoff_max=backoff_max,
         check=password_matches,
         refusal=INVALID_CREDENTIALS,
@@ -184,7 +255,9 @@ async def sign_in(
 
 async def record_sign_in(session: AsyncSession, user: User, client: Actor) -> None:
     """In the transaction that starts the session: the audit event of a successful
-    sign-in, and the email's failures forgiven (only now: a right password with a
-    second factor still to come does not reset the back-off)."""
-    await session.execute(delete(LoginFailure).where(LoginFailure.email == user.email[:320]))
+    sign-in, and the email's failed passwords forgiven (only now: a right password with
+    a second factor still to come does not reset the back-off). Wrong codes are not:
+    each counts toward the day's bound however often the owner signs in."""
+    forgiven = (LoginFailure.email == user.email, LoginFailure.second_factor.is_(False))
+    await session.execute(delete(LoginFailure).where(*forgiven))
     record_user_event(session, user, Action.USER_SIGNED_IN, as_user(user, client))

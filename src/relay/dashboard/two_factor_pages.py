@@ -26,6 +26,7 @@ from relay.dashboard.web import (
     dashboard_attempt,
     delete_cookie,
     field,
+    known_device,
     redirect,
     render,
     settings_of,
@@ -75,10 +76,12 @@ async def _second_factor_again(
             database,
             email=user.email,
             client=client,
+            device=known_device(request, user.email),
             backoff_max=settings_of(request).signin_backoff_max,
             check=_code_check(database, keys, user, code, client, proofs),
             refusal=two_factor.CODE_REFUSED,
             details={"factor": "two-factor code, asked again"},
+            second_factor=True,
         )
     except signin.SignInRefused as exc:
         raise RelayError(two_factor.CODE_REFUSED, field="code") from exc
@@ -271,10 +274,12 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
             database,
             email=user.email,
             client=client,
+            device=known_device(request, user.email),
             backoff_max=settings_of(request).signin_backoff_max,
             check=_code_check(database, keys, user, field(form, "code"), client, proofs),
             refusal=two_factor.CODE_REFUSED,
             details={"factor": "two-factor code"},
+            second_factor=True,
         )
     except RelayError as exc:
         context = {"errors": {"code": exc.detail}}

@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from relay import clients
-from relay.accounts import sessions
+from relay.accounts import devices, sessions
 from relay.accounts.notices import security_notice
 from relay.accounts.sessions import SignedIn
 from relay.actors import Actor, clean_user_agent
@@ -35,6 +35,7 @@ from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
+from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 from relay.text import storable
 
@@ -45,6 +46,7 @@ SESSION_COOKIE = "relay_session"
 PRESESSION_COOKIE = "relay_presession"
 FLASH_COOKIE = "relay_flash"
 PENDING_SIGN_IN_COOKIE = "relay_pending_sign_in"
+DEVICE_COOKIE = "relay_device"
 CSRF_FIELD = "csrf_token"
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -271,7 +273,8 @@ async def dashboard_attempt(request: Request, kind: str, key: str | None = None)
 
 async def start_signed_in(request: Request, session: SessionDep, user: User, to: str) -> Response:
     """Start a new session for `user` (a new token, so new form tokens, every time)
-    and go to `to`. The pre-session that signed in is over."""
+    and go to `to`. The pre-session that signed in is over; the browser is one of the
+    account's known devices from now on (a new device cookie, see known_device)."""
     token = await sessions.start_session(session, user=user, client=anonymous_actor(request))
     response = redirect(request, to)
     set_cookie(
@@ -282,7 +285,20 @@ async def start_signed_in(request: Request, session: SessionDep, user: User, to:
         max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
     )
     delete_cookie(request, response, PRESESSION_COOKIE)
+    device = devices.issue(request.app.state.device_key, email=user.email, now=utcnow())
+    lifetime = int(devices.DEVICE_LIFETIME.total_seconds())
+    set_cookie(request, response, DEVICE_COOKIE, device, max_age=lifetime)
     return response
+
+
+def known_device(request: Request, email: str) -> devices.Device | None:
+    """The browser's device cookie, if it is one this server gave when the account of
+    `email` signed in (relay.accounts.devices); every sign-in check is given it."""
+    address = tenants_service.lookup_email(email)
+    if address is None:
+        return None
+    cookie = request.cookies.get(cookie_name(request, DEVICE_COOKIE))
+    return devices.trusted_device(request.app.state.device_key, cookie, email=address, now=utcnow())
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
