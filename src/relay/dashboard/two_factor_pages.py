@@ -68,26 +68,35 @@ async def _second_factor_again(
     code = field(form, "code")
     if not code.strip():  # nothing to check: not an attempt
         raise RelayError(two_factor.ENTER_CODE, field="code")
-    database: Database = request.app.state.db
-    client = anonymous_actor(request)
-    proofs: list[two_factor.SecondFactorProof] = []
     try:
-        await signin.checked_sign_in(
-            database,
-            email=user.email,
-            client=client,
-            device=known_device(request, user.email),
-            backoff_max=settings_of(request).signin_backoff_max,
-            check=_code_check(database, keys, user, code, client, proofs),
-            refusal=two_factor.CODE_REFUSED,
-            details={"factor": "two-factor code, asked again"},
-            second_factor=True,
-        )
+        return await _checked_code(request, user, keys, code, factor="two-factor code, asked again")
     except signin.SignInRefused as exc:
         raise RelayError(two_factor.CODE_REFUSED, field="code") from exc
     except RelayError as exc:
         exc.field = "code"
         raise
+
+
+async def _checked_code(
+    request: Request, user: User, keys: AccountKeys, code: str, *, factor: str
+) -> two_factor.SecondFactorProof:
+    """The proof of `user`'s second factor from `code`, checked as a sign-in attempt
+    (the same limits, the day's bound on codes, the browser's device cookie counted);
+    SignInRefused or TooManyFailures otherwise. `factor` says where, in the audit log."""
+    database: Database = request.app.state.db
+    client = anonymous_actor(request)
+    proofs: list[two_factor.SecondFactorProof] = []
+    await signin.checked_sign_in(
+        database,
+        email=user.email,
+        client=client,
+        device=known_device(request, user.email),
+        backoff_max=settings_of(request).signin_backoff_max,
+        check=_code_check(database, keys, user, code, client, proofs),
+        refusal=two_factor.CODE_REFUSED,
+        details={"factor": factor},
+        second_factor=True,
+    )
     return proofs[0]
 
 
@@ -266,20 +275,11 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
         response = redirect(request, "/login", flash=pending_sign_ins.TOO_MANY_CODES)
         delete_cookie(request, response, PENDING_SIGN_IN_COOKIE)
         return response
-    proofs: list[two_factor.SecondFactorProof] = []
     try:
         keys = _keys(request)
         await dashboard_attempt(request, "sign-in")
-        await signin.checked_sign_in(
-            database,
-            email=user.email,
-            client=client,
-            device=known_device(request, user.email),
-            backoff_max=settings_of(request).signin_backoff_max,
-            check=_code_check(database, keys, user, field(form, "code"), client, proofs),
-            refusal=two_factor.CODE_REFUSED,
-            details={"factor": "two-factor code"},
-            second_factor=True,
+        proof = await _checked_code(
+            request, user, keys, field(form, "code"), factor="two-factor code"
         )
     except RelayError as exc:
         context = {"errors": {"code": exc.detail}}
@@ -287,17 +287,17 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
     if not await pending_sign_ins.finish_pending(session, token=token):
         # The code is used up all the same: its notice goes out either way.
         timed_out = redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
-        return _with_code_notice(request, timed_out, user, proofs)
+        return _with_code_notice(request, timed_out, user, proof)
     await signin.record_sign_in(session, user, client)
     signed_in = await start_signed_in(request, session, user, HOME)
     delete_cookie(request, signed_in, PENDING_SIGN_IN_COOKIE)
-    return _with_code_notice(request, signed_in, user, proofs)
+    return _with_code_notice(request, signed_in, user, proof)
 
 
 def _with_code_notice(
-    request: Request, response: Response, user: User, proofs: list[two_factor.SecondFactorProof]
+    request: Request, response: Response, user: User, proof: two_factor.SecondFactorProof
 ) -> Response:
     """`response`, mailing the user when the code given was a recovery code."""
-    if any(proof.factor is two_factor.Factor.RECOVERY_CODE for proof in proofs):
+    if proof.factor is two_factor.Factor.RECOVERY_CODE:
         return with_security_notice(request, response, user, Action.USER_RECOVERY_CODE_USED)
     return response
