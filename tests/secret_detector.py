@@ -6,7 +6,9 @@ judges the log as an outsider would, whatever the redaction thinks it covers."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 SHAPES = {
     "an API key": re.compile(r"rl_live_[0-9A-Za-z]{5,}"),
@@ -16,11 +18,34 @@ SHAPES = {
 }
 
 
+def _texts(line: str) -> list[str]:
+    """The line, and each string a JSON line holds, decoded: an escape before a secret
+    ("\\n", "\\u00e9") must not hide it from a shape."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return [line]
+    found: list[str] = [line]
+    stack: list[Any] = [parsed]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    return found
+
+
 def secret_shapes_in(text: str) -> list[str]:
     """What secrets `text` seems to hold, as "<shape> at line <n>" (never the value)."""
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
+        texts = _texts(line)
         found += [
-            f"{name} at line {number}" for name, shape in SHAPES.items() if shape.search(line)
+            f"{name} at line {number}"
+            for name, shape in SHAPES.items()
+            if any(shape.search(part) for part in texts)
         ]
     return found

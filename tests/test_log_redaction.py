@@ -20,7 +20,7 @@ from relay.accounts.recovery_codes import new_code
 from relay.auth import keys
 from relay.dashboard.tokens import new_token
 from relay.db import Database
-from relay.observability import JsonFormatter
+from relay.observability import JsonFormatter, logging_config
 from relay.tenants.passwords import hash_password
 from tests.secret_detector import secret_shapes_in
 
@@ -56,6 +56,25 @@ async def test_every_secret_shape_is_redacted_wherever_it_is_in_the_line() -> No
         parsed = json.loads(line)
         assert "redacted" in parsed["message"], name
         assert "redacted" in parsed["exception"], name
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("before", ["\n", "\t", "é", "\u2028", '"'])
+async def test_a_secret_after_a_character_json_escapes_is_redacted_too(before: str) -> None:
+    """Redacted before the line is serialised: a token right after a newline or a
+    non-ASCII character reached the log as "\\n<token>", out of the shapes' reach."""
+    for name, secret in (await _secrets()).items():
+        record = logging.makeLogRecord({"msg": f"x{before}{secret}{before}y"})
+        line = _line(record)
+        assert secret not in json.loads(line)["message"], name
+        assert secret_shapes_in(line) == [], name
+
+
+def test_statement_loggers_stay_quiet_at_debug() -> None:
+    """At RELAY_LOG_LEVEL=debug aiosqlite's own lines carry every statement's values."""
+    configured = logging_config("debug")["loggers"]
+    for name in ("aiosqlite", "sqlalchemy", "asyncpg"):
+        assert configured[name]["level"] == "WARNING"
 
 
 @pytest.mark.backend_independent

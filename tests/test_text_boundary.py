@@ -109,6 +109,7 @@ def test_every_text_column_refuses_what_the_database_cannot_keep() -> None:
         ("a\ud800b", "string_unstorable"),
         ("a\x1b[31mb", "string_control_characters"),
         ("a\u202eb", "string_control_characters"),
+        ("invoice\u200f\u061cfdp.exe", "string_control_characters"),
         ("a\u0085b", "string_control_characters"),
         ("x" * 11, "string_too_long"),
         ("İ" * 6, "string_too_long"),  # 6 characters, 12 once lower-cased
@@ -181,3 +182,14 @@ async def test_an_address_that_grows_when_lower_cased_is_refused_at_sign_up_and_
     invited = await post_form(client, "/settings/members", "/settings/members", {"email": grown})
     assert invited.status_code == 400
     assert "Enter a valid email address" in invited.text
+
+
+async def test_every_value_of_a_repeated_form_field_is_checked(client: httpx.AsyncClient) -> None:
+    """The form check read one value per field: a repeated field's first values were
+    never looked at (the artifact rows of a dataset read them all)."""
+    await sign_up(client)
+    refused = await post_form(
+        client, "/datasets/new", "/datasets", {"name": "Rows", "artifact_name": ["a\x00", "ok"]}
+    )
+    assert refused.status_code == 400
+    assert "characters Relay cannot store" in refused.text

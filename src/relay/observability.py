@@ -49,12 +49,25 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exception"] = record.exc_text
-        # Last, on the whole line: whatever a message, an extra field or a traceback
-        # holds, nothing shaped like a secret leaves (relay.log_redaction).
-        return redact(json.dumps(line, default=str))
+        # Whatever a message, an extra field or a traceback holds, nothing shaped like a
+        # secret leaves (relay.log_redaction); redacted before JSON escapes its text.
+        return json.dumps(_redacted(line))
 
 
 JsonFormatter.converter = time.gmtime
+
+
+def _redacted(value: Any) -> Any:
+    """`value` with every string in it redacted; what JSON cannot hold becomes its str."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {str(key): _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_redacted(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))
 
 
 def logging_config(level: str) -> dict[str, Any]:
@@ -70,6 +83,11 @@ def logging_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": level.upper(), "propagate": False},
             "uvicorn.access": {"handlers": [], "propagate": False},
+            # At debug they print every statement with its values (hide_parameters does
+            # not reach aiosqlite's own lines): never below warning.
+            "aiosqlite": {"level": "WARNING"},
+            "sqlalchemy": {"level": "WARNING"},
+            "asyncpg": {"level": "WARNING"},
         },
     }  # fmt: skip
 

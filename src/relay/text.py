@@ -8,8 +8,9 @@ A `TextRule` says how one kind of text is accepted, in this order:
 2. normalised: NFC, then the rule's own folding (`str.lower` for emails), then
    stripped;
 3. refused if it holds control characters: C0 and C1 controls and DEL, and in a
-   single-line text also tab, newlines and the bidirectional overrides and isolates
-   (U+202A-U+202E, U+2066-U+2069) that make a name read differently than it is;
+   single-line text also tab, newlines and the bidirectional marks, overrides and
+   isolates (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) that make a name
+   read differently than it is;
 4. measured, after normalising: "İ".lower() is two characters, so an address of
    300 of them is 600 long however short it was when typed.
 
@@ -37,9 +38,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 # C0 controls but tab, newline and carriage return; DEL; C1 controls.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# The same, plus tab and line breaks (Unicode's too) and the bidirectional
-# embeddings, overrides and isolates: none belongs in a one-line name.
-_LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# The same, plus tab and line breaks (Unicode's too) and the bidirectional marks,
+# embeddings, overrides and isolates ("invoice\u200f\u061cfdp.exe" reads as
+# "invoiceexe.pdf"): none belongs in a one-line name.
+_LINE_CONTROLS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 class UnstorableText(ValueError):

@@ -8,7 +8,9 @@ password had about 2,880 code guesses a day."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -21,10 +23,11 @@ from relay.db import Database
 from tests.accounts.conftest import secure_settings
 from tests.accounts.helpers import code_step, owner_with_two_factor, password_step
 from tests.conftest import asgi_client
-from tests.dashboard.helpers import new_email, sign_in, sign_up
+from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, post_form, sign_in, sign_up
 from tests.mail_server import MailServer
 
 DEVICE = "relay_device"
+NEW_PASSWORD = "a brand new passphrase"
 
 
 async def guesses_from_elsewhere(app: FastAPI, email: str, count: int, first: int = 1) -> None:
@@ -135,3 +138,74 @@ async def test_second_factor_guesses_are_bounded_per_account_per_day(
         # The owner's own browser: its own count, so the owner still gets in.
         await password_step(owner, user.email)
         assert (await code_step(owner, factor.next_code())).status_code == 303
+
+
+async def test_codes_sent_at_one_moment_cannot_slip_past_the_days_bound(
+    no_backoff_app: FastAPI, db: Database
+) -> None:
+    """The second review: 40 wrong codes at once had 29 checked against a bound of 10,
+    each seeing the others still pending. Attempts being checked count now."""
+    app = no_backoff_app
+    async with asgi_client(app, "198.51.100.80") as owner:
+        user, _factor = await owner_with_two_factor(db, owner)
+    async with AsyncExitStack() as stack:
+        guessers = [
+            await stack.enter_async_context(asgi_client(app, f"203.0.113.{number}"))
+            for number in range(1, 25)
+        ]
+        for guesser in guessers:
+            await password_step(guesser, user.email)
+        tokens = [csrf_of((await guesser.get("/login/two-factor")).text) for guesser in guessers]
+        answers = await asyncio.gather(
+            *(
+                guesser.post("/login/two-factor", data={"csrf_token": token, "code": "000000"})
+                for guesser, token in zip(guessers, tokens, strict=True)
+            )
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) <= SECOND_FACTOR_DAILY_LIMIT
+    assert statuses.count(401) + statuses.count(429) == len(guessers)
+
+
+async def test_a_recovery_code_is_taken_when_the_days_codes_are_used_up(
+    no_backoff_app: FastAPI, db: Database
+) -> None:
+    """Someone with the password used up the day's wrong codes: the owner's recovery
+    code (50 bits; not bounded so) still signs in from a new browser."""
+    app = no_backoff_app
+    async with asgi_client(app, "198.51.100.90") as owner:
+        user, factor = await owner_with_two_factor(db, owner)
+    for number in range(SECOND_FACTOR_DAILY_LIMIT):
+        async with asgi_client(app, f"203.0.113.{120 + number}") as guesser:
+            await password_step(guesser, user.email)
+            await code_step(guesser, "000000")
+    async with asgi_client(app, "198.51.100.91") as new_browser:
+        await password_step(new_browser, user.email)
+        assert (await code_step(new_browser, factor.next_code())).status_code == 429
+        await password_step(new_browser, user.email)
+        signed_in = await code_step(new_browser, factor.recovery_codes[0])
+        assert signed_in.status_code == 303
+
+
+async def test_a_new_password_forgets_every_other_known_browser(app: FastAPI) -> None:
+    """A device cookie from before a password change (or a reset, or turning two-factor
+    on) no longer counts: only the browser that made the change stays known."""
+    email = new_email()
+    async with (
+        asgi_client(app, "198.51.100.60") as earlier,
+        asgi_client(app, "198.51.100.61") as changer,
+    ):
+        await sign_up(earlier, email)
+        await sign_in(changer, email)
+        changed = await post_form(
+            changer,
+            "/settings/account",
+            "/settings/account/password",
+            {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        )
+        assert changed.status_code == 303
+        signed_out(earlier)
+        signed_out(changer)
+        await guesses_from_elsewhere(app, email, 8, first=40)
+        assert (await sign_in(earlier, email, NEW_PASSWORD)).status_code == 429
+        assert (await sign_in(changer, email, NEW_PASSWORD)).status_code == 303

@@ -136,6 +136,7 @@ async def end_other_sessions(
     result = await session.execute(
         delete(WebSession).where(WebSession.user_id == user.id, WebSession.id != keep)
     )
+    await _forget_devices(session, user_id=user.id)
     ended = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if actor is not None and ended:
         record_user_event(session, user, Action.USER_SESSION_ENDED, actor, {"sessions": ended})
@@ -145,3 +146,12 @@ async def end_other_sessions(
 async def end_all_sessions(session: AsyncSession, *, user_id: uuid.UUID) -> None:
     """End every session of the user (a reset password, a removed member)."""
     await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    await _forget_devices(session, user_id=user_id)
+
+
+async def _forget_devices(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    # Sessions end for a changed credential (or on request): the browsers that signed
+    # in before it are no longer known devices either (relay.accounts.devices).
+    await session.execute(
+        update(User).where(User.id == user_id).values(devices_valid_after=utcnow())
+    )

@@ -19,8 +19,8 @@ from relay.dashboard.web import (
     client_address,
     dashboard_attempt,
     delete_cookie,
+    device_claim,
     field,
-    known_device,
     redirect,
     render,
     session_token,
@@ -185,7 +185,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
             email=email,
             password=field(form, "password"),
             client=client,
-            device=known_device(request, email),
+            device=device_claim(request),
             backoff_max=settings_of(request).signin_backoff_max,
         )
     except RelayError as exc:

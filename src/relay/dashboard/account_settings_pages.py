@@ -21,10 +21,12 @@ from relay.dashboard.web import (
     CurrentSignIn,
     anonymous_actor,
     dashboard_attempt,
+    device_claim,
     field,
-    known_device,
     redirect,
+    remember_device,
     render,
+    sessions_signed_out,
     settings_of,
     user_actor,
     with_security_notice,
@@ -105,7 +107,7 @@ async def reauthenticate(
             request.app.state.db,
             email=user.email,
             client=anonymous_actor(request),
-            device=known_device(request, user.email),
+            device=device_claim(request),
             backoff_max=settings_of(request).signin_backoff_max,
             check=is_theirs,
             refusal=passwords.NOT_CURRENT,
@@ -144,8 +146,10 @@ async def change_password(
     except RelayError as exc:
         errors = error_for(exc, {"password": "new-password"}, "current-password")
         return await account_page(request, session, signed, errors=errors, refused=exc)
-    others = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
+    others = f" {sessions_signed_out(ended)}" if ended else ""
     changed = redirect(request, ACCOUNT, flash=f"Your password was changed.{others}")
+    # The other browsers are no longer known devices (a new credential); this one is.
+    remember_device(request, changed, user)
     return with_security_notice(request, changed, user, Action.USER_PASSWORD_CHANGED)
 
 
@@ -177,6 +181,6 @@ async def end_other_sessions(
     ended = await sessions.end_other_sessions(
         session, user=user, keep=signed.session_id, actor=user_actor(request, user)
     )
-    return redirect(
-        request, ACCOUNT, flash=f"{ended} other session{'s' if ended != 1 else ''} signed out."
-    )
+    signed_out = redirect(request, ACCOUNT, flash=sessions_signed_out(ended))
+    remember_device(request, signed_out, user)
+    return signed_out

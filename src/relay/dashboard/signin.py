@@ -20,8 +20,12 @@ anyone lock an owner out.
 - The password is checked off the event loop with no transaction open.
 - A second factor's code (relay.accounts.two_factor) is one more attempt of the same
   kind: it counts, and is limited, exactly as a password is; and at most
-  SECOND_FACTOR_DAILY_LIMIT wrong codes an account may get in a day (an outside
-  review: one guess every 30 s, from new addresses, is 2,880 a day).
+  SECOND_FACTOR_DAILY_LIMIT wrong authenticator codes an account may get in a day
+  from browsers it does not know, and as many from each it knows (an outside review:
+  one guess every 30 s, from new addresses, is 2,880 a day). Attempts still being
+  checked count, so codes sent at one moment cannot slip past it. Recovery codes (50
+  bits each) are not bounded so: a guesser who used up the day's codes cannot keep
+  the owner from their recovery code.
 - A browser that signed in to the account before (a device cookie,
   relay.accounts.devices) is counted apart: the failures of everyone else neither
   slow it down nor pause its address, and its own failures slow only it (per device,
@@ -40,7 +44,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.accounts.devices import Device
+from relay.accounts.devices import Device, DeviceClaim, known_device
 from relay.accounts.events import as_user, record_user_event
 from relay.actors import Actor
 from relay.audit.actions import Action
@@ -93,7 +97,12 @@ def _backoff_seconds(failures: int, maximum: float) -> float:
 
 
 async def _reserve_attempt(
-    database: Database, *, email: str, address: str, device: Device | None, second_factor: bool
+    database: Database,
+    *,
+    email: str,
+    address: str,
+    device: DeviceClaim | None,
+    second_factor: bool,
 ) -> uuid.UUID:
     """Record the attempt, committed at once, before the password is checked."""
     attempt = LoginFailure(
@@ -130,7 +139,7 @@ async def _failures(
     codes = (
         counted,
         LoginFailure.second_factor.is_(True),
-        LoginFailure.pending.is_(False),
+        LoginFailure.id != mine,
         LoginFailure.at > now - SECOND_FACTOR_WINDOW,
     )
     codes_today, oldest = (
@@ -155,7 +164,7 @@ async def checked_sign_in(
     *,
     email: str,
     client: Actor,
-    device: Device | None,
+    device: DeviceClaim | None,
     backoff_max: float,
     check: Check,
     refusal: str,
@@ -165,8 +174,9 @@ async def checked_sign_in(
     """The user of `email`, if `check` accepts what they gave, within the limits above.
     SignInRefused(`refusal`) or TooManyFailures otherwise; a refusal for an existing
     user is an audit event of their tenant (with `details`). `client` is the browser
-    asking, `device` its device cookie if it is one of this account's (see
-    relay.dashboard.web.known_device); `second_factor` when `check` is a code's."""
+    asking, `device` what its device cookie claims (relay.dashboard.web.device_claim),
+    known only if it is the user's; `second_factor` when `check` is an authenticator
+    code's."""
     # An address Relay could not keep has no account: its failures count as those of
     # "" (and of the client's address), never stored as typed.
     email = tenants_service.lookup_email(email) or ""
@@ -175,10 +185,11 @@ async def checked_sign_in(
         database, email=email, address=address, device=device, second_factor=second_factor
     )
     async with database.read_sessionmaker() as session:
-        failures = await _failures(
-            session, email=email, address=address, device=device, mine=attempt
-        )
         user = await tenants_service.find_user(session, email)
+        known = known_device(device, user)
+        failures = await _failures(
+            session, email=email, address=address, device=known, mine=attempt
+        )
     refused = _refusal(failures, backoff_max, second_factor)
     if refused is not None:
         await _forget_attempt(database, attempt)
@@ -231,7 +242,7 @@ async def sign_in(
     email: str,
     password: str,
     client: Actor,
-    device: Device | None,
+    device: DeviceClaim | None,
     backoff_max: float,
 ) -> User:
     """The user these credentials belong to; SignInRefused (one message for a wrong

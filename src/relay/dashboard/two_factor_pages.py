@@ -25,10 +25,12 @@ from relay.dashboard.web import (
     cookie_name,
     dashboard_attempt,
     delete_cookie,
+    device_claim,
     field,
-    known_device,
     redirect,
+    remember_device,
     render,
+    sessions_signed_out,
     settings_of,
     start_signed_in,
     user_actor,
@@ -90,12 +92,13 @@ async def _checked_code(
         database,
         email=user.email,
         client=client,
-        device=known_device(request, user.email),
+        device=device_claim(request),
         backoff_max=settings_of(request).signin_backoff_max,
         check=_code_check(database, keys, user, code, client, proofs),
         refusal=two_factor.CODE_REFUSED,
         details={"factor": factor},
-        second_factor=True,
+        # An authenticator's code, bounded per day; not a recovery code's 50 bits.
+        second_factor=totp.looks_like_code("".join(code.split())),
     )
     return proofs[0]
 
@@ -131,8 +134,7 @@ def _recovery_codes_page(
 ) -> HTMLResponse:
     context: dict[str, object] = {"codes": codes}
     if other_sessions_ended:
-        ended = other_sessions_ended
-        context["flash"] = f"{ended} other session{'s' if ended != 1 else ''} signed out."
+        context["flash"] = sessions_signed_out(other_sessions_ended)
     return render(
         request, "recovery_codes.html", context, user=user, status_code=201, no_store=True
     )
@@ -179,6 +181,8 @@ async def enable(
     shown = _recovery_codes_page(
         request, user, enabled.recovery_codes, other_sessions_ended=enabled.other_sessions_ended
     )
+    # The other browsers are no longer known devices (a new credential); this one is.
+    remember_device(request, shown, user)
     return with_security_notice(request, shown, user, Action.USER_TWO_FACTOR_ENABLED)
 
 

@@ -35,7 +35,6 @@ from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
-from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 from relay.text import storable
 
@@ -225,8 +224,9 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form()
     if not token_matches(request.app.state.csrf_key, _csrf_binding(request), form.get(CSRF_FIELD)):
         raise CsrfRefused(FORM_EXPIRED)
-    for value in form.values():
-        # Checked for every field of every page, so that no service meets such text.
+    for _name, value in form.multi_items():
+        # Checked for every value of every field of every page (a repeated field's too),
+        # so that no service meets such text.
         if isinstance(value, str) and not storable(value):
             raise UnusableForm(UNUSABLE_FORM)
     return form
@@ -274,7 +274,7 @@ async def dashboard_attempt(request: Request, kind: str, key: str | None = None)
 async def start_signed_in(request: Request, session: SessionDep, user: User, to: str) -> Response:
     """Start a new session for `user` (a new token, so new form tokens, every time)
     and go to `to`. The pre-session that signed in is over; the browser is one of the
-    account's known devices from now on (a new device cookie, see known_device)."""
+    account's known devices from now on (remember_device)."""
     token = await sessions.start_session(session, user=user, client=anonymous_actor(request))
     response = redirect(request, to)
     set_cookie(
@@ -285,20 +285,30 @@ async def start_signed_in(request: Request, session: SessionDep, user: User, to:
         max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
     )
     delete_cookie(request, response, PRESESSION_COOKIE)
-    device = devices.issue(request.app.state.device_key, email=user.email, now=utcnow())
-    lifetime = int(devices.DEVICE_LIFETIME.total_seconds())
-    set_cookie(request, response, DEVICE_COOKIE, device, max_age=lifetime)
+    remember_device(request, response, user)
     return response
 
 
-def known_device(request: Request, email: str) -> devices.Device | None:
-    """The browser's device cookie, if it is one this server gave when the account of
-    `email` signed in (relay.accounts.devices); every sign-in check is given it."""
-    address = tenants_service.lookup_email(email)
-    if address is None:
-        return None
+def sessions_signed_out(count: int) -> str:
+    """The flash message after `count` other sessions ended."""
+    return f"{count} other session{'s' if count != 1 else ''} signed out."
+
+
+def remember_device(request: Request, response: Response, user: User) -> None:
+    """Make the browser one of `user`'s known devices (a new device cookie): at every
+    sign-in, and after an action of its own that forgot the user's devices (a new
+    password, turning two-factor on)."""
+    device = devices.issue(request.app.state.device_key, user_id=user.id, now=utcnow())
+    lifetime = int(devices.DEVICE_LIFETIME.total_seconds())
+    set_cookie(request, response, DEVICE_COOKIE, device, max_age=lifetime)
+
+
+def device_claim(request: Request) -> devices.DeviceClaim | None:
+    """What the browser's device cookie claims, if this server signed it; every sign-in
+    check is given it, and decides whether it is the account's (see
+    relay.accounts.devices)."""
     cookie = request.cookies.get(cookie_name(request, DEVICE_COOKIE))
-    return devices.trusted_device(request.app.state.device_key, cookie, email=address, now=utcnow())
+    return devices.claim_of(request.app.state.device_key, cookie, now=utcnow())
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]

@@ -33,3 +33,5 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(StoredString(200))
     role: Mapped[str] = mapped_column(StoredString(20), default="member")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Device cookies issued until then no longer count as known (relay.accounts.devices).
+    devices_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,6 @@
 """Failed sign-ins name the device cookie that came with them (counted apart from
-everyone else's) and whether they were a second factor's code (bounded per day).
+everyone else's) and whether they were a second factor's code (bounded per day); a
+user's device cookies issued before `devices_valid_after` no longer count.
 
 Revision ID: 0012
 Revises: 0011
@@ -24,9 +25,13 @@ def upgrade() -> None:
             sa.Column("second_factor", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     op.create_index("ix_login_failures_device_at", "login_failures", ["device", "at"])
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("devices_valid_after", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("devices_valid_after")
     op.drop_index("ix_login_failures_device_at", table_name="login_failures")
     with op.batch_alter_table("login_failures") as batch:
         batch.drop_column("second_factor")
