@@ -30,6 +30,28 @@ def create_app() -> Any:
     return app
 
 
+def create_reading_app() -> Any:
+    """An app that reads the whole body first, as Relay's routes do; it answers with
+    the body's length."""
+
+    async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = str(size).encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 def create_broken_app() -> Any:
     raise RuntimeError("this app cannot start")
 

@@ -1,8 +1,10 @@
-"""Request headers are bounded in time and in number by the HTTP protocol every
-connection goes through: a request's headers must arrive whole within
-RELAY_HEADER_TIMEOUT of its start (408 if any of it came, else a plain close), and a
-peer address may have only RELAY_MAX_HEADER_CONNECTIONS_PER_ADDRESS connections still
-in their headers. An outside review held 50 half-sent requests open for 90 s."""
+"""Requests are bounded in time and in number by the HTTP protocol every connection
+goes through: a request's headers must arrive whole within RELAY_HEADER_TIMEOUT of its
+start (408 if any of it came, else a plain close), its body within RELAY_BODY_TIMEOUT
+of its headers, and a peer address may have only
+RELAY_MAX_HEADER_CONNECTIONS_PER_ADDRESS connections whose request is still arriving.
+An outside review held 50 half-sent requests open for 90 s; a second review held
+connections with whole headers and one byte of body."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from relay.http_protocol import peer_key
 from tests.test_serving import answer_on, open_at_once, supervisor
 
 # Processes and sockets only: the database the suite runs on plays no part.
@@ -26,12 +29,14 @@ CLOSED_WITHIN = 10.0
 
 
 @contextmanager
-def serving(workers: int = 1, **env: str) -> Iterator[int]:
+def serving(
+    workers: int = 1, app: str = "tests.serving_app:create_app", **env: str
+) -> Iterator[int]:
     """tests.serving_app served as `relay serve` serves Relay, with RELAY_* `env`; its port."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(f"RELAY_{name.upper()}", value)
-        with supervisor(workers=workers) as (_, port):
+        with supervisor(workers=workers, app=app) as (_, port):
             yield port
 
 
@@ -194,3 +199,53 @@ def test_a_trusted_proxy_is_not_capped() -> None:
         finally:
             for sock in waiting:
                 sock.close()
+
+
+READING_APP = "tests.serving_app:create_reading_app"
+SLOW_BODY = b"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: 1000\r\n\r\nx"
+
+
+def test_a_body_that_stops_coming_is_answered_408_and_closed() -> None:
+    with serving(app=READING_APP, body_timeout=str(HEADER_TIMEOUT)) as port, connect(port) as sock:
+        sock.sendall(SLOW_BODY)
+        head, _, body = read_until_closed(sock).partition(b"\r\n\r\n")
+        assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 408 Request Timeout"
+        assert json.loads(body) == {"detail": "Request body not received within 1 s"}
+
+
+def test_a_body_sent_in_pieces_within_the_deadline_is_served() -> None:
+    with serving(app=READING_APP, body_timeout="5") as port, connect(port) as sock:
+        sock.sendall(SLOW_BODY[:-1])
+        for _ in range(4):
+            sock.sendall(b"x" * 250)
+        assert read_status(sock) == b"HTTP/1.1 200 OK"
+
+
+def test_connections_with_their_body_still_coming_count_toward_the_cap() -> None:
+    with serving(
+        app=READING_APP, body_timeout="60", max_header_connections_per_address="3"
+    ) as port:
+        waiting = [connect(port) for _ in range(3)]
+        try:
+            for sock in waiting:
+                sock.sendall(SLOW_BODY)
+            with connect(port, source="127.0.0.2") as other:
+                assert answer_on(other).isdigit()
+            with connect(port) as refused:
+                assert refused.recv(1) == b""
+        finally:
+            for sock in waiting:
+                sock.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("192.0.2.1", "192.0.2.1"),
+    ],
+)
+def test_ipv6_peers_are_counted_by_their_64(address: str, key: str) -> None:
+    assert peer_key(address) == key

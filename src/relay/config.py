@@ -98,8 +98,12 @@ class Settings(BaseSettings):
     # between requests is the keep-alive timeout's). Past it: 408, or a plain close if
     # nothing came (see http_protocol.py). A review held 50 half-sent requests for 90 s.
     header_timeout: float = Field(default=5.0, gt=0, le=300)
-    # Connections one peer address may have still sending their headers, per worker; a
-    # new one past it is closed at once. Addresses in trusted_proxies are not capped.
+    # Seconds a request's body may take to arrive whole after its headers (a 1 MiB body
+    # in 30 s is 35 KB/s). Past it: 408. A review held connections with one byte sent.
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    # Connections one peer address (an IPv6 /64) may have still sending their request
+    # (headers or body), per worker; a new one past it is closed at once. Addresses in
+    # trusted_proxies are not capped.
     max_header_connections_per_address: int = Field(default=20, ge=1)
     # Where users reach this server (scheme, host, port, any path prefix): every
     # absolute link Relay builds (invitations, Link headers) starts with it.

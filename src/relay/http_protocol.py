@@ -1,5 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol (httptools) with request headers bounded in size, in
-time and in number, before the app sees a request:
+"""uvicorn's HTTP/1.1 protocol (httptools) with requests bounded in size, in time and
+in number, before the app sees them:
 
 - More than 64 KiB of headers, or more than 100 header fields, is refused with 431,
   before the parser buffers megabytes of them. httptools has no limit of its own (a
@@ -10,15 +10,20 @@ time and in number, before the app sees a request:
   start, or the connection is closed (408 if any of the request came). uvicorn bounds
   only the idle time between requests: a connection that sent nothing, or half a
   request, was kept for good (an outside review held 50 of them for 90 s).
-- A peer address may have at most RELAY_MAX_HEADER_CONNECTIONS_PER_ADDRESS
-  connections still in their headers; a new connection past that is closed at once.
+- Its body must then arrive whole within RELAY_BODY_TIMEOUT seconds of the end of
+  its headers, or the connection is closed (408 if no answer has started). A second
+  review held connections for 90 s with complete headers and one byte of body.
+- A peer address (an IPv6 /64, which one host commonly has) may have at most
+  RELAY_MAX_HEADER_CONNECTIONS_PER_ADDRESS connections whose request has not arrived
+  whole (headers or body); a new connection past that is closed at once.
 
-Both are per worker process: serving.py hands each worker a copy of one HeaderGate.
+All are per worker process: serving.py hands each worker a copy of one HeaderGate.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from collections import Counter
 from typing import Any
@@ -34,9 +39,21 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
 
 
+def peer_key(address: str) -> str:
+    """What connections are counted by: the address, or its /64 for IPv6 (a host
+    commonly holds a whole /64, and could take a new address for each connection)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class HeaderGate:
-    """The header deadline, and how many connections each peer address has in their
-    headers, in this worker process.
+    """The header and body deadlines, and how many connections each peer has with a
+    request not yet received whole, in this worker process.
 
     Counted by the socket's peer address. Behind a reverse proxy every connection
     comes from the proxy, so one client's slow headers would count against every
@@ -44,25 +61,34 @@ class HeaderGate:
     proxy reads a client's headers whole before it forwards them, and bounds them with
     its own timeout). They still get the deadline, which costs a proxy nothing."""
 
-    def __init__(self, *, timeout: float, max_per_address: int, trusted_proxies: str) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        max_per_address: int,
+        trusted_proxies: str,
+        body_timeout: float = 30.0,
+    ) -> None:
         self.timeout = timeout
+        self.body_timeout = body_timeout
         self.max_per_address = max_per_address
         self._trusted_proxies = trusted_proxies
         self._in_headers: Counter[str] = Counter()
 
     def is_full_for(self, address: str) -> bool:
         """Whether a new connection from `address` is to be refused."""
-        return self._in_headers[address] >= self.max_per_address and not is_trusted(
+        return self._in_headers[peer_key(address)] >= self.max_per_address and not is_trusted(
             address, trusted_networks(self._trusted_proxies)
         )
 
     def enter(self, address: str) -> None:
-        self._in_headers[address] += 1
+        self._in_headers[peer_key(address)] += 1
 
     def leave(self, address: str) -> None:
-        self._in_headers[address] -= 1
-        if not self._in_headers[address]:
-            del self._in_headers[address]  # the table holds only addresses in headers
+        key = peer_key(address)
+        self._in_headers[key] -= 1
+        if not self._in_headers[key]:
+            del self._in_headers[key]  # the table holds only peers with requests arriving
 
 
 class _HeaderLimit(Exception):
@@ -77,9 +103,10 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
     _parsed_bytes = 0
     _header_fields = 0
     _refusal: str | None = None
-    # Runs while a request's headers are awaited, and the connection is counted in the
-    # gate for as long: from the connection's opening, then from each next request's
-    # first byte until its headers are complete.
+    # Runs while a request's headers are awaited (the header deadline), then its body
+    # (the body deadline), and the connection is counted in the gate for as long: from
+    # the connection's opening, then from each next request's first byte, until the
+    # request has arrived whole.
     _deadline: asyncio.TimerHandle | None = None
     _received = False  # any byte of the request whose headers are awaited
     _between_requests = False  # after one request's last byte, before the next's first
@@ -107,7 +134,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_awaiting_headers()
+        self._stop_awaiting_request()
         super().connection_lost(exc)
 
     def _await_headers(self) -> None:
@@ -116,7 +143,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         if self.client is not None:
             self._gate.enter(self.client[0])
 
-    def _stop_awaiting_headers(self) -> None:
+    def _stop_awaiting_request(self) -> None:
         if self._deadline is None:
             return
         self._deadline.cancel()
@@ -125,7 +152,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             self._gate.leave(self.client[0])
 
     def _headers_timed_out(self) -> None:
-        self._stop_awaiting_headers()
+        self._stop_awaiting_request()
         self._between_requests = False  # what comes after is no new request's start
         if self.transport.is_closing():
             return
@@ -195,12 +222,30 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
-        self._stop_awaiting_headers()
+        if self._deadline is not None:  # the body's deadline from now, still counted
+            self._deadline.cancel()
+            self._deadline = self.loop.call_later(self._gate.body_timeout, self._body_timed_out)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        self._stop_awaiting_request()
         self._between_requests = True
         super().on_message_complete()
+
+    def _body_timed_out(self) -> None:
+        self._stop_awaiting_request()
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            # Answered already (without reading the body): no other answer to give.
+            self.cycle.keep_alive = False
+            if self.cycle.response_complete:
+                self.transport.close()
+            return
+        self._answer_and_close(
+            b"408 Request Timeout",
+            f"Request body not received within {self._gate.body_timeout:g} s",
+        )
 
     def send_400_response(self, msg: str) -> None:
         # The parser reports a callback's exception as a malformed request.

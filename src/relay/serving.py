@@ -71,6 +71,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             BoundedHeadersProtocol,
             gate=HeaderGate(
                 timeout=settings.header_timeout,
+                body_timeout=settings.body_timeout,
                 max_per_address=settings.max_header_connections_per_address,
                 trusted_proxies=settings.trusted_proxies,
             ),
