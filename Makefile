@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml sdk/pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . -e ./sdk
 	touch $(STAMP)
 
+# `make run PORT=9000` serves on another port (else RELAY_PORT's, else 8000); the links
+# Relay hands out follow it unless RELAY_PUBLIC_URL is set.
 run: install
-	$(BIN)/relay serve
+	$(BIN)/relay serve $(if $(PORT),--port $(PORT))
 
 LINT_PATHS := src sdk/src tests tools $(wildcard bench)
 
