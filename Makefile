@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install provision run test lint typecheck pytest fuzz audit clean
+.PHONY: install provision run test lint typecheck pytest fuzz audit clean docs docs-serve
 
 install: $(STAMP)
 
@@ -52,6 +52,15 @@ pytest: install provision
 	fi
 
 test: lint typecheck pytest
+
+# The documentation site (mkdocs.yml), built strictly into site/: a broken link, an
+# anchor that does not exist or a page missing from the nav fails it. Its examples run
+# in `make test` (tests/docs/).
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # A longer fuzzing run than the 200 examples per operation of `make test`.
 fuzz: install
