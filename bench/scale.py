@@ -19,7 +19,7 @@ against the number of distinct API keys in use. Prints tables and draws a chart.
 
 Databases: PostgreSQL `relay_scale_bench` on 127.0.0.1:5432 (recreated, then dropped),
 SQLite in a temporary directory. Writes bench/scale.json (a part run alone replaces only
-its own figures, each with its run's time) and bench/scale.png.
+its own figures, each with its run's time) and docs/images/scale.png.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from scale_seed import SeededTenant, seed_keys, seed_tenants
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
+CHART = HERE.parent / "docs" / "images" / "scale.png"
 LIST = "/api/v1/datasets"
 AUDIT_LIST = "/api/v1/audit-events"
 PORT = 18095
@@ -261,8 +262,8 @@ def main() -> None:
 
     saved.write_text(json.dumps(results, indent=1) + "\n")
     print(markdown_tables(results))
-    draw_chart(results, HERE / "scale.png")
-    print(f"wrote {saved} and {HERE / 'scale.png'}")
+    draw_chart(results, CHART)
+    print(f"wrote {saved} and {CHART}")
 
 
 if __name__ == "__main__":

@@ -124,4 +124,4 @@ if __name__ == "__main__":
     here = Path(__file__).resolve().parent
     saved = json.loads((here / "scale.json").read_text())
     print(markdown_tables(saved))
-    draw_chart(saved, here / "scale.png")
+    draw_chart(saved, here.parent / "docs" / "images" / "scale.png")
