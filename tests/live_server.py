@@ -21,6 +21,17 @@ from tests.secret_detector import secret_shapes_in
 RELAY = str(Path(sys.executable).with_name("relay"))
 
 
+def search_path(*, with_venv: bool) -> str:
+    """PATH with the venv's bin first, as once it is activated, or without it, as after
+    `make install` alone: hints then name `relay` bare, or by the path it was run by."""
+    venv_bin = Path(RELAY).parent
+    others = [
+        entry for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() != venv_bin.resolve()
+    ]  # fmt: skip
+    return os.pathsep.join([str(venv_bin), *others] if with_venv else others)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -38,7 +38,7 @@ def test_a_key_found_by_the_scanner_is_reported_and_revoked(
 
         reported = run_relayctl(*args, "--reporter-key-id", "laptop", env={})
         assert reported.returncode == 1  # keys were found
-        assert "reported 1 keys" in reported.stderr
+        assert f"relayctl scan: reported 1 key to {url}\n" in reported.stderr
         assert key not in reported.stdout + reported.stderr
         assert httpx.get(datasets, headers={"X-API-Key": key}).status_code == 401
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.live_server import free_port
-from tests.sdk.conftest import relayctl
+from tests.live_server import free_port, search_path
+from tests.sdk.conftest import RELAYCTL, relayctl, run_relayctl
 
 pytestmark = pytest.mark.backend_independent
 
@@ -148,3 +148,23 @@ async def test_shell_completion_completes_commands() -> None:
         env={"_RELAYCTL_COMPLETE": "complete_bash", "COMP_WORDS": "relayctl ke", "COMP_CWORD": "1"},
     )
     assert completion.stdout.split() == ["keys"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("keys", "rotate"), "Missing argument 'ID'. See '{relayctl} keys rotate --help'."),
+        (("keys", "rotat"),
+         "No such command 'rotat'. Did you mean 'rotate'? See '{relayctl} keys --help'."),
+    ],
+    ids=["missing-argument", "unknown-command"],
+)  # fmt: skip
+@pytest.mark.parametrize("with_venv_on_path", [True, False], ids=["activated", "by-path"])
+def test_a_usage_mistake_names_the_help_command_as_it_runs(
+    args: tuple[str, ...], said: str, with_venv_on_path: bool
+) -> None:
+    """`relayctl` when the shell finds it by name; else the path it was started by."""
+    refused = run_relayctl(*args, env={"PATH": search_path(with_venv=with_venv_on_path)})
+    relayctl_as_run = "relayctl" if with_venv_on_path else RELAYCTL
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == f"relayctl: error: {said.format(relayctl=relayctl_as_run)}\n"

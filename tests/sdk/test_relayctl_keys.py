@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from relay.db import Database
+from relay_sdk.cli.values import format_rate_limit, parse_rate_limit
 from tests.factories import TenantFixture, make_api_key
 from tests.sdk.conftest import record_uses, relayctl
 
@@ -72,6 +73,27 @@ async def test_update_renames_and_sets_then_removes_the_rate_limit(env: dict[str
         "name": "Nightly",
         "rate_limit": None,
     }
+
+
+async def test_a_rate_limit_is_echoed_in_the_unit_it_was_given(env: dict[str, str]) -> None:
+    """`--rate-limit 10000/1d` was shown as 10000/86400s."""
+    created = await relayctl("keys", "create", "--name", "Nightly", "--rate-limit", "10000/1d",
+                             env=env)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert "10000/1d" in created.stdout
+    listed = await relayctl("keys", "list", env=env)
+    assert "10000/1d" in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [("10000/1d", "10000/1d"), ("600/60s", "600/1m"), ("5/90s", "5/90s"),
+     ("1000/3600s", "1000/1h"), ("7/14d", "7/2w"), ("1/1s", "1/1s")],
+)  # fmt: skip
+def test_a_rate_limit_is_shown_in_its_largest_whole_unit(given: str, shown: str) -> None:
+    limit = parse_rate_limit(given)
+    assert format_rate_limit(limit) == shown
+    assert parse_rate_limit(shown) == limit
 
 
 @pytest.mark.parametrize(

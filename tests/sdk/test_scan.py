@@ -13,6 +13,7 @@ import pytest
 
 from relay.auth.keys import generate_key
 from relay_sdk.scan import MAX_FILE_BYTES
+from tests.live_server import search_path
 from tests.sdk.conftest import assert_nothing_raw, run_relayctl
 
 pytestmark = pytest.mark.backend_independent
@@ -183,7 +184,8 @@ def test_a_file_name_taken_for_an_option_is_one_escaped_line(tmp_path: Path) -> 
     unknown option quotes it as it is."""
     name = "--\x1b]0;pwned\x07"
     (tmp_path / name).write_text("x\n")
-    refused = scan(name, cwd=tmp_path)
+    # On PATH, as in pre-commit's environment: the hint names `relayctl` bare.
+    refused = run_relayctl("scan", name, env={"PATH": search_path(with_venv=True)}, cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stdout == ""
     assert refused.stderr == (

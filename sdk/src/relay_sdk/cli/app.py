@@ -4,7 +4,12 @@ traceback are written by output too, not by Typer, which prints only its help sc
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -16,6 +21,7 @@ from relay_sdk.cli.output import (
     describe_error,
     exit_code_for,
     prepare_streams,
+    print_line,
     report_crash,
     report_error,
 )
@@ -30,6 +36,26 @@ app = typer.Typer(
     # A traceback with local variables could print the API key.
     pretty_exceptions_show_locals=False,
 )
+
+
+def _print_version(shown: bool) -> None:
+    if shown:
+        print_line(f"relayctl, from relay-sdk {metadata.version('relay-sdk')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Relay from the command line."""
+
+
 app.add_typer(keys.app, name="keys")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(audit.app, name="audit")
@@ -48,8 +74,13 @@ def main() -> None:
         sys.exit(error.exit_code)
     except ClickException as error:
         context = getattr(error, "ctx", None)
-        see = f". See '{context.command_path} --help'." if context else ""
-        report_error(error.format_message().rstrip(".") + see)
+        # The command path begins with the program's name: the way to run it instead.
+        command = context.command_path.partition(" ")[2] if context else ""
+        see = " ".join(filter(None, (_invoked_as("relayctl"), command, "--help")))
+        message = error.format_message().rstrip(".")
+        if context:  # "Did you mean 'rotate'?" keeps its question mark
+            message += f"{'' if message.endswith('?') else '.'} See '{see}'."
+        report_error(message)
         sys.exit(error.exit_code)
     except typer.Abort:
         report_error("aborted")
@@ -64,3 +95,20 @@ def main() -> None:
         report_crash()
         sys.exit(ExitCode.OTHER)
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _invoked_as(name: str) -> str:
+    """`name` when the shell finds this very program by it (an activated venv, pipx);
+    else the path this process was started by, as typed (`.venv/bin/relayctl`), so that
+    a hint runs as printed. (relay.invocation does the same for `relay`: relay-sdk is a
+    distribution of its own and cannot import it.)"""
+    started = sys.argv[0]
+    if os.path.basename(started) != name:
+        return name  # started some other way (a test runner, python -c): no path to give
+    found = shutil.which(name)
+    try:
+        if found and os.path.samefile(found, started):
+            return name
+    except OSError:
+        return name
+    return shlex.quote(started)

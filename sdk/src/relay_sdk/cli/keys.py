@@ -184,15 +184,18 @@ def rotate(
     grace: Annotated[
         str | None,
         typer.Option(
-            help="How long the old key keeps working: 0s to 7d (the server's default: 1h).",
+            help="How long the old key keeps working, 0s to 7d; the server's default is 1h.",
             show_default=False,
         ),
     ] = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Replace a key with a new one (same name, scopes, rate limit and expiry), printed
-    once; the old key keeps working for the grace period, never past its own expiry."""
+    """Replace a key with a new one, printed once.
+
+    The new key has the old one's name, scopes, rate limit and expiry.
+
+    The old key keeps working for the grace period, never past its own expiry."""
     _refuse_quiet_json(quiet, as_json)
     grace_seconds = NOT_GIVEN if grace is None else parse_seconds(grace)
     with connect() as relay:

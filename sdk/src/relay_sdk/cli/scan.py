@@ -81,7 +81,7 @@ def scan(
         except ReportError as error:
             code = {"signing": ExitCode.USAGE, "connection": ExitCode.CONNECTION}
             raise CommandError(str(error), code.get(error.kind, ExitCode.AUTHENTICATION)) from error
-        print_note(f"relayctl scan: reported {received} keys to {report}")
+        print_note(f"relayctl scan: reported {_keys(received)} to {report}")
     if result.findings:
         raise typer.Exit(KEYS_FOUND)
 
@@ -98,9 +98,12 @@ def _print_findings(result: ScanResult, *, as_json: bool) -> None:
         print_line(f"{finding.location}: Relay API key {finding.key_prefix}...")
 
 
+def _keys(count: int) -> str:
+    return f"{count} key{'' if count == 1 else 's'}"
+
+
 def _print_summary(result: ScanResult) -> None:
-    found = len(result.findings)
-    parts = [f"{result.scanned} scanned", f"{found} key{'' if found == 1 else 's'} found"]
+    parts = [f"{result.scanned} scanned", f"{_keys(len(result.findings))} found"]
     for reason, skipped in sorted(result.skipped.items()):
         listed = ", ".join(skipped[:_LISTED_SKIPS]) + (
             ", ..." if len(skipped) > _LISTED_SKIPS else ""

@@ -13,6 +13,8 @@ from relay_sdk.rate_limits import RateLimit
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# Largest first; the last divides every whole number of seconds.
+_UNIT_SECONDS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 _DATE_ALONE = re.compile(r"\d{4}-\d\d-\d\d")
 
 
@@ -65,4 +67,10 @@ def parse_rate_limit(text: str) -> RateLimit:
 
 
 def format_rate_limit(limit: RateLimit | None) -> str:
-    return f"{limit.requests}/{limit.per_seconds}s" if limit else "none"
+    """`600/1m`, `10000/1d`: the window in its largest whole unit, as people type it
+    (parse_rate_limit reads it back)."""
+    if limit is None:
+        return "none"
+    seconds = limit.per_seconds
+    unit, size = next((unit, size) for unit, size in _UNIT_SECONDS if seconds % size == 0)
+    return f"{limit.requests}/{seconds // size}{unit}"
