@@ -116,7 +116,7 @@ async def test_unknown_route_is_404_json(
     for path in ["/api/v1/nothing-here", "/api/v2/datasets", "/nope"]:
         response = await client.get(path, headers=tenant_a.headers)
         assert response.status_code == 404
-        assert response.json() == {"detail": "Not Found"}
+        assert response.json() == {"detail": "Not Found", "code": "not_found"}
 
 
 async def test_wrong_method_is_405_json(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:

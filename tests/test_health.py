@@ -38,6 +38,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable(
     assert response.json() == {
         "status": "unavailable",
         "detail": "Service temporarily unavailable",
+        "code": "service_unavailable",
     }
 
 
@@ -48,4 +49,7 @@ async def test_api_answers_503_not_500_when_the_database_is_unreachable(
         "/api/v1/datasets", headers={"X-API-Key": keys.generate_key()}
     )
     assert response.status_code == 503
-    assert response.json() == {"detail": "Service temporarily unavailable"}
+    assert response.json() == {
+        "detail": "Service temporarily unavailable",
+        "code": "service_unavailable",
+    }

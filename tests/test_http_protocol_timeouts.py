@@ -80,7 +80,10 @@ def assert_408(answer: bytes) -> None:
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 408 Request Timeout", answer
     assert b"connection: close" in head.lower()
-    assert json.loads(body) == {"detail": "Request headers not received within 1 s"}
+    assert json.loads(body) == {
+        "detail": "Request headers not received within 1 s",
+        "code": "request_timeout",
+    }
 
 
 def test_a_connection_that_sends_nothing_is_closed_without_an_answer(port: int) -> None:
@@ -210,7 +213,10 @@ def test_a_body_that_stops_coming_is_answered_408_and_closed() -> None:
         sock.sendall(SLOW_BODY)
         head, _, body = read_until_closed(sock).partition(b"\r\n\r\n")
         assert head.split(b"\r\n", 1)[0] == b"HTTP/1.1 408 Request Timeout"
-        assert json.loads(body) == {"detail": "Request body not received within 1 s"}
+        assert json.loads(body) == {
+            "detail": "Request body not received within 1 s",
+            "code": "request_timeout",
+        }
 
 
 def test_a_body_sent_in_pieces_within_the_deadline_is_served() -> None:

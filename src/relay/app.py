@@ -19,7 +19,6 @@ from relay.auth.cache import KeyCache
 from relay.auth.dependencies import api_key_scheme, get_principal
 from relay.auth.direct_routes import check_direct_routes
 from relay.auth.revocations import RevocationListener
-from relay.auth.scopes import document_scopes
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
 from relay.dashboard.setup import install_dashboard
@@ -33,31 +32,35 @@ from relay.limits.policy import Limits
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
+from relay.openapi import TAGS, document, error_answer
 from relay.reads import asyncpg_connect_args
 from relay.redis_client import create_redis
-from relay.schemas import ErrorDetail
 from relay.secret_key import derive, load_secret_key
 
 API_PREFIX = "/api/v1"
 # Answers any /api/v1 operation can give, declared so that clients (and the
-# OpenAPI document) know them.
-API_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {
-        "model": ErrorDetail,
-        "description": "Who are you? Invalid or missing API key, or API key expired",
-    },
-    403: {
-        "model": ErrorDetail,
-        "description": "You may not: the key lacks the scope this operation requires",
-    },
-    413: {"model": ErrorDetail, "description": "Request body over the size limit"},
-    429: {
-        "model": ErrorDetail,
-        "description": "Too many failed authentications from this address, or the key "
-        "is over its rate limit (see Retry-After)",
-    },
-    503: {"model": ErrorDetail, "description": "Service temporarily unavailable"},
-}
+# OpenAPI document) know them; a route adds its own (404, 409) where it declares them.
+API_ERRORS: dict[int | str, dict[str, Any]] = (
+    error_answer(
+        "Who are you? Invalid or missing API key, or API key expired",
+        "invalid_api_key",
+        "api_key_expired",
+    )
+    | error_answer(
+        "You may not: the key lacks the scope this operation requires", "insufficient_scope"
+    )
+    | error_answer("Request body over the size limit", "request_too_large")
+    | error_answer(
+        "Invalid input: each problem with its `type`, `loc` and `msg`", "validation_error"
+    )
+    | error_answer(
+        "The key (or a key that made it) is over its rate limit, or this address failed "
+        "to authenticate too often: see Retry-After",
+        "rate_limited",
+        "too_many_auth_failures",
+    )
+    | error_answer("Service temporarily unavailable", "service_unavailable")
+)
 
 
 def _api_router() -> APIRouter:
@@ -141,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Relay API",
         version=__version__,
         summary="Multi-tenant REST API authenticated with X-API-Key.",
+        openapi_tags=TAGS,
         lifespan=lifespan,
         # /docs comes from docs.py (no CDN); ReDoc is not served.
         docs_url=None,
@@ -166,17 +170,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.docs:
         install_docs(app)
     install_dashboard(app)
-    _document_scopes_in_openapi(app)
+    _finish_openapi(app, settings)
     check_direct_routes(app)
     return app
 
 
-def _document_scopes_in_openapi(app: FastAPI) -> None:
+def _finish_openapi(app: FastAPI, settings: Settings) -> None:
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_scopes(app, build_openapi(), api_key_scheme)
+            app.openapi_schema = document(app, build_openapi(), settings, api_key_scheme)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,14 +1,23 @@
-"""Domain errors, and the handlers that turn every failure into JSON with a `detail`."""
+"""Domain errors, and the handlers that turn every failure into JSON with a `detail`
+and a `code`.
+
+`detail` is for people (the guide's texts, exactly); `code` is for programs: a stable
+snake_case name from ERROR_CODES, the one table of every code Relay answers with. Each
+RelayError subclass declares its `code` (a class without one fails when it is
+defined), and every other answer (FastAPI's 404/405, a 422, a 503, the protocol's 408)
+takes its code from the same table, so a client decides by code, never by text.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import asyncpg.exceptions as asyncpg_errors
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
@@ -38,10 +47,92 @@ _UNAVAILABLE_ERRORS = (
 )
 
 
-class RelayError(Exception):
-    """An expected failure with a status code and a message safe to show the caller."""
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """What a code means, and the status every answer with it has."""
 
-    status_code = 400
+    status: int
+    meaning: str
+
+
+# Every `code` an error body can carry. Codes are added, never renamed or removed:
+# clients switch on them. The API reference and the README list them from here.
+ERROR_CODES: dict[str, ErrorCode] = {
+    "bad_request": ErrorCode(400, "The request cannot be used as sent."),
+    "invalid_api_key": ErrorCode(
+        401,
+        "Invalid or missing API key: none sent, two sent, malformed, unknown or revoked.",
+    ),
+    "api_key_expired": ErrorCode(401, "API key expired: its `expires_at` has passed."),
+    "invalid_signature": ErrorCode(
+        401, "A leak report without a valid signature from a known reporter key."
+    ),
+    "invalid_metrics_token": ErrorCode(401, "/metrics without RELAY_METRICS_TOKEN."),
+    "sign_in_refused": ErrorCode(401, "Dashboard: wrong email, password or code."),
+    "insufficient_scope": ErrorCode(403, "The key lacks the scope the operation requires."),
+    "permission_denied": ErrorCode(
+        403,
+        "The key may not do this: it cannot make or manage a key allowed more than "
+        "itself (a higher rate limit, a later expiry).",
+    ),
+    "csrf_refused": ErrorCode(403, "Dashboard: a form without a valid CSRF token."),
+    "not_found": ErrorCode(404, "No such resource in your tenant, or no such route."),
+    "method_not_allowed": ErrorCode(405, "The route does not take this method."),
+    "request_timeout": ErrorCode(408, "The request did not arrive in time."),
+    "conflict": ErrorCode(409, "The resource's state does not allow it (a rotated key)."),
+    "report_replayed": ErrorCode(409, "This leak report was already received."),
+    "secret_key_missing": ErrorCode(409, "RELAY_SECRET_KEY is not set on the server."),
+    "request_too_large": ErrorCode(413, "The request body is over the size limit."),
+    "validation_error": ErrorCode(
+        422, "The input is invalid: `detail` lists each problem (`type`, `loc`, `msg`)."
+    ),
+    "rate_limited": ErrorCode(
+        429, "The key (or a key that made it) is over its rate limit: see Retry-After."
+    ),
+    "too_many_auth_failures": ErrorCode(
+        429, "Too many failed authentications from this address: see Retry-After."
+    ),
+    "too_many_attempts": ErrorCode(
+        429,
+        "Too many attempts from this address or for this account (sign-ins, sign-ups, "
+        "mail, leak reports): see Retry-After.",
+    ),
+    "headers_too_large": ErrorCode(431, "The request's headers are over the limits."),
+    "internal_error": ErrorCode(500, "An unexpected failure; the server logged it."),
+    "service_unavailable": ErrorCode(503, "The database does not answer; retry later."),
+}
+
+# The code of an answer no RelayError gave (Starlette's HTTPException, by status).
+_CODES_BY_STATUS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                    413: "request_too_large", 422: "validation_error"}  # fmt: skip
+
+
+def error_body(detail: Any, code: str) -> dict[str, Any]:
+    """Every error's JSON: `detail` (as before) and its `code` (from ERROR_CODES)."""
+    if code not in ERROR_CODES:
+        raise ValueError(f"unknown error code {code!r}: add it to ERROR_CODES")
+    return {"detail": detail, "code": code}
+
+
+class RelayError(Exception):
+    """An expected failure with a status code and a message safe to show the caller.
+
+    Each subclass declares its `code` (a key of ERROR_CODES, with this status), so a
+    new kind of error cannot reach a client without a code of its own."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must declare its error code (code = ...)")
+        known = ERROR_CODES.get(cls.code)
+        if known is None or known.status != cls.status_code:
+            raise TypeError(
+                f"{cls.__name__}.code {cls.code!r} is not an ERROR_CODES code "
+                f"of status {cls.status_code}"
+            )
 
     def __init__(
         self, detail: str, *, headers: dict[str, str] | None = None, field: str | None = None
@@ -55,17 +146,22 @@ class RelayError(Exception):
 
 class NotFoundError(RelayError):
     status_code = 404
+    code = "not_found"
 
 
 class ConflictError(RelayError):
     status_code = 409
+    code = "conflict"
 
 
 class InvalidInput(RelayError):
     """422 for input only the service can judge, in FastAPI's validation shape (as
-    every 422 is): `loc` names the input, e.g. ("query", "cursor")."""
+    every 422 is): `loc` names the input, e.g. ("query", "cursor"); `error_type` is the
+    entry's `type`, the machine-readable reason beside FastAPI's own (`missing`, ...)."""
 
     status_code = 422
+    code = "validation_error"
+    error_type: ClassVar[str] = "value_error"
 
     def __init__(self, detail: str, *, loc: tuple[str, ...]) -> None:
         super().__init__(detail)
@@ -73,9 +169,11 @@ class InvalidInput(RelayError):
 
 
 class AuthenticationError(RelayError):
-    """401, with `reason` for metrics: missing, invalid, revoked or expired."""
+    """401 "Invalid or missing API key", with `reason` for metrics: missing, invalid,
+    revoked (or expired, in the subclass)."""
 
     status_code = 401
+    code = "invalid_api_key"
 
     def __init__(self, detail: str, *, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail, headers=headers)
@@ -110,8 +208,15 @@ def is_connection_failure(exc: BaseException) -> bool:
 async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RelayError)
     if isinstance(exc, InvalidInput):
-        return validation_response([{"type": "value_error", "loc": exc.loc, "msg": exc.detail}])
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return validation_response([{"type": exc.error_type, "loc": exc.loc, "msg": exc.detail}])
+    return error_response(exc.detail, exc.code, exc.status_code, exc.headers)
+
+
+def error_response(
+    detail: Any, code: str, status_code: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error answer: `error_body` as JSON, with `status_code` and `headers`."""
+    return JSONResponse(error_body(detail, code), status_code=status_code, headers=headers)
 
 
 # Errors shown in one 422; the rest are counted in a last entry, so the answer stays
@@ -150,7 +255,7 @@ def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     if len(errors) > MAX_ERRORS_SHOWN:
         more = len(errors) - MAX_ERRORS_SHOWN
         shown.append({"type": "too_many_errors", "loc": ["body"], "msg": f"and {more} more errors"})
-    return JSONResponse({"detail": jsonable_encoder(shown)}, status_code=422)
+    return error_response(jsonable_encoder(shown), "validation_error", 422)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -169,18 +274,26 @@ UNDECODABLE_BODY_ERROR = {
 }
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    """Starlette's and FastAPI's own refusals (an unknown route, a wrong method, a body
+    over the limit while it streams, a body too complex to parse), with their code."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
         return validation_response([UNDECODABLE_BODY_ERROR])
-    return await http_exception_handler(request, exc)
+    if exc.status_code == 422 and isinstance(exc.detail, list):
+        return validation_response(exc.detail)
+    if exc.status_code in {204, 304}:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    fallback = "internal_error" if exc.status_code >= 500 else "bad_request"
+    code = _CODES_BY_STATUS.get(exc.status_code, fallback)
+    return error_response(exc.detail, code, exc.status_code, exc.headers)
 
 
 async def _database_error(_request: Request, exc: Exception) -> Response:
     if not is_connection_failure(exc):
         raise exc
     logger.warning("database unavailable: %s", type(exc).__name__)
-    return JSONResponse({"detail": SERVICE_UNAVAILABLE}, status_code=503)
+    return error_response(SERVICE_UNAVAILABLE, "service_unavailable", 503)
 
 
 def unstorable_text(exc: BaseException) -> UnstorableText | None:
@@ -201,11 +314,11 @@ async def statement_error(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled %s", type(exc).__name__)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    return error_response("Internal server error", "internal_error", 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error the app can raise leaves as JSON with a `detail`."""
+    """Every error the app can raise leaves as JSON with a `detail` and a `code`."""
     app.add_exception_handler(RelayError, _relay_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

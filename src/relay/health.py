@@ -9,14 +9,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from relay.db import Database
-from relay.errors import SERVICE_UNAVAILABLE, is_connection_failure
+from relay.errors import SERVICE_UNAVAILABLE, error_body, is_connection_failure
+from relay.openapi import error_answer
 
 router = APIRouter(tags=["Health"])
 
 _TIMEOUT_SECONDS = 2.0
 
 
-@router.get("/healthz", responses={503: {"description": "The database does not answer"}})
+@router.get(
+    "/healthz",
+    responses=error_answer("The database does not answer", "service_unavailable"),
+    operation_id="health_check",
+)
 async def healthz(request: Request) -> JSONResponse:
     """200 when the database answers a query, 503 otherwise. No authentication."""
     database: Database = request.app.state.db
@@ -27,6 +32,7 @@ async def healthz(request: Request) -> JSONResponse:
         if not is_connection_failure(exc):
             raise
         return JSONResponse(
-            {"status": "unavailable", "detail": SERVICE_UNAVAILABLE}, status_code=503
+            {"status": "unavailable"} | error_body(SERVICE_UNAVAILABLE, "service_unavailable"),
+            status_code=503,
         )
     return JSONResponse({"status": "ok"})

@@ -34,6 +34,7 @@ from uvicorn.server import ServerState
 
 # relay.clients decides which addresses are trusted proxies; one rule for both uses.
 from relay.clients import is_trusted, trusted_networks
+from relay.errors import error_body
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
@@ -164,6 +165,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             self._answer_and_close(
                 b"408 Request Timeout",
                 f"Request headers not received within {self._gate.timeout:g} s",
+                "request_timeout",
             )
         else:
             # Nothing asked, nothing to answer. A browser's preconnected socket ends
@@ -245,6 +247,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         self._answer_and_close(
             b"408 Request Timeout",
             f"Request body not received within {self._gate.body_timeout:g} s",
+            "request_timeout",
         )
 
     def send_400_response(self, msg: str) -> None:
@@ -255,10 +258,10 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         super().send_400_response(msg)
 
     def _refuse(self, detail: str) -> None:
-        self._answer_and_close(b"431 Request Header Fields Too Large", detail)
+        self._answer_and_close(b"431 Request Header Fields Too Large", detail, "headers_too_large")
 
-    def _answer_and_close(self, status: bytes, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
+    def _answer_and_close(self, status: bytes, detail: str, code: str) -> None:
+        body = json.dumps(error_body(detail, code)).encode()
         head = (
             b"HTTP/1.1 " + status + b"\r\n"
             b"content-type: application/json\r\n"

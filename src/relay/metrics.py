@@ -10,7 +10,7 @@ import os
 import secrets
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,6 +20,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from relay.errors import error_response
 
 REQUESTS = Counter(
     "relay_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
@@ -72,12 +74,13 @@ async def prometheus_metrics(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
     sent = request.headers.get("authorization", "")
     if not token:
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return error_response("Not Found", "not_found", 404)
     if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
-        return JSONResponse(
-            {"detail": "Invalid or missing metrics token"},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="relay-metrics"'},
+        return error_response(
+            "Invalid or missing metrics token",
+            "invalid_metrics_token",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="relay-metrics"'},
         )
     registry = _registry()
     body = generate_latest(registry) if registry else generate_latest()

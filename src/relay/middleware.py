@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relay.errors import error_response
 
 BODY_TOO_LARGE = "Request body too large"
 # What is read and thrown away of a refused body before answering, at most. A client
@@ -36,10 +37,16 @@ async def _drain(receive: Receive) -> bool:
 
 
 async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, detail: str, keep_alive: bool
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    detail: str,
+    code: str,
+    keep_alive: bool,
 ) -> None:
     headers = {} if keep_alive else {"Connection": "close"}
-    response = JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    response = error_response(detail, code, status, headers)
     await response(scope, receive, send)
 
 
@@ -57,14 +64,16 @@ class BodySizeLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and not declared.isdigit():
-            await _refuse(scope, receive, send, 400, "Invalid Content-Length header", False)
+            await _refuse(
+                scope, receive, send, 400, "Invalid Content-Length header", "bad_request", False
+            )
             return
         if declared is not None and int(declared) > self.max_bytes:
             # With "Expect: 100-continue" the client waits for a go-ahead before
             # sending the body: it gets the 413 instead, and nothing is drained.
             waiting = headers.get(b"expect", b"").lower() == b"100-continue"
             complete = False if waiting else await _drain(receive)
-            await _refuse(scope, receive, send, 413, BODY_TOO_LARGE, complete)
+            await _refuse(scope, receive, send, 413, BODY_TOO_LARGE, "request_too_large", complete)
             return
 
         received = 0

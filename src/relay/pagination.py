@@ -43,6 +43,9 @@ class InvalidCursor(InvalidInput):
     """The cursor was not issued by this server to this tenant: a 422 in FastAPI's
     validation shape, as for any bad query parameter."""
 
+    code = "validation_error"
+    error_type = "invalid_cursor"
+
     def __init__(self, message: str = INVALID_CURSOR) -> None:
         super().__init__(message, loc=("query", "cursor"))
 

@@ -1,12 +1,14 @@
-"""Field types and the base class shared by several domains' API schemas."""
+"""Field types, the base class shared by several domains' API schemas, and the bodies
+of error answers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
+from relay.errors import ERROR_CODES
 from relay.text import TextRule
 
 
@@ -64,7 +66,41 @@ class Input(BaseModel):
                 )
 
 
-class ErrorDetail(BaseModel):
-    """Every error Relay returns, but validation errors, has this shape."""
+def _codes_of(statuses: range) -> str:
+    return "; ".join(
+        f"`{code}` ({known.status}): {known.meaning}"
+        for code, known in ERROR_CODES.items()
+        if known.status in statuses
+    )
 
-    detail: str
+
+class ErrorDetail(BaseModel):
+    """Every error Relay returns, but validation errors (ValidationErrorDetail), has
+    this shape: `detail` for people, `code` for programs."""
+
+    detail: str = Field(
+        description="What went wrong, in words; the guide's texts exactly (\"Invalid or "
+        'missing API key", "API key expired"). Show it; decide by `code`.',
+        examples=["Invalid or missing API key"],
+    )
+    code: str = Field(
+        description="Stable and machine-readable: decide by it, never by `detail`. New "
+        "codes may be added, so treat an unknown one by its HTTP status. Known codes: "
+        + _codes_of(range(400, 600)),
+        examples=["invalid_api_key"],
+    )
+
+
+class ValidationIssue(BaseModel):
+    """One problem with the input, in FastAPI's shape (never echoing the input)."""
+
+    type: str = Field(description="Why, for programs: `missing`, `invalid_cursor`, ...")
+    loc: list[str | int] = Field(description="Where: `body`, `query` or `path`, then names.")
+    msg: str = Field(description="Why, in words.")
+
+
+class ValidationErrorDetail(BaseModel):
+    """A 422: FastAPI's list of problems in `detail`, and the code every 422 has."""
+
+    detail: list[ValidationIssue]
+    code: Literal["validation_error"]

@@ -130,7 +130,7 @@ async def test_revoking_twice_unknown_or_another_tenants_key_is_404(
     for target in [key_id, uuid.uuid4()]:
         response = await client.delete(f"{KEYS}/{target}", headers=tenant_a.headers)
         assert response.status_code == 404
-        assert response.json() == {"detail": "API key not found"}
+        assert response.json() == {"detail": "API key not found", "code": "not_found"}
 
 
 async def test_another_tenants_revoke_leaves_the_key_working(

@@ -12,8 +12,8 @@ from relay.db import Database, utcnow
 from tests.factories import TenantFixture, make_dataset, set_key_expiry
 from tests.statements import count_statements
 
-INVALID = {"detail": "Invalid or missing API key"}
-EXPIRED = {"detail": "API key expired"}
+INVALID = {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
+EXPIRED = {"detail": "API key expired", "code": "api_key_expired"}
 
 
 def assert_invalid_key(response: httpx.Response) -> None:
@@ -113,7 +113,9 @@ async def test_another_tenants_dataset_looks_exactly_like_a_missing_one(
             method, f"/api/v1/datasets/{missing_id}", json=body, headers=tenant_b.headers
         )
         assert theirs.status_code == missing.status_code == 404
-        assert theirs.json() == missing.json() == {"detail": "Dataset not found"}
+        assert (
+            theirs.json() == missing.json() == {"detail": "Dataset not found", "code": "not_found"}
+        )
 
     still_there = await client.get(f"/api/v1/datasets/{dataset.id}", headers=tenant_a.headers)
     assert still_there.json()["name"] == "Street scenes"

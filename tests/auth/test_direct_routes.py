@@ -146,7 +146,10 @@ async def test_dependency_overrides_reach_the_list(
         refused = await client.get(DIRECT, headers=tenant_a.headers)
     finally:
         app.dependency_overrides.clear()
-    assert (refused.status_code, refused.json()) == (401, {"detail": "overridden"})
+    assert (refused.status_code, refused.json()) == (
+        401,
+        {"detail": "overridden", "code": "invalid_api_key"},
+    )
 
 
 async def test_the_list_checks_key_then_scope_then_query(

@@ -17,7 +17,7 @@ from relay.db import Database
 from tests.factories import make_tenant
 from tests.statements import count_statements
 
-INVALID = {"detail": "Invalid or missing API key"}
+INVALID = {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
 
 
 async def raw_get(

@@ -20,7 +20,7 @@ from tests.factories import TenantFixture, key_headers, make_api_key
 
 KEYS = "/api/v1/auth/api-keys"
 DATASETS = "/api/v1/datasets"
-EXPIRED = {"detail": "API key expired"}
+EXPIRED = {"detail": "API key expired", "code": "api_key_expired"}
 
 
 def parse(timestamp: str) -> datetime:

@@ -41,7 +41,10 @@ async def test_every_route_refuses_a_key_without_its_scope(
         url = re.sub(r"{\w+}", MISSING_ID, path)
         response = await client.request(method, url, headers=key_headers(key), json={})
         assert response.status_code == 403, f"{method} {path}"
-        assert response.json() == {"detail": f"Insufficient permissions: requires {needed}"}
+        assert response.json() == {
+            "detail": f"Insufficient permissions: requires {needed}",
+            "code": "insufficient_scope",
+        }
 
 
 async def test_read_only_key_reads_datasets_but_cannot_write_them(
@@ -52,7 +55,10 @@ async def test_read_only_key_reads_datasets_but_cannot_write_them(
     assert (await client.get(DATASETS, headers=key_headers(key))).json()["total"] == 1
     refused = await client.post(DATASETS, json={"name": "x"}, headers=key_headers(key))
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "Insufficient permissions: requires datasets:write"}
+    assert refused.json() == {
+        "detail": "Insufficient permissions: requires datasets:write",
+        "code": "insufficient_scope",
+    }
     assert (await client.get(DATASETS, headers=tenant_a.headers)).json()["total"] == 1
     # 401 stays "who are you": a wrong key is not a 403.
     wrong = key[:-1] + ("x" if key[-1] != "x" else "y")  # a key ending in x: 1 in 62
@@ -96,7 +102,10 @@ async def test_a_key_cannot_make_a_key_broader_than_itself(
     ):
         response = await client.post(KEYS, json={"name": "x", "scopes": scopes}, headers=headers)
         assert response.status_code == 403, scopes
-        assert response.json() == {"detail": f"Insufficient permissions: requires {missing}"}
+        assert response.json() == {
+            "detail": f"Insufficient permissions: requires {missing}",
+            "code": "insufficient_scope",
+        }
     narrower = await client.post(
         KEYS, json={"name": "Reader", "scopes": ["datasets:read"]}, headers=headers
     )

@@ -51,7 +51,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     assert second_key != first_key
     dismiss_uncopied_key(page)
     old = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers=headers)
-    assert old.json() == {"detail": "API key expired"}
+    assert old.json() == {"detail": "API key expired", "code": "api_key_expired"}
 
     page.get_by_role("link", name="Read-only reporting").first.click()
     expect(page.get_by_role("img", name="Requests per day, last 30 days")).to_be_visible()

@@ -84,7 +84,7 @@ async def test_roll_shows_the_new_key_once_and_the_old_one_lasts_its_grace(
     new_id = re.findall(r'href="/settings/api-keys/([0-9a-f-]{36})">Server<', page)[0]
     await post_form(client, PAGE, f"{PAGE}/{new_id}/roll", {"grace_period_seconds": "0"})
     ended = await client.get("/api/v1/datasets", headers={"X-API-Key": second.group()})
-    assert ended.json() == {"detail": "API key expired"}
+    assert ended.json() == {"detail": "API key expired", "code": "api_key_expired"}
 
 
 async def test_each_key_has_a_page_with_its_usage_chart(

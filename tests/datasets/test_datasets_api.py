@@ -51,7 +51,7 @@ async def test_get_returns_what_was_created(
 async def test_missing_dataset_is_404(client: httpx.AsyncClient, tenant_a: TenantFixture) -> None:
     response = await client.get(f"{DATASETS}/{uuid.uuid4()}", headers=tenant_a.headers)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Dataset not found"}
+    assert response.json() == {"detail": "Dataset not found", "code": "not_found"}
 
 
 async def test_list_pages_newest_first_with_total(

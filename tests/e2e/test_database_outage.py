@@ -16,7 +16,7 @@ import pytest
 from relay.config import Settings
 from tests.live_server import run_server
 
-UNAVAILABLE = {"detail": "Service temporarily unavailable"}
+UNAVAILABLE = {"detail": "Service temporarily unavailable", "code": "service_unavailable"}
 
 
 def cluster(action: str) -> None:

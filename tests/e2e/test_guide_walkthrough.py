@@ -110,11 +110,12 @@ def test_every_curl_in_the_guide(live_server: LiveServer) -> None:
     assert (status, body) == (204, "")
     status, body = curl(f"{api}/datasets", "-H", f"X-API-Key: {created['key']}")
     assert status == 401
-    assert json.loads(body) == {"detail": "Invalid or missing API key"}
+    # The guide's body, exactly, and the code a program decides by.
+    assert json.loads(body) == {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
 
     # Error responses: no header at all.
     status, body = curl(f"{api}/datasets")
-    assert (status, json.loads(body)) == (401, {"detail": "Invalid or missing API key"})
+    assert (status, json.loads(body)["detail"]) == (401, "Invalid or missing API key")
 
     # Set expiration dates: "Contractor Access"
     status, body = curl_create_key(
@@ -140,7 +141,10 @@ def test_key_stops_at_its_expiry_over_http(live_server: LiveServer) -> None:
     while datetime.now(UTC) < expires:
         time.sleep(0.1)
     status, body = curl(f"{api}/datasets", "-H", f"X-API-Key: {short_lived}")
-    assert (status, json.loads(body)) == (401, {"detail": "API key expired"})
+    assert (status, json.loads(body)) == (
+        401,
+        {"detail": "API key expired", "code": "api_key_expired"},
+    )
 
 
 def test_guide_python_snippet_reads_the_key_from_the_environment(live_server: LiveServer) -> None:

@@ -24,7 +24,7 @@ from tests.statements import count_statements
 
 REPORTS = "/api/v1/leaked-keys"
 DATASETS = "/api/v1/datasets"
-INVALID = {"detail": "Invalid or missing API key"}
+INVALID = {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ async def test_unsigned_or_forged_reports_are_refused_without_database_work(
         with count_statements(trusting_app.state.db) as statements:
             response = await client.post(REPORTS, content=body, headers=headers)
         assert (response.status_code, response.json()) == (
-            401, {"detail": "Invalid or missing signature"}
+            401, {"detail": "Invalid or missing signature", "code": "invalid_signature"}
         )  # fmt: skip
         assert statements == []
         assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 200

@@ -4,6 +4,7 @@ when Redis is configured, which requests survive Redis stopping."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -27,10 +28,13 @@ async def test_every_answer_to_a_limited_key_carries_its_ratelimit_headers(
 ) -> None:
     _, key = await make_api_key(db, tenant_a, rate_limit=(5, 60))
     ok = await client.get(DATASETS, headers=key_headers(key))
+    # The current draft's fields (draft-ietf-httpapi-ratelimit-headers, structured
+    # fields), then draft 06's, kept for the clients written against it.
+    assert ok.headers["RateLimit-Policy"] == '"key";q=5;w=60'
+    assert re.fullmatch(r'"key";r=4;t=(59|60)', ok.headers["RateLimit"])
     assert ok.headers["RateLimit-Limit"] == "5"
     assert ok.headers["RateLimit-Remaining"] == "4"
     assert 59 <= int(ok.headers["RateLimit-Reset"]) <= 60
-    assert ok.headers["RateLimit-Policy"] == "5;w=60"
     missing = await client.get(MISSING, headers=key_headers(key))
     assert (missing.status_code, missing.headers["RateLimit-Remaining"]) == (404, "3")
     made = await client.post(DATASETS, json={"name": "x"}, headers=key_headers(key))
@@ -49,11 +53,16 @@ async def test_past_the_limit_is_429_with_retry_after_and_other_keys_go_on(
     ]
     assert statuses == [200, 200, 200, 429, 429]
     limited = await client.get(DATASETS, headers=key_headers(key))
+    retry_after = limited.headers["Retry-After"]
     assert limited.json() == {
         "detail": "Rate limit exceeded: 3 requests per 60 seconds. "
-        f"Retry after {limited.headers['Retry-After']} seconds."
+        f"Retry after {retry_after} seconds.",
+        "code": "rate_limited",
     }
-    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert 1 <= int(retry_after) <= 60
+    # The refusing window has nothing left until Retry-After: the draft's effective
+    # window ends when Retry-After does, never later.
+    assert limited.headers["RateLimit"] == f'"key";r=0;t={retry_after}'
     assert limited.headers["RateLimit-Remaining"] == "0"
     assert (await client.get(DATASETS, headers=tenant_a.headers)).status_code == 200
 

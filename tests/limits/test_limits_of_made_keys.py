@@ -36,7 +36,10 @@ async def test_a_key_made_by_a_limited_key_inherits_its_limit_or_a_stricter_one(
     for requests, seconds in laxer_limits:
         laxer = {"requests": requests, "per_seconds": seconds}
         refused = await client.post(KEYS, json={"name": "l", "rate_limit": laxer}, headers=headers)
-        assert (refused.status_code, refused.json()) == (403, {"detail": OUTRANKED}), laxer
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"detail": OUTRANKED, "code": "permission_denied"},
+        ), laxer
 
 
 async def test_a_limited_key_cannot_lift_or_loosen_a_limit(
@@ -48,7 +51,10 @@ async def test_a_limited_key_cannot_lift_or_loosen_a_limit(
     for key_id in (made["id"], maker_id):  # a key it made, and its own limit
         for patch in ({"rate_limit": None}, {"rate_limit": {"requests": 101, "per_seconds": 60}}):
             refused = await client.patch(f"{KEYS}/{key_id}", json=patch, headers=headers)
-            assert (refused.status_code, refused.json()) == (403, {"detail": OUTRANKED})
+            assert (refused.status_code, refused.json()) == (
+                403,
+                {"detail": OUTRANKED, "code": "permission_denied"},
+            )
         tighter = {"rate_limit": {"requests": 50, "per_seconds": 60}}
         assert (await client.patch(f"{KEYS}/{key_id}", json=tighter, headers=headers)).json()[
             "rate_limit"
@@ -67,9 +73,15 @@ async def test_a_limited_key_cannot_rotate_or_revoke_a_key_allowed_more(
     headers = key_headers(maker)
     unlimited = str(tenant_a.key_id)
     rotated = await client.post(f"{KEYS}/{unlimited}/rotate", json={}, headers=headers)
-    assert (rotated.status_code, rotated.json()) == (403, {"detail": OUTRANKED})
+    assert (rotated.status_code, rotated.json()) == (
+        403,
+        {"detail": OUTRANKED, "code": "permission_denied"},
+    )
     revoked = await client.delete(f"{KEYS}/{unlimited}", headers=headers)
-    assert (revoked.status_code, revoked.json()) == (403, {"detail": OUTRANKED})
+    assert (revoked.status_code, revoked.json()) == (
+        403,
+        {"detail": OUTRANKED, "code": "permission_denied"},
+    )
     assert (await client.get(KEYS, headers=tenant_a.headers)).status_code == 200  # still works
     # A key allowed no more than the maker may be rotated: its successor keeps its limit.
     made = (await client.post(KEYS, json={"name": "made"}, headers=headers)).json()

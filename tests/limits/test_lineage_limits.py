@@ -33,7 +33,8 @@ A_WEEK = 7 * 24 * 3600
 def exceeded(requests: int, seconds: int, retry_after: int) -> dict[str, str]:
     return {
         "detail": f"Rate limit exceeded: {requests} requests per {seconds} seconds. "
-        f"Retry after {retry_after} seconds."
+        f"Retry after {retry_after} seconds.",
+        "code": "rate_limited",
     }
 
 
@@ -72,7 +73,8 @@ async def test_a_successor_shares_its_predecessors_window_and_rotating_again_doe
     for refused_key in (successor["key"], key):
         refused = await get(client, refused_key)
         assert (refused.status_code, refused.json()) == (429, exceeded(3, 3600, 3600))
-        assert refused.headers["RateLimit-Policy"] == "3;w=3600"
+        assert refused.headers["RateLimit-Policy"] == '"key";q=3;w=3600'
+        assert refused.headers["RateLimit"] == '"key";r=0;t=3600'
     # Rotating again (by the tenant's unlimited key: the successor cannot even ask)
     # gives a third key of the same family, with the same spent window.
     again = await client.post(
@@ -96,17 +98,18 @@ async def test_a_made_key_counts_in_its_makers_window_and_in_its_own(
     child = (await make_key_with(client, maker, (3, 7200)))["key"]  # the maker's 1st
     first = await get(client, child)
     assert first.status_code == 200
-    # The headers describe the tightest window: the child's own (2 left, the maker's 3).
-    assert (first.headers["RateLimit-Remaining"], first.headers["RateLimit-Policy"]) == (
-        "2",
-        "3;w=7200",
-    )
+    # The current draft's fields name every window of the lineage, the child's own and
+    # its maker's; draft 06's describe the tightest: the child's own (2 left, the maker's 3).
+    assert first.headers["RateLimit-Policy"] == '"key";q=3;w=7200, "maker-1";q=5;w=3600'
+    assert first.headers["RateLimit"] == '"key";r=2;t=7200, "maker-1";r=3;t=3600'
+    assert (first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]) == ("3", "2")
     assert await statuses(client, child, maker, maker) == [200, 200, 200]
     # The maker's window is spent (its own 3 requests and the child's 2): the child,
     # with a place left in its own window, is refused, named by the maker's window.
     refused = await get(client, child)
     assert (refused.status_code, refused.json()) == (429, exceeded(5, 3600, 3600))
-    assert refused.headers["RateLimit-Policy"] == "5;w=3600"
+    assert refused.headers["RateLimit"] == '"key";r=1;t=7200, "maker-1";r=0;t=3600'
+    assert (refused.headers["RateLimit-Limit"], refused.headers["Retry-After"]) == ("5", "3600")
 
     clock.now += 3600  # the maker's window empties; the child's (7200 s) still holds 2
     # The refused request was not counted in the child's window: one place is left.
@@ -156,7 +159,8 @@ async def test_a_makers_new_limit_applies_to_the_keys_it_made_from_their_next_re
         await client.patch(f"{KEYS}/{free_id}", json=limited, headers=tenant_a.headers)
     ).status_code == 200
     bound = await get(client, free_child)
-    assert (bound.status_code, bound.headers["RateLimit-Policy"]) == (200, "1;w=60")
+    # The key has no limit of its own: its one window is its maker's.
+    assert (bound.status_code, bound.headers["RateLimit-Policy"]) == (200, '"maker-1";q=1;w=60')
     assert await statuses(client, free_child) == [429]
 
     lifted = await client.patch(

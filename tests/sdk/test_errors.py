@@ -7,6 +7,9 @@ test_api_keys, test_api_key_management and test_rate_limits.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -106,3 +109,62 @@ async def test_the_message_escapes_control_characters_and_detail_keeps_them(
         await relay.datasets.list()
     assert raised.value.detail == detail
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error_class"),
+    [
+        (401, "api_key_expired", AuthenticationError),
+        (403, "permission_denied", PermissionDeniedError),
+        (409, "report_replayed", ConflictError),
+        (429, "too_many_auth_failures", RateLimitError),
+        # A status the SDK has no class for, with a code it has one for.
+        (400, "validation_error", ValidationError),
+        # A code the SDK does not know yet: the status decides.
+        (404, "a_code_from_a_newer_server", NotFoundError),
+    ],
+)
+async def test_the_exception_is_chosen_by_the_code_then_by_the_status(
+    connect: Connect, api_key: str, status: int, code: str, error_class: type[APIStatusError]
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"detail": "Whatever the words", "code": code})
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    with pytest.raises(APIStatusError) as raised:
+        await relay.datasets.list()
+    assert type(raised.value) is error_class
+    assert (raised.value.code, raised.value.status_code) == (code, status)
+
+
+@pytest.mark.parametrize(
+    ("body", "expired"),
+    [
+        ({"detail": "Invalid or missing API key", "code": "api_key_expired"}, True),
+        # The guide's words without the code: the SDK never reads the words.
+        ({"detail": "API key expired"}, False),
+        ({"detail": "API key expired", "code": "invalid_api_key"}, False),
+    ],
+)
+async def test_expired_is_read_from_the_code_never_from_the_text(
+    connect: Connect, api_key: str, body: dict[str, str], expired: bool
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json=body)
+
+    relay = connect(api_key, transport=httpx.MockTransport(answer), max_retries=0)
+    with pytest.raises(AuthenticationError) as refused:
+        await relay.datasets.list()
+    assert refused.value.expired is expired
+
+
+async def test_a_live_expired_key_is_an_authentication_error_with_its_code(
+    connect: Connect, api_key: str
+) -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    created = await connect(api_key).api_keys.create("Short-lived", expires_at=soon)
+    await asyncio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.05)
+    with pytest.raises(AuthenticationError) as refused:
+        await connect(created.key, max_retries=0).datasets.list()
+    assert (refused.value.code, refused.value.expired) == ("api_key_expired", True)
+    assert refused.value.detail == "API key expired"

@@ -4,9 +4,10 @@ sooner than the server said."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from relay_sdk import RateLimit, RateLimitError, RateLimitStatus
+from relay_sdk import Quota, RateLimit, RateLimitError, RateLimitStatus
 from tests.sdk.conftest import Connect, FaultyLink
 
 pytestmark = pytest.mark.backend_independent
@@ -29,8 +30,11 @@ async def test_each_answer_to_a_limited_key_updates_last_rate_limit(
         await limited.datasets.list()
         status = limited.last_rate_limit
         assert isinstance(status, RateLimitStatus)
-        assert (status.limit, status.policy) == (3, f"3;w={ONE_HOUR}")
+        assert (status.limit, status.policy) == (3, f'"key";q=3;w={ONE_HOUR}')
         assert status.reset > 0
+        (quota,) = status.quotas
+        assert (quota.name, quota.limit, quota.window) == ("key", 3, ONE_HOUR)
+        assert (quota.remaining, quota.reset) == (status.remaining, status.reset)
         remaining.append(status.remaining)
     assert remaining == [2, 1, 0]
 
@@ -50,7 +54,66 @@ async def test_over_the_limit_the_error_carries_retry_after_and_the_limit(
     assert error.retry_after > 0
     assert error.rate_limit is not None
     assert (error.rate_limit.limit, error.rate_limit.remaining) == (1, 0)
+    assert error.code == "rate_limited"
     assert limited.last_rate_limit == error.rate_limit
     # A read is retried after a 429, but not when told to wait longer than max_retry_wait
     # (8 s): sooner, the server would only refuse it again.
     assert link.delivered == ["GET", "GET"]
+
+
+CURRENT = {
+    "RateLimit-Policy": '"key";q=3;w=7200, "maker-1";q=5;w=3600',
+    "RateLimit": '"key";r=2;t=7100, "maker-1";r=1;t=3500',
+}
+DRAFT_06 = {"RateLimit-Limit": "5", "RateLimit-Remaining": "1", "RateLimit-Reset": "3500"}
+
+
+def test_the_current_drafts_fields_give_every_window_and_the_tightest() -> None:
+    status = RateLimitStatus.from_headers(httpx.Headers(CURRENT))
+    assert status == RateLimitStatus(
+        limit=5,
+        remaining=1,
+        reset=3500,
+        policy=CURRENT["RateLimit-Policy"],
+        quotas=(Quota("key", 2, 7100, 3, 7200), Quota("maker-1", 1, 3500, 5, 3600)),
+    )
+    # Beside draft 06's fields (as Relay sends both), the same status.
+    assert RateLimitStatus.from_headers(httpx.Headers(CURRENT | DRAFT_06)) == status
+
+
+def test_draft_06_fields_alone_are_read_as_before() -> None:
+    """An older server sends only these."""
+    status = RateLimitStatus.from_headers(httpx.Headers(DRAFT_06 | {"RateLimit-Policy": "5;w=60"}))
+    assert status == RateLimitStatus(5, 1, 3500, "5;w=60", ())
+
+
+@pytest.mark.parametrize(
+    "rate_limit",
+    ['"key";r=2;t=', '"key";r=-1;t=5', "key;r=2;t=5", '"key";r=2;t=5,', '"key;r=2'],
+)
+def test_a_malformed_ratelimit_field_is_ignored(rate_limit: str) -> None:
+    """The draft: malformed RateLimit fields MUST be ignored; draft 06's still count."""
+    headers = CURRENT | {"RateLimit": rate_limit}
+    assert RateLimitStatus.from_headers(httpx.Headers(headers)) is None
+    with_06 = RateLimitStatus.from_headers(httpx.Headers(headers | DRAFT_06))
+    assert with_06 is not None
+    assert (with_06.limit, with_06.remaining, with_06.quotas) == (5, 1, ())
+
+
+async def test_a_key_made_by_a_limited_key_reports_both_windows(
+    connect: Connect, api_key: str
+) -> None:
+    """A key made by a limited key counts in its maker's window too: the server's
+    current-draft fields name both, read as every window and the tightest."""
+    maker = await connect(api_key).api_keys.create("Maker", rate_limit=RateLimit(50, ONE_HOUR))
+    child = await connect(maker.key).api_keys.create("Child", rate_limit=RateLimit(10, ONE_HOUR))
+    relay = connect(child.key)
+    await relay.datasets.list()
+    status = relay.last_rate_limit
+    assert status is not None
+    # The maker's window holds its create and the child's list.
+    assert [(quota.name, quota.limit, quota.remaining) for quota in status.quotas] == [
+        ("key", 10, 9),
+        ("maker-1", 50, 48),
+    ]
+    assert (status.limit, status.remaining) == (10, 9)

@@ -90,17 +90,19 @@ async def test_a_write_is_not_retried_on_503(connect: Connect, api_key: str) -> 
 
 
 class RateLimited:
-    """A MockTransport handler: 429 (with `retry_after`, if given) `times` times, then 200."""
+    """A MockTransport handler: 429 (with `retry_after`, if given, and `code`) `times`
+    times, then 200."""
 
-    def __init__(self, times: int, retry_after: str | None) -> None:
-        self.times, self.retry_after = times, retry_after
+    def __init__(self, times: int, retry_after: str | None, code: str = "rate_limited") -> None:
+        self.times, self.retry_after, self.code = times, retry_after, code
         self.methods: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.methods.append(request.method)
         if len(self.methods) <= self.times:
             headers = {"Retry-After": self.retry_after} if self.retry_after else {}
-            return httpx.Response(429, json={"detail": "Slow down"}, headers=headers)
+            body = {"detail": "Slow down", "code": self.code}
+            return httpx.Response(429, json=body, headers=headers)
         return httpx.Response(200, json=[])
 
 
@@ -134,6 +136,19 @@ async def test_429_is_not_retried_for_a_write_or_without_retry_after(
     with pytest.raises(RateLimitError):
         await call
     assert server.methods == [method]
+
+
+async def test_429_for_failed_authentications_is_not_retried(
+    connect: Connect, api_key: str
+) -> None:
+    """Decided by the code: waiting does not cure a key the server refuses, and each
+    retry would count as one more failure from the address."""
+    server = RateLimited(times=1, retry_after="0", code="too_many_auth_failures")
+    relay = connect(api_key, transport=httpx.MockTransport(server))
+    with pytest.raises(RateLimitError) as limited:
+        await relay.api_keys.list()
+    assert limited.value.code == "too_many_auth_failures"
+    assert server.methods == ["GET"]
 
 
 def test_the_wait_follows_retry_after_up_to_the_cap() -> None:

@@ -24,7 +24,7 @@ from relay_sdk.errors import (
     ValidationError,
 )
 from relay_sdk.operations import NOT_GIVEN
-from relay_sdk.rate_limits import RateLimit, RateLimitStatus
+from relay_sdk.rate_limits import Quota, RateLimit, RateLimitStatus
 
 __all__ = [
     "NOT_GIVEN",
@@ -42,6 +42,7 @@ __all__ = [
     "DatasetPage",
     "NotFoundError",
     "PermissionDeniedError",
+    "Quota",
     "RateLimit",
     "RateLimitError",
     "RateLimitStatus",

@@ -3,9 +3,14 @@
 Every one carries `status_code` (None when no answer came), `detail` (the API's
 `detail`: a string, or FastAPI's list of validation errors) and `request_id` (the
 answer's X-Request-ID, else the id the SDK sent), so a failure can be found in
-the server's log. The message shows the `detail` on one line with its control
-characters escaped (relay_sdk.escapes), as Python's own messages show a value by its
-repr: a message goes to terminals and logs, and the server is not trusted with them.
+the server's log. An API error also has the answer's `code` (`invalid_api_key`,
+`api_key_expired`, `rate_limited`, ...): the exception's class is chosen by it, and
+by the status only when the answer has no code the SDK knows (an older server, a
+proxy's page). Nothing is decided by the English of `detail`.
+
+The message shows the `detail` on one line with its control characters escaped
+(relay_sdk.escapes), as Python's own messages show a value by its repr: a message
+goes to terminals and logs, and the server is not trusted with them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import httpx
 from relay_sdk.escapes import escape_controls
 from relay_sdk.rate_limits import RateLimitStatus
 
-EXPIRED_DETAIL = "API key expired"
+EXPIRED_CODE = "api_key_expired"
 
 
 class RelayError(Exception):
@@ -48,13 +53,17 @@ class APIStatusError(RelayError):
 
     status_code: int
 
-    def __init__(self, status_code: int, detail: Any, *, request_id: str | None) -> None:
+    def __init__(
+        self, status_code: int, detail: Any, *, request_id: str | None, code: str | None = None
+    ) -> None:
         super().__init__(
             f"{status_code}: {describe_detail(detail)}",
             status_code=status_code,
             detail=detail,
             request_id=request_id,
         )
+        # The answer's machine-readable code; None when it had none.
+        self.code = code
 
 
 class AuthenticationError(APIStatusError):
@@ -62,7 +71,7 @@ class AuthenticationError(APIStatusError):
 
     @property
     def expired(self) -> bool:
-        return bool(self.detail == EXPIRED_DETAIL)
+        return self.code == EXPIRED_CODE
 
 
 class PermissionDeniedError(APIStatusError):
@@ -94,18 +103,35 @@ class RateLimitError(APIStatusError):
         request_id: str | None,
         retry_after: float | None,
         rate_limit: RateLimitStatus | None = None,
+        code: str | None = None,
     ) -> None:
-        super().__init__(status_code, detail, request_id=request_id)
+        super().__init__(status_code, detail, request_id=request_id, code=code)
         self.retry_after = retry_after
         self.rate_limit = rate_limit
 
 
+# The codes the API documents (relay.errors.ERROR_CODES) that have a class of their own.
+_ERRORS_BY_CODE: dict[str, type[APIStatusError]] = {
+    "invalid_api_key": AuthenticationError,
+    "api_key_expired": AuthenticationError,
+    "insufficient_scope": PermissionDeniedError,
+    "permission_denied": PermissionDeniedError,
+    "not_found": NotFoundError,
+    "conflict": ConflictError,
+    "report_replayed": ConflictError,
+    "validation_error": ValidationError,
+    "rate_limited": RateLimitError,
+    "too_many_auth_failures": RateLimitError,
+    "too_many_attempts": RateLimitError,
+}
+# For an answer without a code the SDK knows.
 _ERRORS_BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
     422: ValidationError,
+    429: RateLimitError,
 }
 
 
@@ -145,20 +171,34 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def answer_code(response: httpx.Response) -> str | None:
+    """The `code` of an error answer's JSON body; None when it has none."""
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
 def error_from_response(response: httpx.Response, *, request_id: str) -> APIStatusError:
-    """The exception for an error answer."""
+    """The exception for an error answer: its class by the answer's `code`, else by its
+    status."""
     try:
         detail = response.json().get("detail", response.text)
     except (ValueError, AttributeError):
         detail = response.text
+    code = answer_code(response)
     answered_id = response.headers.get("X-Request-ID", request_id)
-    if response.status_code == 429:
+    error_class = _ERRORS_BY_CODE.get(code or "") or _ERRORS_BY_STATUS.get(
+        response.status_code, APIStatusError
+    )
+    if error_class is RateLimitError:
         return RateLimitError(
-            429,
+            response.status_code,
             detail,
             request_id=answered_id,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             rate_limit=RateLimitStatus.from_headers(response.headers),
+            code=code,
         )
-    error_class = _ERRORS_BY_STATUS.get(response.status_code, APIStatusError)
-    return error_class(response.status_code, detail, request_id=answered_id)
+    return error_class(response.status_code, detail, request_id=answered_id, code=code)

@@ -6,7 +6,9 @@ What may be sent twice is sent twice only when that cannot apply it twice:
   update may already have been applied;
 - a 429 with Retry-After: retried for reads and deletes, after the time it names,
   when that is no longer than `max_retry_wait` (sooner, the server would refuse again:
-  a longer one is raised at once as RateLimitError).
+  a longer one is raised at once as RateLimitError); never one whose code is
+  `too_many_auth_failures`, which only a key the server refuses gets (a retry would
+  be refused too, and count as one more failure).
 Waits double from `backoff` with jitter, and no wait exceeds `max_retry_wait` (a
 503's Retry-After included). A delete retried after a lost answer or a 503 that then finds
 nothing (404) has done its work and succeeds. Every attempt of one call carries the
@@ -25,7 +27,12 @@ from typing import Generic, TypeVar
 
 import httpx
 
-from relay_sdk.errors import RelayConnectionError, error_from_response, parse_retry_after
+from relay_sdk.errors import (
+    RelayConnectionError,
+    answer_code,
+    error_from_response,
+    parse_retry_after,
+)
 from relay_sdk.operations import Operation, Paginated
 from relay_sdk.rate_limits import RateLimitStatus
 
@@ -37,6 +44,8 @@ API_PREFIX = "/api/v1"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Raised before a single byte of the request left: retrying cannot apply it twice.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# A 429 that waiting does not cure: the address's failed authentications.
+AUTH_FAILURES_CODE = "too_many_auth_failures"
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,7 @@ class Attempts(Generic[ResultT]):
             response.status_code == 429
             and retry_after is not None
             and retry_after <= self.policy.max_retry_wait
+            and answer_code(response) != AUTH_FAILURES_CODE
         ):
             return self._next_wait(retry_after)
         return None

@@ -31,6 +31,8 @@ _NONCE_BYTES = 12
 class SecretKeyMissing(ConflictError):
     """RELAY_SECRET_KEY is not set, so nothing two-factor can be sealed or checked."""
 
+    code = "secret_key_missing"
+
 
 @dataclass(frozen=True, slots=True)
 class AccountKeys:

@@ -16,10 +16,15 @@ from relay.json_bodies import BoundedJsonRoute
 from relay.pagination import Cursor, Position, cursor_or_page, encode_cursor
 from relay.schemas import UTCTimestamp
 
-router = APIRouter(prefix="/audit-events", tags=["Audit log"], route_class=BoundedJsonRoute)
+router = APIRouter(prefix="/audit-events", tags=["Audit events"], route_class=BoundedJsonRoute)
 
 
-@router.get("", response_model=AuditEventPage, dependencies=[requires(AUDIT_READ)])
+@router.get(
+    "",
+    response_model=AuditEventPage,
+    dependencies=[requires(AUDIT_READ)],
+    operation_id="audit_events_list",
+)
 async def list_audit_events(
     principal: CurrentPrincipal,
     session: ReadSessionDep,

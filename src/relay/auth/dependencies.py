@@ -55,7 +55,9 @@ async def get_principal(request: Request) -> Principal:
         metrics.AUTH_FAILURES.labels(refused.reason).inc()
         raise
     request.state.principal = principal
-    request.state.rate_limit_headers = await limits.check_key(principal.limit_windows)
+    request.state.rate_limit_headers = await limits.check_key(
+        principal.limit_windows, principal.families[0] if principal.families else None
+    )
     return principal
 
 

@@ -25,15 +25,27 @@ from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
+from relay.openapi import error_answer
 from relay.pagination import Cursor, Position, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"], route_class=BoundedJsonRoute)
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such key in this tenant, or already revoked"}
-}
-_ROTATE_ERRORS: dict[int | str, dict[str, Any]] = _NOT_FOUND | {
-    409: {"description": "The key is revoked, expired or already being rotated"}
+_NOT_FOUND = error_answer("No such key in this tenant, or already revoked", "not_found")
+# A key manages keys no broader than itself: a scope it lacks, or a laxer rate limit or
+# a later expiry than its own, is refused.
+_OUTRANKED = error_answer(
+    "You may not: the key lacks the scope this operation requires, or the key it would "
+    "make or manage is allowed more than itself",
+    "insufficient_scope",
+    "permission_denied",
+)
+_ROTATE_ERRORS = (
+    _NOT_FOUND
+    | _OUTRANKED
+    | error_answer("The key is revoked, expired or already being rotated", "conflict")
+)
+_NEXT_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {"headers": {"Link": {"$ref": "#/components/headers/Link"}}}
 }
 MAX_PER_PAGE = 100
 
@@ -47,7 +59,9 @@ def _created(api_key: ApiKey, full_key: str, response: Response) -> ApiKeyCreate
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
+    responses=_OUTRANKED,
     dependencies=[requires(API_KEYS_WRITE)],
+    operation_id="api_keys_create",
 )
 async def create_api_key(
     data: ApiKeyCreate,
@@ -67,7 +81,13 @@ async def create_api_key(
     return _created(api_key, full_key, response)
 
 
-@router.get("", response_model=list[ApiKeyRead], dependencies=[requires(API_KEYS_READ)])
+@router.get(
+    "",
+    response_model=list[ApiKeyRead],
+    responses=_NEXT_PAGE,
+    dependencies=[requires(API_KEYS_READ)],
+    operation_id="api_keys_list",
+)
 async def list_api_keys(
     request: Request,
     response: Response,
@@ -100,6 +120,7 @@ async def list_api_keys(
     response_model=ApiKeyRead,
     responses=_NOT_FOUND,
     dependencies=[requires(API_KEYS_READ)],
+    operation_id="api_keys_get",
 )
 async def get_api_key(
     key_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
@@ -112,8 +133,9 @@ async def get_api_key(
 @router.patch(
     "/{key_id}",
     response_model=ApiKeyRead,
-    responses=_NOT_FOUND,
+    responses=_NOT_FOUND | _OUTRANKED,
     dependencies=[requires(API_KEYS_WRITE)],
+    operation_id="api_keys_update",
 )
 async def update_api_key(
     key_id: uuid.UUID,
@@ -138,6 +160,7 @@ async def update_api_key(
     response_model=ApiKeyCreated,
     responses=_ROTATE_ERRORS,
     dependencies=[requires(API_KEYS_WRITE)],
+    operation_id="api_keys_rotate",
 )
 async def rotate_api_key(
     key_id: uuid.UUID,
@@ -167,8 +190,9 @@ async def rotate_api_key(
 @router.delete(
     "/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=_NOT_FOUND,
+    responses=_NOT_FOUND | _OUTRANKED,
     dependencies=[requires(API_KEYS_WRITE)],
+    operation_id="api_keys_revoke",
 )
 async def revoke_api_key(
     key_id: uuid.UUID,
@@ -191,6 +215,7 @@ async def revoke_api_key(
     response_model=ApiKeyUsageRead,
     responses=_NOT_FOUND,
     dependencies=[requires(API_KEYS_READ)],
+    operation_id="api_keys_usage",
 )
 async def get_api_key_usage(
     key_id: uuid.UUID,

@@ -33,6 +33,13 @@ class PermissionDenied(RelayError):
     """403: the key is known, but may not do this."""
 
     status_code = 403
+    code = "permission_denied"
+
+
+class InsufficientScope(PermissionDenied):
+    """403: the key lacks the scope the operation needs."""
+
+    code = "insufficient_scope"
 
 
 def effective(scopes: Iterable[str]) -> frozenset[str]:
@@ -52,8 +59,8 @@ def within(scopes: Iterable[str], limit: Iterable[str]) -> bool:
     return effective(scopes) <= effective(limit)
 
 
-def insufficient(needed: str) -> PermissionDenied:
-    return PermissionDenied(f"Insufficient permissions: requires {needed}")
+def insufficient(needed: str) -> InsufficientScope:
+    return InsufficientScope(f"Insufficient permissions: requires {needed}")
 
 
 class RequiredScope:

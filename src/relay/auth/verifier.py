@@ -40,6 +40,8 @@ def invalid_key(reason: str = "invalid") -> AuthenticationError:
 class ExpiredKey(AuthenticationError):
     """401 "API key expired"; `principal` says which key, for the audit log."""
 
+    code = "api_key_expired"
+
     def __init__(self, principal: Principal) -> None:
         super().__init__(EXPIRED_KEY, reason="expired", headers=WWW_AUTHENTICATE)
         self.principal = principal

@@ -30,6 +30,7 @@ FORM_EXPIRED = "This form has expired or did not come from Relay. Reload and ret
 
 class CsrfRefused(RelayError):
     status_code = 403
+    code = "csrf_refused"
 
 
 def form_token(csrf_key: bytes, binding: str) -> str:

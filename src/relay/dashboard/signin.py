@@ -73,10 +73,12 @@ CODES_EXHAUSTED = (
 
 class SignInRefused(RelayError):
     status_code = 401
+    code = "sign_in_refused"
 
 
 class TooManyFailures(RelayError):
     status_code = 429
+    code = "too_many_attempts"
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ UNSTORABLE_FIELD = "A field of this form cannot be stored:"
 
 class UnusableForm(RelayError):
     status_code = 400
+    code = "bad_request"
 
 
 class SignInRequired(Exception):

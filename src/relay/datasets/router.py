@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -20,13 +20,12 @@ from relay.datasets.schemas import (
 )
 from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
+from relay.openapi import error_answer
 from relay.pagination import cursor_or_page, encode_cursor
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such dataset in this tenant"}
-}
+_NOT_FOUND = error_answer("No such dataset in this tenant", "not_found")
 
 
 _READ = [requires(DATASETS_READ)]
@@ -34,7 +33,11 @@ _WRITE = [requires(DATASETS_WRITE)]
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=DatasetRead, dependencies=_WRITE
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetRead,
+    dependencies=_WRITE,
+    operation_id="datasets_create",
 )
 async def create_dataset(
     data: DatasetCreate, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep
@@ -79,10 +82,17 @@ router.add_api_route(
     response_model=DatasetPage,
     dependencies=_READ,
     route_class_override=DirectRoute,
+    operation_id="datasets_list",
 )
 
 
-@router.get("/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_READ)
+@router.get(
+    "/{dataset_id}",
+    response_model=DatasetRead,
+    responses=_NOT_FOUND,
+    dependencies=_READ,
+    operation_id="datasets_get",
+)
 async def get_dataset(
     dataset_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetRead:
@@ -94,7 +104,11 @@ async def get_dataset(
 
 
 @router.patch(
-    "/{dataset_id}", response_model=DatasetRead, responses=_NOT_FOUND, dependencies=_WRITE
+    "/{dataset_id}",
+    response_model=DatasetRead,
+    responses=_NOT_FOUND,
+    dependencies=_WRITE,
+    operation_id="datasets_update",
 )
 async def update_dataset(
     dataset_id: uuid.UUID, data: DatasetUpdate, principal: CurrentPrincipal, session: SessionDep
@@ -111,6 +125,7 @@ async def update_dataset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_NOT_FOUND,
     dependencies=_WRITE,
+    operation_id="datasets_delete",
 )
 async def delete_dataset(
     dataset_id: uuid.UUID, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep

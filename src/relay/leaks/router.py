@@ -9,7 +9,6 @@ import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from relay.auth.scopes import public
@@ -27,23 +26,29 @@ from relay.leaks.schemas import (
 )
 from relay.leaks.signatures import KEY_ID_HEADER, SIGNATURE_HEADER, signature_is_valid
 from relay.limits.policy import Limits
-from relay.schemas import ErrorDetail
+from relay.openapi import error_answer
 
 router = APIRouter(prefix="/api/v1/leaked-keys", tags=["Leaked keys"])
 
 BAD_SIGNATURE = "Invalid or missing signature"
-_ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorDetail, "description": "No valid signature from a known reporter key"},
-    409: {"model": ErrorDetail, "description": "This report was already received"},
-    413: {"model": ErrorDetail, "description": "Request body over the size limit"},
-    422: {"description": "The body is not a list of reported tokens"},
-    429: {"model": ErrorDetail, "description": "Too many reports from this address"},
-    503: {"model": ErrorDetail, "description": "Service temporarily unavailable"},
-}
+_ANSWERS: dict[int | str, dict[str, Any]] = (
+    error_answer("No valid signature from a known reporter key", "invalid_signature")
+    | error_answer("This report was already received", "report_replayed")
+    | error_answer("Request body over the size limit", "request_too_large")
+    | error_answer("The body is not a list of reported tokens", "validation_error")
+    | error_answer("Too many reports from this address: see Retry-After", "too_many_attempts")
+    | error_answer("Service temporarily unavailable", "service_unavailable")
+)
+
+
+class InvalidSignature(RelayError):
+    status_code = 401
+    code = "invalid_signature"
 
 
 class ReplayedReport(RelayError):
     status_code = 409
+    code = "report_replayed"
 
 
 @router.post(
@@ -52,6 +57,7 @@ class ReplayedReport(RelayError):
     response_model=ReportReceived,
     responses=_ANSWERS,
     dependencies=[public("signed leak reports")],
+    operation_id="leaked_keys_report",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -73,7 +79,7 @@ async def report_leaked_keys(request: Request) -> Any:
     if not signature_is_valid(
         settings.leak_reporter_keys, reporter, request.headers.get(SIGNATURE_HEADER), body
     ):
-        return JSONResponse({"detail": BAD_SIGNATURE}, status_code=401)
+        raise InvalidSignature(BAD_SIGNATURE)
     try:
         items = LeakReportBody.validate_python(parse_bounded_json(body))
     except ValueError as exc:  # not JSON, or not a list of at most so many entries

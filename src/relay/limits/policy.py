@@ -9,10 +9,14 @@
   (a rotated key's successor shares its window) and over the key's lineage: a request
   also counts in the window of every family whose key made the key's family, directly
   or through other keys, and passes only when every window has room (then it counts
-  in all of them; refused, in none). Every answer to a key with a window carries
-  RateLimit-Limit, -Remaining, -Reset and -Policy (the IETF draft's names) of its
-  tightest window (fewest requests left), and a request over a limit gets 429 with
-  Retry-After, naming the window that refused it.
+  in all of them; refused, in none). Every answer to a key with a window carries the
+  current IETF draft's fields (draft-ietf-httpapi-ratelimit-headers, 09 and later),
+  one item per window: `RateLimit-Policy: "key";q=600;w=60, "maker-1";q=5000;w=3600`
+  and `RateLimit: "key";r=42;t=17, "maker-1";r=4800;t=900` (r: requests left, t:
+  seconds until one more is allowed). Draft 06's RateLimit-Limit, -Remaining and
+  -Reset stay beside them for the clients written against it, describing the
+  tightest window (fewest requests left). A request over a limit gets 429 with
+  Retry-After, its detail and draft-06 fields naming the window that refused it.
 - Dashboard sign-in attempts and sign-ups per client address (all of them, not only
   failures): each costs an argon2 hash, so an address gets a bounded share. Password
   reset requests per address, and mail per recipient, so no one is flooded with it.
@@ -34,7 +38,22 @@ LEAK_REPORT_WINDOW = 60.0
 
 
 class TooManyRequests(RelayError):
+    """429: the key, or a key of its lineage, is over its rate limit."""
+
     status_code = 429
+    code = "rate_limited"
+
+
+class TooManyAuthFailures(TooManyRequests):
+    """429 instead of 401: the address has failed to authenticate too often."""
+
+    code = "too_many_auth_failures"
+
+
+class TooManyAttempts(TooManyRequests):
+    """429: an address's (or an account's) share of costly attempts is used up."""
+
+    code = "too_many_attempts"
 
 
 def family_window(family_id: uuid.UUID, requests: int, seconds: int) -> Window:
@@ -43,12 +62,36 @@ def family_window(family_id: uuid.UUID, requests: int, seconds: int) -> Window:
     return Window(f"key:{family_id}", requests, seconds)
 
 
-def rate_limit_headers(decision: Decision, window: Window) -> dict[str, str]:
+# What the RateLimit fields call the key family's own window; the windows of the
+# families that made it are "maker-1", "maker-2", ... in the principal's order (by
+# family id), so each window keeps its name on every answer to the key.
+OWN_POLICY = "key"
+
+
+def policy_names(windows: Sequence[Window], family_id: uuid.UUID | None) -> list[str]:
+    """The name each of a key's windows goes by in RateLimit-Policy and RateLimit."""
+    own = family_window(family_id, 1, 1).name if family_id else None
+    makers = (f"maker-{number}" for number in range(1, len(windows) + 1))
+    return [OWN_POLICY if window.name == own else next(makers) for window in windows]
+
+
+def rate_limit_headers(
+    windows: Sequence[tuple[str, Window, Decision]], reported: Decision
+) -> dict[str, str]:
+    """The RateLimit fields of an answer: the current draft's RateLimit-Policy and
+    RateLimit (Structured Field lists, an item per named window), and draft 06's
+    RateLimit-Limit, -Remaining and -Reset of the `reported` window's decision."""
     return {
-        "RateLimit-Limit": str(decision.limit),
-        "RateLimit-Remaining": str(max(decision.remaining, 0)),
-        "RateLimit-Reset": str(decision.retry_after),
-        "RateLimit-Policy": f"{decision.limit};w={window.period}",
+        "RateLimit-Policy": ", ".join(
+            f'"{name}";q={window.limit};w={int(window.period)}' for name, window, _ in windows
+        ),
+        "RateLimit": ", ".join(
+            f'"{name}";r={max(decision.remaining, 0)};t={decision.retry_after}'
+            for name, _, decision in windows
+        ),
+        "RateLimit-Limit": str(reported.limit),
+        "RateLimit-Remaining": str(max(reported.remaining, 0)),
+        "RateLimit-Reset": str(reported.retry_after),
     }
 
 
@@ -83,7 +126,7 @@ class Limits:
         }[kind]  # fmt: skip
         decision = await self.windows.hit(f"{kind}:{address}", limit, window)
         if not decision.allowed:
-            raise TooManyRequests(
+            raise TooManyAttempts(
                 f"Too many {what}. Try again in {decision.retry_after} seconds.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
@@ -95,24 +138,27 @@ class Limits:
         )
         if not decision.allowed:
             metrics.AUTH_FAILURES.labels("rate_limited").inc()
-            raise TooManyRequests(
+            raise TooManyAuthFailures(
                 "Too many failed authentication attempts. "
                 f"Retry after {decision.retry_after} seconds.",
                 headers={"Retry-After": str(decision.retry_after)},
             )
 
-    async def check_key(self, windows: Sequence[Window]) -> dict[str, str]:
-        """Count a key's request in its windows (Principal.limit_windows): the
-        RateLimit-* headers of the tightest, none without a window; TooManyRequests,
-        carrying them and Retry-After, when one of them is full."""
+    async def check_key(
+        self, windows: Sequence[Window], family_id: uuid.UUID | None = None
+    ) -> dict[str, str]:
+        """Count a request of the key of family `family_id` in its windows
+        (Principal.limit_windows): the RateLimit fields of them all, none without a
+        window; TooManyRequests, carrying them and Retry-After, when one is full."""
         if not windows:
             return {}
         decisions = await self.windows.hit_all(windows)
-        refusals = [pair for pair in zip(decisions, windows, strict=True) if not pair[0].allowed]
+        named = list(zip(policy_names(windows, family_id), windows, decisions, strict=True))
+        refusals = [item for item in named if not item[2].allowed]
         if refusals:
             # The window that frees a place last: retrying sooner would be refused again.
-            decision, window = max(refusals, key=lambda pair: pair[0].reset_after)
-            headers = rate_limit_headers(decision, window)
+            _, window, decision = max(refusals, key=lambda item: item[2].reset_after)
+            headers = rate_limit_headers(named, decision)
             metrics.RATE_LIMITED.inc()
             raise TooManyRequests(
                 f"Rate limit exceeded: {window.limit} requests per {window.period} seconds. "
@@ -120,8 +166,5 @@ class Limits:
                 headers=headers | {"Retry-After": str(decision.retry_after)},
             )
         # Fewest left; of equals, the one that stays so longest.
-        decision, window = min(
-            zip(decisions, windows, strict=True),
-            key=lambda pair: (pair[0].remaining, -pair[0].reset_after),
-        )
-        return rate_limit_headers(decision, window)
+        tightest = min(decisions, key=lambda decision: (decision.remaining, -decision.reset_after))
+        return rate_limit_headers(named, tightest)
