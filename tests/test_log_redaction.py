@@ -20,7 +20,7 @@ from relay.accounts.recovery_codes import new_code
 from relay.auth import keys
 from relay.dashboard.tokens import new_token
 from relay.db import Database
-from relay.observability import JsonFormatter, logging_config
+from relay.observability import JsonFormatter, TextFormatter, logging_config
 from relay.tenants.passwords import hash_password
 from tests.secret_detector import secret_shapes_in
 
@@ -68,6 +68,32 @@ async def test_a_secret_after_a_character_json_escapes_is_redacted_too(before: s
         line = _line(record)
         assert secret not in json.loads(line)["message"], name
         assert secret_shapes_in(line) == [], name
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("before", ["", "\n", "\t", "é", "\u2028", '"'])
+async def test_the_text_format_redacts_exactly_as_the_json_format(before: str) -> None:
+    """A terminal's readable lines go through the same redaction as the JSON lines: the
+    message, the extra fields and the traceback alike."""
+    for name, secret in (await _secrets()).items():
+        try:
+            raise ValueError(f"failed with {before}{secret}")
+        except ValueError:
+            exc_info = sys.exc_info()
+        record = logging.makeLogRecord(
+            {"msg": f"saw {before}%s", "args": (secret,), "exc_info": exc_info,
+             "levelno": logging.ERROR, "levelname": "ERROR"}
+        )  # fmt: skip
+        record.extra_field = [f"{before}{secret}"]
+        text = TextFormatter().format(record)
+        assert secret not in text, name
+        assert secret_shapes_in(text) == [], name
+        if before == "":  # nothing to escape: the JSON line's very text is shown
+            redacted = json.loads(_line(record))
+            assert f" ERROR {redacted['message']} extra_field=" in text, name
+            assert json.dumps(redacted["extra_field"]) in text, name
+            for line in redacted["exception"].splitlines():
+                assert line in text, name
 
 
 def test_statement_loggers_stay_quiet_at_debug() -> None:

@@ -1,16 +1,20 @@
-"""Request ids and the one JSON access line per request."""
+"""Request ids and the one access line per request; the lines' format."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
 
 import httpx
 import pytest
 from prometheus_client import generate_latest
 
-from relay.observability import JsonFormatter
+from relay.observability import JsonFormatter, TextFormatter, chosen_log_format
 from tests.factories import TenantFixture
 
 
@@ -88,3 +92,43 @@ async def test_a_path_under_a_mount_is_logged_and_counted_by_the_mount(
     assert routes == ["/static/{path}", "/static/{path}", "/docs/assets/{path}"]
     assert "probe" not in caplog.text
     assert "probe" not in generate_latest().decode()
+
+
+@pytest.fixture
+def terminal() -> Iterator[TextIO]:
+    """A stream that is a terminal (a pseudo-terminal's end), as stderr is at a shell."""
+    leader, follower = os.openpty()
+    try:
+        with open(follower, "w") as stream:
+            yield stream
+    finally:
+        os.close(leader)
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("setting", "on_a_terminal", "elsewhere"),
+    [("auto", "text", "json"), ("json", "json", "json"), ("text", "text", "text")],
+)
+def test_log_lines_are_text_on_a_terminal_and_json_elsewhere_unless_set(
+    setting: str, on_a_terminal: str, elsewhere: str, terminal: TextIO, tmp_path: Path
+) -> None:
+    with (tmp_path / "log").open("w") as file:
+        assert (chosen_log_format(setting, terminal), chosen_log_format(setting, file)) == (
+            on_a_terminal,
+            elsewhere,
+        )
+
+
+@pytest.mark.backend_independent
+def test_a_text_line_is_time_message_and_fields_with_controls_escaped() -> None:
+    record = logging.makeLogRecord(
+        {"msg": "request \x1b[2J\u202e", "levelno": logging.INFO, "levelname": "INFO",
+         "created": time.time(), "route": "/api/v1/datasets", "status": 200,
+         "tenant_id": None, "user_agent": "curl/8 (x)"}
+    )  # fmt: skip
+    line = TextFormatter().format(record)
+    assert line[8:] == (
+        ' request \\x1b[2J\\u202e route=/api/v1/datasets status=200 user_agent="curl/8 (x)"'
+    )
+    assert time.strptime(line[:8], "%H:%M:%S")

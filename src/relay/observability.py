@@ -1,4 +1,5 @@
-"""Structured logs: one JSON line per request, with a request id the client can send.
+"""Logs: one line per request, with a request id the client can send; JSON lines, or
+readable text lines for a person at a terminal (RELAY_LOG_FORMAT).
 
 The access line names the key by its 12-character prefix at most; a key, a
 password or a session token is never logged, and whatever has their shape is
@@ -13,7 +14,7 @@ import logging
 import os
 import re
 import time
-from typing import Any
+from typing import Any, Literal, TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,11 +34,11 @@ _STANDARD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {
 }
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any extra fields,
-    with anything shaped like a secret redacted."""
+class _RedactingFormatter(logging.Formatter):
+    """What every line is made of, whatever its format: time, level, logger, message,
+    any extra fields and the traceback, with anything shaped like a secret redacted."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
         line: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
@@ -50,11 +51,65 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_text:
             line["exception"] = record.exc_text
         # Whatever a message, an extra field or a traceback holds, nothing shaped like a
-        # secret leaves (relay.log_redaction); redacted before JSON escapes its text.
-        return json.dumps(_redacted(line))
+        # secret leaves (relay.log_redaction); redacted before any format escapes its text.
+        redacted: dict[str, Any] = _redacted(line)
+        return redacted
 
 
-JsonFormatter.converter = time.gmtime
+_RedactingFormatter.converter = time.gmtime
+
+
+class JsonFormatter(_RedactingFormatter):
+    """One JSON object per line: time, level, logger, message and any extra fields,
+    with anything shaped like a secret redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(self.fields(record))
+
+
+class TextFormatter(_RedactingFormatter):
+    """For a person at a terminal: `14:02:11 message key=value ...`, the level named
+    from warnings up, a traceback on the lines below; redacted as the JSON lines are,
+    and with control characters shown as escapes, so that no logged text can move the
+    cursor or recolour the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = self.fields(record)
+        # Local time: the person reading it is here, now (JSON lines are for
+        # collectors, in UTC).
+        clock = time.strftime("%H:%M:%S", time.localtime(record.created))
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname} "
+        extras = "".join(
+            f" {name}={_text_value(value)}"
+            for name, value in fields.items()
+            if name not in _TEXT_OMITTED and value is not None
+        )
+        line = f"{clock} {level}{_printable(fields['message'])}{extras}"
+        if "exception" in fields:
+            line += "".join(f"\n  {_printable(part)}" for part in fields["exception"].splitlines())
+        return line
+
+
+# Shown by TextFormatter in its own way, or not at all (the logger: a person reads the
+# message).
+_TEXT_OMITTED = {"time", "level", "logger", "message", "exception"}
+# C0 and C1 controls, DEL, bidi marks and line separators: shown as escapes.
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
+)
+
+
+def _printable(text: str) -> str:
+    return _CONTROLS.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def _text_value(value: Any) -> str:
+    """A field's value for a text line: quoted when it has spaces or quotes in it."""
+    if isinstance(value, str) and value and not any(c in value for c in " \"'="):
+        return _printable(value)
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return _printable(json.dumps(value, ensure_ascii=False))
 
 
 def _redacted(value: Any) -> Any:
@@ -70,14 +125,25 @@ def _redacted(value: Any) -> Any:
     return redact(str(value))
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """A dictConfig for the app and uvicorn: JSON lines on stderr."""
+LogFormat = Literal["text", "json"]
+
+
+def chosen_log_format(setting: str, stream: TextIO) -> LogFormat:
+    """RELAY_LOG_FORMAT made definite: `auto` is text when `stream` is a terminal."""
+    if setting == "auto":
+        return "text" if stream.isatty() else "json"
+    return "text" if setting == "text" else "json"
+
+
+def logging_config(level: str, line_format: LogFormat = "json") -> dict[str, Any]:
+    """A dictConfig for the app and uvicorn: lines on stderr, in `line_format`."""
+    formatter = TextFormatter if line_format == "text" else JsonFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
+        "formatters": {"lines": {"()": formatter}},
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+            "stderr": {"class": "logging.StreamHandler", "formatter": "lines", "stream": "ext://sys.stderr"}
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {
