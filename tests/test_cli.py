@@ -1,17 +1,26 @@
-"""The `relay` command: tenants create, db upgrade, serve's refusals."""
+"""The `relay` command: tenants create, db upgrade, serve's refusals, --version; the
+help screens of both CLIs; `make run`."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import inspect as source
 import json
+import os
+import shutil
+import socket
+import subprocess
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, inspect, select, text, update
+from typer.main import get_command
 from typer.testing import CliRunner
 
 from relay import cli
@@ -21,9 +30,12 @@ from relay.auth.models import ApiKey
 from relay.config import Settings, get_settings
 from relay.db import Database, utcnow
 from relay.tenants.models import User
+from relay_sdk.cli.app import app as relayctl_app
+from tests import live_server
 
 runner = CliRunner()
 PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -175,7 +187,7 @@ async def test_audit_prune_deletes_events_older_than_the_retention(
     monkeypatch.setenv("RELAY_AUDIT_RETENTION_DAYS", "7")
     get_settings.cache_clear()
     code, out, _ = await invoke("audit", "prune")
-    assert (code, out.strip()) == (0, "Deleted 1 audit events older than 7 days.")
+    assert (code, out.strip()) == (0, "Deleted 1 audit event older than 7 days.")
 
 
 async def test_secret_key_prints_a_fresh_256_bit_key() -> None:
@@ -183,3 +195,84 @@ async def test_secret_key_prints_a_fresh_256_bit_key() -> None:
     assert len(keys_printed) == 2
     for key in keys_printed:
         assert len(base64.urlsafe_b64decode(key + "=")) == 32
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_on_an_address_in_use_is_one_line_and_exit_status_4(
+    settings: Settings, workers: int
+) -> None:
+    """Once six JSON lines (the app started, then stopped) and exit status 3. Several
+    workers go through the supervisor, which binds the address first too."""
+    if workers > 1 and settings.is_sqlite:
+        pytest.skip("several workers need PostgreSQL")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [live_server.RELAY, "serve", "--port", str(port), "--workers", str(workers)],
+            env=live_server.relay_env(settings.database_url),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert (result.returncode, result.stdout) == (cli.CANNOT_LISTEN, "")
+    assert cli.CANNOT_LISTEN == 4  # documented in the README
+    assert result.stderr == (
+        f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use "
+        "(another port: --port, or RELAY_PORT)\n"
+    )
+
+
+def test_version_is_the_distributions_own() -> None:
+    """`relay --version` and `relayctl --version`: relay's from pyproject.toml,
+    relay-sdk's from sdk/pyproject.toml."""
+    for program, pyproject, said in [
+        (live_server.RELAY, ROOT / "pyproject.toml", "relay {}"),
+        (str(Path(live_server.RELAY).with_name("relayctl")), ROOT / "sdk" / "pyproject.toml",
+         "relayctl, from relay-sdk {}"),
+    ]:  # fmt: skip
+        version = tomllib.loads(pyproject.read_text())["project"]["version"]
+        shown = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout == said.format(version) + "\n"
+
+
+def _commands(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, command
+    for name, subcommand in getattr(command, "commands", {}).items():
+        yield from _commands(subcommand, f"{path} {name}")
+
+
+def test_no_help_paragraph_is_broken_across_source_lines() -> None:
+    """Typer's help screens keep a docstring's line breaks (in a group's list of
+    commands, and after a command's first paragraph): `relayctl keys --help` showed
+    rotate's summary cut after "printed", and four `relay` commands alike. Each
+    paragraph of help is one line of source."""
+    for name, app in [("relay", cli.app), ("relayctl", relayctl_app)]:
+        for path, command in _commands(get_command(app), name):
+            for paragraph in source.cleandoc(command.help or "").split("\n\n"):
+                assert "\n" not in paragraph, f"{path}: {paragraph!r}"
+            for parameter in command.params:
+                assert "\n" not in (getattr(parameter, "help", None) or ""), path
+
+
+def test_tenants_create_help_names_what_to_prefer_to_password() -> None:
+    """It said "prefer the two below", where one option follows and the prompt is none."""
+    create = get_command(cli.app).commands["tenants"].commands["create"]  # type: ignore[attr-defined]
+    (password,) = [parameter for parameter in create.params if parameter.name == "password"]
+    assert password.help.endswith("prefer --password-stdin or the prompt.")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_takes_a_port() -> None:
+    """`make run PORT=9000`; without PORT, relay serve reads RELAY_PORT itself."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "RELAY_PORT", "MAKEFLAGS")}
+    for args, command in [(["PORT=9000"], ".venv/bin/relay serve --port 9000"),
+                          ([], ".venv/bin/relay serve")]:  # fmt: skip
+        shown = subprocess.run(
+            ["make", "--dry-run", "run", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.splitlines()[-1].rstrip() == command

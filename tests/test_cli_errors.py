@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from relay.auth import keys
-from tests.live_server import RELAY, relay_env
+from tests.live_server import RELAY, relay_env, search_path
 
 # These use databases of their own: running them again on PostgreSQL proves nothing.
 pytestmark = pytest.mark.backend_independent
@@ -21,12 +21,13 @@ PASSWORD = "correct horse battery"
 
 
 def run_relay(
-    database_url: str, *args: str, stdin: str | None = None
+    database_url: str, *args: str, stdin: str | None = None, with_venv_on_path: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """The installed `relay` command, as a user runs it."""
+    """The installed `relay` command, as a user runs it: by its path (the venv's bin on
+    no PATH), or by its name in an activated venv."""
     return subprocess.run(
         [RELAY, *args],
-        env=relay_env(database_url),
+        env=relay_env(database_url, PATH=search_path(with_venv=with_venv_on_path)),
         input=stdin,
         capture_output=True,
         text=True,
@@ -65,12 +66,35 @@ def test_a_usage_mistake_is_one_line_or_one_json_object(
 ) -> None:
     """Click's own answer was a framed box of four lines, and ignored --json."""
     url = f"sqlite:///{tmp_path / 'unused.db'}"
-    result = run_relay(url, *args)
+    result = run_relay(url, *args, with_venv_on_path=True)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith("Error: ")
     assert words in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("tenants", "create", "--name", "Acme"),
+         "Error: Missing option '--email'. See '{relay} tenants create --help'."),
+        (("serv",), "Error: No such command 'serv'. Did you mean 'serve', 'users'? "
+                    "See '{relay} --help'."),
+    ],
+    ids=["missing-option", "unknown-command"],
+)  # fmt: skip
+@pytest.mark.parametrize("with_venv_on_path", [True, False], ids=["activated", "by-path"])
+def test_a_usage_mistake_names_the_help_command_as_it_runs(
+    tmp_path: Path, args: tuple[str, ...], said: str, with_venv_on_path: bool
+) -> None:
+    """`relay` once the venv is activated; else the path it was started by, so that the
+    hint runs as printed. A question keeps its question mark."""
+    result = run_relay(
+        f"sqlite:///{tmp_path / 'unused.db'}", *args, with_venv_on_path=with_venv_on_path
+    )
+    relay = "relay" if with_venv_on_path else RELAY
+    assert (result.returncode, result.stderr) == (2, said.format(relay=relay) + "\n")
 
 
 def test_a_usage_mistake_with_json_is_one_json_object(tmp_path: Path) -> None:
@@ -133,7 +157,7 @@ def test_schema_from_a_newer_relay_is_refused_in_one_line(tmp_path: Path) -> Non
 
 def test_serve_without_migrating_names_the_command_to_run(tmp_path: Path) -> None:
     result = run_relay(f"sqlite:///{tmp_path / 'relay.db'}", "serve", "--no-migrate")
-    assert_one_line_error(result, "relay db upgrade")
+    assert_one_line_error(result, f"run `{RELAY} db upgrade` (or `{RELAY} serve` without")
 
 
 def test_password_stdin_keeps_the_password_off_the_command_line(tmp_path: Path) -> None:

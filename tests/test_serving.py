@@ -1,11 +1,16 @@
 """Several workers, a listening socket each: connections spread over the workers, a
 worker that dies is started again, SIGTERM stops them all, and an address in use or
-an app that cannot start is one error, not a loop of restarts."""
+an app that cannot start is one error, not a loop of restarts. And `relay serve` as a
+person first meets it: the address first, a hint that runs as printed, links that
+follow the port."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import selectors
+import shlex
 import signal
 import socket
 import subprocess
@@ -20,8 +25,9 @@ import httpx
 import pytest
 
 from relay.config import Settings
-from relay.serving import CannotServe, serve
-from tests.live_server import free_port
+from relay.serving import CannotListen, CannotServe, serve
+from tests.live_server import RELAY, free_port, relay_env, search_path
+from tests.secret_detector import secret_shapes_in
 
 # Processes and sockets only: the database the suite runs on plays no part.
 pytestmark = pytest.mark.backend_independent
@@ -181,11 +187,136 @@ def test_serving_leaves_no_setting_behind() -> None:
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 
 
-def test_an_address_in_use_is_one_error() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_address_in_use_is_one_error(workers: int) -> None:
+    """With one worker as with several (the supervisor's path), the address is bound
+    before anything starts: no app started and stopped, no log lines."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(CannotServe, match=f"Cannot listen on 127.0.0.1:{port}"):
+        with pytest.raises(CannotListen, match=f"Cannot listen on 127.0.0.1:{port}: "):
             serve("tests.serving_app:create_app", Settings(), host="127.0.0.1", port=port,
-                  workers=2)  # fmt: skip
+                  workers=workers)  # fmt: skip
+
+
+# `relay serve` itself, as a person starts it: what it says first, the hint it gives on
+# an empty database, and the links it hands out. Each waits for the line the server
+# writes once it listens (a request sent then waits in the socket's queue until the app
+# has started).
+PASSWORD = "correct horse battery"
+
+
+@contextmanager
+def relay_serving(
+    database_url: str,
+    *args: str,
+    until: str = "Relay is serving on",
+    program: str = RELAY,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[list[str]]:
+    """`relay serve ARGS` with stderr piped (not a terminal: JSON lines), once it has
+    written a line holding `until`: the lines written so far. Stopped after; its log
+    must hold nothing shaped like a secret."""
+    process = subprocess.Popen(
+        [program, "serve", *args],
+        cwd=cwd,
+        env=relay_env(database_url, **(env or {})),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        for line in process.stderr:  # ends if the server exits: the assert below says why
+            lines.append(line)
+            if until in line:
+                break
+        assert until in (lines or [""])[-1], "".join(lines)
+        yield lines
+    finally:
+        process.terminate()
+        rest = process.communicate(timeout=60)[1]
+    found = secret_shapes_in("".join(lines) + rest)
+    assert not found, found
+
+
+def create_tenant(database_url: str, *command: str, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """`relay tenants create ... --password-stdin --json` (or `command`, a hint's)."""
+    command = command or (RELAY, "tenants", "create", "--name", "Acme", "--email", "o@example.com")
+    created = subprocess.run(
+        [*command, "--password-stdin", "--json"],
+        cwd=cwd, env=relay_env(database_url, **(env or {})), input=PASSWORD + "\n",
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    tenant: dict[str, str] = json.loads(created.stdout)
+    return tenant
+
+
+def test_relay_serve_says_first_where_it_serves_and_its_links_follow_the_port(
+    tmp_path: Path,
+) -> None:
+    """No RELAY_PUBLIC_URL: links name the port served (--port, not RELAY_PORT's 8000),
+    and a wildcard host the loopback, an address a browser can open."""
+    database_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    key = create_tenant(database_url)["api_key"]
+    port = free_port()
+    with relay_serving(database_url, "--host", "0.0.0.0", "--port", str(port)) as lines:  # noqa: S104
+        assert [json.loads(line)["message"] for line in lines] == [
+            f"Relay is serving on http://127.0.0.1:{port} (dashboard and API)"
+        ]
+        keys_url = f"http://127.0.0.1:{port}/api/v1/auth/api-keys"
+        headers = {"X-API-Key": key}
+        httpx.post(keys_url, json={"name": "Second"}, headers=headers).raise_for_status()
+        listed = httpx.get(keys_url, params={"per_page": 1}, headers=headers)
+    assert listed.headers["Link"].startswith(f"<{keys_url}?")
+
+
+def test_the_first_tenant_hint_runs_as_printed(tmp_path: Path) -> None:
+    """As `make run` starts it: `.venv/bin/relay`, typed from the directory holding the
+    venv, whose bin is on no PATH. The hint names the command that way, and it works."""
+    database_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    venv_bin = Path(RELAY).parent
+    cwd = venv_bin.parent.parent
+    program = os.path.relpath(RELAY, cwd)
+    env = {"PATH": search_path(with_venv=False)}
+    with relay_serving(
+        database_url, "--port", str(free_port()),
+        until="No tenants yet", program=program, cwd=cwd, env=env,
+    ) as lines:  # fmt: skip
+        hint = json.loads(lines[-1])["message"]
+        command = hint.partition("create the first one with ")[2]
+        assert command == f"{program} tenants create --name 'Acme' --email you@example.com"
+        created = create_tenant(database_url, *shlex.split(command), cwd=cwd, env=env)
+    assert created["api_key"].startswith("rl_live_")
+
+
+def test_on_a_terminal_the_log_is_readable_lines_with_the_address_first(tmp_path: Path) -> None:
+    port = free_port()
+    leader, follower = os.openpty()
+    process = subprocess.Popen(
+        [RELAY, "serve", "--port", str(port)],
+        env=relay_env(f"sqlite:///{tmp_path / 'relay.db'}"),
+        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+    )  # fmt: skip
+    os.close(follower)
+    written = ""
+    try:
+        # Until the hint's line is whole (a terminal ends lines with \r\n).
+        while not re.search(r"No tenants yet.*\r\n", written):
+            written += os.read(leader, 4096).decode()  # OSError once the server is gone
+    finally:
+        process.terminate()
+        os.close(leader)
+        process.wait(timeout=60)
+    first, second = written.splitlines()[:2]
+    assert re.fullmatch(
+        rf"\d\d:\d\d:\d\d Relay is serving on http://127\.0\.0\.1:{port} \(dashboard and API\)",
+        first,
+    ), written
+    assert re.fullmatch(r"\d\d:\d\d:\d\d No tenants yet: .* tenants create .*", second), written

@@ -3,14 +3,18 @@ dashboard users and the audit log.
 
 Each domain keeps its own commands (`relay.tenants.commands`); this module serves,
 migrates, and gathers them. Failures a user can cause are one line (relay.console),
-usage mistakes too (a missing or unknown option: `main`).
+usage mistakes too (a missing or unknown option: `main`). Exit statuses: 0, 1 for a
+user's mistake, 2 for a usage mistake, CANNOT_LISTEN when `serve` cannot bind its
+address.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import sys
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -24,6 +28,7 @@ from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
 from relay.console import err, fail, migrated_settings, one_line_errors, out
 from relay.db import open_database
+from relay.invocation import invoked_as
 from relay.migrations import require_current_schema
 from relay.secret_key import new_secret_key
 from relay.tenants import commands as tenants_commands
@@ -41,6 +46,26 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenants_commands.app, name="tenants")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(accounts_commands.app, name="users")
+# `relay serve` could not bind its address (the port is taken, say): one line, this status.
+CANNOT_LISTEN = 4
+
+
+def _print_version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"relay {metadata.version('relay')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Relay: multi-tenant REST API server."""
 
 
 async def _has_tenants(settings: Settings) -> bool:
@@ -68,18 +93,30 @@ def serve(
         else:
             require_current_schema(settings)
         has_tenants = asyncio.run(_has_tenants(settings))
-    if not has_tenants:
-        out.print(
-            "No tenants yet. Create the first one with:\n"
-            "  relay tenants create --name 'Acme' --email you@example.com",
-            markup=False,
-        )
+    notes = () if has_tenants else (_first_tenant_hint(settings),)
     try:
         serving.serve(
-            APP, settings, host=host or settings.host, port=port or settings.port, workers=workers
+            APP,
+            settings,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            notes=notes,
         )
+    except serving.CannotListen as exc:
+        taken = isinstance(exc.__cause__, OSError) and exc.__cause__.errno == errno.EADDRINUSE
+        advice = " (another port: --port, or RELAY_PORT)" if taken else ""
+        err.print(f"Error: {exc}{advice}", markup=False)
+        raise typer.Exit(CANNOT_LISTEN) from None
     except serving.CannotServe as exc:
         fail(str(exc))
+
+
+def _first_tenant_hint(settings: Settings) -> str:
+    create = f"{invoked_as()} tenants create --name 'Acme' --email you@example.com"
+    if settings.allow_signup:
+        return f"No tenants yet: sign up in the dashboard, or create the first one with {create}"
+    return f"No tenants yet: create the first one with {create}"
 
 
 @app.command("secret-key")
@@ -109,8 +146,11 @@ def main() -> None:
         if "--json" in sys.argv[1:]:
             typer.echo(json.dumps({"error": message}))
         else:
-            command = exc.ctx.command_path if exc.ctx else "relay"
-            err.print(f"Error: {message.rstrip('.')}. See '{command} --help'.", markup=False)
+            # The command path begins with the program's name: the way to run it instead.
+            command = exc.ctx.command_path.partition(" ")[2] if exc.ctx else ""
+            see = " ".join(filter(None, (invoked_as(), command, "--help")))
+            stop = "" if message.endswith("?") else "."  # "Did you mean 'serve'?" stays
+            err.print(f"Error: {message.rstrip('.')}{stop} See '{see}'.", markup=False)
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("Aborted.", markup=False)

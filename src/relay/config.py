@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relay.mail import parse_smtp_url
@@ -30,6 +30,21 @@ def to_async_url(url: str) -> str:
     return f"{_ASYNC_SCHEMES[scheme]}://{rest}"
 
 
+def served_url(host: str, port: int) -> str:
+    """The address to open for a server bound to host:port. A wildcard host (0.0.0.0,
+    ::, or empty) is where a server listens, every address of the machine, not one a
+    browser can open (`::` nowhere, 0.0.0.0 not everywhere): the machine's own loopback
+    always reaches it, while the name others use could only be guessed, so a server
+    that others reach sets RELAY_PUBLIC_URL."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a name (localhost, relay.internal), or empty
+        return f"http://{host or '127.0.0.1'}:{port}"
+    if address.is_unspecified:
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
+
+
 class Settings(BaseSettings):
     """Everything an operator can configure; see the README's Configuration table."""
 
@@ -39,6 +54,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # Log lines: readable text for a person at a terminal, JSON lines for a collector;
+    # auto is text when stderr is a terminal, else JSON.
+    log_format: Literal["auto", "text", "json"] = "auto"
     # Bodies above this size are refused with 413 before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How often gathered `last_used_at` values are written, in seconds.
@@ -106,8 +124,10 @@ class Settings(BaseSettings):
     # trusted_proxies are not capped.
     max_header_connections_per_address: int = Field(default=20, ge=1)
     # Where users reach this server (scheme, host, port, any path prefix): every
-    # absolute link Relay builds (invitations, Link headers) starts with it.
-    public_url: str = "http://127.0.0.1:8000"
+    # absolute link Relay builds (invitations, Link headers) starts with it. Empty: the
+    # address served, from host and port (see served_url), so a changed port changes
+    # the links too.
+    public_url: str = ""
     # redis://host:port/db: failure counts and per-key rate limits shared by every
     # worker and server. Empty: counted in each process's memory.
     redis_url: str = ""
@@ -149,6 +169,8 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str) -> str:
+        if not value:
+            return value  # the address served: see _public_url_of_the_address_served
         if not value.startswith(("http://", "https://")) or any(c in value for c in "?# "):
             raise ValueError("use http(s)://host[:port][/prefix], without query or fragment")
         return value.rstrip("/")
@@ -182,10 +204,16 @@ class Settings(BaseSettings):
             raise ValueError("set the From address of Relay's mail, e.g. Relay <relay@example.com>")
         return value.strip()
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
-    def _lower_log_level(cls, value: object) -> object:
+    def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _public_url_of_the_address_served(self) -> Self:
+        if not self.public_url:
+            self.public_url = served_url(self.host, self.port)
+        return self
 
     @property
     def async_database_url(self) -> str:

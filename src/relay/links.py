@@ -1,5 +1,7 @@
-"""Absolute links Relay hands out (pagination, invitations), built from
-RELAY_PUBLIC_URL: never from the request's Host header, which a client chooses."""
+"""Absolute links Relay hands out (pagination, invitations, reset and sign-up links),
+built from RELAY_PUBLIC_URL, or when it is unset from the address served (see
+config.served_url; `relay serve --port` sets it for the app): never from the request's
+Host header, which a client chooses."""
 
 from __future__ import annotations
 

@@ -11,9 +11,10 @@ their addresses: an even share on average, whichever worker wakes first. (Linux
 lets only processes of the same user join such a group of sockets.)
 
 The supervisor (this process) first binds the address alone (without SO_REUSEPORT),
-so a port already in use, by anything including another Relay, is one error here;
-then it binds the group, starts one process per socket, starts a worker again when
-it dies (its socket, and the connections waiting on it, stay open meanwhile), and on
+so a port already in use, by anything including another Relay, is one error here, as
+it is with one worker, whose socket this process binds too (CannotListen either way).
+Then it binds the group, starts one process per socket, starts a worker again when it
+dies (its socket, and the connections waiting on it, stay open meanwhile), and on
 SIGINT, SIGTERM, SIGHUP or SIGQUIT asks every worker to finish its requests and waits
 for them. A worker that dies before it started serving (the app cannot load, the
 database is not there) stops it instead, with an error: every new worker would fail
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
@@ -41,9 +43,9 @@ from typing import Any
 
 import uvicorn
 
-from relay.config import Settings
+from relay.config import Settings, get_settings, served_url
 from relay.http_protocol import BoundedHeadersProtocol, HeaderGate
-from relay.observability import logging_config
+from relay.observability import chosen_log_format, logging_config
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +54,22 @@ SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
 class CannotServe(Exception):
-    """The address is taken or not this machine's, or the app cannot start: one line
-    for the operator (the log above it says more)."""
+    """The app cannot start: one line for the operator (the log above it says more)."""
+
+
+class CannotListen(CannotServe):
+    """host:port cannot be bound: taken (by anything, another Relay included), not an
+    address of this machine, or a port below 1024 without the right to it."""
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "factory": True,
         "log_level": settings.log_level,
-        "log_config": logging_config(settings.log_level),
-        "access_log": False,  # Relay logs each request itself, as JSON
+        "log_config": logging_config(
+            settings.log_level, chosen_log_format(settings.log_format, sys.stderr)
+        ),
+        "access_log": False,  # Relay logs each request itself
         "timeout_keep_alive": settings.keep_alive_timeout,
         # Relay reads X-Forwarded-For itself, only from RELAY_TRUSTED_PROXIES.
         "proxy_headers": False,
@@ -79,10 +87,27 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def serve(app: str, settings: Settings, *, host: str, port: int, workers: int) -> None:
-    """Serve `app` (an import string naming an app factory) until stopped."""
+def serve(
+    app: str, settings: Settings, *, host: str, port: int, workers: int, notes: Sequence[str] = ()
+) -> None:
+    """Serve `app` (an import string naming an app factory) until stopped. Once host:port
+    is bound, logs the address to open first, then `notes` (a first-run hint, say).
+    CannotListen when host:port cannot be bound, with one worker as with several."""
     options = uvicorn_options(settings)
+    # Only Linux spreads connections over a group of SO_REUSEPORT sockets (macOS has
+    # the option, and gives every connection to one socket).
+    supervised = workers > 1 and sys.platform == "linux"
     with contextlib.ExitStack() as cleanup:
+        try:
+            if supervised:
+                supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
+                port = supervisor.port
+            else:
+                sock = cleanup.enter_context(listening_socket(host, port, shared=False))
+                port = sock.getsockname()[1]  # the kernel's choice, for port 0
+        except (OSError, OverflowError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise CannotListen(f"Cannot listen on {host}:{port}: {reason}") from exc
         if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Each worker writes its metrics here; /metrics adds them up.
             metrics_dir = cleanup.enter_context(
@@ -91,17 +116,50 @@ def serve(app: str, settings: Settings, *, host: str, port: int, workers: int) -
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
             # Gone with the directory: nothing started after may look for it.
             cleanup.callback(os.environ.pop, "PROMETHEUS_MULTIPROC_DIR", None)
-        # Only Linux spreads connections over a group of SO_REUSEPORT sockets (macOS
-        # has the option, and gives every connection to one socket).
-        if workers == 1 or sys.platform != "linux":
+        cleanup.enter_context(_address_in_environment(host, port))
+        logging.config.dictConfig(options["log_config"])
+        _announce(host, port, workers, notes)
+        if supervised:
+            supervisor.run()
+        elif workers > 1:
+            sock.close()  # uvicorn's own workers share one socket, which it binds itself
             uvicorn.run(app, host=host, port=port, workers=workers, **options)
-            return
-        try:
-            supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
-        except (OSError, OverflowError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise CannotServe(f"Cannot listen on {host}:{port}: {reason}") from exc
-        supervisor.run()
+        else:
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def _address_in_environment(host: str, port: int) -> Iterator[None]:
+    """RELAY_HOST and RELAY_PORT set to the address served while it is served. The app
+    reads its settings from the environment (in this process, or in each worker), and
+    without RELAY_PUBLIC_URL its links name host and port: so `relay serve --port 9000`
+    hands out links to port 9000, not to RELAY_PORT's."""
+    saved = {name: os.environ.get(name) for name in ("RELAY_HOST", "RELAY_PORT")}
+    os.environ["RELAY_HOST"], os.environ["RELAY_PORT"] = host, str(port)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def _announce(host: str, port: int, workers: int, notes: Sequence[str]) -> None:
+    """The address to open, the first line a person reads; then the notes."""
+    local = served_url(host, port)
+    public = get_settings().public_url
+    logger.info(
+        "Relay is serving on %s (dashboard and API)%s%s",
+        local,
+        f" with {workers} workers" if workers > 1 else "",
+        f"; its links name {public} (RELAY_PUBLIC_URL)" if public != local else "",
+    )
+    for note in notes:
+        logger.info("%s", note)
 
 
 def free_port_of(host: str, port: int) -> int:
@@ -114,13 +172,15 @@ def free_port_of(host: str, port: int) -> int:
         return int(probe.getsockname()[1])
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A socket listening on host:port that other sockets of this user may share."""
+def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+    """A socket listening on host:port; `shared`: one that other sockets of this user
+    may share (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except BaseException:
@@ -170,15 +230,13 @@ class Supervisor:
         self._stopping = threading.Event()
         self._failed = False
 
+    @property
+    def port(self) -> int:
+        """The port bound (the kernel's choice, for port 0)."""
+        return int(self._sockets[0].getsockname()[1])
+
     def run(self) -> None:
         """Serve until SIGINT or SIGTERM; CannotServe if a worker cannot start."""
-        if "log_config" in self._options:  # the workers' format for the supervisor's lines
-            logging.config.dictConfig(self._options["log_config"])
-        host, port = self._sockets[0].getsockname()[:2]
-        logger.info(
-            "Relay listening on http://%s:%s with %d workers, a socket each",
-            f"[{host}]" if ":" in host else host, port, len(self._sockets),
-        )  # fmt: skip
         # SIGHUP's and SIGQUIT's default would end this process alone, leaving its
         # workers serving with no supervisor: each stops them all, as SIGTERM does.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):

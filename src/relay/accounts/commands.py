@@ -54,6 +54,7 @@ async def _remove_two_factor(settings: Settings, email: str) -> None:
 @app.command("reset-password")
 def reset_password(email: EmailOption, as_json: JsonOption = False) -> None:
     """Print a single-use link (30 minutes) with which the user chooses a new password.
+
     Hand it over privately: whoever follows it owns the account. Migrates first."""
     with one_line_errors(as_json=as_json):
         settings = migrated_settings()
@@ -68,8 +69,9 @@ def reset_password(email: EmailOption, as_json: JsonOption = False) -> None:
 
 @app.command("disable-two-factor")
 def disable_two_factor(email: EmailOption, as_json: JsonOption = False) -> None:
-    """Turn off a user's two-factor sign-in (a lost phone and lost recovery codes). If
-    their organisation requires it, they set it up again at their next sign-in."""
+    """Turn off a user's two-factor sign-in (a lost phone and lost recovery codes).
+
+    If their organisation requires it, they set it up again at their next sign-in."""
     with one_line_errors(as_json=as_json):
         settings = migrated_settings()
         asyncio.run(_remove_two_factor(settings, email))

@@ -21,9 +21,11 @@ async def _prune(settings: Settings) -> int:
 
 @app.command("prune")
 def prune() -> None:
-    """Delete audit events older than RELAY_AUDIT_RETENTION_DAYS (default 90). Each
-    server also does it every hour."""
+    """Delete audit events older than RELAY_AUDIT_RETENTION_DAYS (default 90).
+
+    Each server also does it every hour."""
     with one_line_errors():
         settings = migrated_settings()
         deleted = asyncio.run(_prune(settings))
-    out.print(f"Deleted {deleted} audit events older than {settings.audit_retention_days} days.")
+    events = f"{deleted} audit event{'' if deleted == 1 else 's'}"
+    out.print(f"Deleted {events} older than {settings.audit_retention_days} days.")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from relay import __version__
 from relay.config import Settings
 from relay.db import open_database
+from relay.invocation import invoked_as
 
 
 class SchemaError(Exception):
@@ -66,7 +67,8 @@ def require_current_schema(settings: Settings) -> None:
     """SchemaError unless the database is migrated to exactly this code's schema."""
     revisions, heads = _check_known(settings)
     if set(revisions) != set(heads):
+        relay = invoked_as()
         raise SchemaError(
-            "The database schema is not up to date: run `relay db upgrade` "
-            "(or `relay serve` without --no-migrate)."
+            f"The database schema is not up to date: run `{relay} db upgrade` "
+            f"(or `{relay} serve` without --no-migrate)."
         )

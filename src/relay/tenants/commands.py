@@ -76,7 +76,8 @@ def create(
     password: Annotated[
         str | None,
         typer.Option(
-            help="The owner's password. Visible to other local users: prefer the two below."
+            help="The owner's password. Visible to other local users: prefer --password-stdin "
+            "or the prompt."
         ),
     ] = None,
     password_stdin: Annotated[
@@ -84,8 +85,9 @@ def create(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Create a tenant, its owner and a first API key, printed once. Migrates first.
-    Without --password or --password-stdin, prompts for the password (hidden)."""
+    """Create a tenant, its owner and a first API key, printed once.
+
+    Migrates first. Without --password or --password-stdin, prompts for the password (hidden)."""
     secret = read_password(password, password_stdin, as_json=as_json)
     with one_line_errors(as_json=as_json):
         tenants_service.check_password(secret)
