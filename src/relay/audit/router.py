@@ -13,7 +13,7 @@ from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
 from relay.db import ReadSessionDep
 from relay.json_bodies import BoundedJsonRoute
-from relay.pagination import Cursor, Position, cursor_or_page, encode_cursor
+from relay.pagination import Cursor, cursor_or_page
 from relay.schemas import UTCTimestamp
 
 router = APIRouter(prefix="/audit-events", tags=["Audit events"], route_class=BoundedJsonRoute)
@@ -47,7 +47,7 @@ async def list_audit_events(
     """List the tenant's audit events, newest first; no route changes or deletes them."""
     tenant_id = principal.tenant_id
     position = cursor_or_page(tenant_id, cursor, page)
-    events, has_more = await service.list_events(
+    listed = await service.list_events(
         session,
         tenant_id=tenant_id,
         page=page or 1,
@@ -56,11 +56,10 @@ async def list_audit_events(
         since=since,
         cursor=position,
     )
-    last = events[-1] if has_more else None
     return AuditEventPage(
-        items=[AuditEventRead.model_validate(event) for event in events],
+        items=[AuditEventRead.model_validate(event) for event in listed.items],
         page=None if cursor else page or 1,
         page_size=page_size,
-        has_more=has_more,
-        next_cursor=encode_cursor(tenant_id, Position(last.at, last.id)) if last else None,
+        has_more=listed.next_position is not None,
+        next_cursor=listed.next_cursor(tenant_id),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,7 @@ from relay.actors import Actor
 from relay.audit.actions import Action
 from relay.audit.models import AuditEvent
 from relay.db import tenant_select, utcnow
-from relay.pagination import Position, after
+from relay.pagination import KeysetPage, Position, after, keyset_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,9 @@ async def list_events(
     action: Action | None = None,
     since: datetime | None = None,
     cursor: Position | None = None,
-) -> tuple[Sequence[AuditEvent], bool]:
+) -> KeysetPage[AuditEvent]:
     """One page of the tenant's events, newest first (by page number, or the page right
-    after `cursor`), and whether an older page exists."""
+    after `cursor`), and where the older page starts, if one exists."""
     query = tenant_select(AuditEvent, tenant_id)
     if action is not None:
         query = query.where(AuditEvent.action == action.value)
@@ -77,7 +76,11 @@ async def list_events(
         query = query.offset((page - 1) * page_size)
     query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(page_size + 1)
     events = (await session.scalars(query)).all()
-    return events[:page_size], len(events) > page_size
+    return keyset_page(events, page_size, _position)
+
+
+def _position(event: AuditEvent) -> Position:
+    return Position(event.at, event.id)
 
 
 async def prune(session: AsyncSession, *, older_than: datetime, limit: int) -> int:

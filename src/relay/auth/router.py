@@ -26,7 +26,7 @@ from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
 from relay.openapi import error_answer
-from relay.pagination import Cursor, Position, decode_cursor, encode_cursor
+from relay.pagination import Cursor, Position, decode_cursor, keyset_page
 
 router = APIRouter(prefix="/auth/api-keys", tags=["API keys"], route_class=BoundedJsonRoute)
 
@@ -103,16 +103,17 @@ async def list_api_keys(
     are never shown."""
     tenant_id = principal.tenant_id
     start_after = decode_cursor(tenant_id, cursor) if cursor is not None else None
-    api_keys = await service.list_api_keys(
-        session, tenant_id=tenant_id, limit=per_page + 1, start_after=start_after
+    page = keyset_page(
+        await service.list_api_keys(
+            session, tenant_id=tenant_id, limit=per_page + 1, start_after=start_after
+        ),
+        per_page,
+        Position.of,
     )
-    if len(api_keys) > per_page:
-        api_keys = api_keys[:per_page]
-        last = Position(api_keys[-1].created_at, api_keys[-1].id)
-        response.headers["Link"] = next_link(
-            request, per_page=per_page, cursor=encode_cursor(tenant_id, last)
-        )
-    return [ApiKeyRead.model_validate(api_key) for api_key in api_keys]
+    next_cursor = page.next_cursor(tenant_id)
+    if next_cursor is not None:
+        response.headers["Link"] = next_link(request, per_page=per_page, cursor=next_cursor)
+    return [ApiKeyRead.model_validate(api_key) for api_key in page.items]
 
 
 @router.get(

@@ -23,7 +23,7 @@ from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, rende
 from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
 from relay.leaks import service as leaks_service
-from relay.pagination import InvalidCursor, Position, decode_cursor, encode_cursor
+from relay.pagination import InvalidCursor, Position, decode_cursor, keyset_page
 from relay.tenants.models import User
 
 router = APIRouter(prefix="/settings/api-keys", include_in_schema=False)
@@ -92,13 +92,14 @@ async def _api_keys_page(
         start_after = decode_cursor(user.tenant_id, cursor) if cursor is not None else None
     except InvalidCursor:
         return redirect(request, API_KEYS)
-    api_keys = await auth_service.list_api_keys(
-        session, tenant_id=user.tenant_id, limit=PER_PAGE + 1, start_after=start_after
+    page = keyset_page(
+        await auth_service.list_api_keys(
+            session, tenant_id=user.tenant_id, limit=PER_PAGE + 1, start_after=start_after
+        ),
+        PER_PAGE,
+        Position.of,
     )
-    older = None
-    if len(api_keys) > PER_PAGE:
-        api_keys = api_keys[:PER_PAGE]
-        older = encode_cursor(user.tenant_id, Position(api_keys[-1].created_at, api_keys[-1].id))
+    api_keys, older = page.items, page.next_cursor(user.tenant_id)
     revoking = request.query_params.get("revoke")
     rolling = request.query_params.get("roll")
     context: dict[str, Any] = {

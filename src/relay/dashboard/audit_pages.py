@@ -37,7 +37,7 @@ def _filters(request: Request) -> tuple[Action | None, datetime | None, int, dic
 @router.get("/audit-log")
 async def audit_log_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
     action, since, page, shown = _filters(request)
-    events, has_more = await audit.list_events(
+    listed = await audit.list_events(
         session,
         tenant_id=user.tenant_id,
         page=page,
@@ -47,11 +47,11 @@ async def audit_log_page(request: Request, session: SessionDep, user: CurrentUse
     )
     links = {key: value for key, value in shown.items() if value}
     context: dict[str, Any] = {
-        "events": events,
+        "events": listed.items,
         "actions": [a.value for a in Action],
         "filters": shown,
         "page": page,
-        "has_more": has_more,
+        "has_more": listed.next_position is not None,
         "link_filters": links,
         "retention_days": request.app.state.settings.audit_retention_days,
     }

@@ -21,7 +21,7 @@ from relay.datasets.schemas import (
 from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
 from relay.openapi import error_answer
-from relay.pagination import cursor_or_page, encode_cursor
+from relay.pagination import cursor_or_page, next_cursor
 
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
@@ -60,13 +60,12 @@ async def list_datasets(
         listed = await service.list_datasets(
             connection, tenant_id=tenant_id, page_size=page_size, page=page or 1, after=after
         )
-    next_position = listed.next_position
     body = {
         "items": listed.items,
         "total": listed.total,
         "page": None if cursor else page or 1,
         "page_size": page_size,
-        "next_cursor": encode_cursor(tenant_id, next_position) if next_position else None,
+        "next_cursor": next_cursor(tenant_id, listed.next_position),
     }
     # Validated and serialised once, in pydantic's core, straight from the rows'
     # dicts; returning the model would have FastAPI validate and serialise it again.

@@ -18,7 +18,7 @@ from relay.datasets.models import Dataset, DatasetCount
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
 from relay.db import tenant_rows, tenant_select, utcnow
 from relay.errors import NotFoundError
-from relay.pagination import Position
+from relay.pagination import Position, keyset_page
 from relay.reads import PreparedRead, Reader
 
 DATASET_NOT_FOUND = "Dataset not found"
@@ -147,11 +147,12 @@ async def list_datasets(
     if not rows:
         (only,) = await _ONLY_TOTAL.rows(connection, {"tenant_id": tenant_id})
         return DatasetList(items=[], total=only["total"], next_position=None)
-    items = rows[:page_size]
-    last = items[-1]
-    more = len(rows) > page_size
-    next_position = Position(last["created_at"], last["id"]) if more else None
-    return DatasetList(items=items, total=rows[0]["total"], next_position=next_position)
+    shown = keyset_page(rows, page_size, _position)
+    return DatasetList(items=shown.items, total=rows[0]["total"], next_position=shown.next_position)
+
+
+def _position(row: dict[str, Any]) -> Position:
+    return Position(row["created_at"], row["id"])
 
 
 async def get_dataset(
