@@ -51,13 +51,13 @@ pytest: install provision
 		$(BIN)/pytest -m stops_database; \
 	fi
 
-test: lint typecheck pytest
+test: lint typecheck docs pytest
 
 # The documentation site (mkdocs.yml), built strictly into site/: a broken link, an
 # anchor that does not exist or a page missing from the nav fails it. Its examples run
 # in `make test` (tests/docs/).
 docs: install
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 docs-serve: install
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
