@@ -32,10 +32,11 @@ typecheck: install
 	$(BIN)/mypy src sdk/src tools
 
 # Programs the tests drive (Chromium and axe-core for the browser tests,
-# redis-server for the shared limits; the PostgreSQL client when the suite runs on
-# PostgreSQL): installed when missing, or one line saying how.
+# redis-server for the shared limits; Redocly, openapi-typescript and
+# openapi-python-client for the contract test; the PostgreSQL client when the suite
+# runs on PostgreSQL): installed when missing, or one line saying how.
 provision: install
-	$(BIN)/python tools/provision.py chromium axe-core redis-server $(if $(RELAY_TEST_DATABASE_URL),pg_isready)
+	$(BIN)/python tools/provision.py chromium axe-core contract-tools redis-server $(if $(RELAY_TEST_DATABASE_URL),pg_isready)
 
 # The suite runs on the embedded SQLite database, then again on PostgreSQL
 # when RELAY_TEST_DATABASE_URL names one (.ci/run sets it); the second pass skips

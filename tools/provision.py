@@ -5,14 +5,18 @@ command: a missing program is installed when this machine allows it, and when it
 does not, the run stops here, naming the command that installs it, instead of
 failing (or worse, skipping) tests later.
 
-    python tools/provision.py chromium redis-server axe-core
+    python tools/provision.py chromium redis-server axe-core contract-tools
 
 Chromium, in order: $RELAY_CHROMIUM; a system Chromium on PATH (Debian's
 /usr/bin/chromium); Playwright's own build; Debian's package through apt-get when
 running as root; Playwright's download. axe-core (the accessibility engine the
 browser tests run): `npm ci` in tools/axe/, from its lock file (npm itself from
-Debian's package when missing). Other programs: on PATH, or Debian's package
-through apt-get when running as root.
+Debian's package when missing). The contract tools (tests/contract lints
+/openapi.json and walks the guide through two clients generated from it): `npm ci`
+in tools/contract/ (Redocly, openapi-typescript, openapi-fetch, TypeScript; they need
+Node 20.19 or later), and openapi-python-client in its own environment,
+tools/contract/.venv, from tools/contract/python-requirements.lock. Other programs:
+on PATH, or Debian's package through apt-get when running as root.
 
 Exit status: 0 everything is there, 1 something is missing and could not be
 installed (one line on stderr per missing program).
@@ -32,6 +36,11 @@ from pathlib import Path
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser")
 AXE_FOLDER = Path(__file__).resolve().parent / "axe"
+CONTRACT_FOLDER = Path(__file__).resolve().parent / "contract"
+GENERATOR_LOCK = CONTRACT_FOLDER / "python-requirements.lock"
+GENERATOR_VENV = CONTRACT_FOLDER / ".venv"
+# Redocly CLI 2's engines: Node 20 from 20.19, or 22.12 and later.
+NODE_RANGES = (((20, 19), (21,)), ((22, 12), (1000,)))
 INSTALL_TIMEOUT_SECONDS = 900
 
 
@@ -53,7 +62,7 @@ PROGRAMS = {
         Program("redis-server", "redis-server", "the Redis-backed limit tests"),
         Program("pg_isready", "postgresql-client", "the PostgreSQL tests"),
         Program("wrk", "wrk", "the HTTP benchmarks"),
-        Program("npm", "npm", "installing axe-core for the browser tests"),
+        Program("npm", "npm", "installing axe-core and the contract test's tools"),
     )
 }
 
@@ -160,23 +169,32 @@ def axe_script() -> Path:
     return AXE_FOLDER / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def _axe_installed() -> bool:
-    """axe-core there, at the version the lock file pins."""
-    installed = AXE_FOLDER / "node_modules" / "axe-core" / "package.json"
-    if not installed.is_file():
-        return False
-    lock = json.loads((AXE_FOLDER / "package-lock.json").read_text())
-    pinned = lock["packages"]["node_modules/axe-core"]["version"]
-    return bool(json.loads(installed.read_text())["version"] == pinned)
+def npm_installed(folder: Path) -> bool:
+    """Every package `folder`'s package.json names there, at the version its lock pins."""
+    lock = json.loads((folder / "package-lock.json").read_text())
+    for name in lock["packages"][""]["dependencies"]:
+        installed = folder / "node_modules" / name / "package.json"
+        if not installed.is_file():
+            return False
+        pinned = lock["packages"][f"node_modules/{name}"]["version"]
+        if json.loads(installed.read_text())["version"] != pinned:
+            return False
+    return True
+
+
+def npm_ready(folder: Path) -> bool:
+    """`folder`'s packages installed, by `npm ci` from its lock file if they were not."""
+    if npm_installed(folder):
+        return True
+    installed = ensure_program(PROGRAMS["npm"]) is None and _run_quietly(
+        ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(folder)]
+    )
+    return installed and npm_installed(folder)
 
 
 def ensure_axe() -> str | None:
     """None when axe-core is installed (or now is), else the one-line reason."""
-    if _axe_installed():
-        return None
-    if ensure_program(PROGRAMS["npm"]) is None and _run_quietly(
-        ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(AXE_FOLDER)]
-    ):
+    if npm_ready(AXE_FOLDER):
         return None
     return (
         "axe-core is needed by the browser tests and could not be installed here: run "
@@ -184,11 +202,69 @@ def ensure_axe() -> str | None:
     )
 
 
+def node_version() -> tuple[int, ...] | None:
+    """The version of `node` on PATH, or None when there is none."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    try:
+        shown = subprocess.run(  # noqa: S603 (our own fixed command)
+            [node, "--version"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+        return tuple(int(part) for part in shown.strip().lstrip("v").split("."))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def generator_installed() -> bool:
+    """openapi-python-client's environment there, made from the lock as it is now."""
+    stamp = GENERATOR_VENV / ".installed"
+    return stamp.is_file() and stamp.read_text() == GENERATOR_LOCK.read_text()
+
+
+def _install_generator() -> bool:
+    python = str(GENERATOR_VENV / "bin" / "python")
+    lock = str(GENERATOR_LOCK)
+    installed = _run_quietly([sys.executable, "-m", "venv", "--clear", str(GENERATOR_VENV)])
+    installed = installed and _run_quietly([python, "-m", "pip", "install", "-q", "-r", lock])
+    if installed:
+        (GENERATOR_VENV / ".installed").write_text(GENERATOR_LOCK.read_text())
+    return installed
+
+
+def ensure_contract_tools() -> str | None:
+    """None when the contract test's tools are installed (or now are), else the reason."""
+    if not npm_ready(CONTRACT_FOLDER):
+        return (
+            "Redocly and the TypeScript client's tools are needed by tests/contract and "
+            "could not be installed here: run `cd tools/contract && npm ci` (npm from "
+            "`sudo apt-get install npm`), then `make test` again."
+        )
+    version = node_version()
+    if version is None or not any(low <= version < high for low, high in NODE_RANGES):
+        shown = ".".join(map(str, version)) if version else "none"
+        return (
+            f"tests/contract needs Node 20.19+ or 22.12+ (Redocly CLI 2), and node here is "
+            f"{shown}: install one (`sudo apt-get install nodejs`), then `make test` again."
+        )
+    if generator_installed() or _install_generator():
+        return None
+    return (
+        "openapi-python-client is needed by tests/contract and could not be installed: run "
+        "`python3 -m venv tools/contract/.venv && tools/contract/.venv/bin/pip install -r "
+        "tools/contract/python-requirements.lock`, then `make test` again."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("programs", nargs="+", choices=["chromium", "axe-core", *PROGRAMS])
+    special: dict[str, Callable[[], str | None]] = {
+        "chromium": ensure_chromium,
+        "axe-core": ensure_axe,
+        "contract-tools": ensure_contract_tools,
+    }
+    parser.add_argument("programs", nargs="+", choices=[*special, *PROGRAMS])
     args = parser.parse_args(argv)
-    special = {"chromium": ensure_chromium, "axe-core": ensure_axe}
     problems = [
         special[name]() if name in special else ensure_program(PROGRAMS[name])
         for name in args.programs

@@ -73,3 +73,16 @@ def test_missing_program_names_the_debian_package(tmp_path: Path) -> None:
         "error: wrk is needed by the HTTP benchmarks and could not be installed here: "
         "run `sudo apt-get install wrk`, then `make test` again."
     )
+
+
+def test_contract_tools_without_node_stop_with_one_line_naming_the_fix(tmp_path: Path) -> None:
+    """Redocly CLI 2 runs on Node 20.19+ or 22.12+: without one, the contract test's
+    tools are refused here, not by a failing test later."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    result = provision("contract-tools", path=empty)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "tests/contract" in errors[0]
+    assert "make test" in errors[0]
