@@ -50,9 +50,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
 
+    # sqlite:///path/to/file.db (the embedded default) or
+    # postgresql://user:password@host:port/database (several workers and servers).
     database_url: str = "sqlite:///./data/relay.db"
+
+    # The address `relay serve` binds (--host overrides).
     host: str = "127.0.0.1"
+
+    # The port `relay serve` binds (--port overrides; `make run PORT=...`).
     port: int = Field(default=8000, ge=1, le=65535)
+
+    # critical, error, warning, info or debug.
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # Log lines: readable text for a person at a terminal, JSON lines for a collector;
     # auto is text when stderr is a terminal, else JSON.
