@@ -71,6 +71,7 @@ fuzz: install
 # (tools/audit_lock.py says why this is not plain pip-audit); .ci/run runs it.
 audit:
 	$(PYTHON) tools/audit_lock.py requirements.lock
+	$(PYTHON) tools/audit_lock.py tools/contract/python-requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
