@@ -1,6 +1,7 @@
 """The examples of the documentation, as the docs test runs them.
 
-Every fenced block in docs/ whose language is `sh` or `python` is an example, run in
+Every fenced block in docs/ and the README whose language is `sh` or `python` is an
+example, run in
 page order against a live server: shell blocks in one bash process per page (so a
 variable set in one block is there in the next), Python blocks in one namespace per
 page. Comments on the line before a block say more (they do not show on the site):
@@ -106,7 +107,8 @@ def examples_of(page: Path) -> list[Example]:
 
 
 def pages() -> list[Path]:
-    return sorted(DOCS.rglob("*.md"))
+    """Every page of the site, and the README (the door to it)."""
+    return [DOCS.parent / "README.md", *sorted(DOCS.rglob("*.md"))]
 
 
 _STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
