@@ -13,23 +13,37 @@ from __future__ import annotations
 
 import re
 
-# What each shape becomes; a key keeps its public 12-character prefix.
-_SHAPES: list[tuple[re.Pattern[str], str]] = [
+# Each shape, and what it becomes (a key keeps its public 12-character prefix). One
+# regular expression of them all, so a line is read once: the access line, written for
+# every request, costs a few microseconds more, not the five passes' twenty.
+_SHAPES: dict[str, tuple[str, str]] = {
     # An API key past its display prefix ("rl_live_" + 4 characters).
-    (re.compile(r"(rl_live_[0-9A-Za-z]{4})[0-9A-Za-z]+"), r"\1[redacted]"),
+    "key": (r"rl_live_[0-9A-Za-z]{5,}", ""),
     # A password hash (argon2's encoded form), salt and digest included.
-    (re.compile(r"\$argon2(?:id|i|d)\$[\w$=,+/.-]*"), "[redacted password hash]"),
+    "hash": (r"\$argon2(?:id|i|d)\$[\w$=,+/.-]*", "[redacted password hash]"),
     # A SHA-256 digest (of a key, a token, a recovery code): 64 hex digits.
-    (re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])"), "[redacted digest]"),
+    "digest": (r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])", "[redacted digest]"),
     # A session, sign-in, link or CSRF token: 43 URL-safe base64 characters (256 bits).
-    (re.compile(r"(?<![\w-])[\w-]{43}(?![\w-])", re.ASCII), "[redacted token]"),
+    "token": (r"(?<![\w-])[\w-]{43}(?![\w-])", "[redacted token]"),
     # A TOTP secret: 32 base32 characters.
-    (re.compile(r"(?<![A-Z2-7])[A-Z2-7]{32}(?![A-Z2-7])"), "[redacted secret]"),
-]
+    "totp": (r"(?<![A-Z2-7])[A-Z2-7]{32}(?![A-Z2-7])", "[redacted secret]"),
+}
+_ANY_SHAPE = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, (pattern, _) in _SHAPES.items()), re.ASCII
+)
+# No shape is shorter: shorter text is given back as it is, unread.
+_SHORTEST = len("rl_live_") + 5
+
+
+def _placeholder(found: re.Match[str]) -> str:
+    name = found.lastgroup or ""
+    if name == "key":
+        return found.group()[:12] + "[redacted]"
+    return _SHAPES[name][1]
 
 
 def redact(text: str) -> str:
     """`text` with every secret-shaped part replaced by a placeholder."""
-    for shape, placeholder in _SHAPES:
-        text = shape.sub(placeholder, text)
-    return text
+    if len(text) < _SHORTEST:
+        return text
+    return _ANY_SHAPE.sub(_placeholder, text)
