@@ -267,11 +267,13 @@ def test_tenants_create_help_names_what_to_prefer_to_password() -> None:
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_run_takes_a_port() -> None:
     """`make run PORT=9000`; without PORT, relay serve reads RELAY_PORT itself."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "RELAY_PORT", "MAKEFLAGS")}
+    # Run from `make test`, the nested make would say which directory it enters.
+    outer = ("PORT", "RELAY_PORT", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in outer}
     for args, command in [(["PORT=9000"], ".venv/bin/relay serve --port 9000"),
                           ([], ".venv/bin/relay serve")]:  # fmt: skip
         shown = subprocess.run(
-            ["make", "--dry-run", "run", *args],
+            ["make", "--dry-run", "--no-print-directory", "run", *args],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert shown.returncode == 0, shown.stderr
