@@ -42,9 +42,10 @@ API_PREFIX = "/api/v1"
 # OpenAPI document) know them; a route adds its own (404, 409) where it declares them.
 API_ERRORS: dict[int | str, dict[str, Any]] = (
     error_answer(
-        "Who are you? Invalid or missing API key, or API key expired",
+        "Who are you? Invalid or missing API key, API key expired, or API key disabled",
         "invalid_api_key",
         "api_key_expired",
+        "api_key_disabled",
     )
     | error_answer(
         "You may not: the key lacks the scope this operation requires", "insufficient_scope"

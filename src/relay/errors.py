@@ -64,6 +64,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
         "Invalid or missing API key: none sent, two sent, malformed, unknown or revoked.",
     ),
     "api_key_expired": ErrorCode(401, "API key expired: its `expires_at` has passed."),
+    "api_key_disabled": ErrorCode(
+        401, "API key disabled: suspended (PATCH `disabled: false` resumes it)."
+    ),
     "invalid_signature": ErrorCode(
         401, "A leak report without a valid signature from a known reporter key."
     ),

@@ -34,7 +34,8 @@ LATENCY = Histogram(
 )
 AUTH_FAILURES = Counter(
     "relay_auth_failures_total",
-    "Refused API authentications by reason: missing, invalid, revoked, expired, rate_limited",
+    "Refused API authentications by reason: missing, invalid, revoked, expired, disabled, "
+    "rate_limited",
     ["reason"],
 )
 KEY_CACHE = Counter("relay_key_cache_total", "Key verifications by cache result", ["result"])

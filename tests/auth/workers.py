@@ -24,3 +24,13 @@ async def first_refusal(client: httpx.AsyncClient, key: str, seconds: float = 5)
     while answer.status_code == 200 and time.monotonic() < deadline:
         answer = await client.get("/api/v1/datasets", headers={"X-API-Key": key})
     return answer
+
+
+async def first_success(client: httpx.AsyncClient, key: str, seconds: float = 5) -> httpx.Response:
+    """Ask with `key` until it is accepted (at most `seconds`): the first 200 answer, or
+    the last refusal."""
+    deadline = time.monotonic() + seconds
+    answer = await client.get("/api/v1/datasets", headers={"X-API-Key": key})
+    while answer.status_code != 200 and time.monotonic() < deadline:
+        answer = await client.get("/api/v1/datasets", headers={"X-API-Key": key})
+    return answer

@@ -123,3 +123,31 @@ async def test_audit_log_page_shows_sign_ins_and_filters(client: httpx.AsyncClie
     assert "Audited" in filtered.text
     for query in ({"action": "nope"}, {"since": "2026-13-45"}, {"page": "٣"}, {"page": "-1"}):
         assert (await client.get(AUDIT, params=query)).status_code == 200, query
+
+
+async def test_suspend_and_resume_beside_roll_and_revoke(client: httpx.AsyncClient) -> None:
+    await sign_up(client)
+    created = await create(client, "Batch")
+    key = KEY.search(created.text)
+    assert key
+    headers = {"X-API-Key": key.group()}
+    key_id = key_id_of(created.text, "Batch")
+    assert (await client.get("/api/v1/datasets", headers=headers)).status_code == 200
+
+    suspended = await post_form(client, PAGE, f"{PAGE}/{key_id}/suspend", {"back": "list"})
+    assert (suspended.status_code, suspended.headers["location"]) == (303, PAGE)
+    page = (await client.get(PAGE)).text
+    assert "API key “Batch” suspended" in page
+    assert '<span class="status suspended">Suspended</span>' in page
+    assert f'action="{PAGE}/{key_id}/resume"' in page
+    refused = await client.get("/api/v1/datasets", headers=headers)
+    assert refused.json() == {"detail": "API key disabled", "code": "api_key_disabled"}
+
+    key_page = f"{PAGE}/{key_id}"
+    assert "Suspended" in (await client.get(key_page)).text
+    resumed = await post_form(client, key_page, f"{key_page}/resume", {"back": "key"})
+    assert (resumed.status_code, resumed.headers["location"]) == (303, key_page)
+    assert (await client.get("/api/v1/datasets", headers=headers)).status_code == 200
+    audit = (await client.get(AUDIT)).text
+    assert "api_key.disabled" in audit
+    assert "api_key.enabled" in audit

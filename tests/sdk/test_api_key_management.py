@@ -177,3 +177,20 @@ async def test_another_tenants_key_is_not_found_whatever_the_call(
         with pytest.raises(NotFoundError):
             await call
     assert (await connect(theirs.key).datasets.list()).total == 0
+
+
+async def test_a_suspended_key_is_refused_as_disabled_until_resumed(
+    connect: Connect, api_key: str
+) -> None:
+    relay = connect(api_key)
+    created = await relay.api_keys.create("Batch")
+    suspended = await relay.api_keys.update(created.id, disabled=True)
+    assert suspended.disabled is True
+    with pytest.raises(AuthenticationError) as refused:
+        await connect(created.key).datasets.list()
+    assert refused.value.disabled
+    assert not refused.value.expired
+    assert refused.value.code == "api_key_disabled"
+    resumed = await relay.api_keys.update(created.id, disabled=False)
+    assert resumed.disabled is False
+    assert (await connect(created.key).datasets.list()).total == 0

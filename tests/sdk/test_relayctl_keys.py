@@ -169,3 +169,22 @@ async def test_a_key_over_its_rate_limit_exits_with_7_saying_when_to_retry(
     assert refused.returncode == 7
     assert refused.stderr.startswith("relayctl: error: 429: Rate limit exceeded: 1 requests per")
     assert "; retry after " in refused.stderr
+
+
+async def test_suspend_and_resume_say_the_keys_status(env: dict[str, str]) -> None:
+    key = await create_key(env, "--name", "Batch")
+    suspended = await relayctl("keys", "suspend", key["id"], env=env)
+    assert suspended.returncode == 0, suspended.stderr
+    assert "suspended" in suspended.stdout
+    refused = await relayctl("datasets", "list", env=env | {"RELAY_API_KEY": key["key"]})
+    assert refused.returncode == 3
+    assert "API key disabled" in refused.stderr
+    listed = await relayctl("keys", "list", env=env)
+    assert "suspended" in listed.stdout
+    resumed = await relayctl("keys", "resume", key["id"], "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (
+        "disabled" not in json.loads(resumed.stdout) or not json.loads(resumed.stdout)["disabled"]
+    )
+    allowed = await relayctl("datasets", "list", env=env | {"RELAY_API_KEY": key["key"]})
+    assert allowed.returncode == 0, allowed.stderr

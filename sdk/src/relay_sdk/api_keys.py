@@ -41,7 +41,8 @@ PATH = "/auth/api-keys"
 class ApiKey:
     """A key as lists show it: never the key itself, only its first 12 characters.
 
-    `scopes` () means full access to the tenant; `rate_limit` None means no limit of its own.
+    `scopes` () means full access to the tenant; `rate_limit` None means no limit of its own;
+    `disabled` is True while the key is suspended.
     """
 
     id: str
@@ -52,6 +53,7 @@ class ApiKey:
     expires_at: datetime | None
     last_used_at: datetime | None
     rate_limit: RateLimit | None = None
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +155,12 @@ def update_api_key(
     *,
     name: str | NotGiven = NOT_GIVEN,
     rate_limit: RateLimit | NotGiven | None = NOT_GIVEN,
+    disabled: bool | NotGiven = NOT_GIVEN,
 ) -> Operation[ApiKey]:
-    """Rename a key and/or set its rate limit; `rate_limit=None` removes it, and a field
-    not given stays as it is."""
-    body = given_fields(name=name, rate_limit=to_json(rate_limit))
+    """Rename a key, set its rate limit (`rate_limit=None` removes it), or suspend it
+    (`disabled=True`: refused with AuthenticationError, `.disabled`, from its next
+    request) and resume it (`disabled=False`); a field not given stays as it is."""
+    body = given_fields(name=name, rate_limit=to_json(rate_limit), disabled=disabled)
     return Operation("PATCH", _key_path(key_id), parse_model(ApiKey), json=body)
 
 

@@ -25,6 +25,7 @@ from relay_sdk.escapes import escape_controls
 from relay_sdk.rate_limits import RateLimitStatus
 
 EXPIRED_CODE = "api_key_expired"
+DISABLED_CODE = "api_key_disabled"
 
 
 class RelayError(Exception):
@@ -67,11 +68,16 @@ class APIStatusError(RelayError):
 
 
 class AuthenticationError(APIStatusError):
-    """401: the key is missing, invalid, revoked or expired (`expired` tells the last)."""
+    """401: the key is missing, invalid, revoked, expired (`expired`) or suspended
+    (`disabled`)."""
 
     @property
     def expired(self) -> bool:
         return self.code == EXPIRED_CODE
+
+    @property
+    def disabled(self) -> bool:
+        return self.code == DISABLED_CODE
 
 
 class PermissionDeniedError(APIStatusError):
@@ -114,6 +120,7 @@ class RateLimitError(APIStatusError):
 _ERRORS_BY_CODE: dict[str, type[APIStatusError]] = {
     "invalid_api_key": AuthenticationError,
     "api_key_expired": AuthenticationError,
+    "api_key_disabled": AuthenticationError,
     "insufficient_scope": PermissionDeniedError,
     "permission_denied": PermissionDeniedError,
     "not_found": NotFoundError,

@@ -13,6 +13,8 @@ class Action(StrEnum):
     API_KEY_EXPIRED_USE = "api_key.expired_use_refused"
     API_KEY_NEW_ADDRESS = "api_key.new_client_address"
     API_KEY_LEAKED = "api_key.leaked"
+    API_KEY_DISABLED = "api_key.disabled"
+    API_KEY_ENABLED = "api_key.enabled"
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
     USER_SIGNED_IN = "user.signed_in"

@@ -35,6 +35,9 @@ class ApiKey(TenantOwned, Base):
     replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
+    # Set while the key is suspended (refused with 401 "API key disabled"); cleared
+    # when it is resumed.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The key's family: the id of the key it was rotated from at the start of the chain
     # (its own id when it was never a successor). A family shares one rate limit window,
     # so rotating a key never gives it a fresh one.
@@ -44,6 +47,10 @@ class ApiKey(TenantOwned, Base):
     made_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @property
     def rate_limit(self) -> dict[str, int] | None:

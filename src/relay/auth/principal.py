@@ -31,6 +31,8 @@ class Principal:
     # The windows each request must pass: its family's own limit, then the limit of each
     # family that made it, directly or through other keys (verifier.py resolves them).
     limit_windows: tuple[Window, ...] = ()
+    # Suspended: every request is refused with 401 "API key disabled" until resumed.
+    disabled: bool = False
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -72,7 +72,8 @@ class ApiKeyCreate(Input):
 
 
 class ApiKeyUpdate(Input):
-    """Rename a key or change its rate limit (`rate_limit: null` removes it)."""
+    """Rename a key, change its rate limit (`rate_limit: null` removes it), or suspend
+    (`disabled: true`) and resume it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -80,11 +81,17 @@ class ApiKeyUpdate(Input):
     # that only means "not sent") and an explicit null is refused below.
     name: KeyName | SkipJsonSchema[None] = Field(default=None, examples=["Production Server"])
     rate_limit: RateLimit | None = None
+    disabled: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        description="true suspends the key from its next request, on every worker (401 "
+        '"API key disabled"); false resumes it.',
+    )
 
     @model_validator(mode="after")
-    def _name_not_null(self) -> ApiKeyUpdate:
-        if "name" in self.model_fields_set and self.name is None:
-            raise ValueError("name cannot be null")
+    def _required_fields_not_null(self) -> ApiKeyUpdate:
+        for field in ("name", "disabled"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
         return self
 
 
@@ -111,6 +118,12 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    # Only present while suspended, so a key in use has exactly the guide's shape.
+    disabled: bool = Field(
+        default=False,
+        exclude_if=lambda disabled: not disabled,
+        description="true while the key is suspended; absent otherwise.",
+    )
     # Only present when set, so a key without one has exactly the guide's shape.
     rate_limit: RateLimit | None = Field(
         default=None,

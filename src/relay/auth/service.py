@@ -257,8 +257,9 @@ async def update_api_key(
     data: ApiKeyUpdate,
     actor: Actor,
 ) -> ApiKey:
-    """Rename a key and/or set or remove its rate limit (only the fields sent). A rate
-    limit is its family's: every key of the family gets it."""
+    """Rename a key, set or remove its rate limit, suspend or resume it (only the fields
+    sent). A rate limit is its family's: every key of the family gets it. Suspending
+    is the key's alone, audited apart (api_key.disabled / api_key.enabled)."""
     api_key, family = await _lock_family_of(session, tenant_id=tenant_id, key_id=key_id)
     _check_within(actor, api_key.scopes, _limit_of_key(api_key))
     changes: dict[str, object] = {}
@@ -273,14 +274,31 @@ async def update_api_key(
             member.rate_limit_requests = limit.requests if limit else None
             member.rate_limit_seconds = limit.per_seconds if limit else None
         changes["rate_limit"] = api_key.rate_limit
+    suspended = _suspend(session, api_key, data, actor)
     if changes:
         audit.record(
             session, tenant_id=tenant_id, action=Action.API_KEY_UPDATED, actor=actor,
             target=_target(api_key), details=changes,
         )  # fmt: skip
+    if changes or suspended:
         await session.flush()
         await _announce_change(session, api_key)
     return api_key
+
+
+def _suspend(session: AsyncSession, api_key: ApiKey, data: ApiKeyUpdate, actor: Actor) -> bool:
+    """Suspend or resume the key as `data` asks; True when that changed it."""
+    if "disabled" not in data.model_fields_set or data.disabled is None:
+        return False
+    if data.disabled == api_key.disabled:
+        return False
+    api_key.disabled_at = utcnow() if data.disabled else None
+    action = Action.API_KEY_DISABLED if data.disabled else Action.API_KEY_ENABLED
+    audit.record(
+        session, tenant_id=api_key.tenant_id, action=action, actor=actor,
+        target=_target(api_key),
+    )  # fmt: skip
+    return True
 
 
 async def rotate_api_key(

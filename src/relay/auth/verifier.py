@@ -28,6 +28,7 @@ from relay.limits.policy import family_window
 
 INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
+DISABLED_KEY = "API key disabled"
 # Names the scheme, so a client that gets a 401 knows which header to send.
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'APIKey realm="relay", header="X-API-Key"'}
 
@@ -47,6 +48,15 @@ class ExpiredKey(AuthenticationError):
         self.principal = principal
 
 
+class DisabledKey(AuthenticationError):
+    """401 "API key disabled": suspended until someone resumes it."""
+
+    code = "api_key_disabled"
+
+    def __init__(self) -> None:
+        super().__init__(DISABLED_KEY, reason="disabled", headers=WWW_AUTHENTICATE)
+
+
 class KeyVerifier:
     """Checks presented keys and owns the cache of verified ones.
 
@@ -63,7 +73,7 @@ class KeyVerifier:
 
     async def verify(self, presented: str | None) -> Principal:
         """The key's principal; AuthenticationError when it is missing, unknown,
-        revoked or expired."""
+        revoked, expired or disabled."""
         if not presented:
             raise invalid_key("missing")
         # A bad checksum is refused here, before any hashing or database work.
@@ -79,6 +89,8 @@ class KeyVerifier:
             metrics.KEY_CACHE.labels("hit").inc()
         if principal.is_expired(utcnow()):
             raise ExpiredKey(principal)
+        if principal.disabled:
+            raise DisabledKey
         return principal
 
     async def _on_cache_miss(self, key_hash: str) -> Principal:
@@ -127,6 +139,7 @@ class KeyVerifier:
                         ApiKey.family_id,
                         ApiKey.made_by_id,
                         ApiKey.replaced_by_id,
+                        ApiKey.disabled_at,
                     ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
@@ -155,6 +168,7 @@ class KeyVerifier:
             rate_limit=own_limit,
             families=(row.family_id, *makers),
             limit_windows=tuple(windows),
+            disabled=row.disabled_at is not None,
         ), ""
 
 

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from relay.auth import service as auth_service
 from relay.auth import usage
 from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate
+from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate
 from relay.auth.verifier import KeyVerifier
 from relay.dashboard import charts
 from relay.dashboard.form_errors import FormField, field_messages
@@ -219,6 +219,49 @@ async def roll_api_key(
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, old)
     return await _api_keys_page(request, session, user, created=(new, full_key), status_code=201)
+
+
+@router.post("/{key_id}/suspend")
+async def suspend_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
+) -> Response:
+    """Suspend a key: refused from its next request, on every worker, until resumed."""
+    return await _set_disabled(request, session, user, key_id, form, disabled=True)
+
+
+@router.post("/{key_id}/resume")
+async def resume_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
+) -> Response:
+    """Resume a suspended key."""
+    return await _set_disabled(request, session, user, key_id, form, disabled=False)
+
+
+async def _set_disabled(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    key_id: uuid.UUID,
+    form: FormData,
+    *,
+    disabled: bool,
+) -> Response:
+    try:
+        api_key = await auth_service.update_api_key(
+            session,
+            tenant_id=user.tenant_id,
+            key_id=key_id,
+            data=ApiKeyUpdate(disabled=disabled),
+            actor=user_actor(request, user),
+        )
+    except RelayError as exc:
+        return redirect(request, API_KEYS, flash=exc.detail)
+    verifier: KeyVerifier = request.app.state.verifier
+    await verifier.commit_change(session, api_key)
+    said = "suspended: it is refused until you resume it" if disabled else "resumed"
+    # Back to the page the button was on: the key's own, or the list.
+    to = f"{API_KEYS}/{key_id}" if field(form, "back") == "key" else API_KEYS
+    return redirect(request, to, flash=f"API key “{api_key.name}” {said}.")
 
 
 @router.post("/leaks/{notice_id}/dismiss")

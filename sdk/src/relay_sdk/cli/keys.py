@@ -62,11 +62,17 @@ def _scopes(key: ApiKey) -> str:
     return ", ".join(key.scopes) or "(all)"
 
 
+def _status(key: ApiKey) -> str:
+    return "suspended" if key.disabled else "active"
+
+
 _COLUMNS = Columns[ApiKey](
-    ["ID", "Name", "Prefix", "Scopes", "Rate limit", "Created (UTC)", "Expires", "Last used"],
+    ["ID", "Name", "Prefix", "Status", "Scopes", "Rate limit", "Created (UTC)", "Expires",
+     "Last used"],
     lambda key: [
-        key.id, key.name, key.key_prefix, _scopes(key), format_rate_limit(key.rate_limit),
-        format_time(key.created_at), format_time(key.expires_at), format_time(key.last_used_at),
+        key.id, key.name, key.key_prefix, _status(key), _scopes(key),
+        format_rate_limit(key.rate_limit), format_time(key.created_at),
+        format_time(key.expires_at), format_time(key.last_used_at),
     ],
     uncut=("ID", "Prefix"),
 )  # fmt: skip
@@ -81,6 +87,7 @@ def _show(key: ApiKey, *, as_json: bool) -> None:
             ("id", key.id),
             ("name", key.name),
             ("prefix", key.key_prefix),
+            ("status", _status(key)),
             ("scopes", _scopes(key)),
             ("rate limit", format_rate_limit(key.rate_limit)),
             ("created (UTC)", format_time(key.created_at)),
@@ -215,6 +222,22 @@ def revoke(key_id: KeyId, as_json: JsonOption = False) -> None:
     with connect() as relay:
         relay.api_keys.revoke(key_id)
     print_done(f"Revoked key {key_id}.", {"id": key_id, "revoked": True}, as_json=as_json)
+
+
+@app.command()
+def suspend(key_id: KeyId, as_json: JsonOption = False) -> None:
+    """Suspend a key: it is refused ("API key disabled") from its next request until resumed."""
+    with connect() as relay:
+        key = relay.api_keys.update(key_id, disabled=True)
+    _show(key, as_json=as_json)
+
+
+@app.command()
+def resume(key_id: KeyId, as_json: JsonOption = False) -> None:
+    """Resume a suspended key: it works again from its next request."""
+    with connect() as relay:
+        key = relay.api_keys.update(key_id, disabled=False)
+    _show(key, as_json=as_json)
 
 
 @app.command()
