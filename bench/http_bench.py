@@ -96,7 +96,7 @@ async def seed(settings: Settings) -> tuple[str, str, dict[str, str]]:
         for number in range(10):
             await datasets_service.create_dataset(
                 session,
-                tenant_id=tenant.id,
+                reach=datasets_service.Reach(tenant.id),
                 data=DatasetCreate(name=f"Dataset {number}", description="bench"),
                 actor=SYSTEM,
             )

@@ -88,7 +88,10 @@ async def make_dataset(db: Database, tenant: TenantFixture, **overrides: Any) ->
     fields: dict[str, Any] = {"name": "Street scenes"} | overrides
     async with db.sessionmaker.begin() as session:
         return await datasets_service.create_dataset(
-            session, tenant_id=tenant.tenant_id, data=DatasetCreate(**fields), actor=SYSTEM
+            session,
+            reach=datasets_service.Reach(tenant.tenant_id),
+            data=DatasetCreate(**fields),
+            actor=SYSTEM,
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from relay.auth.restrictions import DatasetIds, Networks
 from relay.text import StoredText, UnstorableText
 
 USER_AGENT_LENGTH = 200
@@ -37,6 +38,9 @@ class Actor:
     # A key's own rate limit, (requests, per seconds): what it makes or changes may not
     # be allowed more. None for users and unlimited keys.
     rate_limit: tuple[int, int] | None = None
+    # A key's datasets and networks: what it makes or changes may reach no more.
+    dataset_ids: DatasetIds | None = None
+    allowed_networks: Networks | None = None
     client_address: str | None = None
     user_agent: str | None = None
 
@@ -54,6 +58,8 @@ class Actor:
         scopes: tuple[str, ...],
         expires_at: datetime | None,
         rate_limit: tuple[int, int] | None = None,
+        dataset_ids: DatasetIds | None = None,
+        allowed_networks: Networks | None = None,
         client_address: str | None,
         user_agent: str | None,
     ) -> Actor:
@@ -62,6 +68,8 @@ class Actor:
             scopes=scopes,
             expires_at=expires_at,
             rate_limit=rate_limit,
+            dataset_ids=dataset_ids,
+            allowed_networks=allowed_networks,
             client_address=client_address,
             user_agent=clean_user_agent(user_agent),
         )

@@ -73,6 +73,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "invalid_metrics_token": ErrorCode(401, "/metrics without RELAY_METRICS_TOKEN."),
     "sign_in_refused": ErrorCode(401, "Dashboard: wrong email, password or code."),
     "insufficient_scope": ErrorCode(403, "The key lacks the scope the operation requires."),
+    "address_not_allowed": ErrorCode(
+        403, "API key not allowed from this address: outside its `allowed_ips`."
+    ),
     "permission_denied": ErrorCode(
         403,
         "The key may not do this: it cannot make or manage a key allowed more than "

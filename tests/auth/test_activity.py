@@ -129,7 +129,7 @@ async def test_a_poison_row_of_each_kind_is_dropped_alone_and_the_rest_lands(
             f"usage of key {gone.key_id} on {utcnow().date()} (2xx)",
             f"new address of key {gone.key_id}",
             f"new address of key {key}",  # too long an address
-            f"expired use of key {key}",  # from too long an address
+            f"api_key.expired_use_refused of key {key}",  # from too long an address
         ]
     )
     assert dropped_rows() - before == 4

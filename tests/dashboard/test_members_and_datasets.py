@@ -358,7 +358,7 @@ async def test_the_dataset_list_pages_through_every_dataset(
         for number in range(51):
             data = DatasetCreate(name=f"Set {number:02d}")
             await datasets_service.create_dataset(
-                session, tenant_id=tenant_id, data=data, actor=SYSTEM
+                session, reach=datasets_service.Reach(tenant_id), data=data, actor=SYSTEM
             )
 
     first = (await client.get("/datasets")).text

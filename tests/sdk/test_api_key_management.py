@@ -194,3 +194,21 @@ async def test_a_suspended_key_is_refused_as_disabled_until_resumed(
     resumed = await relay.api_keys.update(created.id, disabled=False)
     assert resumed.disabled is False
     assert (await connect(created.key).datasets.list()).total == 0
+
+
+async def test_a_key_limited_to_datasets_and_addresses_and_freed_again(
+    connect: Connect, api_key: str
+) -> None:
+    relay = connect(api_key)
+    chosen = await relay.datasets.create("Chosen")
+    await relay.datasets.create("Other")
+    created = await relay.api_keys.create(
+        "Limited", dataset_ids=[chosen.id], allowed_ips=["127.0.0.1", "2001:db8::/32"]
+    )
+    assert created.dataset_ids == (chosen.id,)
+    assert created.allowed_ips == ("127.0.0.1/32", "2001:db8::/32")
+    listed = await connect(created.key).datasets.list()
+    assert [dataset.name for dataset in listed.items] == ["Chosen"]
+    freed = await relay.api_keys.update(created.id, dataset_ids=None, allowed_ips=None)
+    assert (freed.dataset_ids, freed.allowed_ips) == (None, None)
+    assert (await connect(created.key).datasets.list()).total == 2

@@ -188,3 +188,25 @@ async def test_suspend_and_resume_say_the_keys_status(env: dict[str, str]) -> No
     )
     allowed = await relayctl("datasets", "list", env=env | {"RELAY_API_KEY": key["key"]})
     assert allowed.returncode == 0, allowed.stderr
+
+
+async def test_datasets_and_addresses_are_set_shown_and_removed(env: dict[str, str]) -> None:
+    made = await relayctl("datasets", "create", "Chosen", "--json", env=env)
+    dataset_id = json.loads(made.stdout)["id"]
+    key = await create_key(
+        env, "--name", "Limited", "--dataset", dataset_id, "--allow-ip", "127.0.0.0/8"
+    )
+    assert (key["dataset_ids"], key["allowed_ips"]) == ([dataset_id], ["127.0.0.0/8"])
+    shown = await relayctl("keys", "get", key["id"], env=env)
+    assert dataset_id in shown.stdout
+    assert "127.0.0.0/8" in shown.stdout
+    freed = await relayctl(
+        "keys", "update", key["id"], "--all-datasets", "--anywhere", "--json", env=env
+    )
+    assert freed.returncode == 0, freed.stderr
+    assert (json.loads(freed.stdout)["dataset_ids"], json.loads(freed.stdout)["allowed_ips"]) == (
+        None,
+        None,
+    )
+    both = await relayctl("keys", "update", key["id"], "--anywhere", "--allow-ip", "::1", env=env)
+    assert both.returncode == 2

@@ -42,6 +42,7 @@ class ApiKey:
     """A key as lists show it: never the key itself, only its first 12 characters.
 
     `scopes` () means full access to the tenant; `rate_limit` None means no limit of its own;
+    `dataset_ids` None means every dataset of the tenant, `allowed_ips` None anywhere;
     `disabled` is True while the key is suspended.
     """
 
@@ -53,6 +54,8 @@ class ApiKey:
     expires_at: datetime | None
     last_used_at: datetime | None
     rate_limit: RateLimit | None = None
+    dataset_ids: tuple[str, ...] | None = None
+    allowed_ips: tuple[str, ...] | None = None
     disabled: bool = False
 
 
@@ -103,18 +106,26 @@ def create_api_key(
     expires_at: datetime | None = None,
     scopes: Sequence[str] = (),
     rate_limit: RateLimit | None = None,
+    dataset_ids: Sequence[str] | None = None,
+    allowed_ips: Sequence[str] | None = None,
 ) -> Operation[CreatedApiKey]:
     """Create a key; the result's `key` is shown only this once, so store it now.
 
     `expires_at` must be timezone-aware. `scopes` limit the key (datasets:read,
     datasets:write, api_keys:read, api_keys:write, audit:read; none: full access), and
     a key never gets a scope the key creating it lacks (PermissionDeniedError).
+    `dataset_ids` limit it to those datasets, `allowed_ips` to those addresses or
+    networks ("203.0.113.0/24"); a key made by a key so limited is limited as much.
     """
     body: JSONObject = {"name": name, "scopes": list(scopes)}
     if expires_at is not None:
         body["expires_at"] = format_aware_timestamp(expires_at, "expires_at")
     if rate_limit is not None:
         body["rate_limit"] = to_json(rate_limit)
+    if dataset_ids is not None:
+        body["dataset_ids"] = list(dataset_ids)
+    if allowed_ips is not None:
+        body["allowed_ips"] = list(allowed_ips)
     return Operation("POST", PATH, parse_model(CreatedApiKey), json=body)
 
 
@@ -145,6 +156,10 @@ def list_api_keys(*, per_page: int = MAX_PER_PAGE) -> Operation[ApiKeyPage]:
     return _list_page({"per_page": per_page})
 
 
+def _listed(values: Sequence[str] | NotGiven | None) -> list[str] | NotGiven | None:
+    return values if values is None or isinstance(values, NotGiven) else list(values)
+
+
 def get_api_key(key_id: str) -> Operation[ApiKey]:
     """Read one key (never the key itself); NotFoundError once it is revoked."""
     return Operation("GET", _key_path(key_id), parse_model(ApiKey))
@@ -156,11 +171,20 @@ def update_api_key(
     name: str | NotGiven = NOT_GIVEN,
     rate_limit: RateLimit | NotGiven | None = NOT_GIVEN,
     disabled: bool | NotGiven = NOT_GIVEN,
+    dataset_ids: Sequence[str] | NotGiven | None = NOT_GIVEN,
+    allowed_ips: Sequence[str] | NotGiven | None = NOT_GIVEN,
 ) -> Operation[ApiKey]:
-    """Rename a key, set its rate limit (`rate_limit=None` removes it), or suspend it
+    """Rename a key, set its rate limit (`rate_limit=None` removes it), limit it to
+    datasets or addresses (None: every dataset, anywhere), or suspend it
     (`disabled=True`: refused with AuthenticationError, `.disabled`, from its next
     request) and resume it (`disabled=False`); a field not given stays as it is."""
-    body = given_fields(name=name, rate_limit=to_json(rate_limit), disabled=disabled)
+    body = given_fields(
+        name=name,
+        rate_limit=to_json(rate_limit),
+        disabled=disabled,
+        dataset_ids=_listed(dataset_ids),
+        allowed_ips=_listed(allowed_ips),
+    )
     return Operation("PATCH", _key_path(key_id), parse_model(ApiKey), json=body)
 
 

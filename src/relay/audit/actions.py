@@ -15,6 +15,7 @@ class Action(StrEnum):
     API_KEY_LEAKED = "api_key.leaked"
     API_KEY_DISABLED = "api_key.disabled"
     API_KEY_ENABLED = "api_key.enabled"
+    API_KEY_ADDRESS_REFUSED = "api_key.address_refused"
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
     USER_SIGNED_IN = "user.signed_in"

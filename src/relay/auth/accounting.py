@@ -40,5 +40,10 @@ class KeyAccountingMiddleware:
             if principal is not None:
                 user_agent = dict(scope["headers"]).get(b"user-agent", b"").decode("latin-1")
                 self.activity.record_use(
-                    principal, status, state["client_address"], user_agent or None
+                    principal,
+                    status,
+                    state["client_address"],
+                    user_agent or None,
+                    # Refused for its address: counted, but no use from a new address.
+                    sighting=not state.get("address_refused", False),
                 )

@@ -6,7 +6,9 @@ in one transaction (never a write per request):
 - the first use of a key from a client address it was never used from, an audit
   event (`api_key_addresses` remembers the addresses);
 - a refused use of an expired key, an audit event at most once an hour per key
-  and worker, so a forgotten script does not flood the log.
+  and worker, so a forgotten script does not flood the log;
+- a use refused for its address (the key's `allowed_ips`), an audit event at most
+  once a minute per key, address and worker.
 
 The gathered uses become rows written by relay.batches: a row the database refuses
 (a key deleted meanwhile, a value it cannot keep) is dropped alone, and the rest
@@ -52,6 +54,8 @@ _RECORD_USE = (
 )
 _SEEN_PAIRS = 100_000
 _EXPIRED_EVENT_INTERVAL = 3600.0
+_REFUSED_ADDRESS_INTERVAL = 60.0
+_REFUSED_PAIRS = 10_000
 WRITER = "key-activity"
 
 
@@ -74,14 +78,15 @@ class _Count:
 
 @dataclass(frozen=True, slots=True)
 class _Sighting:
-    """A key seen from an address this worker had not seen it from, or (`expired`) a
-    refused use of the expired key."""
+    """A key seen from an address this worker had not seen it from, or a refused use
+    of it: `refused` names the audit action then (expired, or from an address not
+    allowed)."""
 
     principal: Principal
     address: str
     user_agent: str | None
     at: datetime
-    expired: bool = False
+    refused: Action | None = None
 
 
 _Row = _LastUse | _Count | _Sighting
@@ -98,7 +103,7 @@ def _describe(row: _Row) -> str:
         return f"last use of key {row.key_id}"
     if isinstance(row, _Count):
         return f"usage of key {row.key_id} on {row.day} ({row.status_class})"
-    return f"{'expired use' if row.expired else 'new address'} of key {row.principal.key_id}"
+    return f"{row.refused or 'new address'} of key {row.principal.key_id}"
 
 
 class KeyActivity:
@@ -113,6 +118,8 @@ class KeyActivity:
         # (key, address) pairs this worker has already passed on; bounded (LRU).
         self._seen: OrderedDict[tuple[uuid.UUID, str], None] = OrderedDict()
         self._expired_noted: dict[uuid.UUID, float] = {}
+        # (key, address) refusals passed on, and when (bounded, oldest first).
+        self._refusals_noted: OrderedDict[tuple[uuid.UUID, str], float] = OrderedDict()
         self._timer = BackgroundTask(self._run, name="relay-key-activity-flush")
 
     @property
@@ -121,15 +128,24 @@ class KeyActivity:
         return len(self._last_used)
 
     def record_use(
-        self, principal: Principal, status: int, address: str, user_agent: str | None
+        self,
+        principal: Principal,
+        status: int,
+        address: str,
+        user_agent: str | None,
+        *,
+        sighting: bool = True,
     ) -> None:
-        """A request made with the key got `status`."""
+        """A request made with the key got `status`; without `sighting`, its address is
+        not one the key was used from (it was refused for it)."""
         now = utcnow()
         self._last_used[principal.key_id] = now
         self._counts[
             (principal.tenant_id, principal.key_id, now.date(), _status_class(status))
         ] += 1
         pair = (principal.key_id, address)
+        if not sighting:
+            return
         if pair in self._seen:
             self._seen.move_to_end(pair)
             return
@@ -148,7 +164,26 @@ class KeyActivity:
         ):
             return
         self._expired_noted[principal.key_id] = moment
-        self._sightings.append(_Sighting(principal, address, user_agent, utcnow(), expired=True))
+        self._sightings.append(
+            _Sighting(principal, address, user_agent, utcnow(), Action.API_KEY_EXPIRED_USE)
+        )
+
+    def record_refused_address(
+        self, principal: Principal, address: str, user_agent: str | None
+    ) -> None:
+        """A request with the key was refused for its address (noted once a minute per
+        key and address)."""
+        moment, pair = time.monotonic(), (principal.key_id, address)
+        noted = self._refusals_noted.get(pair)
+        if noted is not None and moment - noted < _REFUSED_ADDRESS_INTERVAL:
+            return
+        self._refusals_noted[pair] = moment
+        self._refusals_noted.move_to_end(pair)
+        if len(self._refusals_noted) > _REFUSED_PAIRS:
+            self._refusals_noted.popitem(last=False)
+        self._sightings.append(
+            _Sighting(principal, address, user_agent, utcnow(), Action.API_KEY_ADDRESS_REFUSED)
+        )
 
     async def flush(self) -> int:
         """Write everything gathered; returns how many keys' last use went to the
@@ -219,8 +254,8 @@ async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
         if isinstance(row, _Count):
             await session.execute(_count_upsert(session, row))
         elif isinstance(row, _Sighting):
-            if row.expired:
-                _audit(session, row, Action.API_KEY_EXPIRED_USE)
+            if row.refused is not None:
+                _audit(session, row, row.refused)
             elif await _first_from(session, row):
                 _audit(session, row, Action.API_KEY_NEW_ADDRESS)
     await session.flush()

@@ -10,14 +10,24 @@ from fastapi.security import APIKeyHeader
 
 from relay import metrics
 from relay.actors import Actor
+from relay.auth import restrictions
 from relay.auth.activity import KeyActivity
 from relay.auth.principal import Principal
+from relay.auth.scopes import PermissionDenied
 from relay.auth.verifier import ExpiredKey, KeyVerifier, invalid_key
 from relay.clients import client_address
 from relay.errors import AuthenticationError
 from relay.limits.policy import Limits
 
 API_KEY_HEADER = "X-API-Key"
+ADDRESS_NOT_ALLOWED = "API key not allowed from this address"
+
+
+class AddressNotAllowed(PermissionDenied):
+    """403: the key may not be used from this address (its `allowed_ips`)."""
+
+    code = "address_not_allowed"
+
 
 # Declared as a security scheme so /docs shows "Authorize" for X-API-Key.
 api_key_scheme = APIKeyHeader(
@@ -54,7 +64,12 @@ async def get_principal(request: Request) -> Principal:
         await limits.after_failure(address)
         metrics.AUTH_FAILURES.labels(refused.reason).inc()
         raise
-    request.state.principal = principal
+    request.state.principal = principal  # counted in the key's usage, refused or not
+    if not restrictions.allows(principal.allowed_networks, address):
+        activity = state.activity
+        activity.record_refused_address(principal, address, request.headers.get("user-agent"))
+        request.state.address_refused = True
+        raise AddressNotAllowed(ADDRESS_NOT_ALLOWED)
     request.state.rate_limit_headers = await limits.check_key(
         principal.limit_windows, principal.families[0] if principal.families else None
     )
@@ -71,6 +86,8 @@ def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
         scopes=principal.scopes,
         expires_at=principal.expires_at,
         rate_limit=principal.rate_limit,
+        dataset_ids=principal.dataset_ids,
+        allowed_networks=principal.allowed_networks,
         client_address=request.state.client_address,
         user_agent=request.headers.get("user-agent"),
     )

@@ -38,6 +38,10 @@ class ApiKey(TenantOwned, Base):
     # Set while the key is suspended (refused with 401 "API key disabled"); cleared
     # when it is resumed.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The datasets the key reaches (their ids; None: all of the tenant's) and the
+    # networks it may be used from (None: anywhere). See auth/restrictions.py.
+    dataset_ids: Mapped[list[str] | None] = mapped_column(StoredJSON)
+    allowed_ips: Mapped[list[str] | None] = mapped_column(StoredJSON)
     # The key's family: the id of the key it was rotated from at the start of the chain
     # (its own id when it was never a successor). A family shares one rate limit window,
     # so rotating a key never gives it a fresh one.

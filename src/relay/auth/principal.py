@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from relay.auth.restrictions import DatasetIds, Networks
 from relay.limits.windows import Window
 
 
@@ -33,6 +34,10 @@ class Principal:
     limit_windows: tuple[Window, ...] = ()
     # Suspended: every request is refused with 401 "API key disabled" until resumed.
     disabled: bool = False
+    # The datasets it reaches (None: all) and the networks it may be used from (None:
+    # anywhere); see restrictions.py.
+    dataset_ids: DatasetIds | None = None
+    allowed_networks: Networks | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -16,11 +16,12 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from relay.auth import restrictions
 from relay.auth.models import ApiKey
 from relay.auth.scopes import ALL_SCOPES, ScopeName
 from relay.db import utcnow
 from relay.schemas import Input, UTCTimestamp
-from relay.text import StoredText
+from relay.text import StoredText, TransientText
 
 KeyName = Annotated[str, StoredText.of(ApiKey.name, min_length=1)]
 MAX_RATE_LIMIT_REQUESTS = 100_000
@@ -41,6 +42,39 @@ def _without_repeats(scopes: list[str]) -> list[str]:
 Scopes = Annotated[
     list[ScopeName], Field(max_length=len(ALL_SCOPES)), AfterValidator(_without_repeats)
 ]
+
+
+def _unique_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(ids))
+
+
+def _networks(values: list[str]) -> list[str]:
+    try:
+        return list(dict.fromkeys(restrictions.parse_networks(values)))
+    except ValueError:
+        raise ValueError(
+            'each entry must be an IP address or a network ("203.0.113.0/24"), without host bits'
+        ) from None
+
+
+DatasetIds = Annotated[
+    list[uuid.UUID],
+    Field(min_length=1, max_length=restrictions.MAX_DATASET_IDS),
+    AfterValidator(_unique_ids),
+]
+AllowedIps = Annotated[
+    list[Annotated[str, TransientText(max_length=64)]],
+    Field(min_length=1, max_length=restrictions.MAX_ALLOWED_IPS),
+    AfterValidator(_networks),
+]
+DATASET_IDS_SAID = (
+    "The datasets the key reaches; null (the default): all of the tenant's. Such a key "
+    "lists, reads and changes only these, gets 404 for any other, and cannot create one."
+)
+ALLOWED_IPS_SAID = (
+    'Addresses or networks the key may be used from ("203.0.113.0/24", "2001:db8::/32"); '
+    "null (the default): anywhere. From elsewhere: 403."
+)
 
 
 class RateLimit(Input):
@@ -69,6 +103,16 @@ class ApiKeyCreate(Input):
         "that key lacks.",
     )
     rate_limit: RateLimit | None = None
+    dataset_ids: DatasetIds | None = Field(
+        default=None,
+        description=DATASET_IDS_SAID + " A key made with a key so limited is limited to "
+        "its datasets or fewer (and, when omitted, to the same).",
+    )
+    allowed_ips: AllowedIps | None = Field(
+        default=None,
+        description=ALLOWED_IPS_SAID + " A key made with a key so limited is limited to "
+        "its networks or narrower (and, when omitted, to the same).",
+    )
 
 
 class ApiKeyUpdate(Input):
@@ -86,6 +130,8 @@ class ApiKeyUpdate(Input):
         description="true suspends the key from its next request, on every worker (401 "
         '"API key disabled"); false resumes it.',
     )
+    dataset_ids: DatasetIds | None = Field(default=None, description=DATASET_IDS_SAID)
+    allowed_ips: AllowedIps | None = Field(default=None, description=ALLOWED_IPS_SAID)
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> ApiKeyUpdate:
@@ -118,6 +164,17 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    # Only present when set, so a key without them has exactly the guide's shape.
+    dataset_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        exclude_if=lambda ids: ids is None,
+        description="The datasets the key reaches; absent: all of the tenant's.",
+    )
+    allowed_ips: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda networks: networks is None,
+        description="The networks the key may be used from; absent: anywhere.",
+    )
     # Only present while suspended, so a key in use has exactly the guide's shape.
     disabled: bool = Field(
         default=False,

@@ -2,8 +2,9 @@
 tenant, each with its audit event in the same transaction.
 
 A key acting through the API never makes, rotates, changes or revokes a key broader
-than itself (a scope it lacks, or a rate limit laxer than its own: 403), and never
-makes a key that outlives it. A key it makes without a rate limit gets its own.
+than itself (a scope it lacks, a rate limit laxer than its own, a dataset or a network
+outside its own: 403), and never makes a key that outlives it. A key it makes without
+a rate limit, datasets or networks gets its own.
 
 Keys form families: a rotated key's successor joins its family, which shares one rate
 limit (setting it on one key sets it on all) and one window; a key made by a key
@@ -24,11 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
-from relay.auth import keys, scopes
+from relay.auth import keys, restrictions, scopes
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, RateLimit
+from relay.datasets.models import Dataset
 from relay.db import tenant_select, utcnow
-from relay.errors import ConflictError, NotFoundError
+from relay.errors import ConflictError, InvalidInput, NotFoundError
 from relay.pagination import Position, after
 from relay.schemas import iso_utc
 
@@ -46,10 +48,15 @@ def _target(api_key: ApiKey) -> audit.Target:
 
 
 def _check_within(
-    actor: Actor, key_scopes: Sequence[str], rate_limit: tuple[int, int] | None
+    actor: Actor,
+    key_scopes: Sequence[str],
+    rate_limit: tuple[int, int] | None,
+    dataset_ids: restrictions.DatasetIds | None = None,
+    networks: restrictions.Networks | None = None,
 ) -> None:
-    """403 when the key would grant something the acting key lacks: a scope, or more
-    requests than the acting key's own limit allows."""
+    """403 when the key would grant something the acting key lacks: a scope, more
+    requests than the acting key's own limit allows, a dataset or a network outside
+    the acting key's."""
     beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
     if beyond:
         raise scopes.insufficient(", ".join(sorted(beyond)))
@@ -59,6 +66,56 @@ def _check_within(
             "Insufficient permissions: a key cannot make or manage a key with a higher rate "
             f"limit than its own ({requests} requests per {seconds} seconds)"
         )
+    if not restrictions.datasets_within(dataset_ids, actor.dataset_ids):
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key limited to specific datasets cannot make or "
+            "manage a key that reaches others"
+        )
+    if not restrictions.networks_within(networks, actor.allowed_networks):
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key limited to some addresses cannot make or "
+            "manage a key usable from others"
+        )
+
+
+def _check_key_within(actor: Actor, api_key: ApiKey) -> None:
+    """403 unless `actor` may manage `api_key` (see _check_within)."""
+    _check_within(
+        actor,
+        api_key.scopes,
+        _limit_of_key(api_key),
+        restrictions.dataset_ids_of(api_key.dataset_ids),
+        restrictions.networks_of(api_key.allowed_ips),
+    )
+
+
+async def _known_datasets(
+    session: AsyncSession, tenant_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID]
+) -> list[str]:
+    """`dataset_ids` as stored, once each is known to be one of the tenant's datasets
+    (422 naming those that are not: a typo must not make a key that reaches nothing)."""
+    found = set(
+        await session.scalars(
+            tenant_select(Dataset, tenant_id)
+            .where(Dataset.id.in_(dataset_ids))
+            .with_only_columns(Dataset.id)
+        )
+    )
+    unknown = [str(dataset_id) for dataset_id in dataset_ids if dataset_id not in found]
+    if unknown:
+        raise InvalidInput(
+            f"No such dataset in this tenant: {', '.join(unknown[:5])}",
+            loc=("body", "dataset_ids"),
+        )
+    return [str(dataset_id) for dataset_id in dataset_ids]
+
+
+def _stored_ids(ids: restrictions.DatasetIds | None) -> list[str] | None:
+    return None if ids is None else sorted(str(dataset_id) for dataset_id in ids)
+
+
+def _stored_networks(networks: restrictions.Networks | None) -> list[str] | None:
+    return None if networks is None else [str(network) for network in networks]
 
 
 def _no_laxer(limit: tuple[int, int] | None, bound: tuple[int, int]) -> bool:
@@ -149,7 +206,24 @@ async def create_api_key(
     rate_limit = data.rate_limit
     if rate_limit is None and actor.rate_limit is not None:  # inherits the maker's, as expiry
         rate_limit = RateLimit(requests=actor.rate_limit[0], per_seconds=actor.rate_limit[1])
-    _check_within(actor, data.scopes, _limit_of(rate_limit))
+    # So do datasets and networks: a key limited so makes keys limited so.
+    dataset_ids = (
+        await _known_datasets(session, tenant_id, data.dataset_ids)
+        if data.dataset_ids is not None
+        else _stored_ids(actor.dataset_ids)
+    )
+    allowed_ips = (
+        data.allowed_ips
+        if data.allowed_ips is not None
+        else _stored_networks(actor.allowed_networks)
+    )
+    _check_within(
+        actor,
+        data.scopes,
+        _limit_of(rate_limit),
+        restrictions.dataset_ids_of(dataset_ids),
+        restrictions.networks_of(allowed_ips),
+    )
     api_key, full_key = _new_key(
         tenant_id,
         name=data.name,
@@ -158,6 +232,7 @@ async def create_api_key(
         rate_limit=rate_limit,
         created_by=created_by,
     )
+    api_key.dataset_ids, api_key.allowed_ips = dataset_ids, allowed_ips
     session.add(api_key)
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_CREATED, actor=actor,
@@ -238,7 +313,7 @@ async def revoke_api_key(
 ) -> ApiKey:
     """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
     api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
-    _check_within(actor, api_key.scopes, _limit_of_key(api_key))
+    _check_key_within(actor, api_key)
     api_key.revoked_at = utcnow()
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
@@ -261,7 +336,7 @@ async def update_api_key(
     sent). A rate limit is its family's: every key of the family gets it. Suspending
     is the key's alone, audited apart (api_key.disabled / api_key.enabled)."""
     api_key, family = await _lock_family_of(session, tenant_id=tenant_id, key_id=key_id)
-    _check_within(actor, api_key.scopes, _limit_of_key(api_key))
+    _check_key_within(actor, api_key)
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name is not None:
         changes["name"] = api_key.name = data.name
@@ -274,6 +349,15 @@ async def update_api_key(
             member.rate_limit_requests = limit.requests if limit else None
             member.rate_limit_seconds = limit.per_seconds if limit else None
         changes["rate_limit"] = api_key.rate_limit
+    if "dataset_ids" in data.model_fields_set:
+        ids = data.dataset_ids
+        api_key.dataset_ids = (
+            None if ids is None else await _known_datasets(session, tenant_id, ids)
+        )
+        changes["dataset_ids"] = api_key.dataset_ids
+    if "allowed_ips" in data.model_fields_set:
+        changes["allowed_ips"] = api_key.allowed_ips = data.allowed_ips
+    _check_key_within(actor, api_key)  # as changed: still no broader than the actor
     suspended = _suspend(session, api_key, data, actor)
     if changes:
         audit.record(
@@ -325,7 +409,7 @@ async def rotate_api_key(
         raise ConflictError("API key is already being rotated: rotate its replacement instead")
     if old.expires_at is not None and old.expires_at <= now:
         raise ConflictError("API key expired: create a new key instead")
-    _check_within(actor, old.scopes, _limit_of_key(old))
+    _check_key_within(actor, old)
     new, full_key = _new_key(
         tenant_id,
         name=old.name,
@@ -335,6 +419,7 @@ async def rotate_api_key(
         created_by=created_by,
         family_id=old.family_id,
     )
+    new.dataset_ids, new.allowed_ips = old.dataset_ids, old.allowed_ips
     session.add(new)
     await session.flush()
     grace_end = now + timedelta(seconds=grace_period_seconds)

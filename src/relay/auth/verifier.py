@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 
 from relay import metrics
-from relay.auth import keys
+from relay.auth import keys, restrictions
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
 from relay.auth.principal import Principal
@@ -140,6 +140,8 @@ class KeyVerifier:
                         ApiKey.made_by_id,
                         ApiKey.replaced_by_id,
                         ApiKey.disabled_at,
+                        ApiKey.dataset_ids,
+                        ApiKey.allowed_ips,
                     ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
@@ -169,6 +171,8 @@ class KeyVerifier:
             families=(row.family_id, *makers),
             limit_windows=tuple(windows),
             disabled=row.disabled_at is not None,
+            dataset_ids=restrictions.dataset_ids_of(row.dataset_ids),
+            allowed_networks=restrictions.networks_of(row.allowed_ips),
         ), ""
 
 

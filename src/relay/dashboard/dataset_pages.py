@@ -22,6 +22,7 @@ from relay.dashboard.web import (
 )
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate, DatasetUpdate
+from relay.datasets.service import Reach
 from relay.db import SessionDep
 from relay.errors import NotFoundError
 
@@ -74,7 +75,7 @@ async def datasets_page(request: Request, session: SessionDep, user: CurrentUser
     page = _page_number(request)
     # The total is the tenant's count row, not a count of its datasets.
     listed = await datasets_service.list_datasets(
-        session, tenant_id=user.tenant_id, page=page, page_size=PAGE_SIZE
+        session, reach=Reach(user.tenant_id), page=page, page_size=PAGE_SIZE
     )
     last_page = max(1, -(-listed.total // PAGE_SIZE))
     context = {
@@ -109,7 +110,7 @@ async def create_dataset(
         }
         return render(request, "dataset_new.html", context, user=user, status_code=422)
     dataset = await datasets_service.create_dataset(
-        session, tenant_id=user.tenant_id, data=data, actor=user_actor(request, user)
+        session, reach=Reach(user.tenant_id), data=data, actor=user_actor(request, user)
     )
     return redirect(request, f"/datasets/{dataset.id}", flash=f"Dataset “{dataset.name}” created.")
 
@@ -120,7 +121,7 @@ async def dataset_page(
 ) -> Response:
     try:
         dataset = await datasets_service.get_dataset(
-            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+            session, reach=Reach(user.tenant_id), dataset_id=dataset_id
         )
     except NotFoundError as exc:
         return redirect(request, "/datasets", flash=exc.detail)
@@ -145,11 +146,11 @@ async def update_dataset(
             name=field(form, "name"), description=field(form, "description") or None
         )
         dataset = await datasets_service.update_dataset(
-            session, tenant_id=user.tenant_id, dataset_id=dataset_id, data=data
+            session, reach=Reach(user.tenant_id), dataset_id=dataset_id, data=data
         )
     except ValidationError as exc:
         dataset = await datasets_service.get_dataset(
-            session, tenant_id=user.tenant_id, dataset_id=dataset_id
+            session, reach=Reach(user.tenant_id), dataset_id=dataset_id
         )
         context = {
             "dataset": dataset,
@@ -175,7 +176,7 @@ async def delete_dataset(
     try:
         deleted = await datasets_service.delete_dataset(
             session,
-            tenant_id=user.tenant_id,
+            reach=Reach(user.tenant_id),
             dataset_id=dataset_id,
             actor=user_actor(request, user),
         )

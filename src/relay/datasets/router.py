@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
 from relay.auth.direct_routes import DirectRoute
+from relay.auth.principal import Principal
 from relay.auth.scopes import DATASETS_READ, DATASETS_WRITE, requires
 from relay.datasets import service
 from relay.datasets.schemas import (
@@ -18,7 +19,7 @@ from relay.datasets.schemas import (
     DatasetRead,
     DatasetUpdate,
 )
-from relay.db import ReadSessionDep, SessionDep, read_connection
+from relay.db import ReadSessionDep, SessionDep, read_connection, read_session
 from relay.json_bodies import BoundedJsonRoute
 from relay.openapi import error_answer
 from relay.pagination import cursor_or_page, next_cursor
@@ -26,6 +27,11 @@ from relay.pagination import cursor_or_page, next_cursor
 router = APIRouter(prefix="/datasets", tags=["Datasets"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND = error_answer("No such dataset in this tenant", "not_found")
+
+
+def reach_of(principal: Principal) -> service.Reach:
+    """What the key reaches: its tenant's datasets, or only the chosen ones."""
+    return service.Reach(principal.tenant_id, principal.dataset_ids)
 
 
 _READ = [requires(DATASETS_READ)]
@@ -44,7 +50,7 @@ async def create_dataset(
 ) -> DatasetRead:
     """Create a dataset."""
     dataset = await service.create_dataset(
-        session, tenant_id=principal.tenant_id, data=data, actor=actor
+        session, reach=reach_of(principal), data=data, actor=actor
     )
     return DatasetRead.model_validate(dataset)
 
@@ -56,10 +62,17 @@ async def list_datasets(
     tenant_id = principal.tenant_id
     page, page_size, cursor = query.page, query.page_size, query.cursor
     after = cursor_or_page(tenant_id, cursor, page)
-    async with read_connection(request) as connection:
-        listed = await service.list_datasets(
-            connection, tenant_id=tenant_id, page_size=page_size, page=page or 1, after=after
-        )
+    reach = reach_of(principal)
+    if reach.dataset_ids is None:
+        async with read_connection(request) as connection:
+            listed = await service.list_datasets(
+                connection, reach=reach, page_size=page_size, page=page or 1, after=after
+            )
+    else:  # a key limited to chosen datasets: a plain query of them
+        async with read_session(request) as session:
+            listed = await service.list_datasets(
+                session, reach=reach, page_size=page_size, page=page or 1, after=after
+            )
     body = {
         "items": listed.items,
         "total": listed.total,
@@ -96,9 +109,7 @@ async def get_dataset(
     dataset_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DatasetRead:
     """Read one dataset."""
-    dataset = await service.get_dataset(
-        session, tenant_id=principal.tenant_id, dataset_id=dataset_id
-    )
+    dataset = await service.get_dataset(session, reach=reach_of(principal), dataset_id=dataset_id)
     return DatasetRead.model_validate(dataset)
 
 
@@ -114,7 +125,7 @@ async def update_dataset(
 ) -> DatasetRead:
     """Change some fields of a dataset; the others stay as they are."""
     dataset = await service.update_dataset(
-        session, tenant_id=principal.tenant_id, dataset_id=dataset_id, data=data
+        session, reach=reach_of(principal), dataset_id=dataset_id, data=data
     )
     return DatasetRead.model_validate(dataset)
 
@@ -131,6 +142,6 @@ async def delete_dataset(
 ) -> Response:
     """Delete a dataset for good."""
     await service.delete_dataset(
-        session, tenant_id=principal.tenant_id, dataset_id=dataset_id, actor=actor
+        session, reach=reach_of(principal), dataset_id=dataset_id, actor=actor
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

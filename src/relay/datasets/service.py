@@ -1,4 +1,6 @@
-"""Dataset records: create, list, read, update, delete, always inside one tenant."""
+"""Dataset records: create, list, read, update, delete, always inside one tenant and
+within what the caller reaches: every function takes a `Reach`, the tenant and, for a
+key limited to chosen datasets, those datasets. No dataset query is made without it."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, tuple_
+from sqlalchemy import Select, Table, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.auth.scopes import InsufficientScope
 from relay.datasets.models import Dataset, DatasetCount
 from relay.datasets.schemas import ArtifactType, DatasetCreate, DatasetUpdate
 from relay.db import tenant_rows, tenant_select, utcnow
@@ -22,6 +25,7 @@ from relay.pagination import Position, keyset_page
 from relay.reads import PreparedRead, Reader
 
 DATASET_NOT_FOUND = "Dataset not found"
+LIMITED_KEY = "Insufficient permissions: key is limited to specific datasets"
 
 _datasets = cast(Table, Dataset.__table__)
 _counts = cast(Table, DatasetCount.__table__)
@@ -54,6 +58,25 @@ async def _add_to_count(session: AsyncSession, tenant_id: uuid.UUID, change: int
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The datasets a caller reaches: every one of the tenant's, or only `dataset_ids`
+    (a key limited to chosen datasets; one deleted since simply is not there)."""
+
+    tenant_id: uuid.UUID
+    dataset_ids: frozenset[uuid.UUID] | None = None
+
+    def datasets(self) -> Select[Dataset]:
+        """The query every read of datasets starts from."""
+        query = tenant_select(Dataset, self.tenant_id)
+        if self.dataset_ids is not None:
+            query = query.where(Dataset.id.in_(self.dataset_ids))
+        return query
+
+    def reaches(self, dataset_id: uuid.UUID) -> bool:
+        return self.dataset_ids is None or dataset_id in self.dataset_ids
+
+
 def _stored(artifact_types: list[ArtifactType]) -> list[dict[str, Any]]:
     return [artifact_type.model_dump() for artifact_type in artifact_types]
 
@@ -63,9 +86,13 @@ def _target(dataset: Dataset) -> audit.Target:
 
 
 async def create_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, data: DatasetCreate, actor: Actor
+    session: AsyncSession, *, reach: Reach, data: DatasetCreate, actor: Actor
 ) -> Dataset:
-    """A new dataset in the tenant, and its audit event."""
+    """A new dataset in the tenant, and its audit event. A key limited to chosen
+    datasets may not create one (403): it could not reach it."""
+    if reach.dataset_ids is not None:
+        raise InsufficientScope(LIMITED_KEY)
+    tenant_id = reach.tenant_id
     now = utcnow()
     dataset = Dataset(
         id=uuid.uuid4(),
@@ -127,13 +154,18 @@ class DatasetList:
 async def list_datasets(
     reader: AsyncSession | Reader,
     *,
-    tenant_id: uuid.UUID,
+    reach: Reach,
     page_size: int,
     page: int = 1,
     after: Position | None = None,
 ) -> DatasetList:
-    """A page of the tenant's datasets, newest first: the `page`-th, or the one
-    right after `after` (a page's `next_position`), with the tenant's total."""
+    """A page of the datasets `reach` reaches, newest first: the `page`-th, or the one
+    right after `after` (a page's `next_position`), with their total. A reach of chosen
+    datasets needs an AsyncSession (not the read pool's prepared statements)."""
+    if reach.dataset_ids is not None:
+        assert isinstance(reader, AsyncSession), "a limited reach lists through a session"
+        return await _list_chosen(reader, reach, page_size, page, after)
+    tenant_id = reach.tenant_id
     connection = await reader.connection() if isinstance(reader, AsyncSession) else reader
     # One row more than the page tells whether another page follows.
     params: dict[str, Any] = {"tenant_id": tenant_id, "limit": page_size + 1}
@@ -155,16 +187,36 @@ def _position(row: dict[str, Any]) -> Position:
     return Position(row["created_at"], row["id"])
 
 
+async def _list_chosen(
+    session: AsyncSession, reach: Reach, page_size: int, page: int, after: Position | None
+) -> DatasetList:
+    """`list_datasets` for a key limited to chosen datasets: at most 100 of them, so a
+    plain query, and a count of those that still exist."""
+    chosen = reach.datasets().subquery()
+    query = select(chosen).order_by(chosen.c.created_at.desc(), chosen.c.id.desc())
+    if after is None:
+        query = query.offset((page - 1) * page_size)
+    else:
+        query = query.where(tuple_(chosen.c.created_at, chosen.c.id) < (after.created_at, after.id))
+    rows = [dict(row) for row in (await session.execute(query.limit(page_size + 1))).mappings()]
+    total = await session.scalar(select(func.count()).select_from(chosen)) or 0
+    shown = keyset_page(rows, page_size, _position)
+    return DatasetList(items=shown.items, total=total, next_position=shown.next_position)
+
+
 async def get_dataset(
     session: AsyncSession,
     *,
-    tenant_id: uuid.UUID,
+    reach: Reach,
     dataset_id: uuid.UUID,
     for_update: bool = False,
 ) -> Dataset:
-    """The tenant's dataset; NotFoundError when missing or another tenant's.
-    `for_update` locks its row until commit (PostgreSQL; SQLite has one writer)."""
-    query = tenant_select(Dataset, tenant_id).where(Dataset.id == dataset_id)
+    """The dataset; NotFoundError when missing, another tenant's or out of reach (the
+    same answer). `for_update` locks its row until commit (PostgreSQL; SQLite has one
+    writer)."""
+    if not reach.reaches(dataset_id):
+        raise NotFoundError(DATASET_NOT_FOUND)
+    query = reach.datasets().where(Dataset.id == dataset_id)
     dataset = await session.scalar(query.with_for_update() if for_update else query)
     if dataset is None:
         raise NotFoundError(DATASET_NOT_FOUND)
@@ -172,13 +224,11 @@ async def get_dataset(
 
 
 async def update_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, data: DatasetUpdate
+    session: AsyncSession, *, reach: Reach, dataset_id: uuid.UUID, data: DatasetUpdate
 ) -> Dataset:
     """Change the fields present in `data`; `updated_at` moves forward."""
     # Locked: a delete committed meanwhile makes this a 404, not a lost update.
-    dataset = await get_dataset(
-        session, tenant_id=tenant_id, dataset_id=dataset_id, for_update=True
-    )
+    dataset = await get_dataset(session, reach=reach, dataset_id=dataset_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude={"artifact_types"})
     if data.artifact_types is not None:
         changes["artifact_types"] = _stored(data.artifact_types)
@@ -190,15 +240,14 @@ async def update_dataset(
 
 
 async def delete_dataset(
-    session: AsyncSession, *, tenant_id: uuid.UUID, dataset_id: uuid.UUID, actor: Actor
+    session: AsyncSession, *, reach: Reach, dataset_id: uuid.UUID, actor: Actor
 ) -> Dataset:
-    """Delete the tenant's dataset and return it; NotFoundError when missing or
-    another tenant's."""
+    """Delete the dataset and return it; NotFoundError when missing, another tenant's
+    or out of reach."""
     # Locked, so of two concurrent deletes of one dataset exactly one counts it
     # down; the other waits, then finds nothing (404).
-    dataset = await get_dataset(
-        session, tenant_id=tenant_id, dataset_id=dataset_id, for_update=True
-    )
+    dataset = await get_dataset(session, reach=reach, dataset_id=dataset_id, for_update=True)
+    tenant_id = reach.tenant_id
     await session.delete(dataset)
     audit.record(
         session, tenant_id=tenant_id, action=Action.DATASET_DELETED, actor=actor,

@@ -4,7 +4,7 @@ and show a key's usage."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,8 +29,7 @@ from relay_sdk.cli.values import (
     parse_rate_limit,
     parse_seconds,
 )
-from relay_sdk.operations import NOT_GIVEN, NotGiven
-from relay_sdk.rate_limits import RateLimit
+from relay_sdk.operations import NOT_GIVEN
 
 app = typer.Typer(
     help="Create, list, show, update, rotate and revoke API keys; show their usage.",
@@ -45,6 +44,19 @@ RateLimitOption = Annotated[
     str | None,
     typer.Option(
         "--rate-limit", metavar="N/WINDOW", help="At most N requests per window: 600/60s, 1000/1h."
+    ),
+]
+DatasetOption = Annotated[
+    list[str] | None,
+    typer.Option("--dataset", metavar="ID", help="Limit the key to this dataset; repeat for more."),
+]
+AllowIpOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-ip",
+        metavar="NETWORK",
+        help="Let the key be used only from this address or network (203.0.113.0/24); "
+        "repeat for more.",
     ),
 ]
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -90,6 +102,8 @@ def _show(key: ApiKey, *, as_json: bool) -> None:
             ("status", _status(key)),
             ("scopes", _scopes(key)),
             ("rate limit", format_rate_limit(key.rate_limit)),
+            ("datasets", ", ".join(key.dataset_ids) if key.dataset_ids is not None else "(all)"),
+            ("addresses", ", ".join(key.allowed_ips) if key.allowed_ips is not None else "(any)"),
             ("created (UTC)", format_time(key.created_at)),
             ("expires (UTC)", format_time(key.expires_at)),
             ("last used (UTC)", format_time(key.last_used_at)),
@@ -128,6 +142,8 @@ def create(
         typer.Option(help="Limit the key to this scope (e.g. datasets:read); repeat for more."),
     ] = None,
     rate_limit: RateLimitOption = None,
+    dataset: DatasetOption = None,
+    allow_ip: AllowIpOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -137,7 +153,12 @@ def create(
     limit = parse_rate_limit(rate_limit) if rate_limit else None
     with connect() as relay:
         created = relay.api_keys.create(
-            name, expires_at=expiry, scopes=scope or (), rate_limit=limit
+            name,
+            expires_at=expiry,
+            scopes=scope or (),
+            rate_limit=limit,
+            dataset_ids=dataset,
+            allowed_ips=allow_ip,
         )
     _print_new_key(created, quiet=quiet, as_json=as_json)
 
@@ -166,23 +187,46 @@ def update(
     no_rate_limit: Annotated[
         bool, typer.Option("--no-rate-limit", help="Remove the key's rate limit.")
     ] = False,
+    dataset: DatasetOption = None,
+    all_datasets: Annotated[
+        bool, typer.Option("--all-datasets", help="Let the key reach every dataset.")
+    ] = False,
+    allow_ip: AllowIpOption = None,
+    anywhere: Annotated[
+        bool, typer.Option("--anywhere", help="Let the key be used from any address.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Rename a key, or set or remove its rate limit; what is not given stays."""
-    if rate_limit and no_rate_limit:
-        raise typer.BadParameter("give --rate-limit or --no-rate-limit, not both")
-    limit: RateLimit | NotGiven | None = NOT_GIVEN
-    if rate_limit:
-        limit = parse_rate_limit(rate_limit)
-    elif no_rate_limit:
-        limit = None
-    if name is None and limit is NOT_GIVEN:
-        raise typer.BadParameter("nothing to change: give --name, --rate-limit or --no-rate-limit")
+    """Rename a key, set or remove its rate limit, its datasets or its addresses; what
+    is not given stays."""
+    limit = _either(
+        parse_rate_limit(rate_limit) if rate_limit else None, no_rate_limit, "--rate-limit"
+    )
+    datasets = _either(dataset, all_datasets, "--dataset", "--all-datasets")
+    networks = _either(allow_ip, anywhere, "--allow-ip", "--anywhere")
+    if name is None and all(change is NOT_GIVEN for change in (limit, datasets, networks)):
+        raise typer.BadParameter(
+            "nothing to change: give --name, --rate-limit, --dataset or --allow-ip "
+            "(or what removes them)"
+        )
     with connect() as relay:
         key = relay.api_keys.update(
-            key_id, name=NOT_GIVEN if name is None else name, rate_limit=limit
+            key_id,
+            name=NOT_GIVEN if name is None else name,
+            rate_limit=limit,
+            dataset_ids=datasets,
+            allowed_ips=networks,
         )
     _show(key, as_json=as_json)
+
+
+def _either(value: Any, remove: bool, option: str, removal: str = "") -> Any:
+    """`value` when given, None when `remove` is (the API's "remove it"), else NOT_GIVEN."""
+    if value and remove:
+        raise typer.BadParameter(f"give {option} or {removal or '--no-' + option[2:]}, not both")
+    if value:
+        return value
+    return None if remove else NOT_GIVEN
 
 
 @app.command()
