@@ -41,6 +41,8 @@ class Actor:
     # A key's datasets and networks: what it makes or changes may reach no more.
     dataset_ids: DatasetIds | None = None
     allowed_networks: Networks | None = None
+    # A key's own quota, (requests, period): what it makes may be allowed no more.
+    quota: tuple[int, str] | None = None
     client_address: str | None = None
     user_agent: str | None = None
 
@@ -60,6 +62,7 @@ class Actor:
         rate_limit: tuple[int, int] | None = None,
         dataset_ids: DatasetIds | None = None,
         allowed_networks: Networks | None = None,
+        quota: tuple[int, str] | None = None,
         client_address: str | None,
         user_agent: str | None,
     ) -> Actor:
@@ -70,6 +73,7 @@ class Actor:
             rate_limit=rate_limit,
             dataset_ids=dataset_ids,
             allowed_networks=allowed_networks,
+            quota=quota,
             client_address=client_address,
             user_agent=clean_user_agent(user_agent),
         )

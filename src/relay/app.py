@@ -29,6 +29,7 @@ from relay.errors import install_error_handlers
 from relay.leaks import router as leaks_router
 from relay.leaks.replays import SeenReports
 from relay.limits.policy import Limits
+from relay.limits.quotas import QuotaLedger
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
 from relay.observability import RequestLogMiddleware
@@ -154,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.verifier = verifier
-    app.state.limits = Limits(windows, settings)
+    app.state.limits = Limits(windows, settings, QuotaLedger(database.sessionmaker))
     app.state.revocation_listener = listener
     app.state.seen_reports = SeenReports(redis)
     app.state.activity = activity

@@ -64,6 +64,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
         "Invalid or missing API key: none sent, two sent, malformed, unknown or revoked.",
     ),
     "api_key_expired": ErrorCode(401, "API key expired: its `expires_at` has passed."),
+    "quota_exhausted": ErrorCode(
+        429, "API key quota exhausted: the key's quota (or a making key's) is used up."
+    ),
     "api_key_disabled": ErrorCode(
         401, "API key disabled: suspended (PATCH `disabled: false` resumes it)."
     ),

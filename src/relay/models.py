@@ -13,6 +13,7 @@ from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.dashboard.models import Invitation, LoginFailure
 from relay.datasets.models import Dataset, DatasetCount
 from relay.leaks.models import LeakNotice
+from relay.limits.models import QuotaUsage
 from relay.secret_key import ServerSecret
 from relay.tenants.models import Tenant, User
 
@@ -29,6 +30,7 @@ __all__ = [
     "PasswordResetToken",
     "PendingSignIn",
     "PendingSignUp",
+    "QuotaUsage",
     "RecoveryCode",
     "ServerSecret",
     "Tenant",

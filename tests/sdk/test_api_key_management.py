@@ -17,8 +17,10 @@ from relay_sdk import (
     AuthenticationError,
     ConflictError,
     CreatedApiKey,
+    KeyQuota,
     NotFoundError,
     RateLimit,
+    RateLimitError,
     UsageDay,
 )
 from tests.factories import TenantFixture
@@ -212,3 +214,21 @@ async def test_a_key_limited_to_datasets_and_addresses_and_freed_again(
     freed = await relay.api_keys.update(created.id, dataset_ids=None, allowed_ips=None)
     assert (freed.dataset_ids, freed.allowed_ips) == (None, None)
     assert (await connect(created.key).datasets.list()).total == 2
+
+
+async def test_a_quota_is_set_read_with_what_is_left_and_removed(
+    connect: Connect, api_key: str
+) -> None:
+    relay = connect(api_key)
+    created = await relay.api_keys.create("Metered", quota=KeyQuota(2, "day"))
+    assert created.quota is not None
+    assert (created.quota.requests, created.quota.period, created.quota.remaining) == (2, "day", 2)
+    metered = connect(created.key)
+    await metered.datasets.list()
+    assert (await relay.api_keys.get(created.id)).quota.remaining == 1
+    await metered.datasets.list()
+    with pytest.raises(RateLimitError) as refused:
+        await metered.datasets.list()
+    assert refused.value.code == "quota_exhausted"
+    freed = await relay.api_keys.update(created.id, quota=None)
+    assert freed.quota is None

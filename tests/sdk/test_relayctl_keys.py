@@ -210,3 +210,14 @@ async def test_datasets_and_addresses_are_set_shown_and_removed(env: dict[str, s
     )
     both = await relayctl("keys", "update", key["id"], "--anywhere", "--allow-ip", "::1", env=env)
     assert both.returncode == 2
+
+
+async def test_a_quota_is_set_shown_and_removed(env: dict[str, str]) -> None:
+    key = await create_key(env, "--name", "Metered", "--quota", "1000/day")
+    assert (key["quota"]["requests"], key["quota"]["period"]) == (1000, "day")
+    shown = await relayctl("keys", "get", key["id"], env=env)
+    assert "1000 of 1000/day left (refills" in shown.stdout
+    freed = await relayctl("keys", "update", key["id"], "--no-quota", "--json", env=env)
+    assert json.loads(freed.stdout)["quota"] is None
+    wrong = await relayctl("keys", "update", key["id"], "--quota", "10/week", env=env)
+    assert wrong.returncode == 2

@@ -8,7 +8,14 @@ with Relay() as relay:                 # the key from RELAY_API_KEY
         print(key.name, key.key_prefix, key.expires_at)
 """
 
-from relay_sdk.api_keys import ApiKey, ApiKeyUsage, CreatedApiKey, UsageDay
+from relay_sdk.api_keys import (
+    ApiKey,
+    ApiKeyUsage,
+    CreatedApiKey,
+    KeyQuota,
+    KeyQuotaStatus,
+    UsageDay,
+)
 from relay_sdk.audit_events import AuditEvent, AuditEventPage
 from relay_sdk.client import AsyncRelay, Relay
 from relay_sdk.datasets import ArtifactType, Dataset, DatasetPage
@@ -40,6 +47,8 @@ __all__ = [
     "CreatedApiKey",
     "Dataset",
     "DatasetPage",
+    "KeyQuota",
+    "KeyQuotaStatus",
     "NotFoundError",
     "PermissionDeniedError",
     "Quota",

@@ -38,6 +38,23 @@ PATH = "/auth/api-keys"
 
 
 @dataclass(frozen=True, slots=True)
+class KeyQuota:
+    """At most `requests` requests accepted per UTC "day", per UTC "month", or ever
+    ("none"), counted over the key's family and the keys that made it."""
+
+    requests: int
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyQuotaStatus(KeyQuota):
+    """A key's quota as reads show it: what is left, and when it refills (None: never)."""
+
+    remaining: int
+    resets_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     """A key as lists show it: never the key itself, only its first 12 characters.
 
@@ -56,6 +73,7 @@ class ApiKey:
     rate_limit: RateLimit | None = None
     dataset_ids: tuple[str, ...] | None = None
     allowed_ips: tuple[str, ...] | None = None
+    quota: KeyQuotaStatus | None = None
     disabled: bool = False
 
 
@@ -108,6 +126,7 @@ def create_api_key(
     rate_limit: RateLimit | None = None,
     dataset_ids: Sequence[str] | None = None,
     allowed_ips: Sequence[str] | None = None,
+    quota: KeyQuota | None = None,
 ) -> Operation[CreatedApiKey]:
     """Create a key; the result's `key` is shown only this once, so store it now.
 
@@ -115,7 +134,8 @@ def create_api_key(
     datasets:write, api_keys:read, api_keys:write, audit:read; none: full access), and
     a key never gets a scope the key creating it lacks (PermissionDeniedError).
     `dataset_ids` limit it to those datasets, `allowed_ips` to those addresses or
-    networks ("203.0.113.0/24"); a key made by a key so limited is limited as much.
+    networks ("203.0.113.0/24"), `quota` to so many requests a day, a month or ever; a
+    key made by a key so limited is limited as much.
     """
     body: JSONObject = {"name": name, "scopes": list(scopes)}
     if expires_at is not None:
@@ -126,6 +146,8 @@ def create_api_key(
         body["dataset_ids"] = list(dataset_ids)
     if allowed_ips is not None:
         body["allowed_ips"] = list(allowed_ips)
+    if quota is not None:
+        body["quota"] = to_json(quota)
     return Operation("POST", PATH, parse_model(CreatedApiKey), json=body)
 
 
@@ -173,6 +195,7 @@ def update_api_key(
     disabled: bool | NotGiven = NOT_GIVEN,
     dataset_ids: Sequence[str] | NotGiven | None = NOT_GIVEN,
     allowed_ips: Sequence[str] | NotGiven | None = NOT_GIVEN,
+    quota: KeyQuota | NotGiven | None = NOT_GIVEN,
 ) -> Operation[ApiKey]:
     """Rename a key, set its rate limit (`rate_limit=None` removes it), limit it to
     datasets or addresses (None: every dataset, anywhere), or suspend it
@@ -184,6 +207,7 @@ def update_api_key(
         disabled=disabled,
         dataset_ids=_listed(dataset_ids),
         allowed_ips=_listed(allowed_ips),
+        quota=to_json(quota),
     )
     return Operation("PATCH", _key_path(key_id), parse_model(ApiKey), json=body)
 

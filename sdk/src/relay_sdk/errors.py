@@ -128,6 +128,7 @@ _ERRORS_BY_CODE: dict[str, type[APIStatusError]] = {
     "report_replayed": ConflictError,
     "validation_error": ValidationError,
     "rate_limited": RateLimitError,
+    "quota_exhausted": RateLimitError,
     "too_many_auth_failures": RateLimitError,
     "too_many_attempts": RateLimitError,
 }

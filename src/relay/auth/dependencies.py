@@ -71,7 +71,9 @@ async def get_principal(request: Request) -> Principal:
         request.state.address_refused = True
         raise AddressNotAllowed(ADDRESS_NOT_ALLOWED)
     request.state.rate_limit_headers = await limits.check_key(
-        principal.limit_windows, principal.families[0] if principal.families else None
+        principal.limit_windows,
+        principal.families[0] if principal.families else None,
+        principal.quotas,
     )
     return principal
 
@@ -88,6 +90,7 @@ def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
         rate_limit=principal.rate_limit,
         dataset_ids=principal.dataset_ids,
         allowed_networks=principal.allowed_networks,
+        quota=principal.own_quota,
         client_address=request.state.client_address,
         user_agent=request.headers.get("user-agent"),
     )

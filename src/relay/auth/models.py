@@ -42,6 +42,10 @@ class ApiKey(TenantOwned, Base):
     # networks it may be used from (None: anywhere). See auth/restrictions.py.
     dataset_ids: Mapped[list[str] | None] = mapped_column(StoredJSON)
     allowed_ips: Mapped[list[str] | None] = mapped_column(StoredJSON)
+    # The family's quota: at most `quota_requests` per "day", "month" or "none" (ever);
+    # counted in api_key_quota_usage (limits/quotas.py).
+    quota_requests: Mapped[int | None] = mapped_column(Integer)
+    quota_period: Mapped[str | None] = mapped_column(StoredString(5))
     # The key's family: the id of the key it was rotated from at the start of the chain
     # (its own id when it was never a successor). A family shares one rate limit window,
     # so rotating a key never gives it a fresh one.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from relay.auth.restrictions import DatasetIds, Networks
+from relay.limits.quotas import Quota
 from relay.limits.windows import Window
 
 
@@ -38,6 +39,10 @@ class Principal:
     # anywhere); see restrictions.py.
     dataset_ids: DatasetIds | None = None
     allowed_networks: Networks | None = None
+    # The quotas each request must pass, as the windows: its family's own, then each
+    # maker family's (verifier.py); `quotas[0]` is its own when `own_quota` is set.
+    quotas: tuple[Quota, ...] = ()
+    own_quota: tuple[int, str] | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

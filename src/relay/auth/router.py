@@ -4,9 +4,11 @@ keys and read their usage. Each declares the scope it needs."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.auth import service
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
@@ -18,6 +20,7 @@ from relay.auth.schemas import (
     ApiKeyRotate,
     ApiKeyUpdate,
     ApiKeyUsageRead,
+    QuotaRead,
 )
 from relay.auth.scopes import API_KEYS_READ, API_KEYS_WRITE, requires
 from relay.auth.usage import daily_usage
@@ -50,9 +53,30 @@ _NEXT_PAGE: dict[int | str, dict[str, Any]] = {
 MAX_PER_PAGE = 100
 
 
-def _created(api_key: ApiKey, full_key: str, response: Response) -> ApiKeyCreated:
+async def _shown(session: AsyncSession, api_keys: Sequence[ApiKey]) -> list[ApiKeyRead]:
+    """The keys as answers show them, each quota with what is left of it now."""
+    status_of = await service.quota_status(session, api_keys)
+    shown = []
+    for api_key in api_keys:
+        read = ApiKeyRead.model_validate(api_key)
+        status = status_of.get(api_key.id)
+        if status is not None and api_key.quota_requests and api_key.quota_period:
+            read.quota = QuotaRead(
+                requests=api_key.quota_requests,
+                period=api_key.quota_period,
+                remaining=status.remaining,
+                resets_at=status.resets_at,
+            )
+        shown.append(read)
+    return shown
+
+
+async def _created(
+    session: AsyncSession, api_key: ApiKey, full_key: str, response: Response
+) -> ApiKeyCreated:
     response.headers["Cache-Control"] = "no-store"
-    return ApiKeyCreated(**ApiKeyRead.model_validate(api_key).model_dump(), key=full_key)
+    (read,) = await _shown(session, [api_key])
+    return ApiKeyCreated(**dict(read), key=full_key)
 
 
 @router.post(
@@ -78,7 +102,7 @@ async def create_api_key(
         actor=actor,
         created_by=f"api_key:{principal.key_id}",
     )
-    return _created(api_key, full_key, response)
+    return await _created(session, api_key, full_key, response)
 
 
 @router.get(
@@ -113,7 +137,7 @@ async def list_api_keys(
     next_cursor = page.next_cursor(tenant_id)
     if next_cursor is not None:
         response.headers["Link"] = next_link(request, per_page=per_page, cursor=next_cursor)
-    return [ApiKeyRead.model_validate(api_key) for api_key in page.items]
+    return await _shown(session, page.items)
 
 
 @router.get(
@@ -128,7 +152,8 @@ async def get_api_key(
 ) -> ApiKeyRead:
     """Read one key (never the key itself)."""
     api_key = await service.get_api_key(session, tenant_id=principal.tenant_id, key_id=key_id)
-    return ApiKeyRead.model_validate(api_key)
+    (read,) = await _shown(session, [api_key])
+    return read
 
 
 @router.patch(
@@ -146,13 +171,15 @@ async def update_api_key(
     session: SessionDep,
     request: Request,
 ) -> ApiKeyRead:
-    """Rename a key or set its rate limit (`"rate_limit": null` removes it)."""
+    """Change a key: its name, rate limit, quota, datasets, addresses, or suspend and
+    resume it (a field sent as null removes that limit; a field not sent stays)."""
     api_key = await service.update_api_key(
         session, tenant_id=principal.tenant_id, key_id=key_id, data=data, actor=actor
     )
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, api_key)
-    return ApiKeyRead.model_validate(api_key)
+    (read,) = await _shown(session, [api_key])
+    return read
 
 
 @router.post(
@@ -185,7 +212,7 @@ async def rotate_api_key(
     )
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, old)
-    return _created(new, full_key, response)
+    return await _created(session, new, full_key, response)
 
 
 @router.delete(

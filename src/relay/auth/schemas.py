@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -86,6 +86,26 @@ class RateLimit(Input):
     per_seconds: int = Field(ge=1, le=MAX_RATE_LIMIT_SECONDS, examples=[60])
 
 
+MAX_QUOTA_REQUESTS = 1_000_000_000
+
+
+class Quota(Input):
+    """At most `requests` requests accepted per UTC day, per UTC month, or ever ("none":
+    it never refills); more get 429 "API key quota exhausted"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=1, le=MAX_QUOTA_REQUESTS, examples=[1000])
+    period: Literal["day", "month", "none"] = Field(examples=["day"])
+
+
+class QuotaRead(Quota):
+    remaining: int = Field(description="Requests left in the period.")
+    resets_at: datetime | None = Field(
+        description="When the period ends (the next UTC day or month); null for none."
+    )
+
+
 class ApiKeyCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,6 +133,12 @@ class ApiKeyCreate(Input):
         description=ALLOWED_IPS_SAID + " A key made with a key so limited is limited to "
         "its networks or narrower (and, when omitted, to the same).",
     )
+    quota: Quota | None = Field(
+        default=None,
+        description="Requests allowed per day, month or ever, counted over the key's "
+        "family and lineage. A key made with a key that has one gets one no larger "
+        "(and, when omitted, the same).",
+    )
 
 
 class ApiKeyUpdate(Input):
@@ -132,6 +158,9 @@ class ApiKeyUpdate(Input):
     )
     dataset_ids: DatasetIds | None = Field(default=None, description=DATASET_IDS_SAID)
     allowed_ips: AllowedIps | None = Field(default=None, description=ALLOWED_IPS_SAID)
+    quota: Quota | None = Field(
+        default=None, description="The family's quota; null removes it (every key of it)."
+    )
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> ApiKeyUpdate:
@@ -174,6 +203,11 @@ class ApiKeyRead(BaseModel):
         default=None,
         exclude_if=lambda networks: networks is None,
         description="The networks the key may be used from; absent: anywhere.",
+    )
+    quota: QuotaRead | None = Field(
+        default=None,
+        exclude_if=lambda quota: quota is None,
+        description="The family's quota, with what is left of it; absent when it has none.",
     )
     # Only present while suspended, so a key in use has exactly the guide's shape.
     disabled: bool = Field(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select
@@ -27,10 +28,11 @@ from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import keys, restrictions, scopes
 from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, RateLimit
+from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, Quota, RateLimit
 from relay.datasets.models import Dataset
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, InvalidInput, NotFoundError
+from relay.limits import quotas
 from relay.pagination import Position, after
 from relay.schemas import iso_utc
 
@@ -53,10 +55,11 @@ def _check_within(
     rate_limit: tuple[int, int] | None,
     dataset_ids: restrictions.DatasetIds | None = None,
     networks: restrictions.Networks | None = None,
+    quota: tuple[int, quotas.Period] | None = None,
 ) -> None:
     """403 when the key would grant something the acting key lacks: a scope, more
-    requests than the acting key's own limit allows, a dataset or a network outside
-    the acting key's."""
+    requests than the acting key's own limit or quota allows, a dataset or a network
+    outside the acting key's."""
     beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
     if beyond:
         raise scopes.insufficient(", ".join(sorted(beyond)))
@@ -76,6 +79,27 @@ def _check_within(
             "Insufficient permissions: a key limited to some addresses cannot make or "
             "manage a key usable from others"
         )
+    if actor.quota is not None and not quotas.no_larger(quota, _period_quota(actor.quota)):
+        requests, period = actor.quota
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key cannot make or manage a key with a larger "
+            f"quota than its own ({requests} requests per {period})"
+        )
+
+
+def _period_quota(quota: tuple[int, str]) -> tuple[int, quotas.Period]:
+    requests, period = quota
+    return requests, next(known for known in quotas.PERIODS if known == period)
+
+
+def _quota_of(quota: Quota | None) -> tuple[int, quotas.Period] | None:
+    return (quota.requests, quota.period) if quota else None
+
+
+def _quota_of_key(api_key: ApiKey) -> tuple[int, quotas.Period] | None:
+    if api_key.quota_requests is None or api_key.quota_period is None:
+        return None
+    return _period_quota((api_key.quota_requests, api_key.quota_period))
 
 
 def _check_key_within(actor: Actor, api_key: ApiKey) -> None:
@@ -86,6 +110,7 @@ def _check_key_within(actor: Actor, api_key: ApiKey) -> None:
         _limit_of_key(api_key),
         restrictions.dataset_ids_of(api_key.dataset_ids),
         restrictions.networks_of(api_key.allowed_ips),
+        _quota_of_key(api_key),
     )
 
 
@@ -217,12 +242,14 @@ async def create_api_key(
         if data.allowed_ips is not None
         else _stored_networks(actor.allowed_networks)
     )
+    quota = _quota_of(data.quota) or (_period_quota(actor.quota) if actor.quota else None)
     _check_within(
         actor,
         data.scopes,
         _limit_of(rate_limit),
         restrictions.dataset_ids_of(dataset_ids),
         restrictions.networks_of(allowed_ips),
+        quota,
     )
     api_key, full_key = _new_key(
         tenant_id,
@@ -233,6 +260,7 @@ async def create_api_key(
         created_by=created_by,
     )
     api_key.dataset_ids, api_key.allowed_ips = dataset_ids, allowed_ips
+    api_key.quota_requests, api_key.quota_period = quota or (None, None)
     session.add(api_key)
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_CREATED, actor=actor,
@@ -357,6 +385,12 @@ async def update_api_key(
         changes["dataset_ids"] = api_key.dataset_ids
     if "allowed_ips" in data.model_fields_set:
         changes["allowed_ips"] = api_key.allowed_ips = data.allowed_ips
+    if "quota" in data.model_fields_set:
+        # One count per family (quotas.py), so one quota: every key of it gets it.
+        new_quota = _quota_of(data.quota)
+        for member in family:
+            member.quota_requests, member.quota_period = new_quota or (None, None)
+        changes["quota"] = data.quota.model_dump() if data.quota else None
     _check_key_within(actor, api_key)  # as changed: still no broader than the actor
     suspended = _suspend(session, api_key, data, actor)
     if changes:
@@ -420,6 +454,7 @@ async def rotate_api_key(
         family_id=old.family_id,
     )
     new.dataset_ids, new.allowed_ips = old.dataset_ids, old.allowed_ips
+    new.quota_requests, new.quota_period = old.quota_requests, old.quota_period
     session.add(new)
     await session.flush()
     grace_end = now + timedelta(seconds=grace_period_seconds)
@@ -446,3 +481,30 @@ def _inherited_expiry(actor: Actor, expires_at: datetime | None) -> datetime | N
     if actor.expires_at is None:
         return expires_at
     return min(expires_at, actor.expires_at) if expires_at else actor.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaStatus:
+    """Where a key family's quota stands now: what is left, and when it refills."""
+
+    remaining: int
+    resets_at: datetime | None
+
+
+async def quota_status(
+    session: AsyncSession, api_keys: Sequence[ApiKey]
+) -> dict[uuid.UUID, QuotaStatus]:
+    """{key id: its family's quota status} for the keys that have a quota (one query)."""
+    now = utcnow()
+    with_quota = [(key, _quota_of_key(key)) for key in api_keys]
+    families = [
+        quotas.Quota(key.family_id, *quota) for key, quota in with_quota if quota is not None
+    ]
+    used = await quotas.used_now(session, families, now)
+    return {
+        key.id: QuotaStatus(
+            max(quota[0] - used.get(key.family_id, 0), 0), quotas.resets_at(quota[1], now)
+        )
+        for key, quota in with_quota
+        if quota is not None
+    }

@@ -11,6 +11,7 @@ are now), so limits are computed over the lineage once per load, never per reque
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from relay.auth.principal import Principal
 from relay.db import utcnow
 from relay.errors import AuthenticationError
 from relay.limits.policy import family_window
+from relay.limits.quotas import PERIODS, Period, Quota
 
 INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
@@ -142,6 +144,8 @@ class KeyVerifier:
                         ApiKey.disabled_at,
                         ApiKey.dataset_ids,
                         ApiKey.allowed_ips,
+                        ApiKey.quota_requests,
+                        ApiKey.quota_period,
                     ).where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
@@ -160,7 +164,12 @@ class KeyVerifier:
             )
         own_limit = _limit(row)
         windows = [family_window(row.family_id, *own_limit)] if own_limit else []
-        windows += [family_window(family, *limit) for family, limit in makers.items() if limit]
+        windows += [
+            family_window(family, *maker.limit) for family, maker in makers.items() if maker.limit
+        ]
+        own_quota = _quota(row)
+        quotas = [Quota(row.family_id, *own_quota)] if own_quota else []
+        quotas += [Quota(family, *maker.quota) for family, maker in makers.items() if maker.quota]
         return Principal(
             tenant_id=row.tenant_id,
             key_id=row.id,
@@ -173,6 +182,8 @@ class KeyVerifier:
             disabled=row.disabled_at is not None,
             dataset_ids=restrictions.dataset_ids_of(row.dataset_ids),
             allowed_networks=restrictions.networks_of(row.allowed_ips),
+            quotas=tuple(quotas),
+            own_quota=own_quota,
         ), ""
 
 
@@ -183,12 +194,28 @@ def _limit(row: Any) -> tuple[int, int] | None:
     return row.rate_limit_requests, row.rate_limit_seconds
 
 
+def _quota(row: Any) -> tuple[int, Period] | None:
+    """A row's (requests, period), or None when it has no quota."""
+    if row.quota_requests is None or row.quota_period not in PERIODS:
+        return None
+    period: Period = row.quota_period
+    return row.quota_requests, period
+
+
+@dataclass(frozen=True, slots=True)
+class _Maker:
+    """A family that made the key's, with its limits now."""
+
+    limit: tuple[int, int] | None
+    quota: tuple[int, Period] | None
+
+
 async def _makers(
     connection: AsyncConnection, tenant_id: uuid.UUID, *, key_id: uuid.UUID, family_id: uuid.UUID
-) -> dict[uuid.UUID, tuple[int, int] | None]:
+) -> dict[uuid.UUID, _Maker]:
     """The families that made the family, directly or through others (whichever key of
     a family made a key of the other, by creating or rotating it), each with its rate
-    limit now: its newest key's. Revoked and expired makers count too: retiring a key
+    limit and quota now: its newest key's. Revoked and expired makers count too: retiring a key
     must not lift the limit it put on the keys it made. Ordered by id, for stable
     answers; the family itself is left out."""
     member, maker = aliased(ApiKey), aliased(ApiKey)
@@ -202,7 +229,13 @@ async def _makers(
         .where(member.tenant_id == tenant_id, maker.tenant_id == tenant_id)
     )
     newest = (
-        select(ApiKey.family_id, ApiKey.rate_limit_requests, ApiKey.rate_limit_seconds)
+        select(
+            ApiKey.family_id,
+            ApiKey.rate_limit_requests,
+            ApiKey.rate_limit_seconds,
+            ApiKey.quota_requests,
+            ApiKey.quota_period,
+        )
         .join(lineage, ApiKey.family_id == lineage.c.family_id)
         .where(
             ApiKey.tenant_id == tenant_id,
@@ -212,4 +245,4 @@ async def _makers(
         .order_by(ApiKey.family_id)
     )
     rows = (await connection.execute(newest)).all()
-    return {row.family_id: _limit(row) for row in rows}
+    return {row.family_id: _Maker(_limit(row), _quota(row)) for row in rows}

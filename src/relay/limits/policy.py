@@ -17,6 +17,12 @@
   -Reset stay beside them for the clients written against it, describing the
   tightest window (fewest requests left). A request over a limit gets 429 with
   Retry-After, its detail and draft-06 fields naming the window that refused it.
+- A key's quotas (quotas.py): at most N requests accepted per UTC day, month or
+  ever, over the key's family and lineage like the rate limits; each appears in the
+  RateLimit fields as "quota" (its own) or "maker-N-quota", with `w` the period's
+  length (none for a quota that never refills). Past one: 429 "API key quota
+  exhausted", with Retry-After until the period ends when it does. Quotas are taken
+  first; a request a rate limit then refuses gives its units back.
 - Dashboard sign-in attempts and sign-ups per client address (all of them, not only
   failures): each costs an argon2 hash, so an address gets a bounded share. Password
   reset requests per address, and mail per recipient, so no one is flooded with it.
@@ -24,12 +30,17 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
 from relay import metrics
 from relay.config import Settings
+from relay.db import utcnow
 from relay.errors import RelayError
+from relay.limits.quotas import Quota, QuotaDecision, QuotaLedger, resets_at
 from relay.limits.windows import Decision, Window, Windows
 
 # Signed reports per address: a reporter sends a batch now and then, never a stream.
@@ -42,6 +53,15 @@ class TooManyRequests(RelayError):
 
     status_code = 429
     code = "rate_limited"
+
+
+class QuotaExhausted(TooManyRequests):
+    """429: the key's quota, or the quota of a key that made it, is used up."""
+
+    code = "quota_exhausted"
+
+
+QUOTA_EXHAUSTED = "API key quota exhausted"
 
 
 class TooManyAuthFailures(TooManyRequests):
@@ -76,28 +96,63 @@ def policy_names(windows: Sequence[Window], family_id: uuid.UUID | None) -> list
 
 
 def rate_limit_headers(
-    windows: Sequence[tuple[str, Window, Decision]], reported: Decision
+    windows: Sequence[tuple[str, Window, Decision]],
+    reported: Decision | None,
+    quotas: Sequence[tuple[str, QuotaDecision]] = (),
+    now: datetime | None = None,
 ) -> dict[str, str]:
     """The RateLimit fields of an answer: the current draft's RateLimit-Policy and
-    RateLimit (Structured Field lists, an item per named window), and draft 06's
-    RateLimit-Limit, -Remaining and -Reset of the `reported` window's decision."""
-    return {
-        "RateLimit-Policy": ", ".join(
-            f'"{name}";q={window.limit};w={int(window.period)}' for name, window, _ in windows
-        ),
-        "RateLimit": ", ".join(
-            f'"{name}";r={max(decision.remaining, 0)};t={decision.retry_after}'
-            for name, _, decision in windows
-        ),
-        "RateLimit-Limit": str(reported.limit),
-        "RateLimit-Remaining": str(max(reported.remaining, 0)),
-        "RateLimit-Reset": str(reported.retry_after),
-    }
+    RateLimit (Structured Field lists, an item per named window, then per named
+    quota), and draft 06's RateLimit-Limit, -Remaining and -Reset of the `reported`
+    window's decision (none without a window)."""
+    now = now or utcnow()
+    policies = [f'"{name}";q={window.limit};w={int(window.period)}' for name, window, _ in windows]
+    states = [
+        f'"{name}";r={max(decision.remaining, 0)};t={decision.retry_after}'
+        for name, _, decision in windows
+    ]
+    for name, quota in quotas:
+        seconds = _until(quota.resets_at, now)
+        length = _period_length(quota.quota.period, now)
+        policies.append(f'"{name}";q={quota.quota.requests}' + (f";w={length}" if length else ""))
+        states.append(f'"{name}";r={quota.remaining}' + (f";t={seconds}" if seconds else ""))
+    headers = {"RateLimit-Policy": ", ".join(policies), "RateLimit": ", ".join(states)}
+    if reported is not None:
+        headers |= {
+            "RateLimit-Limit": str(reported.limit),
+            "RateLimit-Remaining": str(max(reported.remaining, 0)),
+            "RateLimit-Reset": str(reported.retry_after),
+        }
+    return headers
+
+
+def _until(moment: datetime | None, now: datetime) -> int | None:
+    return None if moment is None else max(math.ceil((moment - now).total_seconds()), 1)
+
+
+def _period_length(period: str, now: datetime) -> int | None:
+    """A quota period's length in seconds (this month's, for "month"); None for none."""
+    if period == "none":
+        return None
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        start = start.replace(day=1)
+    end = resets_at(period, now)  # type: ignore[arg-type]
+    return int((end - start).total_seconds()) if end else None
+
+
+def quota_names(quotas: Sequence[Quota], family_id: uuid.UUID | None) -> list[str]:
+    """The name each of a key's quotas goes by in the RateLimit fields."""
+    makers = (f"maker-{number}-quota" for number in range(1, len(quotas) + 1))
+    return ["quota" if quota.family_id == family_id else next(makers) for quota in quotas]
 
 
 class Limits:
-    def __init__(self, windows: Windows, settings: Settings) -> None:
+    def __init__(
+        self, windows: Windows, settings: Settings, ledger: QuotaLedger | None = None
+    ) -> None:
         self.windows = windows
+        self.ledger = ledger
         self._settings = settings
         self._failure_limit = settings.auth_failure_limit
         self._failure_window = settings.auth_failure_window
@@ -145,20 +200,38 @@ class Limits:
             )
 
     async def check_key(
-        self, windows: Sequence[Window], family_id: uuid.UUID | None = None
+        self,
+        windows: Sequence[Window],
+        family_id: uuid.UUID | None = None,
+        quotas: Sequence[Quota] = (),
     ) -> dict[str, str]:
-        """Count a request of the key of family `family_id` in its windows
-        (Principal.limit_windows): the RateLimit fields of them all, none without a
-        window; TooManyRequests, carrying them and Retry-After, when one is full."""
-        if not windows:
+        """Count a request of the key of family `family_id` in its quotas, then its
+        windows (Principal.quotas, .limit_windows): the RateLimit fields of them all,
+        none without either; QuotaExhausted or TooManyRequests, carrying them and
+        Retry-After, when one is used up or full."""
+        if not windows and not quotas:
             return {}
-        decisions = await self.windows.hit_all(windows)
+        named_quotas: list[tuple[str, QuotaDecision]] = []
+        if quotas and self.ledger is not None:
+            taken = await self.ledger.take(quotas)
+            named_quotas = list(zip(quota_names(quotas, family_id), taken, strict=True))
+            exhausted = [quota for quota in taken if not quota.allowed]
+            if exhausted:
+                metrics.RATE_LIMITED.inc()
+                raise _exhausted(exhausted, rate_limit_headers([], None, named_quotas))
+        decisions = await self.windows.hit_all(windows) if windows else []
         named = list(zip(policy_names(windows, family_id), windows, decisions, strict=True))
         refusals = [item for item in named if not item[2].allowed]
         if refusals:
+            if quotas and self.ledger is not None:
+                await self.ledger.give_back(quotas)  # refused: not a request of the quota's
+                named_quotas = [
+                    (name, replace(quota, remaining=quota.remaining + 1))
+                    for name, quota in named_quotas
+                ]
             # The window that frees a place last: retrying sooner would be refused again.
             _, window, decision = max(refusals, key=lambda item: item[2].reset_after)
-            headers = rate_limit_headers(named, decision)
+            headers = rate_limit_headers(named, decision, named_quotas)
             metrics.RATE_LIMITED.inc()
             raise TooManyRequests(
                 f"Rate limit exceeded: {window.limit} requests per {window.period} seconds. "
@@ -166,5 +239,19 @@ class Limits:
                 headers=headers | {"Retry-After": str(decision.retry_after)},
             )
         # Fewest left; of equals, the one that stays so longest.
-        tightest = min(decisions, key=lambda decision: (decision.remaining, -decision.reset_after))
-        return rate_limit_headers(named, tightest)
+        tightest = (
+            min(decisions, key=lambda decision: (decision.remaining, -decision.reset_after))
+            if decisions
+            else None
+        )
+        return rate_limit_headers(named, tightest, named_quotas)
+
+
+def _exhausted(exhausted: Sequence[QuotaDecision], headers: dict[str, str]) -> QuotaExhausted:
+    """429 for used-up quotas, with Retry-After until the last of them refills (none
+    when one never does)."""
+    resets = [quota.resets_at for quota in exhausted]
+    if None not in resets:
+        latest = max(reset for reset in resets if reset is not None)
+        headers = headers | {"Retry-After": str(_until(latest, utcnow()))}
+    return QuotaExhausted(QUOTA_EXHAUSTED, headers=headers)

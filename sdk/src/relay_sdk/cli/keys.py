@@ -23,9 +23,11 @@ from relay_sdk.cli.output import (
     print_table,
 )
 from relay_sdk.cli.values import (
+    format_quota,
     format_rate_limit,
     parse_duration,
     parse_expiry,
+    parse_quota,
     parse_rate_limit,
     parse_seconds,
 )
@@ -44,6 +46,14 @@ RateLimitOption = Annotated[
     str | None,
     typer.Option(
         "--rate-limit", metavar="N/WINDOW", help="At most N requests per window: 600/60s, 1000/1h."
+    ),
+]
+QuotaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--quota",
+        metavar="N/PERIOD",
+        help="At most N requests a day, a month or ever: 1000/day, 50000/month, 100/none.",
     ),
 ]
 DatasetOption = Annotated[
@@ -102,6 +112,7 @@ def _show(key: ApiKey, *, as_json: bool) -> None:
             ("status", _status(key)),
             ("scopes", _scopes(key)),
             ("rate limit", format_rate_limit(key.rate_limit)),
+            ("quota", format_quota(key.quota)),
             ("datasets", ", ".join(key.dataset_ids) if key.dataset_ids is not None else "(all)"),
             ("addresses", ", ".join(key.allowed_ips) if key.allowed_ips is not None else "(any)"),
             ("created (UTC)", format_time(key.created_at)),
@@ -142,6 +153,7 @@ def create(
         typer.Option(help="Limit the key to this scope (e.g. datasets:read); repeat for more."),
     ] = None,
     rate_limit: RateLimitOption = None,
+    quota: QuotaOption = None,
     dataset: DatasetOption = None,
     allow_ip: AllowIpOption = None,
     quiet: QuietOption = False,
@@ -157,6 +169,7 @@ def create(
             expires_at=expiry,
             scopes=scope or (),
             rate_limit=limit,
+            quota=parse_quota(quota) if quota else None,
             dataset_ids=dataset,
             allowed_ips=allow_ip,
         )
@@ -187,6 +200,8 @@ def update(
     no_rate_limit: Annotated[
         bool, typer.Option("--no-rate-limit", help="Remove the key's rate limit.")
     ] = False,
+    quota: QuotaOption = None,
+    no_quota: Annotated[bool, typer.Option("--no-quota", help="Remove the key's quota.")] = False,
     dataset: DatasetOption = None,
     all_datasets: Annotated[
         bool, typer.Option("--all-datasets", help="Let the key reach every dataset.")
@@ -203,10 +218,12 @@ def update(
         parse_rate_limit(rate_limit) if rate_limit else None, no_rate_limit, "--rate-limit"
     )
     datasets = _either(dataset, all_datasets, "--dataset", "--all-datasets")
+    new_quota = _either(parse_quota(quota) if quota else None, no_quota, "--quota")
     networks = _either(allow_ip, anywhere, "--allow-ip", "--anywhere")
-    if name is None and all(change is NOT_GIVEN for change in (limit, datasets, networks)):
+    changes = (limit, new_quota, datasets, networks)
+    if name is None and all(change is NOT_GIVEN for change in changes):
         raise typer.BadParameter(
-            "nothing to change: give --name, --rate-limit, --dataset or --allow-ip "
+            "nothing to change: give --name, --rate-limit, --quota, --dataset or --allow-ip "
             "(or what removes them)"
         )
     with connect() as relay:
@@ -214,6 +231,7 @@ def update(
             key_id,
             name=NOT_GIVEN if name is None else name,
             rate_limit=limit,
+            quota=new_quota,
             dataset_ids=datasets,
             allowed_ips=networks,
         )

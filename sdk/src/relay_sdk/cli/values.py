@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import typer
 
+from relay_sdk.api_keys import KeyQuota, KeyQuotaStatus
 from relay_sdk.rate_limits import RateLimit
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
@@ -74,3 +75,26 @@ def format_rate_limit(limit: RateLimit | None) -> str:
     seconds = limit.per_seconds
     unit, size = next((unit, size) for unit, size in _UNIT_SECONDS if seconds % size == 0)
     return f"{limit.requests}/{seconds // size}{unit}"
+
+
+QUOTA_PERIODS = ("day", "month", "none")
+
+
+def parse_quota(text: str) -> KeyQuota:
+    """`1000/day`, `50000/month`, `100/none` (never refills)."""
+    requests, _, period = text.partition("/")
+    if not requests.strip().isdecimal() or period.strip() not in QUOTA_PERIODS:
+        raise typer.BadParameter("expected requests/period, e.g. 1000/day, 50000/month, 100/none")
+    return KeyQuota(requests=int(requests), period=period.strip())
+
+
+def format_quota(quota: KeyQuotaStatus | None) -> str:
+    """`987 of 1000/day left (refills 2026-12-08 00:00 UTC)`; `none`."""
+    if quota is None:
+        return "none"
+    refill = (
+        f" (refills {quota.resets_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+        if quota.resets_at
+        else ""
+    )
+    return f"{quota.remaining} of {quota.requests}/{quota.period} left{refill}"

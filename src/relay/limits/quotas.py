@@ -1,0 +1,213 @@
+"""Quotas with refill: at most `requests` requests accepted per UTC day, per UTC month,
+or ever ("none"), counted per key family (a rotated key's successor shares its count)
+and over the key's lineage, as rate limits are: a request also counts in the quota of
+every family that made its key's, and passes only when every quota has room.
+
+Exact across workers and servers, with Redis or without: the count lives in the
+database (`api_key_quota_usage`: family, period, units used), and never goes past the
+quota. A worker takes units from it in leases, one conditional statement each
+(`used + n <= requests`), and hands them out from memory; a lease is smaller as the
+quota runs out, down to one unit at a time for the last ones. So a busy key costs a
+write every few dozen requests, not one per request, and a worker that stops holding
+units loses them: a key may be refused a few requests early, never one too late.
+`remaining` (reads, headers) counts units leased and not yet used as used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.db import utcnow
+from relay.limits.models import QuotaUsage
+
+Period = Literal["day", "month", "none"]
+PERIODS: tuple[Period, ...] = ("day", "month", "none")
+# A lease is at most this many units, and about an eighth of what is left.
+MAX_LEASE = 50
+_usage = cast(Table, QuotaUsage.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A key family's quota: `requests` per `period`."""
+
+    family_id: uuid.UUID
+    requests: int
+    period: Period
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDecision:
+    quota: Quota
+    allowed: bool
+    # Units left in the period, as far as this worker knows (leased units count as used).
+    remaining: int
+    # When the period ends and the count starts again; None for "none".
+    resets_at: datetime | None
+
+
+def period_key(period: Period, now: datetime) -> str:
+    """The period `now` is in: "2026-12-07", "2026-12", or "all"."""
+    if period == "day":
+        return now.strftime("%Y-%m-%d")
+    if period == "month":
+        return now.strftime("%Y-%m")
+    return "all"
+
+
+def resets_at(period: Period, now: datetime) -> datetime | None:
+    """The UTC day's or month's end (the next one's start); None for "none"."""
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        return start + timedelta(days=1)
+    if period == "month":
+        days = calendar.monthrange(start.year, start.month)[1]
+        return start.replace(day=1) + timedelta(days=days)
+    return None
+
+
+def no_larger(quota: tuple[int, Period] | None, bound: tuple[int, Period]) -> bool:
+    """Whether `quota` lets through no more than `bound` in any of its periods: as many
+    requests at most, refilled no more often (a day's quota refills thirty times a
+    month). No quota is larger than any."""
+    if quota is None:
+        return False
+    requests, period = quota
+    bound_requests, bound_period = bound
+    return requests <= bound_requests and PERIODS.index(period) >= PERIODS.index(bound_period)
+
+
+class QuotaExhausted(Exception):
+    """Raised inside: the quota has no unit left this period."""
+
+
+def _upsert(dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_usage)
+
+
+class QuotaLedger:
+    """One worker's leases of quota units, taken from the database."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        # Units leased and not handed out yet, per (family, period key).
+        self._leased: dict[tuple[uuid.UUID, str], int] = {}
+        # The database's count after this worker's last lease, per (family, period key).
+        self._used: dict[tuple[uuid.UUID, str], int] = {}
+        self._locks: dict[tuple[uuid.UUID, str], asyncio.Lock] = {}
+
+    async def take(self, quotas: Sequence[Quota]) -> list[QuotaDecision]:
+        """One unit of every quota, or (when one has none left this period) of none; a
+        decision per quota, in order."""
+        now = self._clock()
+        slots = [(quota.family_id, period_key(quota.period, now)) for quota in quotas]
+        rooms = [
+            await self._ensure_unit(quota, slot) for quota, slot in zip(quotas, slots, strict=True)
+        ]
+        allowed = all(rooms)
+        if allowed:
+            for slot in slots:
+                self._leased[slot] -= 1
+        return [
+            QuotaDecision(
+                quota,
+                room,
+                self._remaining(quota, slot),
+                resets_at(quota.period, now),
+            )
+            for quota, slot, room in zip(quotas, slots, rooms, strict=True)
+        ]
+
+    def _remaining(self, quota: Quota, slot: tuple[uuid.UUID, str]) -> int:
+        used = self._used.get(slot, 0)
+        return max(quota.requests - used, 0) + self._leased.get(slot, 0)
+
+    async def _ensure_unit(self, quota: Quota, slot: tuple[uuid.UUID, str]) -> bool:
+        """Whether this worker holds a unit of the quota (leasing more if it has none)."""
+        if self._leased.get(slot, 0) > 0:
+            return True
+        lock = self._locks.setdefault(slot, asyncio.Lock())
+        async with lock:  # one lease at a time per quota in this worker
+            if self._leased.get(slot, 0) > 0:
+                return True
+            left = quota.requests - self._used.get(slot, 0)
+            for size in dict.fromkeys((max(1, min(MAX_LEASE, left // 8)), 1)):
+                granted = await self._lease(quota, slot, size)
+                if granted:
+                    self._leased[slot] = self._leased.get(slot, 0) + granted
+                    return True
+            self._forget_old_periods(slot)
+            return False
+
+    async def _lease(self, quota: Quota, slot: tuple[uuid.UUID, str], size: int) -> int:
+        """`size` units from the database's count if that many are left (then the count
+        after), else 0."""
+        family_id, key = slot
+        if size > quota.requests:
+            return 0
+        async with self._sessionmaker.begin() as session:
+            dialect = session.get_bind().dialect.name
+            statement = _upsert(dialect).values(family_id=family_id, period=key, used=size)
+            statement = statement.on_conflict_do_update(
+                index_elements=[_usage.c.family_id, _usage.c.period],
+                set_={"used": _usage.c.used + size},
+                where=_usage.c.used + size <= quota.requests,
+            ).returning(_usage.c.used)
+            used = (await session.execute(statement)).scalar_one_or_none()
+            if used is None:
+                current = await session.scalar(
+                    select(_usage.c.used).where(
+                        _usage.c.family_id == family_id, _usage.c.period == key
+                    )
+                )
+                self._used[slot] = current or quota.requests
+                return 0
+        self._used[slot] = used
+        return size
+
+    def _forget_old_periods(self, current: tuple[uuid.UUID, str]) -> None:
+        """Drop what this worker remembers of the family's past periods."""
+        family_id, key = current
+        for slot in [s for s in self._leased if s[0] == family_id and s[1] != key]:
+            self._leased.pop(slot, None)
+            self._used.pop(slot, None)
+            self._locks.pop(slot, None)
+
+    async def give_back(self, quotas: Sequence[Quota]) -> None:
+        """Return one unit of each quota (taken for a request refused after all, by a
+        rate limit): it goes back to this worker's lease."""
+        now = self._clock()
+        for quota in quotas:
+            slot = (quota.family_id, period_key(quota.period, now))
+            self._leased[slot] = self._leased.get(slot, 0) + 1
+
+
+async def used_now(
+    session: AsyncSession, quotas: Sequence[Quota], now: datetime | None = None
+) -> dict[uuid.UUID, int]:
+    """{family: units used (leased ones included) in its current period}, for reads."""
+    now = now or utcnow()
+    if not quotas:
+        return {}
+    wanted = {(quota.family_id, period_key(quota.period, now)) for quota in quotas}
+    rows = await session.execute(
+        select(_usage.c.family_id, _usage.c.period, _usage.c.used).where(
+            _usage.c.family_id.in_({family for family, _ in wanted})
+        )
+    )
+    return {family: used for family, period, used in rows.all() if (family, period) in wanted}
