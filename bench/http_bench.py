@@ -1,6 +1,8 @@
 """GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a full-access key,
-with a scoped key (datasets:read) and with a key whose rate limit lives in Redis (set
-high enough never to trip: 100,000 per second), Relay with its key check replaced by a
+with a scoped key (datasets:read), with a key whose rate limit lives in Redis (set
+high enough never to trip: 100,000 per second), with a key with every control (scopes,
+its tenant's datasets chosen, an address allowlist, a Redis rate limit and a daily
+quota, none of them tripping), Relay with its key check replaced by a
 constant principal (its ceiling) and, with --peers, drf-api-key and the naive FastAPI
 peer of ../shared/bench-peers.
 
@@ -38,7 +40,7 @@ from pathlib import Path
 from benchlib import ROOT, cpu_split, drop_database, recreate_database, serving, wrk
 from relay.actors import SYSTEM
 from relay.auth import service as auth_service
-from relay.auth.schemas import ApiKeyCreate, RateLimit
+from relay.auth.schemas import ApiKeyCreate, Quota, RateLimit
 from relay.config import Settings
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate
@@ -88,18 +90,28 @@ async def seed(settings: Settings) -> tuple[str, str, dict[str, str]]:
         session.add(tenant)
         await session.flush()
         keys, key_ids = {}, {}
-        for kind, data in KEY_KINDS.items():
-            row, keys[kind] = await auth_service.create_api_key(
-                session, tenant_id=tenant.id, data=data, actor=SYSTEM, created_by=None
-            )
-            key_ids[kind] = str(row.id)
-        for number in range(10):
+        datasets = [
             await datasets_service.create_dataset(
                 session,
                 reach=datasets_service.Reach(tenant.id),
                 data=DatasetCreate(name=f"Dataset {number}", description="bench"),
                 actor=SYSTEM,
             )
+            for number in range(10)
+        ]
+        governed = ApiKeyCreate(
+            name="bench, every control",
+            scopes=["datasets:read"],
+            rate_limit=RateLimit(requests=100_000, per_seconds=1),
+            quota=Quota(requests=1_000_000_000, period="day"),
+            dataset_ids=[dataset.id for dataset in datasets],
+            allowed_ips=["127.0.0.0/8"],
+        )
+        for kind, data in (KEY_KINDS | {"governed": governed}).items():
+            row, keys[kind] = await auth_service.create_api_key(
+                session, tenant_id=tenant.id, data=data, actor=SYSTEM, created_by=None
+            )
+            key_ids[kind] = str(row.id)
         tenant_id = str(tenant.id)
     await database.dispose()
     return tenant_id, key_ids["full"], keys
@@ -127,6 +139,7 @@ def relay_servers(
         Server("Relay, full-access key", app, relay, keys["full"]),
         Server("Relay, scoped key (datasets:read)", app, relay, keys["scoped"]),
         Server("Relay, key with a Redis rate limit", app, relay, keys["limited"]),
+        Server("Relay, key with every control", app, relay, keys["governed"]),
         Server(
             "Relay, key check replaced (ceiling)",
             ceiling,
