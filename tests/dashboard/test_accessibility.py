@@ -94,7 +94,7 @@ def test_every_signed_in_page_and_dialog_state(
     expect(page).to_have_title(re.compile("^Error: "))
     check(page, "create dialog with errors", "16-create-errors")
     dialog = page.get_by_role("dialog", name="Create API Key")
-    dialog.get_by_label("Datasets").select_option("write")
+    dialog.get_by_label("Datasets", exact=True).select_option("write")
     dialog.get_by_label("Expiration").select_option("30")
     dialog.get_by_role("button", name="Create key").click()
     created = page.get_by_role("dialog", name="API key created")
@@ -172,6 +172,77 @@ def test_every_signed_in_page_and_dialog_state(
     page.keyboard.press("Escape")
     page.goto("/datasets")
     check(page, "datasets, one")
+
+
+def test_a_keys_datasets_and_addresses_in_every_state(
+    context: BrowserContext, live_server: LiveServer
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    for name in ("Street scenes", "Warehouse"):
+        page.goto("/datasets/new")
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_role("button", name="Create dataset").click()
+        expect(page).to_have_title(re.compile(f"^{name}"))
+    page.goto("/settings/api-keys")
+    page.get_by_role("link", name="Create API Key").click()
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    listed = dialog.get_by_role("group", name="Datasets the key reaches")
+    expect(listed).to_be_hidden()  # All datasets is the default
+    dialog.get_by_role("radio", name="Chosen datasets").check()
+    expect(listed).to_be_visible()
+    check(page, "create dialog, choosing datasets")
+    dialog.get_by_label("Name").fill("Partner")
+    dialog.get_by_label("Allowed addresses").fill("10.0.0.1/8")
+    dialog.get_by_role("button", name="Create key").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    # Focus on the first field refused, which the summary also links to.
+    expect(dialog.get_by_role("group", name="Datasets", exact=True)).to_be_focused()
+    addresses = dialog.get_by_label("Allowed addresses")
+    expect(addresses).to_have_attribute("aria-invalid", "true")
+    expect(addresses).to_have_value("10.0.0.1/8")
+    expect(dialog.locator("#key-allowed-ips-error")).to_contain_text("write 10.0.0.0/8")
+    expect(dialog.get_by_role("group", name="Datasets the key reaches")).to_be_visible()
+    check(page, "create dialog with dataset and address errors", "19-create-limit-errors")
+
+    dialog.get_by_label("Street scenes").check()
+    addresses.fill("127.0.0.0/8\n2001:db8::/32")
+    dialog.get_by_role("button", name="Create key").click()
+    created = page.get_by_role("dialog", name="API key created")
+    expect(created).to_contain_text("Full access · 1 dataset · 2 networks")
+    key = created.locator("#new-key-value").inner_text().strip()
+    dismiss_uncopied_key(page)
+    row = page.get_by_role("row", name=re.compile("Partner"))
+    expect(row).to_contain_text("1 dataset · 2 networks")
+    page.set_viewport_size(DESKTOP)
+    table = page.locator(".table-wrap")
+    assert table.evaluate("e => e.scrollWidth <= e.clientWidth"), "the keys table overflows"
+    check(page, "API keys, a limited key")
+    listing = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key})
+    assert [item["name"] for item in listing.json()["items"]] == ["Street scenes"]
+
+    row.get_by_role("link", name="Partner", exact=True).click()
+    expect(page).to_have_title(re.compile("^Partner · API Keys"))
+    expect(page.get_by_role("link", name="Street scenes")).to_be_visible()
+    check(page, "a limited key's page", "20-key-limits")
+    limits = page.get_by_role("region", name="Change datasets and addresses")
+    limits.get_by_label("Street scenes").uncheck()
+    limits.get_by_label("Allowed addresses").fill("")
+    limits.get_by_role("button", name="Save datasets and addresses").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    check(page, "a key's limits refused")
+    page.locator("[data-error-summary]").get_by_role("link").click()
+    expect(limits.get_by_role("group", name="Datasets", exact=True)).to_be_focused()
+    limits.get_by_role("radio", name="All datasets").check()
+    expect(limits.get_by_role("group", name="Datasets the key reaches")).to_be_hidden()
+    limits.get_by_role("button", name="Save datasets and addresses").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    expect(page.get_by_role("definition").filter(has_text="All datasets")).to_have_count(1)
+    check(page, "a key's page, its limits lifted")
+    listing = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key})
+    assert listing.json()["total"] == 2
 
 
 def open_and_press_enter(page: Page, opener: Locator, dialog_name: str) -> None:

@@ -24,7 +24,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     expect(levels).to_be_hidden()  # Full access is the default
     dialog.get_by_label("Restricted").check()
     expect(levels).to_be_visible()
-    dialog.get_by_label("Datasets").select_option("read")
+    dialog.get_by_label("Datasets", exact=True).select_option("read")
     dialog.get_by_label("Audit log").select_option("read")
     shot(page, "12-create-restricted")
     dialog.get_by_role("button", name="Create key").click()

@@ -1,8 +1,10 @@
-"""The dashboard's side of scopes, rotation, usage and the audit log (no browser)."""
+"""The dashboard's side of scopes, rotation, usage, the audit log, suspension and the
+datasets and addresses a key is limited to (no browser)."""
 
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 from fastapi import FastAPI
@@ -14,7 +16,7 @@ AUDIT = "/settings/audit-log"
 KEY = re.compile(r"rl_live_[0-9A-Za-z]{38}")
 
 
-async def create(client: httpx.AsyncClient, name: str, **fields: str) -> httpx.Response:
+async def create(client: httpx.AsyncClient, name: str, **fields: str | list[str]) -> httpx.Response:
     return await post_form(client, PAGE, PAGE, {"name": name, "expiration": "none"} | fields)
 
 
@@ -151,3 +153,224 @@ async def test_suspend_and_resume_beside_roll_and_revoke(client: httpx.AsyncClie
     audit = (await client.get(AUDIT)).text
     assert "api_key.disabled" in audit
     assert "api_key.enabled" in audit
+
+
+async def new_dataset(client: httpx.AsyncClient, name: str) -> str:
+    """A dataset made in the dashboard; its id."""
+    made = await post_form(client, "/datasets/new", "/datasets", {"name": name})
+    assert made.status_code == 303
+    return str(made.headers["location"]).rsplit("/", 1)[1]
+
+
+async def datasets_listed(client: httpx.AsyncClient, key: str) -> tuple[list[str], int] | int:
+    """(names, total) of GET /api/v1/datasets with `key`, or the status it got instead."""
+    answer = await client.get("/api/v1/datasets", headers={"X-API-Key": key})
+    if answer.status_code != 200:
+        return answer.status_code
+    body = answer.json()
+    return [item["name"] for item in body["items"]], body["total"]
+
+
+async def test_a_key_made_in_the_dialog_reaches_only_the_datasets_and_networks_chosen(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    shared = await new_dataset(client, "Shared with the partner")
+    await new_dataset(client, "Internal")
+    dialog = (await client.get(f"{PAGE}?create=1")).text
+    assert f'name="dataset_id" value="{shared}"' in dialog
+    assert 'id="key-allowed-ips" name="allowed_ips"' in dialog
+
+    created = await create(
+        client, "Partner", datasets="chosen", dataset_id=shared, allowed_ips="127.0.0.0/8\n"
+    )
+    assert created.status_code == 201
+    assert "(Full access · 1 dataset · 1 network)" in created.text
+    key = KEY.search(created.text)
+    assert key
+    assert await datasets_listed(client, key.group()) == (["Shared with the partner"], 1)
+    row = (await client.get(PAGE)).text
+    limits = '<span class="limits"><span class="visually-hidden">Limited to </span>'
+    assert f"Full access{limits}1 dataset · 1 network</span>" in row
+
+    # Elsewhere than 127.0.0.1, where this client calls from: refused.
+    office = await create(client, "Office", allowed_ips="203.0.113.0/24\r\n2001:DB8::/32")
+    office_key = KEY.search(office.text)
+    assert office_key
+    refused = await client.get("/api/v1/datasets", headers={"X-API-Key": office_key.group()})
+    assert refused.json()["code"] == "address_not_allowed"
+    office_page = (await client.get(f"{PAGE}/{key_id_of(office.text, 'Office')}")).text
+    assert "<code>203.0.113.0/24</code>" in office_page
+    assert "<code>2001:db8::/32</code>" in office_page  # as stored: canonical
+    assert "All datasets" in office_page
+
+
+async def test_limits_refused_in_the_dialog_are_said_at_their_fields_with_the_values_kept(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    kept = await new_dataset(client, "Kept")
+    none_ticked = await create(
+        client, "Nothing chosen", datasets="chosen", allowed_ips="198.51.100.7"
+    )
+    assert none_ticked.status_code == 422
+    page = none_ticked.text
+    assert "<title>Error: API Keys · Relay</title>" in page
+    assert '<a href="#key-datasets">Choose at least one dataset, or All datasets</a>' in page
+    assert 'id="key-datasets" tabindex="-1" aria-describedby="key-datasets-error"' in page
+    assert '<p class="field-error" id="key-datasets-error">' in page
+    assert 'value="chosen" checked' in page
+    assert 'value="Nothing chosen"' in page
+    assert ">198.51.100.7</textarea>" in page
+
+    for typed, said in (
+        ("10.0.0.1/8", "“10.0.0.1/8” is not where its network starts: write 10.0.0.0/8"),
+        ("203.0.113.0/24, intranet", "“intranet” is not an IP address or network"),
+        ("\n".join(f"203.0.113.{n}" for n in range(51)), "List at most 50 addresses or networks"),
+    ):
+        refused = await create(
+            client, "Bad network", datasets="chosen", dataset_id=kept, allowed_ips=typed
+        )
+        assert refused.status_code == 422
+        assert f'<a href="#key-allowed-ips">{said}' in refused.text
+        assert (
+            'name="allowed_ips" rows="3" spellcheck="false" autocapitalize="off" '
+            'autocomplete="off" aria-invalid="true" '
+            'aria-describedby="key-allowed-ips-error key-allowed-ips-hint">' + typed + "</textarea>"
+        ) in refused.text
+        assert f'value="{kept}" checked' in refused.text
+
+    unknown = await create(client, "Gone", datasets="chosen", dataset_id=[kept, str(uuid.uuid4())])
+    assert unknown.status_code == 422
+    assert "A dataset chosen does not exist (deleted since, or its ID mistyped)" in unknown.text
+    assert f'value="{kept}" checked' in unknown.text
+    typo = await create(client, "Typo", datasets="chosen", more_dataset_ids="not-an-id")
+    assert "Give each dataset by its ID, as its page shows it" in typo.text
+    assert KEY.search(none_ticked.text + unknown.text + typo.text) is None
+    assert "Bad network" not in (await client.get(PAGE)).text.split("</table>")[0]
+
+
+async def test_a_keys_page_changes_what_the_key_reaches_and_lifts_the_limits(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    first = await new_dataset(client, "First")
+    second = await new_dataset(client, "Second")
+    created = await create(client, "Limited", datasets="chosen", dataset_id=first)
+    key = KEY.search(created.text)
+    assert key
+    key_page = f"{PAGE}/{key_id_of(created.text, 'Limited')}"
+    limits = f"{key_page}/restrictions"
+    assert await datasets_listed(client, key.group()) == (["First"], 1)  # cached now
+    page = (await client.get(key_page)).text
+    assert f'<a href="/datasets/{first}">First</a>' in page
+    assert "Anywhere" in page
+
+    moved = await post_form(
+        client,
+        key_page,
+        limits,
+        {"datasets": "chosen", "dataset_id": [first, second], "allowed_ips": "127.0.0.1"},
+    )
+    assert (moved.status_code, moved.headers["location"]) == (303, key_page)
+    page = (await client.get(key_page)).text
+    assert "Datasets and addresses of API key “Limited” saved." in page
+    assert "<code>127.0.0.1/32</code>" in page
+    assert await datasets_listed(client, key.group()) == (["Second", "First"], 2)
+
+    # A dataset deleted since simply is not listed.
+    await post_form(client, f"/datasets/{second}", f"/datasets/{second}/delete", {})
+    page = (await client.get(key_page)).text
+    assert (
+        f'<dt>Datasets</dt><dd><ul class="inline-list"><li><a href="/datasets/{first}">First</a>'
+        "</li></ul></dd>"
+    ) in page
+    assert f'value="{second}"' not in page
+
+    lifted = await post_form(client, key_page, limits, {"datasets": "all", "allowed_ips": ""})
+    assert lifted.status_code == 303
+    page = (await client.get(key_page)).text
+    assert "<dt>Datasets</dt><dd>All datasets</dd>" in page
+    assert "<dt>Allowed addresses</dt><dd>Anywhere</dd>" in page
+    await new_dataset(client, "Third")
+    assert await datasets_listed(client, key.group()) == (["Third", "First"], 2)
+
+    elsewhere = await post_form(
+        client, key_page, limits, {"datasets": "all", "allowed_ips": "203.0.113.0/24"}
+    )
+    assert elsewhere.status_code == 303
+    assert await datasets_listed(client, key.group()) == 403
+
+
+async def test_limits_refused_on_a_keys_page_are_said_at_their_fields(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    created = await create(client, "Unchanged")
+    key_page = f"{PAGE}/{key_id_of(created.text, 'Unchanged')}"
+    refused = await post_form(
+        client, key_page, f"{key_page}/restrictions", {"datasets": "chosen", "allowed_ips": "::1/"}
+    )
+    assert refused.status_code == 422
+    page = refused.text
+    assert "<title>Error: Unchanged · API Keys · Relay</title>" in page
+    assert '<a href="#key-datasets">Choose at least one dataset, or All datasets</a>' in page
+    assert '<a href="#key-allowed-ips">“::1/” is not an IP address or network' in page
+    assert page.index('href="#key-datasets"') < page.index('href="#key-allowed-ips"')
+    assert 'value="chosen" checked' in page
+    assert ">::1/</textarea>" in page
+    unknown = await post_form(
+        client,
+        key_page,
+        f"{key_page}/restrictions",
+        {"datasets": "chosen", "dataset_id": str(uuid.uuid4())},
+    )
+    assert unknown.status_code == 422
+    assert "A dataset chosen does not exist" in unknown.text
+    page = (await client.get(key_page)).text
+    assert "<dt>Datasets</dt><dd>All datasets</dd>" in page  # nothing changed
+
+
+async def test_another_tenants_key_cannot_be_limited_from_the_dashboard(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    created = await create(client, "Victim's")
+    key = KEY.search(created.text)
+    assert key
+    victim_id = key_id_of(created.text, "Victim&#39;s")
+    client.cookies.clear()
+    await sign_up(client)
+    attempt = await post_form(
+        client, PAGE, f"{PAGE}/{victim_id}/restrictions", {"allowed_ips": "203.0.113.0/24"}
+    )
+    assert (attempt.status_code, attempt.headers["location"]) == (303, PAGE)
+    assert "API key not found" in (await client.get(PAGE)).text
+    assert await datasets_listed(client, key.group()) == ([], 0)
+
+
+async def test_a_tenant_with_more_datasets_than_a_key_can_hold_gives_older_ones_by_id(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)
+    maker = KEY.search((await create(client, "Maker")).text)
+    assert maker
+    made = [
+        await client.post(
+            "/api/v1/datasets", json={"name": f"Set {n:03}"}, headers={"X-API-Key": maker.group()}
+        )
+        for n in range(101)
+    ]
+    oldest = made[0].json()["id"]
+    dialog = (await client.get(f"{PAGE}?create=1")).text
+    assert dialog.count('name="dataset_id"') == 100
+    assert f'value="{oldest}"' not in dialog
+    assert "Only your newest 100 datasets are listed" in dialog
+
+    created = await create(client, "Archive", datasets="chosen", more_dataset_ids=oldest)
+    key = KEY.search(created.text)
+    assert key
+    assert await datasets_listed(client, key.group()) == (["Set 000"], 1)
+    page = (await client.get(f"{PAGE}/{key_id_of(created.text, 'Archive')}")).text
+    assert f'<a href="/datasets/{oldest}">Set 000</a>' in page
+    assert f'value="{oldest}" checked' in page  # listed with the newest, as chosen

@@ -1,5 +1,6 @@
-"""Settings > API Keys: list, create (shown once), roll, revoke, and each key's page
-with its usage chart. The pages call the same service functions as the API."""
+"""Settings > API Keys: list, create (shown once), roll, revoke, suspend, and each
+key's page with its usage chart and the datasets and addresses it is limited to. The
+pages call the same service functions as the API."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from relay.auth import usage
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate
 from relay.auth.verifier import KeyVerifier
-from relay.dashboard import charts
+from relay.dashboard import charts, key_restrictions
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
-from relay.errors import RelayError
+from relay.errors import InvalidInput, RelayError
 from relay.leaks import service as leaks_service
 from relay.pagination import InvalidCursor, Position, decode_cursor, keyset_page
 from relay.tenants.models import User
@@ -84,7 +85,7 @@ async def _api_keys_page(
     *,
     created: tuple[ApiKey, str] | None = None,
     errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     cursor = request.query_params.get("cursor")
@@ -100,6 +101,10 @@ async def _api_keys_page(
         Position.of,
     )
     api_keys, older = page.items, page.next_cursor(user.tenant_id)
+    values = values or {}
+    choices = await key_restrictions.dataset_choices(
+        session, tenant_id=user.tenant_id, chosen=values.get("dataset_id", [])
+    )
     revoking = request.query_params.get("revoke")
     rolling = request.query_params.get("roll")
     context: dict[str, Any] = {
@@ -109,13 +114,15 @@ async def _api_keys_page(
         "errors": errors or {},
         # The create form is in a dialog: its error summary is in there too.
         "errors_in_dialog": bool(errors),
-        "values": values or {},
+        "values": values,
+        "choices": choices,
         "show_create": bool(errors) or request.query_params.get("create") == "1",
         "revoking": next((key for key in api_keys if str(key.id) == revoking), None),
         "rolling": next((key for key in api_keys if str(key.id) == rolling), None),
         "access_levels": ACCESS_LEVELS,
         "grace_choices": GRACE_CHOICES,
         "describe_scopes": describe_scopes,
+        "describe_limits": key_restrictions.describe,
         "older": older,
         "paged": cursor is not None,
     }
@@ -137,15 +144,21 @@ CREATE_FIELDS = {
         "Expiry date",
         rewrites=(("must be in the future", "Choose a date after today"),),
     ),
-}
+} | key_restrictions.FIELDS
 # The form's fields, in page order, as the error summary lists them.
-CREATE_ORDER = ("key-name", "key-access", "key-expiration", "key-expires-on")
+CREATE_ORDER = (
+    "key-name",
+    "key-access",
+    *key_restrictions.ORDER,
+    "key-expiration",
+    "key-expires-on",
+)
 
 
-def _create_values(form: FormData) -> dict[str, str]:
+def _create_values(form: FormData) -> dict[str, Any]:
     """What the create form held, to show it again after an error."""
     names = ("name", "expiration", "expires_on", "access", *(f"scope_{r}" for r in ACCESS_LEVELS))
-    return {name: field(form, name) for name in names}
+    return {name: field(form, name) for name in names} | key_restrictions.values_of_form(form)
 
 
 @router.post("")
@@ -161,28 +174,35 @@ async def create_api_key(
         errors["key-access"] = str(exc)
     if values["expiration"] == "custom" and not values["expires_on"]:
         errors["key-expires-on"] = "Enter a date, or choose another expiration"
+    limits, limit_errors = key_restrictions.read(values)
+    errors |= limit_errors
     data = None
     try:
         data = ApiKeyCreate(
             name=values["name"],
             expires_at=_expires_at(values["expiration"], values["expires_on"]),
             scopes=scopes,
+            **limits,
         )
     except ValidationError as exc:
         errors = field_messages(exc, CREATE_FIELDS) | errors
-    if errors or data is None:
-        ordered = {key: errors[key] for key in CREATE_ORDER if key in errors}
-        return await _api_keys_page(
-            request, session, user, errors=ordered, values=values, status_code=422
-        )
-    created = await auth_service.create_api_key(
-        session,
-        tenant_id=user.tenant_id,
-        data=data,
-        actor=user_actor(request, user),
-        created_by=f"user:{user.id}",
+    if not errors and data is not None:
+        try:
+            created = await auth_service.create_api_key(
+                session,
+                tenant_id=user.tenant_id,
+                data=data,
+                actor=user_actor(request, user),
+                created_by=f"user:{user.id}",
+            )
+        except InvalidInput as exc:  # refused before anything was written
+            errors = key_restrictions.refusal_of(exc)
+        else:
+            return await _api_keys_page(request, session, user, created=created, status_code=201)
+    ordered = {key: errors[key] for key in CREATE_ORDER if key in errors}
+    return await _api_keys_page(
+        request, session, user, errors=ordered, values=values, status_code=422
     )
-    return await _api_keys_page(request, session, user, created=created, status_code=201)
 
 
 @router.post("/{key_id}/revoke")
@@ -280,6 +300,19 @@ async def dismiss_leak_notice(
 async def api_key_page(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID
 ) -> Response:
+    return await _api_key_page(request, session, user, key_id)
+
+
+async def _api_key_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    key_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    """A key's page; its limits form as sent back with `errors` (422) when given."""
     try:
         api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
     except RelayError as exc:
@@ -287,12 +320,59 @@ async def api_key_page(
     days = await usage.daily_usage(
         session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
     )
+    values = values or key_restrictions.values_of_key(api_key)
+    choices = await key_restrictions.dataset_choices(
+        session,
+        tenant_id=user.tenant_id,
+        chosen=[*(api_key.dataset_ids or []), *values["dataset_id"]],
+    )
     context = {
         "api_key": api_key,
         "now": utcnow(),
         "scopes": describe_scopes(api_key.scopes),
+        "reached": choices.named(api_key.dataset_ids or []),
+        "choices": choices,
+        "values": values,
+        "errors": errors or {},
         "chart": charts.usage_chart(days),
         "days": days,
         "grace_choices": GRACE_CHOICES,
     }
-    return render(request, "api_key.html", context, user=user)
+    return render(request, "api_key.html", context, user=user, status_code=422 if errors else 200)
+
+
+@router.post("/{key_id}/restrictions")
+async def limit_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
+) -> Response:
+    """Change the datasets and addresses a key is limited to, from its next request."""
+    values = key_restrictions.values_of_form(form)
+    limits, errors = key_restrictions.read(values)
+    data = None
+    try:
+        data = ApiKeyUpdate.model_validate(limits)  # both sent: None lifts a limit
+    except ValidationError as exc:
+        errors = field_messages(exc, key_restrictions.FIELDS) | errors
+    if not errors and data is not None:
+        try:
+            api_key = await auth_service.update_api_key(
+                session,
+                tenant_id=user.tenant_id,
+                key_id=key_id,
+                data=data,
+                actor=user_actor(request, user),
+            )
+        except InvalidInput as exc:  # refused before anything was changed
+            errors = key_restrictions.refusal_of(exc)
+        except RelayError as exc:
+            return redirect(request, API_KEYS, flash=exc.detail)
+        else:
+            verifier: KeyVerifier = request.app.state.verifier
+            await verifier.commit_change(session, api_key)
+            return redirect(
+                request,
+                f"{API_KEYS}/{key_id}",
+                flash=f"Datasets and addresses of API key “{api_key.name}” saved.",
+            )
+    ordered = {key: errors[key] for key in key_restrictions.ORDER if key in errors}
+    return await _api_key_page(request, session, user, key_id, errors=ordered, values=values)

@@ -145,12 +145,13 @@
     sync();
   });
 
-  // Permissions: the per-resource levels matter only for a restricted key.
-  document.querySelectorAll("[data-access-toggle]").forEach(function (radio) {
-    const levels = document.getElementById(radio.dataset.accessToggle);
+  // A block that matters for one choice of a radio group only (a restricted key's
+  // levels, a key's chosen datasets): shown while that choice is checked.
+  document.querySelectorAll("[data-reveal]").forEach(function (radio) {
+    const block = document.getElementById(radio.dataset.reveal);
     const sync = function () {
-      const chosen = radio.form.querySelector("input[name=access]:checked");
-      levels.hidden = !chosen || chosen.value !== "restricted";
+      const chosen = radio.form.querySelector("input[name=\"" + radio.name + "\"]:checked");
+      block.hidden = !chosen || chosen.value !== radio.dataset.revealFor;
     };
     radio.addEventListener("change", sync);
     sync();
