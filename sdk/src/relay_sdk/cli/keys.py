@@ -212,8 +212,9 @@ def update(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Rename a key, set or remove its rate limit, its datasets or its addresses; what
-    is not given stays."""
+    """Rename a key; set or remove its rate limit, quota, datasets or addresses.
+
+    What is not given stays."""
     limit = _either(
         parse_rate_limit(rate_limit) if rate_limit else None, no_rate_limit, "--rate-limit"
     )
