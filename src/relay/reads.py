@@ -154,8 +154,12 @@ class PreparedRead:
     and the parameters must be values asyncpg takes as they are (uuid, int, str, aware
     datetime)."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], *, portable: Select[Any] | None = None) -> None:
+        """`portable`, when given, is what SQLAlchemy runs instead of `statement`: the
+        same read in terms every dialect has (an IN list of a parameter `expanding`,
+        where asyncpg's takes one array parameter)."""
         self.statement = statement
+        self._portable = statement if portable is None else portable
         compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
         self._sql = compiled.string
         self._names = compiled.positiontup or []
@@ -163,7 +167,7 @@ class PreparedRead:
 
     async def rows(self, reader: Reader, params: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(reader, AsyncConnection):
-            result = await reader.execute(self.statement, params)
+            result = await reader.execute(self._portable, params)
             return [dict(row) for row in result.mappings()]
         arguments = (params.get(name, self._defaults[name]) for name in self._names)
         return [dict(record) for record in await reader.fetch(self._sql, *arguments)]

@@ -85,6 +85,11 @@ async def test_a_deleted_dataset_drops_out_of_the_keys_list(
     await client.delete(f"{DATASETS}/{second.id}", headers=tenant_a.headers)
     after = (await client.get(DATASETS, headers=headers)).json()
     assert ([i["name"] for i in after["items"]], after["total"]) == (["Third", "First"], 2)
+    by_number = (await client.get(f"{DATASETS}?page_size=1&page=2", headers=headers)).json()
+    assert ([i["name"] for i in by_number["items"]], by_number["total"]) == (["First"], 2)
+    # Past the last page: no rows, the total all the same.
+    beyond = (await client.get(f"{DATASETS}?page_size=2&page=5", headers=headers)).json()
+    assert (beyond["items"], beyond["total"]) == ([], 2)
 
 
 async def test_datasets_a_key_is_limited_to_must_be_the_tenants(

@@ -19,7 +19,7 @@ from relay.datasets.schemas import (
     DatasetRead,
     DatasetUpdate,
 )
-from relay.db import ReadSessionDep, SessionDep, read_connection, read_session
+from relay.db import ReadSessionDep, SessionDep, read_connection
 from relay.json_bodies import BoundedJsonRoute
 from relay.openapi import error_answer
 from relay.pagination import cursor_or_page, next_cursor
@@ -63,16 +63,10 @@ async def list_datasets(
     page, page_size, cursor = query.page, query.page_size, query.cursor
     after = cursor_or_page(tenant_id, cursor, page)
     reach = reach_of(principal)
-    if reach.dataset_ids is None:
-        async with read_connection(request) as connection:
-            listed = await service.list_datasets(
-                connection, reach=reach, page_size=page_size, page=page or 1, after=after
-            )
-    else:  # a key limited to chosen datasets: a plain query of them
-        async with read_session(request) as session:
-            listed = await service.list_datasets(
-                session, reach=reach, page_size=page_size, page=page or 1, after=after
-            )
+    async with read_connection(request) as connection:
+        listed = await service.list_datasets(
+            connection, reach=reach, page_size=page_size, page=page or 1, after=after
+        )
     body = {
         "items": listed.items,
         "total": listed.total,

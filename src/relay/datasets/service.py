@@ -9,8 +9,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
@@ -115,30 +126,70 @@ async def create_dataset(
 
 # Built once: a request only binds its parameters to a statement already compiled.
 # It reads rows, not ORM objects: a page is read-only and needs no identity map.
-# The total rides along with the page from the tenant's count row: one round trip,
-# one snapshot, and the same cost at 1 dataset or 10 million.
-_TOTAL = tenant_rows(DatasetCount).with_only_columns(_counts.c.dataset_count).scalar_subquery()
 _NEWEST_FIRST = (_datasets.c.created_at.desc(), _datasets.c.id.desc())
-_ROWS = (
-    tenant_rows(Dataset)
-    .add_columns(func.coalesce(_TOTAL, 0).label("total"))
-    .order_by(*_NEWEST_FIRST)
-    .limit(bindparam("limit"))
-)
-_PAGE = PreparedRead(_ROWS.offset(bindparam("offset")))
 # Keyset: the rows strictly after the cursor's, read straight from the
 # (tenant_id, created_at, id) index however deep the page is.
-_AFTER = PreparedRead(
-    _ROWS.where(
-        tuple_(_datasets.c.created_at, _datasets.c.id)
-        < tuple_(
-            bindparam("after_created_at", type_=_datasets.c.created_at.type),
-            bindparam("after_id", type_=_datasets.c.id.type),
-        )
-    )
+_AFTER_CURSOR = tuple_(_datasets.c.created_at, _datasets.c.id) < tuple_(
+    bindparam("after_created_at", type_=_datasets.c.created_at.type),
+    bindparam("after_id", type_=_datasets.c.id.type),
 )
-# Past the last row there is no row to carry the total.
-_ONLY_TOTAL = PreparedRead(select(func.coalesce(_TOTAL, 0).label("total")))
+
+
+def _page_statements(rows: Select[Any], total: ScalarSelect[Any]) -> list[Select[Any]]:
+    """A list's three statements: a page by number, the page after a cursor, and the
+    total alone (past the last row there is no row to carry it)."""
+    with_total = (
+        rows.add_columns(func.coalesce(total, 0).label("total"))
+        .order_by(*_NEWEST_FIRST)
+        .limit(bindparam("limit"))
+    )
+    only_total = select(func.coalesce(total, 0).label("total"))
+    return [with_total.offset(bindparam("offset")), with_total.where(_AFTER_CURSOR), only_total]
+
+
+@dataclass(frozen=True, slots=True)
+class _PageReads:
+    page: PreparedRead
+    after: PreparedRead
+    only_total: PreparedRead
+
+    @classmethod
+    def of(
+        cls,
+        rows: Select[Any],
+        total: ScalarSelect[Any],
+        *,
+        portable: tuple[Select[Any], ScalarSelect[Any]] | None = None,
+    ) -> _PageReads:
+        """The reads of `rows` with their `total`; `portable`, the same in terms every
+        dialect has, when those are asyncpg's own."""
+        native = _page_statements(rows, total)
+        other = native if portable is None else _page_statements(*portable)
+        return cls(*(PreparedRead(n, portable=o) for n, o in zip(native, other, strict=True)))
+
+
+# Every dataset of the tenant: the total rides along with the page from the tenant's
+# count row: one round trip, one snapshot, and the same cost at 1 dataset or 10 million.
+_ALL = _PageReads.of(
+    tenant_rows(Dataset),
+    tenant_rows(DatasetCount).with_only_columns(_counts.c.dataset_count).scalar_subquery(),
+)
+
+
+def _chosen(is_chosen: ColumnElement[bool]) -> tuple[Select[Any], ScalarSelect[Any]]:
+    """A key's chosen datasets (at most 100, read by primary key), with the number of
+    those that still exist."""
+    rows = tenant_rows(Dataset).where(is_chosen)
+    # Not correlated: the count reads the table itself, not the outer query's row.
+    return rows, rows.with_only_columns(func.count()).correlate(None).scalar_subquery()
+
+
+# asyncpg binds the ids as one uuid[]; SQLite has no arrays, so there the IN list is
+# expanded to the ids' number when run.
+_CHOSEN = _PageReads.of(
+    *_chosen(_datasets.c.id == any_(bindparam("ids", type_=ARRAY(_datasets.c.id.type)))),
+    portable=_chosen(_datasets.c.id.in_(bindparam("ids", expanding=True))),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,24 +211,23 @@ async def list_datasets(
     after: Position | None = None,
 ) -> DatasetList:
     """A page of the datasets `reach` reaches, newest first: the `page`-th, or the one
-    right after `after` (a page's `next_position`), with their total. A reach of chosen
-    datasets needs an AsyncSession (not the read pool's prepared statements)."""
-    if reach.dataset_ids is not None:
-        assert isinstance(reader, AsyncSession), "a limited reach lists through a session"
-        return await _list_chosen(reader, reach, page_size, page, after)
-    tenant_id = reach.tenant_id
+    right after `after` (a page's `next_position`), with their total."""
     connection = await reader.connection() if isinstance(reader, AsyncSession) else reader
     # One row more than the page tells whether another page follows.
-    params: dict[str, Any] = {"tenant_id": tenant_id, "limit": page_size + 1}
+    params: dict[str, Any] = {"tenant_id": reach.tenant_id, "limit": page_size + 1}
+    reads = _ALL if reach.dataset_ids is None else _CHOSEN
+    if reach.dataset_ids is not None:
+        params["ids"] = list(reach.dataset_ids)
     if after is None:
-        statement = _PAGE
+        statement = reads.page
         params["offset"] = (page - 1) * page_size
     else:
-        statement = _AFTER
+        statement = reads.after
         params |= {"after_created_at": after.created_at, "after_id": after.id}
     rows = await statement.rows(connection, params)
     if not rows:
-        (only,) = await _ONLY_TOTAL.rows(connection, {"tenant_id": tenant_id})
+        params = {name: params[name] for name in ("tenant_id", "ids") if name in params}
+        (only,) = await reads.only_total.rows(connection, params)
         return DatasetList(items=[], total=only["total"], next_position=None)
     shown = keyset_page(rows, page_size, _position)
     return DatasetList(items=shown.items, total=rows[0]["total"], next_position=shown.next_position)
@@ -185,23 +235,6 @@ async def list_datasets(
 
 def _position(row: dict[str, Any]) -> Position:
     return Position(row["created_at"], row["id"])
-
-
-async def _list_chosen(
-    session: AsyncSession, reach: Reach, page_size: int, page: int, after: Position | None
-) -> DatasetList:
-    """`list_datasets` for a key limited to chosen datasets: at most 100 of them, so a
-    plain query, and a count of those that still exist."""
-    chosen = reach.datasets().subquery()
-    query = select(chosen).order_by(chosen.c.created_at.desc(), chosen.c.id.desc())
-    if after is None:
-        query = query.offset((page - 1) * page_size)
-    else:
-        query = query.where(tuple_(chosen.c.created_at, chosen.c.id) < (after.created_at, after.id))
-    rows = [dict(row) for row in (await session.execute(query.limit(page_size + 1))).mappings()]
-    total = await session.scalar(select(func.count()).select_from(chosen)) or 0
-    shown = keyset_page(rows, page_size, _position)
-    return DatasetList(items=shown.items, total=total, next_position=shown.next_position)
 
 
 async def get_dataset(
