@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from relay.app import create_app
-from relay.auth.scopes import ALL_SCOPES
+from relay.auth.scopes import ALL_SCOPES, FULL_ACCESS
 from relay.config import Settings
 from relay.db import Database
 from relay.errors import ERROR_CODES
@@ -222,7 +222,12 @@ async def test_every_api_operation_names_its_scope(client: httpx.AsyncClient) ->
     for path, operation in api_operations(spec):
         scope = operation["x-required-scope"]
         assert operation["security"] == [{"APIKeyHeader": [scope]}], path
-        assert f"Requires the `{scope}` scope" in operation["description"], path
+        needed = (
+            "Requires a full-access key"
+            if scope == FULL_ACCESS
+            else f"Requires the `{scope}` scope"
+        )
+        assert needed in operation["description"], path
 
 
 async def test_schema_lists_the_valid_scopes(client: httpx.AsyncClient) -> None:

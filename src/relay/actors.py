@@ -45,11 +45,24 @@ class Actor:
     quota: tuple[int, str] | None = None
     client_address: str | None = None
     user_agent: str | None = None
+    # A tenant's owner, or Relay's operator (SYSTEM): what a key policy may keep to
+    # owners (full-access keys) they may do. Never a key.
+    owner: bool = False
 
     @classmethod
-    def user(cls, email: str, *, client_address: str | None, user_agent: str | None) -> Actor:
+    def user(
+        cls,
+        email: str,
+        *,
+        owner: bool = False,
+        client_address: str | None,
+        user_agent: str | None,
+    ) -> Actor:
         return cls(
-            f"user:{email}", client_address=client_address, user_agent=clean_user_agent(user_agent)
+            f"user:{email}",
+            owner=owner,
+            client_address=client_address,
+            user_agent=clean_user_agent(user_agent),
         )
 
     @classmethod
@@ -80,4 +93,4 @@ class Actor:
 
 
 # For what Relay does by itself (an operator's CLI command, a background task).
-SYSTEM = Actor("system")
+SYSTEM = Actor("system", owner=True)

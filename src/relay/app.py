@@ -26,6 +26,8 @@ from relay.datasets import router as datasets_router
 from relay.db import Database
 from relay.docs import install_docs
 from relay.errors import install_error_handlers
+from relay.key_policy import router as key_policy_router
+from relay.key_policy.unused_keys import UnusedKeySweeper
 from relay.leaks import router as leaks_router
 from relay.leaks.replays import SeenReports
 from relay.limits.policy import Limits
@@ -73,6 +75,7 @@ def _api_router() -> APIRouter:
     api.include_router(datasets_router.router)
     api.include_router(api_keys_router.router)
     api.include_router(audit_router.router)
+    api.include_router(key_policy_router.router)
     return api
 
 
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # On SQLite there is one worker, so its own revocations are all it must hear of.
     verifier = KeyVerifier(database.engine, cache, trusted=settings.is_sqlite)
+    sweeper = UnusedKeySweeper(database.sessionmaker, cache)
     listener = (
         None
         if settings.is_sqlite
@@ -129,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settle_garbage_collector()
         activity.start()
         pruner.start()
+        sweeper.start()
         if listener is not None:
             listener.start()
         try:
@@ -136,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
+            await sweeper.stop()
             await pruner.stop()
             await activity.stop()
             if redis is not None:

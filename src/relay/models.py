@@ -12,6 +12,7 @@ from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.dashboard.models import Invitation, LoginFailure
 from relay.datasets.models import Dataset, DatasetCount
+from relay.key_policy.models import KeyPolicy
 from relay.leaks.models import LeakNotice
 from relay.limits.models import QuotaUsage
 from relay.secret_key import ServerSecret
@@ -25,6 +26,7 @@ __all__ = [
     "Dataset",
     "DatasetCount",
     "Invitation",
+    "KeyPolicy",
     "LeakNotice",
     "LoginFailure",
     "PasswordResetToken",

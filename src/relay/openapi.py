@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.security import APIKeyHeader
 
-from relay.auth.scopes import ALL_SCOPES, document_scopes, scope_table
+from relay.auth.scopes import ALL_SCOPES, FULL_ACCESS, document_scopes, scope_table
 from relay.config import Settings
 from relay.errors import ERROR_CODES
 from relay.links import public_url
@@ -37,6 +37,11 @@ TAGS: list[dict[str, Any]] = [
         "name": "Leaked keys",
         "description": "Signed reports of exposed keys (no API key): each live key reported "
         "is revoked at once.",
+    },
+    {
+        "name": "Key policy",
+        "description": "The organisation's rules for every key: maximum lifetime, expiry "
+        "when unused, who may make full-access keys.",
     },
     {"name": "Health", "description": "Whether this server reaches its database (no API key)."},
 ]
@@ -111,9 +116,10 @@ def _scheme_description(base: str, table: list[tuple[str, str, str | None]]) -> 
         "Scopes: a key with `scopes: []` (the default) has them all; a write scope "
         "includes the read scope of its resource. Each operation needs one:",
     ]
-    for scope in ALL_SCOPES:
+    for scope in (*ALL_SCOPES, FULL_ACCESS):
         routes = ", ".join(f"{method} {path}" for method, path, needed in table if needed == scope)
-        lines.append(f"- `{scope}`: {routes}")
+        label = "a full-access key only" if scope == FULL_ACCESS else f"`{scope}`"
+        lines.append(f"- {label}: {routes}")
     return "\n".join(lines)
 
 

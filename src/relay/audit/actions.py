@@ -16,6 +16,8 @@ class Action(StrEnum):
     API_KEY_DISABLED = "api_key.disabled"
     API_KEY_ENABLED = "api_key.enabled"
     API_KEY_ADDRESS_REFUSED = "api_key.address_refused"
+    API_KEY_EXPIRED_UNUSED = "api_key.expired_unused"
+    KEY_POLICY_UPDATED = "key_policy.updated"
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
     USER_SIGNED_IN = "user.signed_in"

@@ -4,14 +4,13 @@ and on demand by `relay audit prune`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.audit import service as audit
-from relay.background import BackgroundTask
+from relay.background import Periodic
 from relay.db import utcnow
 
 logger = logging.getLogger(__name__)
@@ -38,24 +37,11 @@ async def prune_expired_events(
             return deleted
 
 
-class AuditPruner:
+class AuditPruner(Periodic):
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], retention_days: int) -> None:
-        self._sessionmaker = sessionmaker
-        self._retention_days = retention_days
-        self._task = BackgroundTask(self._run, name="relay-audit-prune")
+        async def prune() -> None:
+            deleted = await prune_expired_events(sessionmaker, retention_days)
+            if deleted:
+                logger.info("audit log pruned", extra={"deleted_events": deleted})
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                deleted = await prune_expired_events(self._sessionmaker, self._retention_days)
-                if deleted:
-                    logger.info("audit log pruned", extra={"deleted_events": deleted})
-            except Exception as exc:
-                logger.warning("audit log prune failed, will retry: %s", type(exc).__name__)
-            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
-
-    def start(self) -> None:
-        self._task.start()
-
-    async def stop(self) -> None:
-        await self._task.stop()
+        super().__init__(prune, PRUNE_INTERVAL_SECONDS, "audit prune")

@@ -27,6 +27,9 @@ ALL_SCOPES: tuple[str, ...] = get_args(ScopeName)
 DATASETS_READ, DATASETS_WRITE, API_KEYS_READ, API_KEYS_WRITE, AUDIT_READ = ALL_SCOPES
 # Scopes that grant more than their own name.
 _INCLUDES = {DATASETS_WRITE: DATASETS_READ, API_KEYS_WRITE: API_KEYS_READ}
+# Not a scope a key can list: what a route needs that only a full-access key (`scopes:
+# []`, every dataset) may do, such as setting the rules every key is made under.
+FULL_ACCESS = "full access"
 
 
 class PermissionDenied(RelayError):
@@ -67,13 +70,17 @@ class RequiredScope:
     """The dependency `requires()` builds; `scope` is what the route table reads."""
 
     def __init__(self, scope: str) -> None:
-        if scope not in ALL_SCOPES:
+        if scope not in ALL_SCOPES and scope != FULL_ACCESS:
             raise ValueError(f"unknown scope {scope!r}")
         self.scope = scope
 
     async def __call__(self, request: Request) -> None:
         # The principal was set by the API router's own dependency, which runs first.
-        if not grants(request.state.principal.scopes, self.scope):
+        principal = request.state.principal
+        if self.scope == FULL_ACCESS:
+            if principal.scopes or principal.dataset_ids is not None:
+                raise insufficient(FULL_ACCESS)
+        elif not grants(principal.scopes, self.scope):
             raise insufficient(self.scope)
 
 
@@ -137,6 +144,10 @@ def document_scopes(
         operation = schema["paths"][path][method.lower()]
         operation["security"] = [{key_scheme.scheme_name: [scope]}]
         operation["x-required-scope"] = scope
-        note = f"Requires the `{scope}` scope (or a full-access key)."
+        note = (
+            "Requires a full-access key (`scopes: []`, not limited to datasets)."
+            if scope == FULL_ACCESS
+            else f"Requires the `{scope}` scope (or a full-access key)."
+        )
         operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
     return schema

@@ -32,6 +32,7 @@ from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, Quota, RateLimit
 from relay.datasets.models import Dataset
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, InvalidInput, NotFoundError
+from relay.key_policy import service as key_policy
 from relay.limits import quotas
 from relay.pagination import Position, after
 from relay.schemas import iso_utc
@@ -45,7 +46,7 @@ REVOCATION_CHANNEL = "relay_key_revocations"
 KEY_MAKER = "api_key:"
 
 
-def _target(api_key: ApiKey) -> audit.Target:
+def audit_target(api_key: ApiKey) -> audit.Target:
     return audit.Target("api_key", api_key.id, f"{api_key.name} ({api_key.key_prefix}…)")
 
 
@@ -251,11 +252,16 @@ async def create_api_key(
         restrictions.networks_of(allowed_ips),
         quota,
     )
+    policy = await key_policy.rules_of(session, tenant_id)
+    policy.check_full_access(actor, data.scopes)
+    expires_at = policy.lifetime(
+        _lifetime_within(actor, data.expires_at), asked=data.expires_at is not None, now=utcnow()
+    )
     api_key, full_key = _new_key(
         tenant_id,
         name=data.name,
         key_scopes=data.scopes,
-        expires_at=_lifetime_within(actor, data.expires_at),
+        expires_at=expires_at,
         rate_limit=rate_limit,
         created_by=created_by,
     )
@@ -264,7 +270,7 @@ async def create_api_key(
     session.add(api_key)
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_CREATED, actor=actor,
-        target=_target(api_key), details={"scopes": list(data.scopes)},
+        target=audit_target(api_key), details={"scopes": list(data.scopes)},
     )  # fmt: skip
     await session.flush()
     return api_key, full_key
@@ -326,7 +332,7 @@ async def _lock_family_of(
     return api_key, family
 
 
-async def _announce_change(session: AsyncSession, api_key: ApiKey) -> None:
+async def announce_change(session: AsyncSession, api_key: ApiKey) -> None:
     """Tell every process caching the key, a key of its family or a key its family made
     to drop them (on PostgreSQL, delivered when the transaction commits; on SQLite the
     one process drops them itself)."""
@@ -345,10 +351,10 @@ async def revoke_api_key(
     api_key.revoked_at = utcnow()
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
-        target=_target(api_key),
+        target=audit_target(api_key),
     )  # fmt: skip
     await session.flush()
-    await _announce_change(session, api_key)
+    await announce_change(session, api_key)
     return api_key
 
 
@@ -396,11 +402,11 @@ async def update_api_key(
     if changes:
         audit.record(
             session, tenant_id=tenant_id, action=Action.API_KEY_UPDATED, actor=actor,
-            target=_target(api_key), details=changes,
+            target=audit_target(api_key), details=changes,
         )  # fmt: skip
     if changes or suspended:
         await session.flush()
-        await _announce_change(session, api_key)
+        await announce_change(session, api_key)
     return api_key
 
 
@@ -414,7 +420,7 @@ def _suspend(session: AsyncSession, api_key: ApiKey, data: ApiKeyUpdate, actor: 
     action = Action.API_KEY_DISABLED if data.disabled else Action.API_KEY_ENABLED
     audit.record(
         session, tenant_id=api_key.tenant_id, action=action, actor=actor,
-        target=_target(api_key),
+        target=audit_target(api_key),
     )  # fmt: skip
     return True
 
@@ -444,11 +450,13 @@ async def rotate_api_key(
     if old.expires_at is not None and old.expires_at <= now:
         raise ConflictError("API key expired: create a new key instead")
     _check_key_within(actor, old)
+    policy = await key_policy.rules_of(session, tenant_id)
     new, full_key = _new_key(
         tenant_id,
         name=old.name,
         key_scopes=old.scopes,
-        expires_at=_inherited_expiry(actor, old.expires_at),
+        # A successor is a new key: no longer-lived than the policy lets one be made.
+        expires_at=policy.lifetime(_inherited_expiry(actor, old.expires_at), asked=False, now=now),
         rate_limit=RateLimit(**old.rate_limit) if old.rate_limit else None,
         created_by=created_by,
         family_id=old.family_id,
@@ -463,7 +471,7 @@ async def rotate_api_key(
     old.replaced_by_id = new.id
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_ROTATED, actor=actor,
-        target=_target(old),
+        target=audit_target(old),
         details={
             "grace_period_seconds": grace_period_seconds,
             "old_key_expires_at": iso_utc(old.expires_at),
@@ -472,7 +480,7 @@ async def rotate_api_key(
         },
     )  # fmt: skip
     await session.flush()
-    await _announce_change(session, old)
+    await announce_change(session, old)
     return old, new, full_key
 
 

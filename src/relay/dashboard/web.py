@@ -35,6 +35,7 @@ from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
+from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 from relay.text import storable
 
@@ -115,6 +116,7 @@ def user_actor(request: Request, user: User) -> Actor:
     """The signed-in user as the actor of what the page does (for the audit log)."""
     return Actor.user(
         user.email,
+        owner=user.role == tenants_service.OWNER,
         client_address=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )

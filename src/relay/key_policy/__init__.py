@@ -1,0 +1,1 @@
+"""The organisation's key policy: rules every key of a tenant is made under."""
