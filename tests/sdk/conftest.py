@@ -134,6 +134,7 @@ class SyncClientAwaited:
         self.api_keys = _AwaitableResource(client.api_keys)
         self.audit_events = _AwaitableResource(client.audit_events)
         self.datasets = _AwaitableResource(client.datasets)
+        self.key_policy = _AwaitableResource(client.key_policy)
 
     @property
     def last_rate_limit(self) -> RateLimitStatus | None:

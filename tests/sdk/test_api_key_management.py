@@ -17,8 +17,10 @@ from relay_sdk import (
     AuthenticationError,
     ConflictError,
     CreatedApiKey,
+    KeyPolicy,
     KeyQuota,
     NotFoundError,
+    PermissionDeniedError,
     RateLimit,
     RateLimitError,
     UsageDay,
@@ -232,3 +234,21 @@ async def test_a_quota_is_set_read_with_what_is_left_and_removed(
     assert refused.value.code == "quota_exhausted"
     freed = await relay.api_keys.update(created.id, quota=None)
     assert freed.quota is None
+
+
+async def test_the_key_policy_is_read_set_and_applied(connect: Connect, api_key: str) -> None:
+    relay = connect(api_key)
+    assert await relay.key_policy.get() == KeyPolicy(None, None, "allowed")
+    wanted = KeyPolicy(
+        max_lifetime_days=30, expire_unused_after_days=90, full_access_keys="owners_only"
+    )
+    assert await relay.key_policy.set(wanted) == wanted
+    assert await relay.key_policy.get() == wanted
+    with pytest.raises(PermissionDeniedError) as refused:
+        await relay.api_keys.create("Everything")
+    assert "key policy" in str(refused.value)
+    reader = await relay.api_keys.create("Reader", scopes=["datasets:read", "api_keys:read"])
+    assert reader.expires_at is not None  # the policy's maximum, asked or not
+    with pytest.raises(PermissionDeniedError):  # only a full-access key sets the policy
+        await connect(reader.key).key_policy.set(KeyPolicy(None, None, "allowed"))
+    assert await connect(reader.key).key_policy.get() == wanted

@@ -20,6 +20,7 @@ from relay_sdk import (
     CreatedApiKey,
     Dataset,
     DatasetPage,
+    KeyPolicy,
 )
 from relay_sdk.models import api_fields, field_types
 
@@ -39,6 +40,8 @@ RESPONSES: dict[tuple[str, str, str], Any] = {
     ("get", "/api/v1/datasets", "200"): DatasetPage,
     ("get", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
     ("patch", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
+    ("get", "/api/v1/key-policy", "200"): KeyPolicy,
+    ("put", "/api/v1/key-policy", "200"): KeyPolicy,
 }
 
 

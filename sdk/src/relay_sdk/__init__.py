@@ -30,6 +30,7 @@ from relay_sdk.errors import (
     RelayError,
     ValidationError,
 )
+from relay_sdk.key_policy import KeyPolicy
 from relay_sdk.operations import NOT_GIVEN
 from relay_sdk.rate_limits import Quota, RateLimit, RateLimitStatus
 
@@ -47,6 +48,7 @@ __all__ = [
     "CreatedApiKey",
     "Dataset",
     "DatasetPage",
+    "KeyPolicy",
     "KeyQuota",
     "KeyQuotaStatus",
     "NotFoundError",

@@ -72,9 +72,8 @@ class Rules:
         if expires_at > latest:
             if asked:
                 raise InvalidInput(
-                    "expires_at is beyond the organisation key policy: keys live at most "
-                    f"{self.max_lifetime_days} days (max_lifetime_days), until "
-                    f"{iso_utc(latest)} for a key made now",
+                    f"beyond the key policy's max_lifetime_days ({self.max_lifetime_days}): "
+                    f"at most {iso_utc(latest)}",
                     loc=("body", "expires_at"),
                 )
             return latest
