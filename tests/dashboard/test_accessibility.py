@@ -6,11 +6,18 @@ every copy is announced, every field refused is marked invalid, every group name
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from relay.auth.cache import KeyCache
+from relay.config import Settings
+from relay.db import open_database
+from relay.key_policy.unused_keys import expire_unused_keys
 from tests.dashboard.conftest import DESKTOP, PHONE, ConsoleWatch, assert_accessible, new_context
 from tests.dashboard.helpers import PASSWORD, new_email
 from tests.dashboard.test_browser import (
@@ -22,6 +29,7 @@ from tests.dashboard.test_browser import (
     shot,
     sign_up,
 )
+from tests.key_policy.test_key_policy import make_stale
 from tests.live_server import LiveServer
 
 
@@ -452,3 +460,97 @@ def test_focus_ring_field_borders_and_buttons_stand_out_three_to_one(
     add_row = page.get_by_role("button", name="Add another type")
     border = add_row.evaluate("e => getComputedStyle(e).borderTopColor")
     assert contrast(page, border, "rgb(255, 255, 255)") >= 3, "'Add another type' looks like text"
+
+
+def expire_as_unused(settings: Settings, key_id: str) -> int:
+    """Make a key 40 days old and never used, then run the unused-key sweep on the live
+    server's database; how many keys it expired. In a thread of its own: this one runs
+    Playwright's event loop."""
+
+    async def stale_then_sweep() -> int:
+        async with open_database(settings) as database:
+            await make_stale(database, uuid.UUID(key_id), used_days_ago=None, made_days_ago=40)
+            cache = KeyCache(max_entries=10, negative_entries=10, negative_ttl=1.0)
+            return await expire_unused_keys(database.sessionmaker, cache)
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, stale_then_sweep()).result()
+
+
+def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
+    browser: Browser,
+    context: BrowserContext,
+    live_server: LiveServer,
+    console_errors: ConsoleWatch,
+    settings: Settings,
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    create_key(page, "Made before")  # no expiry
+    dismiss_uncopied_key(page)
+    key_id = page.get_by_role("row", name=re.compile("Made before")).get_attribute("data-key-id")
+    assert key_id
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Key policy").click()
+    expect(page).to_have_title(re.compile("^Key policy"))
+    check(page, "key policy, none set")
+    # The tabs fit a phone's width (one more tab than before).
+    page.set_viewport_size(PHONE)
+    tabs = page.get_by_role("navigation", name="Settings")
+    assert tabs.evaluate("e => e.scrollWidth <= e.clientWidth"), "the settings tabs overflow"
+    page.set_viewport_size(DESKTOP)
+
+    lifetime = page.get_by_label("Maximum lifetime, in days")
+    unused = page.get_by_label("Expire unused keys after, in days")
+    lifetime.fill("0")
+    unused.fill("soon")
+    page.get_by_role("button", name="Save key policy").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    for field in (lifetime, unused):
+        expect(field).to_have_attribute("aria-invalid", "true")
+    expect(unused).to_have_value("soon")
+    check(page, "key policy with errors")
+    page.locator("[data-error-summary]").get_by_role("link").first.click()
+    expect(lifetime).to_be_focused()
+    lifetime.fill("90")
+    unused.fill("30")
+    page.get_by_role("radio", name="Only the owner, in the dashboard").check()
+    page.get_by_role("button", name="Save key policy").click()
+    expect(page.get_by_role("status")).to_have_text("Key policy saved.")
+    beyond = page.get_by_role("region", name="Keys beyond the maximum lifetime")
+    expect(beyond.get_by_role("link", name="Made before")).to_be_visible()
+    check(page, "key policy, a key made before it", "26-key-policy")
+
+    page.goto("/settings/api-keys")
+    page.get_by_role("link", name="Create API Key").click()
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    expiration = dialog.get_by_label("Expiration")
+    expect(expiration.locator("option[value=none]")).to_contain_text("the policy gives 90 days")
+    expect(expiration).to_have_accessible_description(re.compile("at most 90 days"))
+    check(page, "create dialog under a key policy")
+    page.keyboard.press("Escape")
+
+    assert expire_as_unused(settings, key_id) == 1
+    page.reload()
+    notice = page.get_by_role("region", name="Keys expired because unused")
+    expect(notice).to_contain_text("unused for 30 days or more (never used)")
+    check(page, "API keys, a key expired unused", "27-expired-unused")
+
+    member_email, link = invite(page)
+    member_context = new_context(browser, live_server, console_errors)
+    member = member_context.new_page()
+    join(member, member_email, link)
+    member.goto("/settings/key-policy")
+    expect(member.get_by_role("definition").filter(has_text="90 days")).to_have_count(1)
+    expect(member.get_by_role("button", name="Save key policy")).to_have_count(0)
+    check(member, "key policy, read by a member")
+    member.goto("/settings/api-keys")
+    member.get_by_role("link", name="Create API Key").click()
+    dialog = member.get_by_role("dialog", name="Create API Key")
+    full = dialog.get_by_role("radio", name="Full access")
+    expect(full).to_be_disabled()
+    expect(full).to_have_accessible_description(re.compile("only an owner may create"))
+    expect(dialog.get_by_role("radio", name="Restricted")).to_be_checked()
+    expect(dialog.get_by_label("Datasets", exact=True)).to_be_visible()  # its levels shown
+    check(member, "create dialog, full access kept to the owner")
+    member_context.close()

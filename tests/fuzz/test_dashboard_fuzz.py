@@ -34,6 +34,7 @@ NAMES = [
     "artifact_name", "artifact_description", "artifact_color",
     "current_password", "new_password", "code", "setup", "require_two_factor",
     "datasets", "dataset_id", "more_dataset_ids", "allowed_ips", "back",
+    "max_lifetime_days", "expire_unused_after_days", "full_access_keys",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",

@@ -17,8 +17,9 @@ from relay.auth import service as auth_service
 from relay.auth import usage
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate
+from relay.auth.scopes import PermissionDenied
 from relay.auth.verifier import KeyVerifier
-from relay.dashboard import charts, key_restrictions
+from relay.dashboard import charts, key_policy_view, key_restrictions
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
@@ -107,9 +108,14 @@ async def _api_keys_page(
     )
     revoking = request.query_params.get("revoke")
     rolling = request.query_params.get("roll")
-    context: dict[str, Any] = {
+    now = utcnow()
+    # The organisation key policy: what the dialog offers under it, and the keys it expired.
+    policy = await key_policy_view.api_keys_context(
+        session, tenant_id=user.tenant_id, actor=user_actor(request, user), now=now
+    )
+    context: dict[str, Any] = policy | {
         "api_keys": api_keys,
-        "now": utcnow(),
+        "now": now,
         "created": created,
         "errors": errors or {},
         # The create form is in a dialog: its error summary is in there too.
@@ -196,7 +202,13 @@ async def create_api_key(
                 created_by=f"user:{user.id}",
             )
         except InvalidInput as exc:  # refused before anything was written
-            errors = key_restrictions.refusal_of(exc)
+            if exc.loc[-1] == "expires_at":  # beyond the organisation's key policy
+                custom = values["expiration"] == "custom"
+                errors = {"key-expires-on" if custom else "key-expiration": exc.detail}
+            else:
+                errors = key_restrictions.refusal_of(exc)
+        except PermissionDenied as exc:  # full access, which the policy keeps to owners
+            errors = {"key-access": exc.detail}
         else:
             return await _api_keys_page(request, session, user, created=created, status_code=201)
     ordered = {key: errors[key] for key in CREATE_ORDER if key in errors}
