@@ -207,7 +207,11 @@ async def test_the_create_dialog_says_what_a_key_gets_under_a_maximum_lifetime(
     )
     error = re.search(r'<p class="field-error" id="key-expiration-error">(.*?)</p>', longer.text)
     assert error is not None
-    assert "key policy" in html.unescape(error.group(1))  # the service's words, naming it
+    # In people's words: what the policy allows and what to choose instead.
+    assert html.unescape(error.group(1)).endswith(
+        "The organisation key policy allows at most 45 days: choose a date until "
+        f"{latest:%Y-%m-%d}, or no expiry to get the most"
+    )
     dated = await create_in_dashboard(client, "Dated", expiration="custom", expires_on="2031-01-01")
     assert dated.status_code == 422
     assert '<p class="field-error" id="key-expires-on-error">' in dated.text

@@ -73,6 +73,13 @@ BASE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("patch", "/api/v1/auth/api-keys/{key_id}"): {"name": "Fuzz"},
     ("post", "/api/v1/auth/api-keys/{key_id}/rotate"): {"grace_period_seconds": 0},
+    ("put", "/api/v1/key-policy"): {
+        "max_lifetime_days": None,
+        "expire_unused_after_days": None,
+        "full_access_keys": "allowed",
+    },
+    ("post", "/api/v1/limit-pools"): {"name": "Fuzz"},
+    ("patch", "/api/v1/limit-pools/{pool_id}"): {"name": "Fuzz"},
 }
 
 

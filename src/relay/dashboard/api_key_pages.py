@@ -24,6 +24,7 @@ from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
+from relay.key_policy import service as key_policy
 from relay.leaks import service as leaks_service
 from relay.pagination import InvalidCursor, Position, decode_cursor, keyset_page
 from relay.tenants.models import User
@@ -204,7 +205,9 @@ async def create_api_key(
         except InvalidInput as exc:  # refused before anything was written
             if exc.loc[-1] == "expires_at":  # beyond the organisation's key policy
                 custom = values["expiration"] == "custom"
-                errors = {"key-expires-on" if custom else "key-expiration": exc.detail}
+                rules = await key_policy.rules_of(session, user.tenant_id)
+                refusal = key_policy_view.expiry_refusal(rules, now=utcnow())
+                errors = {"key-expires-on" if custom else "key-expiration": refusal}
             else:
                 errors = key_restrictions.refusal_of(exc)
         except PermissionDenied as exc:  # full access, which the policy keeps to owners

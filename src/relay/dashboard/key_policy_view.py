@@ -57,6 +57,18 @@ def create_terms(rules: key_policy.Rules, actor: Actor, *, now: datetime) -> Cre
     return CreateTerms(no_expiry, hint, None)
 
 
+def expiry_refusal(rules: key_policy.Rules, *, now: datetime) -> str:
+    """The create form's words for an expiry the policy refused (the API's names the
+    policy's field; people read what to choose instead)."""
+    latest = rules.latest_expiry(now)
+    if latest is None or rules.max_lifetime_days is None:  # the policy changed meanwhile
+        return "Choose the expiry again: the organisation key policy has changed"
+    return (
+        f"The organisation key policy allows at most {days(rules.max_lifetime_days)}: "
+        f"choose a date until {latest:%Y-%m-%d}, or no expiry to get the most"
+    )
+
+
 @dataclass(frozen=True)
 class ExpiredUnused:
     """A key the policy expired because unused, as its audit event tells it."""
