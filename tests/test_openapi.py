@@ -110,7 +110,7 @@ def statuses_that_can_happen(path: str, operation_id: str) -> set[str]:
         answers.add("403")
     if "{" in path:
         answers.add("404")
-    if operation_id in {"api_keys_rotate", "leaked_keys_report"}:
+    if operation_id in {"api_keys_rotate", "leaked_keys_report", "limit_pools_delete"}:
         answers.add("409")
     return answers
 

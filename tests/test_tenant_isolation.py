@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from relay.db import Base, Database
+from relay.limit_pools.models import LimitPool
 from relay.tenants import service as tenants_service
 from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, sign_in
 from tests.factories import TenantFixture, make_api_key, make_dataset
@@ -37,9 +38,18 @@ async def _api_key(db: Database, tenant: TenantFixture) -> uuid.UUID:
 
 
 # Path parameter name -> how to make one such resource for a tenant.
+async def _limit_pool(db: Database, tenant: TenantFixture) -> uuid.UUID:
+    async with db.sessionmaker.begin() as session:
+        pool = LimitPool(tenant_id=tenant.tenant_id, name="A pool")
+        session.add(pool)
+        await session.flush()
+        return pool.id
+
+
 RESOURCES: dict[str, Callable[[Database, TenantFixture], Awaitable[uuid.UUID]]] = {
     "dataset_id": _dataset,
     "key_id": _api_key,
+    "pool_id": _limit_pool,
 }
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -121,12 +131,16 @@ async def test_another_tenants_resource_answers_like_a_missing_one_on_every_rout
 
 
 def list_routes(app: FastAPI) -> list[str]:
-    """Every API path that lists: a GET whose path names no resource id."""
+    """Every API path that lists: a GET whose path names no resource id (and that is not
+    the tenant's one object, such as its key policy, whose operation id ends in _get)."""
     paths = app.openapi()["paths"].items()
     return [
         path
         for path, operations in paths
-        if path.startswith("/api/v1/") and "{" not in path and "get" in operations
+        if path.startswith("/api/v1/")
+        and "{" not in path
+        and "get" in operations
+        and not operations["get"]["operationId"].endswith("_get")
     ]
 
 
@@ -145,6 +159,8 @@ async def test_no_list_route_shows_tenant_b_anything_of_tenant_a(
         "/api/v1/auth/api-keys", json={"name": "A's deploy key"}, headers=tenant_a.headers
     )
     await client.post("/api/v1/datasets", json={"name": "B's own"}, headers=tenant_b.headers)
+    await client.post("/api/v1/limit-pools", json={"name": "A's pool"}, headers=tenant_a.headers)
+    await client.post("/api/v1/limit-pools", json={"name": "B's own"}, headers=tenant_b.headers)
     a_events = (await client.get("/api/v1/audit-events", headers=tenant_a.headers)).json()
     a_ids = {
         str(tenant_a.tenant_id),
@@ -154,7 +170,9 @@ async def test_no_list_route_shows_tenant_b_anything_of_tenant_a(
         *(event["id"] for event in a_events["items"]),
     }
     assert len(a_ids) > 4, "A has no audit events to look for"
-    a_words = {"A's secret plan", "A's deploy key", tenant_a.key[:12], key.json()["key"][:12]}
+    a_words = {
+        "A's secret plan", "A's deploy key", "A's pool", tenant_a.key[:12], key.json()["key"][:12]
+    }  # fmt: skip
 
     routes = list_routes(app)
     assert {"/api/v1/datasets", "/api/v1/auth/api-keys", "/api/v1/audit-events"} <= set(routes)

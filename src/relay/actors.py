@@ -4,6 +4,7 @@ itself) and to say who did it in the audit log."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,8 @@ class Actor:
     allowed_networks: Networks | None = None
     # A key's own quota, (requests, period): what it makes may be allowed no more.
     quota: tuple[int, str] | None = None
+    # A key's limit pool: what it makes or manages stays in it.
+    pool_id: uuid.UUID | None = None
     client_address: str | None = None
     user_agent: str | None = None
     # A tenant's owner, or Relay's operator (SYSTEM): what a key policy may keep to
@@ -76,11 +79,13 @@ class Actor:
         dataset_ids: DatasetIds | None = None,
         allowed_networks: Networks | None = None,
         quota: tuple[int, str] | None = None,
+        pool_id: uuid.UUID | None = None,
         client_address: str | None,
         user_agent: str | None,
     ) -> Actor:
         return cls(
             f"api_key:{key_prefix}",
+            pool_id=pool_id,
             scopes=scopes,
             expires_at=expires_at,
             rate_limit=rate_limit,

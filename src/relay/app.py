@@ -30,6 +30,7 @@ from relay.key_policy import router as key_policy_router
 from relay.key_policy.unused_keys import UnusedKeySweeper
 from relay.leaks import router as leaks_router
 from relay.leaks.replays import SeenReports
+from relay.limit_pools import router as limit_pools_router
 from relay.limits.policy import Limits
 from relay.limits.quotas import QuotaLedger
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
@@ -76,6 +77,7 @@ def _api_router() -> APIRouter:
     api.include_router(api_keys_router.router)
     api.include_router(audit_router.router)
     api.include_router(key_policy_router.router)
+    api.include_router(limit_pools_router.router)
     return api
 
 

@@ -14,6 +14,7 @@ from relay.dashboard.models import Invitation, LoginFailure
 from relay.datasets.models import Dataset, DatasetCount
 from relay.key_policy.models import KeyPolicy
 from relay.leaks.models import LeakNotice
+from relay.limit_pools.models import LimitPool, PoolQuotaUsage
 from relay.limits.models import QuotaUsage
 from relay.secret_key import ServerSecret
 from relay.tenants.models import Tenant, User
@@ -28,10 +29,12 @@ __all__ = [
     "Invitation",
     "KeyPolicy",
     "LeakNotice",
+    "LimitPool",
     "LoginFailure",
     "PasswordResetToken",
     "PendingSignIn",
     "PendingSignUp",
+    "PoolQuotaUsage",
     "QuotaUsage",
     "RecoveryCode",
     "ServerSecret",

@@ -43,6 +43,10 @@ TAGS: list[dict[str, Any]] = [
         "description": "The organisation's rules for every key: maximum lifetime, expiry "
         "when unused, who may make full-access keys.",
     },
+    {
+        "name": "Limit pools",
+        "description": "A rate limit and a quota shared by several keys (a key's `pool_id`).",
+    },
     {"name": "Health", "description": "Whether this server reaches its database (no API key)."},
 ]
 # Relay has not chosen a public licence: the document says so rather than invent one.

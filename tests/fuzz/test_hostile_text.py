@@ -162,7 +162,12 @@ async def test_no_api_text_input_is_a_server_error(
     async with asgi_client(app) as client:
         headers = tenant_a.headers
         dataset = await client.post("/api/v1/datasets", json={"name": "Aim"}, headers=headers)
-        ids = {"dataset_id": dataset.json()["id"], "key_id": str(tenant_a.key_id)}
+        pool = await client.post("/api/v1/limit-pools", json={"name": "Aim"}, headers=headers)
+        ids = {
+            "dataset_id": dataset.json()["id"],
+            "key_id": str(tenant_a.key_id),
+            "pool_id": pool.json()["id"],
+        }
 
         async def call(method: str, url: str, body: Any = None) -> httpx.Response:
             content = None if body is None else json.dumps(body).encode()

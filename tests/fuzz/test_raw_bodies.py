@@ -74,7 +74,8 @@ def resources(fuzzed_server: tuple[LiveServer, str]) -> dict[str, str]:
     with httpx.Client(base_url=server.base_url, headers=headers) as client:
         dataset = client.post("/api/v1/datasets", json={"name": "Sentinel"}).json()
         api_key = client.post("/api/v1/auth/api-keys", json={"name": "Sentinel"}).json()
-    return {"dataset_id": dataset["id"], "key_id": api_key["id"]}
+        pool = client.post("/api/v1/limit-pools", json={"name": "Sentinel"}).json()
+    return {"dataset_id": dataset["id"], "key_id": api_key["id"], "pool_id": pool["id"]}
 
 
 def assert_declared_error_shape(

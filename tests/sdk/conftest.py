@@ -135,6 +135,7 @@ class SyncClientAwaited:
         self.audit_events = _AwaitableResource(client.audit_events)
         self.datasets = _AwaitableResource(client.datasets)
         self.key_policy = _AwaitableResource(client.key_policy)
+        self.limit_pools = _AwaitableResource(client.limit_pools)
 
     @property
     def last_rate_limit(self) -> RateLimitStatus | None:

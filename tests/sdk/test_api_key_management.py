@@ -252,3 +252,39 @@ async def test_the_key_policy_is_read_set_and_applied(connect: Connect, api_key:
     with pytest.raises(PermissionDeniedError):  # only a full-access key sets the policy
         await connect(reader.key).key_policy.set(KeyPolicy(None, None, "allowed"))
     assert await connect(reader.key).key_policy.get() == wanted
+
+
+async def test_limit_pools_are_managed_and_bind_their_keys(connect: Connect, api_key: str) -> None:
+    relay = connect(api_key)
+    pool = await relay.limit_pools.create(
+        "Acme mobile app", rate_limit=RateLimit(100, 60), quota=KeyQuota(2, "day")
+    )
+    assert (pool.name, pool.rate_limit, pool.key_count) == (
+        "Acme mobile app",
+        RateLimit(100, 60),
+        0,
+    )
+    assert pool.quota is not None
+    assert pool.quota.remaining == 2
+    member = await relay.api_keys.create("Phone", pool_id=pool.id)
+    assert member.pool_id == pool.id
+    phone = connect(member.key)
+    await phone.datasets.list()
+    await phone.datasets.list()
+    with pytest.raises(RateLimitError) as refused:
+        await phone.datasets.list()
+    assert refused.value.code == "quota_exhausted"
+
+    renamed = await relay.limit_pools.update(pool.id, name="Acme iOS", quota=None)
+    assert (renamed.name, renamed.quota, renamed.key_count) == ("Acme iOS", None, 1)
+    assert (await phone.datasets.list()).total == 0  # the pool's quota is gone
+    listed = await relay.limit_pools.list()
+    assert ([p.name for p in listed.items], listed.next_cursor) == (["Acme iOS"], None)
+
+    with pytest.raises(ConflictError):  # a key is still in it
+        await relay.limit_pools.delete(pool.id)
+    moved = await relay.api_keys.update(member.id, pool_id=None)
+    assert moved.pool_id is None
+    await relay.limit_pools.delete(pool.id)
+    with pytest.raises(NotFoundError):
+        await relay.limit_pools.get(pool.id)

@@ -21,6 +21,8 @@ from relay_sdk import (
     Dataset,
     DatasetPage,
     KeyPolicy,
+    LimitPool,
+    LimitPoolPage,
 )
 from relay_sdk.models import api_fields, field_types
 
@@ -42,6 +44,10 @@ RESPONSES: dict[tuple[str, str, str], Any] = {
     ("patch", "/api/v1/datasets/{dataset_id}", "200"): Dataset,
     ("get", "/api/v1/key-policy", "200"): KeyPolicy,
     ("put", "/api/v1/key-policy", "200"): KeyPolicy,
+    ("post", "/api/v1/limit-pools", "201"): LimitPool,
+    ("get", "/api/v1/limit-pools", "200"): LimitPoolPage,
+    ("get", "/api/v1/limit-pools/{pool_id}", "200"): LimitPool,
+    ("patch", "/api/v1/limit-pools/{pool_id}", "200"): LimitPool,
 }
 
 

@@ -31,6 +31,7 @@ from relay_sdk.errors import (
     ValidationError,
 )
 from relay_sdk.key_policy import KeyPolicy
+from relay_sdk.limit_pools import LimitPool, LimitPoolPage
 from relay_sdk.operations import NOT_GIVEN
 from relay_sdk.rate_limits import Quota, RateLimit, RateLimitStatus
 
@@ -51,6 +52,8 @@ __all__ = [
     "KeyPolicy",
     "KeyQuota",
     "KeyQuotaStatus",
+    "LimitPool",
+    "LimitPoolPage",
     "NotFoundError",
     "PermissionDeniedError",
     "Quota",

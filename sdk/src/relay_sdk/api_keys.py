@@ -60,7 +60,8 @@ class ApiKey:
 
     `scopes` () means full access to the tenant; `rate_limit` None means no limit of its own;
     `dataset_ids` None means every dataset of the tenant, `allowed_ips` None anywhere;
-    `disabled` is True while the key is suspended.
+    `pool_id` names the limit pool it counts in as well; `disabled` is True while the
+    key is suspended.
     """
 
     id: str
@@ -74,6 +75,7 @@ class ApiKey:
     dataset_ids: tuple[str, ...] | None = None
     allowed_ips: tuple[str, ...] | None = None
     quota: KeyQuotaStatus | None = None
+    pool_id: str | None = None
     disabled: bool = False
 
 
@@ -127,6 +129,7 @@ def create_api_key(
     dataset_ids: Sequence[str] | None = None,
     allowed_ips: Sequence[str] | None = None,
     quota: KeyQuota | None = None,
+    pool_id: str | None = None,
 ) -> Operation[CreatedApiKey]:
     """Create a key; the result's `key` is shown only this once, so store it now.
 
@@ -134,8 +137,9 @@ def create_api_key(
     datasets:write, api_keys:read, api_keys:write, audit:read; none: full access), and
     a key never gets a scope the key creating it lacks (PermissionDeniedError).
     `dataset_ids` limit it to those datasets, `allowed_ips` to those addresses or
-    networks ("203.0.113.0/24"), `quota` to so many requests a day, a month or ever; a
-    key made by a key so limited is limited as much.
+    networks ("203.0.113.0/24"), `quota` to so many requests a day, a month or ever,
+    `pool_id` to a limit pool's shared limits as well; a key made by a key so limited
+    is limited as much.
     """
     body: JSONObject = {"name": name, "scopes": list(scopes)}
     if expires_at is not None:
@@ -148,6 +152,8 @@ def create_api_key(
         body["allowed_ips"] = list(allowed_ips)
     if quota is not None:
         body["quota"] = to_json(quota)
+    if pool_id is not None:
+        body["pool_id"] = pool_id
     return Operation("POST", PATH, parse_model(CreatedApiKey), json=body)
 
 
@@ -196,9 +202,11 @@ def update_api_key(
     dataset_ids: Sequence[str] | NotGiven | None = NOT_GIVEN,
     allowed_ips: Sequence[str] | NotGiven | None = NOT_GIVEN,
     quota: KeyQuota | NotGiven | None = NOT_GIVEN,
+    pool_id: str | NotGiven | None = NOT_GIVEN,
 ) -> Operation[ApiKey]:
     """Rename a key, set its rate limit (`rate_limit=None` removes it), limit it to
-    datasets or addresses (None: every dataset, anywhere), or suspend it
+    datasets or addresses (None: every dataset, anywhere), move it to a limit pool
+    (`pool_id=None`: out of any), or suspend it
     (`disabled=True`: refused with AuthenticationError, `.disabled`, from its next
     request) and resume it (`disabled=False`); a field not given stays as it is."""
     body = given_fields(
@@ -208,6 +216,7 @@ def update_api_key(
         dataset_ids=_listed(dataset_ids),
         allowed_ips=_listed(allowed_ips),
         quota=to_json(quota),
+        pool_id=pool_id,
     )
     return Operation("PATCH", _key_path(key_id), parse_model(ApiKey), json=body)
 

@@ -24,6 +24,7 @@ from relay_sdk.api_keys import ApiKeys, AsyncApiKeys
 from relay_sdk.audit_events import AsyncAuditEvents, AuditEvents
 from relay_sdk.datasets import AsyncDatasets, Datasets
 from relay_sdk.key_policy import AsyncKeyPolicies, KeyPolicies
+from relay_sdk.limit_pools import AsyncLimitPools, LimitPools
 from relay_sdk.rate_limits import RateLimitStatus
 from relay_sdk.transport import AsyncTransport, RetryPolicy, SyncTransport, client_headers
 
@@ -138,6 +139,7 @@ class Relay(_Client[httpx.BaseTransport]):
         self.audit_events = AuditEvents(self._transport)
         self.datasets = Datasets(self._transport)
         self.key_policy = KeyPolicies(self._transport)
+        self.limit_pools = LimitPools(self._transport)
 
     @property
     def base_url(self) -> str:
@@ -179,6 +181,7 @@ class AsyncRelay(_Client[httpx.AsyncBaseTransport]):
         self.audit_events = AsyncAuditEvents(self._transport)
         self.datasets = AsyncDatasets(self._transport)
         self.key_policy = AsyncKeyPolicies(self._transport)
+        self.limit_pools = AsyncLimitPools(self._transport)
 
     @property
     def base_url(self) -> str:

@@ -6,9 +6,10 @@ made-up keys neither reaches the database once per request nor evicts good entri
 Negative caching is safe: a new key is 190 fresh random bits, so nobody can have
 presented it before it existed.
 
-Entries are also indexed by the key families of their lineage (Principal.families), so
-that a change to one family (its rate limit, a rotation, a revocation) drops at once
-every principal it bears on: its own keys' and those of every key it made.
+Entries are also indexed by the key families of their lineage and by their limit pool
+(Principal.cache_tags), so that a change to one family (its rate limit, a rotation, a
+revocation) or to a pool drops at once every principal it bears on: its own keys' and
+those of every key it made, or every key in the pool.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class KeyCache:
             return
         self._drop(key_hash)
         self._known[key_hash] = principal
-        for family_id in principal.families:
+        for family_id in principal.cache_tags:
             self._by_family.setdefault(family_id, set()).add(key_hash)
         if len(self._known) > self._max_entries:
             self._drop(next(iter(self._known)))
@@ -85,8 +86,8 @@ class KeyCache:
         self._drop(key_hash)
 
     def forget_family(self, family_id: uuid.UUID) -> None:
-        """Drop every principal whose lineage includes the family; loads already in
-        flight will not re-add them."""
+        """Drop every principal whose lineage includes the family (or that is in the
+        pool of that id); loads already in flight will not re-add them."""
         self.generation += 1
         for key_hash in self._by_family.pop(family_id, set()):
             self._drop(key_hash)
@@ -101,7 +102,7 @@ class KeyCache:
         principal = self._known.pop(key_hash, None)
         if principal is None:
             return
-        for family_id in principal.families:
+        for family_id in principal.cache_tags:
             dependents = self._by_family.get(family_id)
             if dependents is not None:
                 dependents.discard(key_hash)

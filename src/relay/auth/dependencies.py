@@ -91,6 +91,7 @@ def current_actor(request: Request, principal: CurrentPrincipal) -> Actor:
         dataset_ids=principal.dataset_ids,
         allowed_networks=principal.allowed_networks,
         quota=principal.own_quota,
+        pool_id=principal.pool_id,
         client_address=request.state.client_address,
         user_agent=request.headers.get("user-agent"),
     )

@@ -55,6 +55,10 @@ class ApiKey(TenantOwned, Base):
     made_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
+    # The limit pool the key counts in as well (limit_pools/), if any.
+    pool_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("limit_pools.id", ondelete="SET NULL"), index=True
+    )
 
     @property
     def disabled(self) -> bool:

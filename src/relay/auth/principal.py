@@ -43,6 +43,14 @@ class Principal:
     # maker family's (verifier.py); `quotas[0]` is its own when `own_quota` is set.
     quotas: tuple[Quota, ...] = ()
     own_quota: tuple[int, str] | None = None
+    # The limit pool it counts in as well (its window and quota are among the above);
+    # a change to the pool drops the principal from every worker's cache too.
+    pool_id: uuid.UUID | None = None
+
+    @property
+    def cache_tags(self) -> tuple[uuid.UUID, ...]:
+        """What a change announced by id must drop it for: its families, its pool."""
+        return self.families if self.pool_id is None else (*self.families, self.pool_id)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

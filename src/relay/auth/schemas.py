@@ -71,6 +71,10 @@ DATASET_IDS_SAID = (
     "The datasets the key reaches; null (the default): all of the tenant's. Such a key "
     "lists, reads and changes only these, gets 404 for any other, and cannot create one."
 )
+POOL_ID_SAID = (
+    "A limit pool of the tenant: every request of the key counts against the pool's rate "
+    "limit and quota as well as its own, and the tightest decides."
+)
 ALLOWED_IPS_SAID = (
     'Addresses or networks the key may be used from ("203.0.113.0/24", "2001:db8::/32"); '
     "null (the default): anywhere. From elsewhere: 403."
@@ -139,6 +143,11 @@ class ApiKeyCreate(Input):
         "family and lineage. A key made with a key that has one gets one no larger "
         "(and, when omitted, the same).",
     )
+    pool_id: uuid.UUID | None = Field(
+        default=None,
+        description=POOL_ID_SAID + " A key made with a key in a pool is in the same pool "
+        "(and, when omitted, too).",
+    )
 
 
 class ApiKeyUpdate(Input):
@@ -160,6 +169,9 @@ class ApiKeyUpdate(Input):
     allowed_ips: AllowedIps | None = Field(default=None, description=ALLOWED_IPS_SAID)
     quota: Quota | None = Field(
         default=None, description="The family's quota; null removes it (every key of it)."
+    )
+    pool_id: uuid.UUID | None = Field(
+        default=None, description=POOL_ID_SAID + " Every key of the family moves; null: none."
     )
 
     @model_validator(mode="after")
@@ -208,6 +220,11 @@ class ApiKeyRead(BaseModel):
         default=None,
         exclude_if=lambda quota: quota is None,
         description="The family's quota, with what is left of it; absent when it has none.",
+    )
+    pool_id: uuid.UUID | None = Field(
+        default=None,
+        exclude_if=lambda pool: pool is None,
+        description="The limit pool the key counts in as well; absent when none.",
     )
     # Only present while suspended, so a key in use has exactly the guide's shape.
     disabled: bool = Field(

@@ -2,14 +2,16 @@
 tenant, each with its audit event in the same transaction.
 
 A key acting through the API never makes, rotates, changes or revokes a key broader
-than itself (a scope it lacks, a rate limit laxer than its own, a dataset or a network
-outside its own: 403), and never makes a key that outlives it. A key it makes without
-a rate limit, datasets or networks gets its own.
+than itself (a scope it lacks, a rate limit or quota laxer than its own, a dataset or a
+network outside its own, a pool other than its own: 403), and never makes a key that
+outlives it. A key it makes without a rate limit, quota, datasets, networks or pool
+gets its own.
 
 Keys form families: a rotated key's successor joins its family, which shares one rate
-limit (setting it on one key sets it on all) and one window; a key made by a key
-(created or rotated through the API) records its maker, whose family's limit binds it
-too (the verifier resolves that lineage when it builds the principal).
+limit, one quota and one limit pool (setting one on one key sets it on all) and one
+window; a key made by a key (created or rotated through the API) records its maker,
+whose family's limits bind it too (the verifier resolves that lineage when it builds
+the principal).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from relay.datasets.models import Dataset
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, InvalidInput, NotFoundError
 from relay.key_policy import service as key_policy
+from relay.limit_pools.models import LimitPool
 from relay.limits import quotas
 from relay.pagination import Position, after
 from relay.schemas import iso_utc
@@ -57,10 +60,11 @@ def _check_within(
     dataset_ids: restrictions.DatasetIds | None = None,
     networks: restrictions.Networks | None = None,
     quota: tuple[int, quotas.Period] | None = None,
+    pool_id: uuid.UUID | None = None,
 ) -> None:
     """403 when the key would grant something the acting key lacks: a scope, more
     requests than the acting key's own limit or quota allows, a dataset or a network
-    outside the acting key's."""
+    outside the acting key's, or a pool other than the acting key's."""
     beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
     if beyond:
         raise scopes.insufficient(", ".join(sorted(beyond)))
@@ -85,6 +89,10 @@ def _check_within(
         raise scopes.PermissionDenied(
             "Insufficient permissions: a key cannot make or manage a key with a larger "
             f"quota than its own ({requests} requests per {period})"
+        )
+    if actor.pool_id is not None and pool_id != actor.pool_id:
+        raise scopes.PermissionDenied(
+            "Insufficient permissions: a key in a limit pool cannot make or manage a key outside it"
         )
 
 
@@ -112,6 +120,7 @@ def _check_key_within(actor: Actor, api_key: ApiKey) -> None:
         restrictions.dataset_ids_of(api_key.dataset_ids),
         restrictions.networks_of(api_key.allowed_ips),
         _quota_of_key(api_key),
+        api_key.pool_id,
     )
 
 
@@ -134,6 +143,22 @@ async def _known_datasets(
             loc=("body", "dataset_ids"),
         )
     return [str(dataset_id) for dataset_id in dataset_ids]
+
+
+async def _known_pool(
+    session: AsyncSession, tenant_id: uuid.UUID, pool_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """`pool_id` once it is known to be one of the tenant's pools (422 otherwise)."""
+    if pool_id is None:
+        return None
+    found = await session.scalar(
+        tenant_select(LimitPool, tenant_id)
+        .where(LimitPool.id == pool_id)
+        .with_only_columns(LimitPool.id)
+    )
+    if found is None:
+        raise InvalidInput(f"No such limit pool in this tenant: {pool_id}", loc=("body", "pool_id"))
+    return pool_id
 
 
 def _stored_ids(ids: restrictions.DatasetIds | None) -> list[str] | None:
@@ -244,6 +269,8 @@ async def create_api_key(
         else _stored_networks(actor.allowed_networks)
     )
     quota = _quota_of(data.quota) or (_period_quota(actor.quota) if actor.quota else None)
+    # And a key in a pool makes keys in its pool.
+    pool_id = await _known_pool(session, tenant_id, data.pool_id) or actor.pool_id
     _check_within(
         actor,
         data.scopes,
@@ -251,6 +278,7 @@ async def create_api_key(
         restrictions.dataset_ids_of(dataset_ids),
         restrictions.networks_of(allowed_ips),
         quota,
+        pool_id,
     )
     policy = await key_policy.rules_of(session, tenant_id)
     policy.check_full_access(actor, data.scopes)
@@ -267,6 +295,7 @@ async def create_api_key(
     )
     api_key.dataset_ids, api_key.allowed_ips = dataset_ids, allowed_ips
     api_key.quota_requests, api_key.quota_period = quota or (None, None)
+    api_key.pool_id = pool_id
     session.add(api_key)
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_CREATED, actor=actor,
@@ -336,10 +365,15 @@ async def announce_change(session: AsyncSession, api_key: ApiKey) -> None:
     """Tell every process caching the key, a key of its family or a key its family made
     to drop them (on PostgreSQL, delivered when the transaction commits; on SQLite the
     one process drops them itself)."""
+    await announce(session, api_key.family_id)
+
+
+async def announce(session: AsyncSession, tag: uuid.UUID) -> None:
+    """Tell every process to drop the keys cached under `tag` (Principal.cache_tags: a
+    key family's id, or a limit pool's), when the transaction commits."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        payload = str(api_key.family_id)
-        await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, payload)))
+        await session.execute(select(func.pg_notify(REVOCATION_CHANNEL, str(tag))))
 
 
 async def revoke_api_key(
@@ -397,6 +431,12 @@ async def update_api_key(
         for member in family:
             member.quota_requests, member.quota_period = new_quota or (None, None)
         changes["quota"] = data.quota.model_dump() if data.quota else None
+    if "pool_id" in data.model_fields_set:
+        # A family counts as one key: all of it moves (a successor joins its pool too).
+        pool_id = await _known_pool(session, tenant_id, data.pool_id)
+        for member in family:
+            member.pool_id = pool_id
+        changes["pool_id"] = str(pool_id) if pool_id else None
     _check_key_within(actor, api_key)  # as changed: still no broader than the actor
     suspended = _suspend(session, api_key, data, actor)
     if changes:
@@ -463,6 +503,7 @@ async def rotate_api_key(
     )
     new.dataset_ids, new.allowed_ips = old.dataset_ids, old.allowed_ips
     new.quota_requests, new.quota_period = old.quota_requests, old.quota_period
+    new.pool_id = old.pool_id
     session.add(new)
     await session.flush()
     grace_end = now + timedelta(seconds=grace_period_seconds)

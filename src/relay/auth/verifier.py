@@ -25,8 +25,12 @@ from relay.auth.models import ApiKey
 from relay.auth.principal import Principal
 from relay.db import utcnow
 from relay.errors import AuthenticationError
-from relay.limits.policy import family_window
+from relay.limit_pools.models import LimitPool
+from relay.limits.policy import family_window, pool_window
 from relay.limits.quotas import PERIODS, Period, Quota
+from relay.limits.windows import Window
+
+_pool = aliased(LimitPool)
 
 INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
@@ -121,8 +125,13 @@ class KeyVerifier:
         every key that family made, here before the caller answers: the next request in
         this process sees the change. Other processes hear of it through the database's
         notification (revocations.py)."""
+        await self.commit_tagged(session, api_key.family_id)
+
+    async def commit_tagged(self, session: AsyncSession, tag: uuid.UUID) -> None:
+        """Commit a change to what is cached under `tag` (a family, a limit pool) and
+        drop it here, before the caller answers."""
         await session.commit()
-        self.cache.forget_family(api_key.family_id)
+        self.cache.forget_family(tag)
 
     async def _load(self, key_hash: str) -> tuple[Principal | None, str]:
         """(principal, "") for a live key; (None, "invalid" or "revoked") otherwise."""
@@ -146,7 +155,14 @@ class KeyVerifier:
                         ApiKey.allowed_ips,
                         ApiKey.quota_requests,
                         ApiKey.quota_period,
-                    ).where(ApiKey.key_hash == key_hash)
+                        ApiKey.pool_id,
+                        _pool.rate_limit_requests.label("pool_rate_limit_requests"),
+                        _pool.rate_limit_seconds.label("pool_rate_limit_seconds"),
+                        _pool.quota_requests.label("pool_quota_requests"),
+                        _pool.quota_period.label("pool_quota_period"),
+                    )
+                    .outerjoin(_pool, _pool.id == ApiKey.pool_id)
+                    .where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()
             if row is None:
@@ -170,6 +186,8 @@ class KeyVerifier:
         own_quota = _quota(row)
         quotas = [Quota(row.family_id, *own_quota)] if own_quota else []
         quotas += [Quota(family, *maker.quota) for family, maker in makers.items() if maker.quota]
+        if row.pool_id is not None:  # the pool's limits bind every key in it as well
+            windows, quotas = _with_pool(row, windows, quotas)
         return Principal(
             tenant_id=row.tenant_id,
             key_id=row.id,
@@ -184,7 +202,22 @@ class KeyVerifier:
             allowed_networks=restrictions.networks_of(row.allowed_ips),
             quotas=tuple(quotas),
             own_quota=own_quota,
+            pool_id=row.pool_id,
         ), ""
+
+
+def _with_pool(
+    row: Any, windows: list[Window], quotas: list[Quota]
+) -> tuple[list[Window], list[Quota]]:
+    """The key's windows and quotas with its pool's (read with the key, by their
+    pool_ names), last."""
+    limit = (row.pool_rate_limit_requests, row.pool_rate_limit_seconds)
+    if None not in limit:
+        windows = [*windows, pool_window(row.pool_id, *limit)]
+    if row.pool_quota_requests is not None and row.pool_quota_period in PERIODS:
+        period: Period = row.pool_quota_period
+        quotas = [*quotas, Quota(row.pool_id, row.pool_quota_requests, period, pool=True)]
+    return windows, quotas
 
 
 def _limit(row: Any) -> tuple[int, int] | None:

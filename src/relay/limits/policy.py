@@ -23,6 +23,9 @@
   length (none for a quota that never refills). Past one: 429 "API key quota
   exhausted", with Retry-After until the period ends when it does. Quotas are taken
   first; a request a rate limit then refuses gives its units back.
+- A limit pool's rate limit and quota (limit_pools/): every key in the pool counts in
+  them as well, named "pool" and "pool-quota" in the RateLimit fields; the tightest
+  of all decides, as above.
 - Dashboard sign-in attempts and sign-ups per client address (all of them, not only
   failures): each costs an argon2 hash, so an address gets a bounded share. Password
   reset requests per address, and mail per recipient, so no one is flooded with it.
@@ -82,17 +85,31 @@ def family_window(family_id: uuid.UUID, requests: int, seconds: int) -> Window:
     return Window(f"key:{family_id}", requests, seconds)
 
 
-# What the RateLimit fields call the key family's own window; the windows of the
-# families that made it are "maker-1", "maker-2", ... in the principal's order (by
-# family id), so each window keeps its name on every answer to the key.
+def pool_window(pool_id: uuid.UUID, requests: int, seconds: int) -> Window:
+    """The window a limit pool's rate limit counts in: shared by every key in the pool."""
+    return Window(f"{POOL_WINDOW}{pool_id}", requests, seconds)
+
+
+POOL_WINDOW = "pool:"
+# What the RateLimit fields call the key family's own window and its pool's; the
+# windows of the families that made it are "maker-1", "maker-2", ... in the
+# principal's order (by family id), so each window keeps its name on every answer.
 OWN_POLICY = "key"
+POOL_POLICY = "pool"
 
 
 def policy_names(windows: Sequence[Window], family_id: uuid.UUID | None) -> list[str]:
     """The name each of a key's windows goes by in RateLimit-Policy and RateLimit."""
     own = family_window(family_id, 1, 1).name if family_id else None
     makers = (f"maker-{number}" for number in range(1, len(windows) + 1))
-    return [OWN_POLICY if window.name == own else next(makers) for window in windows]
+    return [
+        OWN_POLICY
+        if window.name == own
+        else POOL_POLICY
+        if window.name.startswith(POOL_WINDOW)
+        else next(makers)
+        for window in windows
+    ]
 
 
 def rate_limit_headers(
@@ -144,7 +161,10 @@ def _period_length(period: str, now: datetime) -> int | None:
 def quota_names(quotas: Sequence[Quota], family_id: uuid.UUID | None) -> list[str]:
     """The name each of a key's quotas goes by in the RateLimit fields."""
     makers = (f"maker-{number}-quota" for number in range(1, len(quotas) + 1))
-    return ["quota" if quota.family_id == family_id else next(makers) for quota in quotas]
+    return [
+        "pool-quota" if quota.pool else "quota" if quota.family_id == family_id else next(makers)
+        for quota in quotas
+    ]
 
 
 class Limits:

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Column, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.db import utcnow
+from relay.limit_pools.models import PoolQuotaUsage
 from relay.limits.models import QuotaUsage
 
 Period = Literal["day", "month", "none"]
@@ -35,15 +36,25 @@ PERIODS: tuple[Period, ...] = ("day", "month", "none")
 # A lease is at most this many units, and about an eighth of what is left.
 MAX_LEASE = 50
 _usage = cast(Table, QuotaUsage.__table__)
+_pool_usage = cast(Table, PoolQuotaUsage.__table__)
 
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """A key family's quota: `requests` per `period`."""
+    """A key family's quota, or a limit pool's (`pool`): `requests` per `period`, counted
+    under `family_id` (the family's id, or the pool's)."""
 
     family_id: uuid.UUID
     requests: int
     period: Period
+    pool: bool = False
+
+    @property
+    def counter(self) -> tuple[Table, Column[uuid.UUID]]:
+        """The table its count lives in, and the column naming whose count a row is."""
+        if self.pool:
+            return _pool_usage, _pool_usage.c.pool_id
+        return _usage, _usage.c.family_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +102,8 @@ class QuotaExhausted(Exception):
     """Raised inside: the quota has no unit left this period."""
 
 
-def _upsert(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_usage)
+def _upsert(dialect: str, table: Table) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class QuotaLedger:
@@ -160,20 +171,21 @@ class QuotaLedger:
         family_id, key = slot
         if size > quota.requests:
             return 0
+        table, owner = quota.counter
         async with self._sessionmaker.begin() as session:
             dialect = session.get_bind().dialect.name
-            statement = _upsert(dialect).values(family_id=family_id, period=key, used=size)
+            statement = _upsert(dialect, table).values(
+                {owner.name: family_id, "period": key, "used": size}
+            )
             statement = statement.on_conflict_do_update(
-                index_elements=[_usage.c.family_id, _usage.c.period],
-                set_={"used": _usage.c.used + size},
-                where=_usage.c.used + size <= quota.requests,
-            ).returning(_usage.c.used)
+                index_elements=[owner, table.c.period],
+                set_={"used": table.c.used + size},
+                where=table.c.used + size <= quota.requests,
+            ).returning(table.c.used)
             used = (await session.execute(statement)).scalar_one_or_none()
             if used is None:
                 current = await session.scalar(
-                    select(_usage.c.used).where(
-                        _usage.c.family_id == family_id, _usage.c.period == key
-                    )
+                    select(table.c.used).where(owner == family_id, table.c.period == key)
                 )
                 self._used[slot] = current or quota.requests
                 return 0
@@ -200,14 +212,22 @@ class QuotaLedger:
 async def used_now(
     session: AsyncSession, quotas: Sequence[Quota], now: datetime | None = None
 ) -> dict[uuid.UUID, int]:
-    """{family: units used (leased ones included) in its current period}, for reads."""
+    """{family or pool: units used (leased ones included) in its current period}, for
+    reads (one query per kind of counter)."""
     now = now or utcnow()
-    if not quotas:
-        return {}
-    wanted = {(quota.family_id, period_key(quota.period, now)) for quota in quotas}
-    rows = await session.execute(
-        select(_usage.c.family_id, _usage.c.period, _usage.c.used).where(
-            _usage.c.family_id.in_({family for family, _ in wanted})
+    used: dict[uuid.UUID, int] = {}
+    for pool in (False, True):
+        of_kind = [quota for quota in quotas if quota.pool == pool]
+        if not of_kind:
+            continue
+        table, owner = of_kind[0].counter
+        wanted = {(quota.family_id, period_key(quota.period, now)) for quota in of_kind}
+        rows = await session.execute(
+            select(owner, table.c.period, table.c.used).where(
+                owner.in_({counted for counted, _ in wanted})
+            )
         )
-    )
-    return {family: used for family, period, used in rows.all() if (family, period) in wanted}
+        used |= {
+            counted: units for counted, period, units in rows.all() if (counted, period) in wanted
+        }
+    return used

@@ -4,7 +4,7 @@ and show a key's usage."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -23,6 +23,7 @@ from relay_sdk.cli.output import (
     print_table,
 )
 from relay_sdk.cli.values import (
+    either,
     format_quota,
     format_rate_limit,
     parse_duration,
@@ -68,6 +69,10 @@ AllowIpOption = Annotated[
         help="Let the key be used only from this address or network (203.0.113.0/24); "
         "repeat for more.",
     ),
+]
+PoolOption = Annotated[
+    str | None,
+    typer.Option("--pool", metavar="ID", help="Count the key in this limit pool too (pools list)."),
 ]
 STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
 
@@ -115,6 +120,7 @@ def _show(key: ApiKey, *, as_json: bool) -> None:
             ("quota", format_quota(key.quota)),
             ("datasets", ", ".join(key.dataset_ids) if key.dataset_ids is not None else "(all)"),
             ("addresses", ", ".join(key.allowed_ips) if key.allowed_ips is not None else "(any)"),
+            ("limit pool", key.pool_id or "(none)"),
             ("created (UTC)", format_time(key.created_at)),
             ("expires (UTC)", format_time(key.expires_at)),
             ("last used (UTC)", format_time(key.last_used_at)),
@@ -156,6 +162,7 @@ def create(
     quota: QuotaOption = None,
     dataset: DatasetOption = None,
     allow_ip: AllowIpOption = None,
+    pool: PoolOption = None,
     quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -172,6 +179,7 @@ def create(
             quota=parse_quota(quota) if quota else None,
             dataset_ids=dataset,
             allowed_ips=allow_ip,
+            pool_id=pool,
         )
     _print_new_key(created, quiet=quiet, as_json=as_json)
 
@@ -210,22 +218,27 @@ def update(
     anywhere: Annotated[
         bool, typer.Option("--anywhere", help="Let the key be used from any address.")
     ] = False,
+    pool: PoolOption = None,
+    no_pool: Annotated[
+        bool, typer.Option("--no-pool", help="Take the key out of its pool.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Rename a key; set or remove its rate limit, quota, datasets or addresses.
+    """Rename a key; set or remove its rate limit, quota, datasets, addresses or pool.
 
     What is not given stays."""
-    limit = _either(
+    limit = either(
         parse_rate_limit(rate_limit) if rate_limit else None, no_rate_limit, "--rate-limit"
     )
-    datasets = _either(dataset, all_datasets, "--dataset", "--all-datasets")
-    new_quota = _either(parse_quota(quota) if quota else None, no_quota, "--quota")
-    networks = _either(allow_ip, anywhere, "--allow-ip", "--anywhere")
-    changes = (limit, new_quota, datasets, networks)
+    datasets = either(dataset, all_datasets, "--dataset", "--all-datasets")
+    new_quota = either(parse_quota(quota) if quota else None, no_quota, "--quota")
+    networks = either(allow_ip, anywhere, "--allow-ip", "--anywhere")
+    pool_id = either(pool, no_pool, "--pool")
+    changes = (limit, new_quota, datasets, networks, pool_id)
     if name is None and all(change is NOT_GIVEN for change in changes):
         raise typer.BadParameter(
-            "nothing to change: give --name, --rate-limit, --quota, --dataset or --allow-ip "
-            "(or what removes them)"
+            "nothing to change: give --name, --rate-limit, --quota, --dataset, --allow-ip "
+            "or --pool (or what removes them)"
         )
     with connect() as relay:
         key = relay.api_keys.update(
@@ -235,17 +248,9 @@ def update(
             quota=new_quota,
             dataset_ids=datasets,
             allowed_ips=networks,
+            pool_id=pool_id,
         )
     _show(key, as_json=as_json)
-
-
-def _either(value: Any, remove: bool, option: str, removal: str = "") -> Any:
-    """`value` when given, None when `remove` is (the API's "remove it"), else NOT_GIVEN."""
-    if value and remove:
-        raise typer.BadParameter(f"give {option} or {removal or '--no-' + option[2:]}, not both")
-    if value:
-        return value
-    return None if remove else NOT_GIVEN
 
 
 @app.command()

@@ -11,6 +11,7 @@ import typer
 
 from relay_sdk.cli.connect import connect
 from relay_sdk.cli.output import JsonOption, print_fields, print_json
+from relay_sdk.cli.values import either
 from relay_sdk.key_policy import KeyPolicy
 from relay_sdk.operations import NOT_GIVEN
 
@@ -34,15 +35,6 @@ def _show(policy: KeyPolicy, *, as_json: bool) -> None:
             ("full-access keys", policy.full_access_keys.replace("_", " ")),
         ]
     )
-
-
-def _either(days: int | None, remove: bool, option: str, removal: str) -> Any:
-    """`days` when given, None when `remove` is, else NOT_GIVEN (keep the current value)."""
-    if days is not None and remove:
-        raise typer.BadParameter(f"give {option} or {removal}, not both")
-    if days is not None:
-        return days
-    return None if remove else NOT_GIVEN
 
 
 @app.command()
@@ -92,10 +84,10 @@ def set_policy(
     if full_access_keys is not None and full_access_keys not in FULL_ACCESS_CHOICES:
         raise typer.BadParameter("--full-access-keys is allowed or owners_only")
     changes: dict[str, Any] = {
-        "max_lifetime_days": _either(
+        "max_lifetime_days": either(
             max_lifetime_days, no_max_lifetime, "--max-lifetime-days", "--no-max-lifetime"
         ),
-        "expire_unused_after_days": _either(
+        "expire_unused_after_days": either(
             expire_unused_after_days,
             never_expire_unused,
             "--expire-unused-after-days",

@@ -1,15 +1,18 @@
 """The values people type into relayctl and read back from it: durations (`90d`),
-moments (`2030-12-31`, `24h` ago) and rate limits (`600/60s`). A value that cannot
-be read is a usage mistake (typer.BadParameter, exit status 2)."""
+moments (`2030-12-31`, `24h` ago), rate limits (`600/60s`) and quotas (`1000/day`), and
+an option paired with the flag that removes it. A value that cannot be read is a usage
+mistake (typer.BadParameter, exit status 2)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import typer
 
 from relay_sdk.api_keys import KeyQuota, KeyQuotaStatus
+from relay_sdk.operations import NOT_GIVEN
 from relay_sdk.rate_limits import RateLimit
 
 _DURATION = re.compile(r"(\d+)([smhdw])")
@@ -98,3 +101,13 @@ def format_quota(quota: KeyQuotaStatus | None) -> str:
         else ""
     )
     return f"{quota.remaining} of {quota.requests}/{quota.period} left{refill}"
+
+
+def either(value: Any, remove: bool, option: str, removal: str = "") -> Any:
+    """An option and the flag that removes what it sets (`--quota` and `--no-quota`):
+    `value` when given, None when `remove` is (the API's "remove it"), else NOT_GIVEN."""
+    if value and remove:
+        raise typer.BadParameter(f"give {option} or {removal or '--no-' + option[2:]}, not both")
+    if value:
+        return value
+    return None if remove else NOT_GIVEN

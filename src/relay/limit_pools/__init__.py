@@ -1,0 +1,1 @@
+"""Limit pools: a rate limit and a quota shared by several keys."""
