@@ -179,3 +179,25 @@ def test_a_pools_window_and_quota_are_exact_across_servers_with_redis(
     ).raise_for_status()
     statuses = spread_requests(limited_servers, keys, 30)
     assert (statuses.count(200), statuses.count(429)) == (7, 23)
+
+
+async def test_requests_at_once_never_exceed_a_keys_quota_in_a_pool_with_one(
+    client: httpx.AsyncClient, tenant_a: TenantFixture
+) -> None:
+    """Two quotas on one request (the key's, the pool's): a unit of each is held from
+    the moment it is found until the request is decided, so requests at once cannot
+    all pass on the same unit while the other quota is being leased."""
+    pool = await post(
+        client, POOLS, tenant_a.headers, name="Roomy", quota={"requests": 1000, "period": "day"}
+    )
+    key = await post(
+        client, KEYS, tenant_a.headers, name="Metered", pool_id=pool["id"],
+        quota={"requests": 10, "period": "day"},
+    )  # fmt: skip
+    answers = await asyncio.gather(
+        *(client.get(DATASETS, headers=key_headers(key["key"])) for _ in range(30))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200] * 10 + [429] * 20
+    read = (await client.get(f"{POOLS}/{pool['id']}", headers=tenant_a.headers)).json()
+    # The pool counted the 10 accepted requests, and the units leased and not used.
+    assert read["quota"]["remaining"] <= 990

@@ -127,13 +127,18 @@ class QuotaLedger:
         decision per quota, in order."""
         now = self._clock()
         slots = [(quota.family_id, period_key(quota.period, now)) for quota in quotas]
-        rooms = [
-            await self._ensure_unit(quota, slot) for quota, slot in zip(quotas, slots, strict=True)
-        ]
-        allowed = all(rooms)
-        if allowed:
-            for slot in slots:
+        rooms = []
+        for quota, slot in zip(quotas, slots, strict=True):
+            room = await self._ensure_unit(quota, slot)
+            if room:
+                # Held at once (nothing awaits between finding the unit and this): while
+                # the next quota leases, requests at once must not find the same unit.
                 self._leased[slot] -= 1
+            rooms.append(room)
+        if not all(rooms):  # refused: the units held go back to this worker's leases
+            for slot, room in zip(slots, rooms, strict=True):
+                if room:
+                    self._leased[slot] += 1
         return [
             QuotaDecision(
                 quota,
