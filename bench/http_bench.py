@@ -1,8 +1,8 @@
 """GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a full-access key,
 with a scoped key (datasets:read), with a key whose rate limit lives in Redis (set
 high enough never to trip: 100,000 per second), with a key with every control (scopes,
-its tenant's datasets chosen, an address allowlist, a Redis rate limit and a daily
-quota, none of them tripping), Relay with its key check replaced by a
+its tenant's datasets chosen, an address allowlist, a Redis rate limit, a daily quota,
+and a limit pool with a Redis rate limit and a monthly quota, none of them tripping), Relay with its key check replaced by a
 constant principal (its ceiling) and, with --peers, drf-api-key and the naive FastAPI
 peer of ../shared/bench-peers.
 
@@ -45,6 +45,8 @@ from relay.config import Settings
 from relay.datasets import service as datasets_service
 from relay.datasets.schemas import DatasetCreate
 from relay.db import Database
+from relay.limit_pools import service as pools_service
+from relay.limit_pools.schemas import LimitPoolCreate
 from relay.migrations import upgrade_database
 from relay.tenants.models import Tenant
 
@@ -58,7 +60,7 @@ PEER_RUNS = {
 }
 PATH = "/api/v1/datasets"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-RELAY_VARIANTS = 3  # the first servers: Relay with each kind of key
+RELAY_VARIANTS = 4  # the first servers: Relay with each kind of key
 FIRST_PORT = 18091
 
 
@@ -99,6 +101,16 @@ async def seed(settings: Settings) -> tuple[str, str, dict[str, str]]:
             )
             for number in range(10)
         ]
+        pool = await pools_service.create_pool(
+            session,
+            tenant_id=tenant.id,
+            data=LimitPoolCreate(
+                name="bench pool",
+                rate_limit=RateLimit(requests=100_000, per_seconds=1),
+                quota=Quota(requests=1_000_000_000, period="month"),
+            ),
+            actor=SYSTEM,
+        )
         governed = ApiKeyCreate(
             name="bench, every control",
             scopes=["datasets:read"],
@@ -106,6 +118,7 @@ async def seed(settings: Settings) -> tuple[str, str, dict[str, str]]:
             quota=Quota(requests=1_000_000_000, period="day"),
             dataset_ids=[dataset.id for dataset in datasets],
             allowed_ips=["127.0.0.0/8"],
+            pool_id=pool.id,
         )
         for kind, data in (KEY_KINDS | {"governed": governed}).items():
             row, keys[kind] = await auth_service.create_api_key(

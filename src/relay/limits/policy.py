@@ -43,7 +43,7 @@ from relay import metrics
 from relay.config import Settings
 from relay.db import utcnow
 from relay.errors import RelayError
-from relay.limits.quotas import Quota, QuotaDecision, QuotaLedger, resets_at
+from relay.limits.quotas import Quota, QuotaDecision, QuotaLedger
 from relay.limits.windows import Decision, Window, Windows
 
 # Signed reports per address: a reporter sends a batch now and then, never a stream.
@@ -130,7 +130,7 @@ def rate_limit_headers(
     ]
     for name, quota in quotas:
         seconds = _until(quota.resets_at, now)
-        length = _period_length(quota.quota.period, now)
+        length = quota.length
         policies.append(f'"{name}";q={quota.quota.requests}' + (f";w={length}" if length else ""))
         states.append(f'"{name}";r={quota.remaining}' + (f";t={seconds}" if seconds else ""))
     headers = {"RateLimit-Policy": ", ".join(policies), "RateLimit": ", ".join(states)}
@@ -145,17 +145,6 @@ def rate_limit_headers(
 
 def _until(moment: datetime | None, now: datetime) -> int | None:
     return None if moment is None else max(math.ceil((moment - now).total_seconds()), 1)
-
-
-def _period_length(period: str, now: datetime) -> int | None:
-    """A quota period's length in seconds (this month's, for "month"); None for none."""
-    if period == "none":
-        return None
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "month":
-        start = start.replace(day=1)
-    end = resets_at(period, now)  # type: ignore[arg-type]
-    return int((end - start).total_seconds()) if end else None
 
 
 def quota_names(quotas: Sequence[Quota], family_id: uuid.UUID | None) -> list[str]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import Column, Table, select
@@ -65,26 +66,49 @@ class QuotaDecision:
     remaining: int
     # When the period ends and the count starts again; None for "none".
     resets_at: datetime | None
+    # The period's length in seconds (the RateLimit fields' `w`); None for "none".
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTimes:
+    """Where a period stands on one UTC day: its count's key ("2026-12-07", "2026-12",
+    "all"), when it ends and the count starts again (None for "none"), and its length in
+    seconds (this month's for "month"; None for "none")."""
+
+    key: str
+    resets_at: datetime | None
+    length: int | None
+
+
+@functools.lru_cache(maxsize=64)
+def _times_on(period: Period, day: date) -> PeriodTimes:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    if period == "day":
+        return PeriodTimes(day.isoformat(), start + timedelta(days=1), 86_400)
+    if period == "month":
+        days = calendar.monthrange(day.year, day.month)[1]
+        return PeriodTimes(
+            f"{day.year:04d}-{day.month:02d}",
+            start.replace(day=1) + timedelta(days=days),
+            days * 86_400,
+        )
+    return PeriodTimes("all", None, None)
+
+
+def period_times(period: Period, now: datetime) -> PeriodTimes:
+    """The period `now` is in, worked out once per UTC day (each request asks)."""
+    return _times_on(period, now.astimezone(UTC).date())
 
 
 def period_key(period: Period, now: datetime) -> str:
     """The period `now` is in: "2026-12-07", "2026-12", or "all"."""
-    if period == "day":
-        return now.strftime("%Y-%m-%d")
-    if period == "month":
-        return now.strftime("%Y-%m")
-    return "all"
+    return period_times(period, now).key
 
 
 def resets_at(period: Period, now: datetime) -> datetime | None:
     """The UTC day's or month's end (the next one's start); None for "none"."""
-    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        return start + timedelta(days=1)
-    if period == "month":
-        days = calendar.monthrange(start.year, start.month)[1]
-        return start.replace(day=1) + timedelta(days=days)
-    return None
+    return period_times(period, now).resets_at
 
 
 def no_larger(quota: tuple[int, Period] | None, bound: tuple[int, Period]) -> bool:
@@ -126,7 +150,8 @@ class QuotaLedger:
         """One unit of every quota, or (when one has none left this period) of none; a
         decision per quota, in order."""
         now = self._clock()
-        slots = [(quota.family_id, period_key(quota.period, now)) for quota in quotas]
+        times = [period_times(quota.period, now) for quota in quotas]
+        slots = [(quota.family_id, at.key) for quota, at in zip(quotas, times, strict=True)]
         rooms = []
         for quota, slot in zip(quotas, slots, strict=True):
             room = await self._ensure_unit(quota, slot)
@@ -140,13 +165,8 @@ class QuotaLedger:
                 if room:
                     self._leased[slot] += 1
         return [
-            QuotaDecision(
-                quota,
-                room,
-                self._remaining(quota, slot),
-                resets_at(quota.period, now),
-            )
-            for quota, slot, room in zip(quotas, slots, rooms, strict=True)
+            QuotaDecision(quota, room, self._remaining(quota, slot), at.resets_at, at.length)
+            for quota, slot, room, at in zip(quotas, slots, rooms, times, strict=True)
         ]
 
     def _remaining(self, quota: Quota, slot: tuple[uuid.UUID, str]) -> int:
