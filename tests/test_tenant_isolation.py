@@ -7,8 +7,8 @@ editing this file; a route whose id this file cannot make a resource for fails
 until RESOURCES learns it.
 
 Every /api/v1 list (a GET without an id) read by tenant B holds nothing of A's, and
-in the dashboard a user of B opening or acting on A's key gets what a key that does
-not exist gets, and changes nothing.
+in the dashboard a user of B opening or acting on A's key or limit pool gets what one
+that does not exist gets, and changes nothing.
 """
 
 from __future__ import annotations
@@ -215,6 +215,8 @@ async def test_tenant_b_in_the_dashboard_finds_and_changes_none_of_tenant_as_key
         ("GET", "", None),
         ("POST", "/roll", {"csrf_token": token, "grace_period_seconds": "0"}),
         ("POST", "/revoke", {"csrf_token": token}),
+        ("POST", "/restrictions", {"csrf_token": token, "allowed_ips": "203.0.113.0/24"}),
+        ("POST", "/limits", {"csrf_token": token, "quota_requests": "1", "quota_period": "day"}),
     ):
         case = f"{method} {action or 'page'}"
         before = await tenant_rows(db, tenant_a)
@@ -230,3 +232,31 @@ async def test_tenant_b_in_the_dashboard_finds_and_changes_none_of_tenant_as_key
         assert "rl_live_" not in theirs.text, case
         assert await tenant_rows(db, tenant_a) == before, case
     assert (await client.get("/api/v1/datasets", headers=tenant_a.headers)).status_code == 200
+
+
+async def test_tenant_b_in_the_dashboard_finds_and_changes_none_of_tenant_as_pools(
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+    tenant_b: TenantFixture,
+) -> None:
+    pool_id = await _limit_pool(db, tenant_a)
+    await sign_in_as_owner_of(client, db, tenant_b)
+    pools_page = "/settings/limit-pools"
+    token = csrf_of((await client.get(pools_page)).text)
+    limits = {"rate_limit_requests": "", "rate_limit_seconds": "", "quota_requests": ""}
+    for method, action, form in (
+        ("GET", "", None),
+        ("POST", "", {"csrf_token": token, "name": "Taken over", **limits, "quota_period": "day"}),
+        ("POST", "/delete", {"csrf_token": token}),
+    ):
+        case = f"{method} {action or 'page'}"
+        before = await tenant_rows(db, tenant_a)
+        theirs = await client.request(method, f"{pools_page}/{pool_id}{action}", data=form)
+        missing = await client.request(method, f"{pools_page}/{MISSING_ID}{action}", data=form)
+        # The dashboard answers a pool it cannot find with a page that says so (404),
+        # the same for A's pool as for none.
+        assert (theirs.status_code, theirs.text) == (missing.status_code, missing.text), case
+        assert theirs.status_code == 404, case
+        assert "A pool" not in theirs.text, case
+        assert await tenant_rows(db, tenant_a) == before, case

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 
 import httpx
 
@@ -18,11 +19,11 @@ def csrf_of(html: str) -> str:
 
 
 async def post_form(
-    client: httpx.AsyncClient, page: str, action: str, data: dict[str, str | list[str]]
+    client: httpx.AsyncClient, page: str, action: str, data: Mapping[str, str | list[str]]
 ) -> httpx.Response:
     """Load `page`, then submit a form to `action` with the page's CSRF token."""
     token = csrf_of((await client.get(page)).text)
-    return await client.post(action, data={"csrf_token": token} | data)
+    return await client.post(action, data={"csrf_token": token, **data})
 
 
 def new_email() -> str:

@@ -554,3 +554,119 @@ def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
     expect(dialog.get_by_label("Datasets", exact=True)).to_be_visible()  # its levels shown
     check(member, "create dialog, full access kept to the owner")
     member_context.close()
+
+
+def test_limit_pools_and_a_keys_quota_and_pool_in_every_state(
+    context: BrowserContext, live_server: LiveServer
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Limit pools").click()
+    expect(page).to_have_title(re.compile("^Limit pools"))
+    check(page, "limit pools, none yet")
+    page.set_viewport_size(PHONE)
+    tabs = page.get_by_role("navigation", name="Settings")
+    assert tabs.evaluate("e => e.scrollWidth <= e.clientWidth"), "the settings tabs overflow"
+    page.set_viewport_size(DESKTOP)
+
+    create = page.get_by_role("region", name="Create a limit pool")
+    rate = create.get_by_role("group", name="Rate limit")
+    quota = create.get_by_role("group", name="Quota", exact=True)
+    rate.get_by_label("Requests").fill("600")
+    quota.get_by_label("Requests").fill("0")
+    create.get_by_role("button", name="Create pool").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    for refused in (
+        create.get_by_label("Name"),
+        rate.get_by_label("Window, in seconds"),
+        quota.get_by_label("Requests"),
+    ):
+        expect(refused).to_have_attribute("aria-invalid", "true")
+    expect(rate.get_by_label("Requests")).to_have_value("600")
+    check(page, "limit pools, a pool refused")
+    page.locator("[data-error-summary]").get_by_role("link").first.click()
+    expect(create.get_by_label("Name")).to_be_focused()
+    create.get_by_label("Name").fill("Acme mobile app")
+    rate.get_by_label("Window, in seconds").fill("60")
+    quota.get_by_label("Requests").fill("100000")
+    quota.get_by_label("Period").select_option("month")
+    create.get_by_role("button", name="Create pool").click()
+    expect(page.get_by_role("status")).to_have_text("Limit pool “Acme mobile app” created.")
+    row = page.get_by_role("row", name=re.compile("Acme mobile app"))
+    expect(row).to_contain_text("100,000 of 100,000 left this month")
+    check(page, "limit pools, one pool", "28-limit-pools")
+
+    row.get_by_role("link", name="Acme mobile app").click()
+    expect(page).to_have_title(re.compile("^Acme mobile app · Limit pools"))
+    check(page, "a limit pool")
+    change = page.get_by_role("region", name="Change the pool")
+    change.get_by_label("Name").fill("")
+    change.get_by_role("group", name="Quota", exact=True).get_by_label("Requests").fill("many")
+    change.get_by_role("button", name="Save pool").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(change.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    check(page, "a limit pool, a change refused")
+    change.get_by_label("Name").fill("Acme mobile app")
+    change.get_by_role("group", name="Quota", exact=True).get_by_label("Requests").fill("1000")
+    change.get_by_role("button", name="Save pool").click()
+    expect(page.get_by_role("status")).to_have_text("Limit pool “Acme mobile app” saved.")
+    pool_url = page.url
+
+    page.goto("/settings/api-keys")
+    page.get_by_role("link", name="Create API Key").click()
+    dialog = page.get_by_role("dialog", name="Create API Key")
+    dialog.get_by_label("Name", exact=True).fill("Mobile")
+    dialog_quota = dialog.get_by_role("group", name="Quota", exact=True)
+    dialog_quota.get_by_label("Requests").fill("500")
+    dialog_quota.get_by_label("Period").select_option("day")
+    dialog.get_by_label("Limit pool").select_option(label="Acme mobile app")
+    check(page, "create dialog with a quota and a pool")
+    dialog.get_by_role("button", name="Create key").click()
+    created = page.get_by_role("dialog", name="API key created")
+    expect(created).to_contain_text("500 of 500 left today · pool “Acme mobile app”")
+    key = created.locator("#new-key-value").inner_text().strip()
+    dismiss_uncopied_key(page)
+    for _ in range(3):
+        answer = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key})
+        assert answer.status_code == 200
+    page.reload()
+    expect(page.get_by_role("row", name=re.compile("Mobile"))).to_contain_text("left today")
+    check(page, "API keys, a key with a quota and a pool")
+
+    page.goto(pool_url)
+    page.get_by_role("link", name="Delete").click()
+    expect(page.get_by_role("dialog", name="Delete limit pool")).to_be_visible()
+    check(page, "delete limit pool dialog")
+    page.get_by_role("dialog", name="Delete limit pool").get_by_role(
+        "button", name="Delete pool"
+    ).click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("#pool-delete-error")).to_contain_text("Limit pool has 1 key")
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    check(page, "a limit pool with keys, its delete refused")
+
+    page.goto("/settings/api-keys")
+    page.get_by_role("link", name="Mobile", exact=True).click()
+    expect(page).to_have_title(re.compile("^Mobile · API Keys"))
+    expect(page.get_by_role("definition").filter(has_text="of 500 left today")).to_have_count(1)
+    expect(page.get_by_role("link", name="Acme mobile app")).to_be_visible()
+    check(page, "a key's page with its quota and pool", "29-key-quota")
+    limits = page.get_by_role("region", name="Change rate limit, quota and pool")
+    limits.get_by_role("group", name="Rate limit").get_by_label("Requests").fill("10")
+    limits.get_by_role("button", name="Save rate limit, quota and pool").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    check(page, "a key's rate limit refused")
+    page.locator("[data-error-summary]").get_by_role("link").click()
+    seconds = limits.get_by_role("group", name="Rate limit").get_by_label("Window, in seconds")
+    expect(seconds).to_be_focused()
+    seconds.fill("60")
+    limits.get_by_role("group", name="Quota", exact=True).get_by_label("Requests").fill("")
+    limits.get_by_label("Limit pool").select_option(label="None")
+    limits.get_by_role("button", name="Save rate limit, quota and pool").click()
+    expect(page.get_by_role("status")).to_contain_text("saved")
+    expect(
+        page.get_by_role("definition").filter(has_text="10 requests per 60 seconds")
+    ).to_have_count(1)
+    check(page, "a key's page, its quota and pool lifted")

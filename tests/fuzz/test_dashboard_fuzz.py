@@ -35,10 +35,12 @@ NAMES = [
     "current_password", "new_password", "code", "setup", "require_two_factor",
     "datasets", "dataset_id", "more_dataset_ids", "allowed_ips", "back",
     "max_lifetime_days", "expire_unused_after_days", "full_access_keys",
+    "rate_limit_requests", "rate_limit_seconds", "quota_requests", "quota_period", "pool_id",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
      "0001-01-01", "none", "custom", "restricted", "read", "write", "%", "é" * 300, "",
+     "day", "month", "1000000001", "1.5", "1e3", str(uuid.uuid4()),
      # Text that grows when case-mapped, combining marks, bidirectional overrides, length:
      "İ" * 300 + "@example.com", "İ" * 150, "ß" * 200, "e" + "\u0301" * 300,
      "\u202eevil\u202c@example.com", "x" * 10_000, "\ufeff", "a\u0085b"]
@@ -78,7 +80,8 @@ def encoded(fields: list[tuple[str, str]]) -> str:
 
 @pytest.fixture(scope="module")
 def owner(fuzzed_server: tuple[LiveServer, str]) -> httpx.Client:
-    """A signed-in owner, with a key, a dataset and a pending invitation to aim at."""
+    """A signed-in owner, with a key, a dataset, a limit pool and a pending invitation
+    to aim at."""
     server, _ = fuzzed_server
     client = httpx.Client(base_url=server.base_url, timeout=10)
     token = csrf_of(client.get("/signup").text)
@@ -101,15 +104,22 @@ def ids_to_aim_at(client: httpx.Client) -> dict[str, list[str]]:
         r'href="/settings/api-keys/([0-9a-f-]{36})"', client.get("/settings/api-keys").text
     )
     dataset = client.post("/datasets", data={"csrf_token": token, "name": "Fuzzed"})
+    pool = client.post("/settings/limit-pools", data={"csrf_token": token, "name": "Fuzzed"})
+    pool_ids = re.findall(
+        r'href="/settings/limit-pools/([0-9a-f-]{36})"', client.get("/settings/limit-pools").text
+    )
     invite = client.post("/settings/members", data={"csrf_token": token, "email": new_email()})
     invitation = re.search(r"/invitations/([A-Za-z0-9_-]+)", invite.text)
     assert key_ids
     assert invitation
     assert dataset.status_code == 303
+    assert pool.status_code == 303
+    assert pool_ids
     garbage = ["not-a-uuid", "%00", "%ED%A0%80", str(uuid.uuid4())]
     return {
         "key_id": [key_ids[0], *garbage],
         "dataset_id": [dataset.headers["location"].rsplit("/", 1)[1], *garbage],
+        "pool_id": [pool_ids[0], *garbage],
         "member_id": garbage,
         "invitation_id": garbage,
         "notice_id": garbage,

@@ -1,6 +1,7 @@
-"""Settings > API Keys: list, create (shown once), roll, revoke, suspend, and each
-key's page with its usage chart and the datasets and addresses it is limited to. The
-pages call the same service functions as the API."""
+"""Settings > API Keys: list (with each key's limits and what is left of its quota),
+create (shown once, with its datasets, addresses, rate limit, quota and limit pool),
+roll, revoke, suspend. A key's own page is api_key_detail_pages.py's. The pages call
+the same service functions as the API."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from relay.auth import service as auth_service
-from relay.auth import usage
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate
 from relay.auth.scopes import PermissionDenied
 from relay.auth.verifier import KeyVerifier
-from relay.dashboard import charts, key_policy_view, key_restrictions
+from relay.dashboard import key_limits, key_policy_view, key_restrictions, limit_fields
 from relay.dashboard.form_errors import FormField, field_messages
+from relay.dashboard.key_descriptions import describe_scopes
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
@@ -33,7 +34,6 @@ router = APIRouter(prefix="/settings/api-keys", include_in_schema=False)
 
 API_KEYS = "/settings/api-keys"
 PER_PAGE = 100
-USAGE_DAYS = 30
 EXPIRY_CHOICES = {"none": None, "30": 30, "60": 60, "90": 90}
 # Resource -> the levels the create form offers for it ("none" grants nothing).
 ACCESS_LEVELS = {
@@ -73,13 +73,6 @@ def _scopes(form: FormData) -> list[str]:
     return scopes
 
 
-def describe_scopes(scopes: list[str]) -> str:
-    """ "Full access", or each resource with its level, as the keys table shows them."""
-    if not scopes:
-        return "Full access"
-    return ", ".join(scope.replace("_", " ").replace(":", ": ") for scope in scopes)
-
-
 async def _api_keys_page(
     request: Request,
     session: SessionDep,
@@ -107,6 +100,13 @@ async def _api_keys_page(
     choices = await key_restrictions.dataset_choices(
         session, tenant_id=user.tenant_id, chosen=values.get("dataset_id", [])
     )
+    # The keys described: those listed and the one just made (or rolled to).
+    described = [*api_keys, *([created[0]] if created else [])]
+    pools = await key_limits.pool_choices(
+        session,
+        tenant_id=user.tenant_id,
+        chosen=[values.get("pool_id"), *(key.pool_id for key in described)],
+    )
     revoking = request.query_params.get("revoke")
     rolling = request.query_params.get("roll")
     now = utcnow()
@@ -123,13 +123,15 @@ async def _api_keys_page(
         "errors_in_dialog": bool(errors),
         "values": values,
         "choices": choices,
+        "pools": pools,
+        "periods": limit_fields.PERIODS,
         "show_create": bool(errors) or request.query_params.get("create") == "1",
         "revoking": next((key for key in api_keys if str(key.id) == revoking), None),
         "rolling": next((key for key in api_keys if str(key.id) == rolling), None),
         "access_levels": ACCESS_LEVELS,
         "grace_choices": GRACE_CHOICES,
         "describe_scopes": describe_scopes,
-        "describe_limits": key_restrictions.describe,
+        "describe_limits": await key_limits.limits_said(session, described, pools),
         "older": older,
         "paged": cursor is not None,
     }
@@ -144,19 +146,24 @@ async def api_keys_page(request: Request, session: SessionDep, user: CurrentUser
     return await _api_keys_page(request, session, user)
 
 
-CREATE_FIELDS = {
-    "name": FormField("key-name", "Name", noun="a name for the key"),
-    "expires_at": FormField(
-        "key-expires-on",
-        "Expiry date",
-        rewrites=(("must be in the future", "Choose a date after today"),),
-    ),
-} | key_restrictions.FIELDS
+CREATE_FIELDS = (
+    {
+        "name": FormField("key-name", "Name", noun="a name for the key"),
+        "expires_at": FormField(
+            "key-expires-on",
+            "Expiry date",
+            rewrites=(("must be in the future", "Choose a date after today"),),
+        ),
+    }
+    | key_restrictions.FIELDS
+    | key_limits.FIELDS
+)
 # The form's fields, in page order, as the error summary lists them.
 CREATE_ORDER = (
     "key-name",
     "key-access",
     *key_restrictions.ORDER,
+    *key_limits.ORDER,
     "key-expiration",
     "key-expires-on",
 )
@@ -165,7 +172,11 @@ CREATE_ORDER = (
 def _create_values(form: FormData) -> dict[str, Any]:
     """What the create form held, to show it again after an error."""
     names = ("name", "expiration", "expires_on", "access", *(f"scope_{r}" for r in ACCESS_LEVELS))
-    return {name: field(form, name) for name in names} | key_restrictions.values_of_form(form)
+    return (
+        {name: field(form, name) for name in names}
+        | key_restrictions.values_of_form(form)
+        | key_limits.values_of_form(form)
+    )
 
 
 @router.post("")
@@ -181,14 +192,16 @@ async def create_api_key(
         errors["key-access"] = str(exc)
     if values["expiration"] == "custom" and not values["expires_on"]:
         errors["key-expires-on"] = "Enter a date, or choose another expiration"
-    limits, limit_errors = key_restrictions.read(values)
-    errors |= limit_errors
+    restrictions, restriction_errors = key_restrictions.read(values)
+    limits, limit_errors = key_limits.read(values)
+    errors |= restriction_errors | limit_errors
     data = None
     try:
         data = ApiKeyCreate(
             name=values["name"],
             expires_at=_expires_at(values["expiration"], values["expires_on"]),
             scopes=scopes,
+            **restrictions,
             **limits,
         )
     except ValidationError as exc:
@@ -208,6 +221,8 @@ async def create_api_key(
                 rules = await key_policy.rules_of(session, user.tenant_id)
                 refusal = key_policy_view.expiry_refusal(rules, now=utcnow())
                 errors = {"key-expires-on" if custom else "key-expiration": refusal}
+            elif exc.loc[-1] == "pool_id":  # deleted since the dialog was shown
+                errors = key_limits.refusal_of(exc)
             else:
                 errors = key_restrictions.refusal_of(exc)
         except PermissionDenied as exc:  # full access, which the policy keeps to owners
@@ -309,85 +324,3 @@ async def dismiss_leak_notice(
 ) -> Response:
     await leaks_service.dismiss_notice(session, tenant_id=user.tenant_id, notice_id=notice_id)
     return redirect(request, API_KEYS, flash="Notice dismissed.")
-
-
-@router.get("/{key_id}")
-async def api_key_page(
-    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID
-) -> Response:
-    return await _api_key_page(request, session, user, key_id)
-
-
-async def _api_key_page(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    key_id: uuid.UUID,
-    *,
-    errors: dict[str, str] | None = None,
-    values: dict[str, Any] | None = None,
-) -> Response:
-    """A key's page; its limits form as sent back with `errors` (422) when given."""
-    try:
-        api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
-    except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
-    days = await usage.daily_usage(
-        session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
-    )
-    values = values or key_restrictions.values_of_key(api_key)
-    choices = await key_restrictions.dataset_choices(
-        session,
-        tenant_id=user.tenant_id,
-        chosen=[*(api_key.dataset_ids or []), *values["dataset_id"]],
-    )
-    context = {
-        "api_key": api_key,
-        "now": utcnow(),
-        "scopes": describe_scopes(api_key.scopes),
-        "reached": choices.named(api_key.dataset_ids or []),
-        "choices": choices,
-        "values": values,
-        "errors": errors or {},
-        "chart": charts.usage_chart(days),
-        "days": days,
-        "grace_choices": GRACE_CHOICES,
-    }
-    return render(request, "api_key.html", context, user=user, status_code=422 if errors else 200)
-
-
-@router.post("/{key_id}/restrictions")
-async def limit_api_key(
-    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
-) -> Response:
-    """Change the datasets and addresses a key is limited to, from its next request."""
-    values = key_restrictions.values_of_form(form)
-    limits, errors = key_restrictions.read(values)
-    data = None
-    try:
-        data = ApiKeyUpdate.model_validate(limits)  # both sent: None lifts a limit
-    except ValidationError as exc:
-        errors = field_messages(exc, key_restrictions.FIELDS) | errors
-    if not errors and data is not None:
-        try:
-            api_key = await auth_service.update_api_key(
-                session,
-                tenant_id=user.tenant_id,
-                key_id=key_id,
-                data=data,
-                actor=user_actor(request, user),
-            )
-        except InvalidInput as exc:  # refused before anything was changed
-            errors = key_restrictions.refusal_of(exc)
-        except RelayError as exc:
-            return redirect(request, API_KEYS, flash=exc.detail)
-        else:
-            verifier: KeyVerifier = request.app.state.verifier
-            await verifier.commit_change(session, api_key)
-            return redirect(
-                request,
-                f"{API_KEYS}/{key_id}",
-                flash=f"Datasets and addresses of API key “{api_key.name}” saved.",
-            )
-    ordered = {key: errors[key] for key in key_restrictions.ORDER if key in errors}
-    return await _api_key_page(request, session, user, key_id, errors=ordered, values=values)

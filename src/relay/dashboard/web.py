@@ -52,11 +52,12 @@ CSRF_FIELD = "csrf_token"
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _when(value: datetime | None, never: str = "Never") -> str:
+def when(value: datetime | None, never: str = "Never") -> str:
+    """A moment as every page says it: "2026-12-08 00:00 UTC"."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else never
 
 
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = when
 
 
 UNUSABLE_FORM = (
