@@ -77,13 +77,13 @@ async def test_a_quota_of_none_never_refills_and_says_so(
 async def test_quotas_refill_each_day_and_month(db: Database, tenant_a: TenantFixture) -> None:
     """The ledger on the suite's database, its clock moved: a new period counts anew."""
     now = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
-    ledger = QuotaLedger(db.sessionmaker, clock=lambda: now)
+    ledger = QuotaLedger(db.engine, clock=lambda: now)
     daily = Quota(tenant_a.key_id, 2, "day")
     monthly = Quota(tenant_a.key_id, 3, "month")
     taken = [(await ledger.take([daily]))[0].allowed for _ in range(3)]
     assert taken == [True, True, False]
     now += timedelta(hours=2)  # 2027-01-01: a new day and a new month
-    ledger_next_day = QuotaLedger(db.sessionmaker, clock=lambda: now)
+    ledger_next_day = QuotaLedger(db.engine, clock=lambda: now)
     assert (await ledger_next_day.take([daily]))[0].allowed
     monthly_taken = [(await ledger_next_day.take([monthly]))[0].allowed for _ in range(4)]
     assert monthly_taken == [True, True, True, False]
