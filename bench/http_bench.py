@@ -1,10 +1,11 @@
 """GET /api/v1/datasets under wrk, in interleaved rounds: Relay with a full-access key,
 with a scoped key (datasets:read), with a key whose rate limit lives in Redis (set
-high enough never to trip: 100,000 per second), with a key with every control (scopes,
-its tenant's datasets chosen, an address allowlist, a Redis rate limit, a daily quota,
-and a limit pool with a Redis rate limit and a monthly quota, none of them tripping), Relay with its key check replaced by a
-constant principal (its ceiling) and, with --peers, drf-api-key and the naive FastAPI
-peer of ../shared/bench-peers.
+high enough never to trip: 100,000 per second), with a key with a daily quota (counted
+in the database, leased by each worker, a billion a day), with a key with every control
+(scopes, its tenant's datasets chosen, an address allowlist, a Redis rate limit, a daily
+quota, and a limit pool with a Redis rate limit and a monthly quota, none of them
+tripping), Relay with its key check replaced by a constant principal (its ceiling)
+and, with --peers, drf-api-key and the naive FastAPI peer of ../shared/bench-peers.
 
     .venv/bin/python bench/http_bench.py --peers               # 5 rounds, about 8 min
     .venv/bin/python bench/http_bench.py --rounds 2 --seconds 4  # Relay and its ceiling only
@@ -60,7 +61,7 @@ PEER_RUNS = {
 }
 PATH = "/api/v1/datasets"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-RELAY_VARIANTS = 4  # the first servers: Relay with each kind of key
+RELAY_VARIANTS = 5  # the first servers: Relay with each kind of key
 FIRST_PORT = 18091
 
 
@@ -79,6 +80,10 @@ KEY_KINDS = {
     "scoped": ApiKeyCreate(name="bench, read only", scopes=["datasets:read"]),
     "limited": ApiKeyCreate(
         name="bench, rate limited", rate_limit=RateLimit(requests=100_000, per_seconds=1)
+    ),
+    # Counted in the database whether Redis is configured or not (leases of units).
+    "metered": ApiKeyCreate(
+        name="bench, daily quota", quota=Quota(requests=1_000_000_000, period="day")
     ),
 }
 
@@ -145,13 +150,15 @@ def relay_servers(
     app = [str(BIN / "relay"), "serve", "--no-migrate", "--workers", "2"]
     ceiling = [str(BIN / "python"), str(ROOT / "bench" / "fixed_principal_app.py")]
     ceiling += ["--workers", "2"]
-    # One server for the three kinds of key: only the rate-limited one uses Redis. The
-    # ceiling is configured alike, so that it differs from Relay in the key check alone.
+    # Every Relay server alike, one per kind of key: only the rate-limited keys use
+    # Redis. The ceiling is configured alike, so that it differs from Relay in the key
+    # check alone.
     relay = env | {"RELAY_REDIS_URL": REDIS_URL}
     return [
         Server("Relay, full-access key", app, relay, keys["full"]),
         Server("Relay, scoped key (datasets:read)", app, relay, keys["scoped"]),
         Server("Relay, key with a Redis rate limit", app, relay, keys["limited"]),
+        Server("Relay, key with a daily quota", app, relay, keys["metered"]),
         Server("Relay, key with every control", app, relay, keys["governed"]),
         Server(
             "Relay, key check replaced (ceiling)",
@@ -237,11 +244,13 @@ def run_rounds(servers: list[Server], args: argparse.Namespace) -> None:
                 # be on a machine of its own, whatever the other sessions did meanwhile.
                 requests = run["rps"] * args.seconds
                 run["cpu_ms"] = 1000 * (used["server"] + used["postgres"]) / requests
+                run["pg_ms"] = 1000 * used["postgres"] / requests
                 server.runs.append(run)
                 print(
                     f"round {round_number} {server.name:48} {run['rps']:8.0f} req/s  "
                     f"p50 {run['p50']:6.2f} ms  p99 {run['p99']:7.2f} ms  "
-                    f"non-2xx {run['errors']:.0f}  CPU/request {run['cpu_ms']:.2f} ms  "
+                    f"non-2xx {run['errors']:.0f}  CPU/request {run['cpu_ms']:.2f} ms "
+                    f"(PostgreSQL {run['pg_ms']:.2f})  "
                     f"others' CPU {run['others']:4.0%}",
                     flush=True,
                 )
@@ -269,9 +278,9 @@ def report(servers: list[Server], args: argparse.Namespace, started: datetime) -
     )
     print(
         "| server | req/s (median) | min-max | p50 ms | p99 ms | non-2xx "
-        "| CPU ms per request | others' CPU |"
+        "| CPU ms per request | of which PostgreSQL | others' CPU |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for server in servers:
         rps = [run["rps"] for run in server.runs]
         print(
@@ -280,6 +289,7 @@ def report(servers: list[Server], args: argparse.Namespace, started: datetime) -
             f"| {statistics.median(r['p99'] for r in server.runs):.1f} "
             f"| {sum(r['errors'] for r in server.runs):.0f} "
             f"| {statistics.median(r['cpu_ms'] for r in server.runs):.2f} "
+            f"| {statistics.median(r['pg_ms'] for r in server.runs):.2f} "
             f"| {statistics.median(r['others'] for r in server.runs):.0%} |"
         )
     ceiling = servers[RELAY_VARIANTS]
