@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -189,8 +190,10 @@ async def test_a_deleted_key_does_not_take_the_other_keys_activity_with_it(
     assert recorder.pending_uses == 0
 
 
-async def wait_for_lock_waiters(db: Database, count: int) -> None:
-    """Until `count` sessions of this database wait on a lock (10 s at most)."""
+async def wait_for_lock_waiters(db: Database, count: int, work: asyncio.Future[Any]) -> None:
+    """Until `count` sessions of this database wait on a lock (30 s at most: a CI
+    machine running other suites beside this one can be slow to connect). Fails
+    at once, with what `work` returned, if it ends before then."""
     # pg_locks, not pg_stat_activity: a pipelined executemany can show as "idle"
     # there while it waits on a row.
     query = text(
@@ -198,10 +201,12 @@ async def wait_for_lock_waiters(db: Database, count: int) -> None:
         " JOIN pg_stat_activity activity ON activity.pid = lock.pid"
         " WHERE NOT lock.granted AND activity.datname = current_database()"
     )
-    async with asyncio.timeout(10), db.engine.connect() as connection:
+    async with asyncio.timeout(30), db.engine.connect() as connection:
         while True:
             if (await connection.execute(query)).scalar_one() >= count:
                 return
+            if work.done():
+                pytest.fail(f"the work ended without waiting on a lock: {work.result()!r}")
             await asyncio.sleep(0.02)
 
 
@@ -227,7 +232,7 @@ async def test_workers_flushing_the_same_keys_at_once_do_not_deadlock(
             select(ApiKey.id).where(ApiKey.id.in_([first, second])).with_for_update()
         )
         flushes = asyncio.gather(one_worker.flush(), other_worker.flush())
-        await wait_for_lock_waiters(db, 2)
+        await wait_for_lock_waiters(db, 2, flushes)
         # ...then let them race for the rows.
         await transaction.commit()
         touched = await flushes

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
+from relay.auth import scopes
 from relay.auth.models import ApiKey
 from relay.db import Database, utcnow
 from relay.key_policy.unused_keys import expire_unused_keys
@@ -154,9 +155,37 @@ async def test_owners_only_keeps_full_access_keys_from_keys(
         KEYS, json={"name": "Reader", "scopes": ["datasets:read"]}, headers=tenant_a.headers
     )
     assert scoped.status_code == 201
-    # A rotation keeps the key's access: not a new full-access key.
+    # Listing every scope is the same access as [], on every dataset.
+    every_scope = sorted(scopes.effective([]))
+    listed = await client.post(
+        KEYS, json={"name": "All listed", "scopes": every_scope}, headers=tenant_a.headers
+    )
+    assert listed.status_code == 403
+    # A successor is a new key with its predecessor's access.
     rotated = await client.post(f"{KEYS}/{full_id}/rotate", headers=tenant_a.headers)
-    assert (rotated.status_code, rotated.json()["scopes"]) == (201, [])
+    assert rotated.status_code == 403
+    # Every scope on chosen datasets is not full access; lifting the limit would make it so.
+    dataset = await make_dataset(db, tenant_a)
+    limited = await client.post(
+        KEYS,
+        json={"name": "Limited", "scopes": every_scope, "dataset_ids": [str(dataset.id)]},
+        headers=tenant_a.headers,
+    )
+    assert limited.status_code == 201
+    lifted = await client.patch(
+        f"{KEYS}/{limited.json()['id']}", json={"dataset_ids": None}, headers=tenant_a.headers
+    )
+    assert lifted.status_code == 403
+    async with db.sessionmaker() as session:
+        kept = await session.get(ApiKey, uuid.UUID(limited.json()["id"]))
+        successors = await session.scalar(
+            select(func.count())
+            .select_from(ApiKey)
+            .where(ApiKey.name == "Full access, made before")
+        )
+    assert kept is not None
+    assert kept.dataset_ids is not None
+    assert successors == 1
 
 
 async def make_stale(

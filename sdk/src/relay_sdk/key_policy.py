@@ -14,10 +14,10 @@ from relay_sdk.resource import AsyncResource, SyncResource, async_call, sync_cal
 class KeyPolicy:
     """`max_lifetime_days`: a key made without an expiry gets the end of the UTC day that
     many days ahead, and a later one is refused (ValidationError). `expire_unused_after_days`:
-    a key not used that long expires. `full_access_keys`: "allowed", or "owners_only" (keys
-    made through the API must have scopes). None: no such rule. A tenant that never set a
-    policy has KeyPolicy(None, None, "allowed"). Every field is given: setting a policy
-    replaces it whole."""
+    a key not used that long expires. `full_access_keys`: "allowed", or "owners_only" (a key
+    made, rotated or widened through the API must not have every scope on every dataset).
+    None: no such rule. A tenant that never set a policy has KeyPolicy(None, None,
+    "allowed"). Every field is given: setting a policy replaces it whole."""
 
     max_lifetime_days: int | None
     expire_unused_after_days: int | None

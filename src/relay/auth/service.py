@@ -281,7 +281,7 @@ async def create_api_key(
         pool_id,
     )
     policy = await key_policy.rules_of(session, tenant_id)
-    policy.check_full_access(actor, data.scopes)
+    policy.check_full_access(actor, data.scopes, data.dataset_ids)
     expires_at = policy.lifetime(
         _lifetime_within(actor, data.expires_at), asked=data.expires_at is not None, now=utcnow()
     )
@@ -419,6 +419,9 @@ async def update_api_key(
         changes["rate_limit"] = api_key.rate_limit
     if "dataset_ids" in data.model_fields_set:
         ids = data.dataset_ids
+        if ids is None and api_key.dataset_ids is not None:  # every dataset: full access?
+            policy = await key_policy.rules_of(session, tenant_id)
+            policy.check_full_access(actor, api_key.scopes, None)
         api_key.dataset_ids = (
             None if ids is None else await _known_datasets(session, tenant_id, ids)
         )
@@ -491,6 +494,7 @@ async def rotate_api_key(
         raise ConflictError("API key expired: create a new key instead")
     _check_key_within(actor, old)
     policy = await key_policy.rules_of(session, tenant_id)
+    policy.check_full_access(actor, old.scopes, old.dataset_ids)  # a successor: a new key
     new, full_key = _new_key(
         tenant_id,
         name=old.name,

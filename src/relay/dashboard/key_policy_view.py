@@ -51,7 +51,7 @@ def create_terms(rules: key_policy.Rules, actor: Actor, *, now: datetime) -> Cre
             f"end of {latest:%Y-%m-%d} (UTC) for a key made now."
         )
     try:  # the service's own check, so the dialog cannot say otherwise than it does
-        rules.check_full_access(actor, [])
+        rules.check_full_access(actor, [], None)
     except PermissionDenied as exc:
         return CreateTerms(no_expiry, hint, exc.detail)
     return CreateTerms(no_expiry, hint, None)

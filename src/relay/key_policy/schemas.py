@@ -34,6 +34,7 @@ class KeyPolicyBody(Input):
     )
     full_access_keys: Literal["allowed", "owners_only"] = Field(
         description='"owners_only": only an owner, in the dashboard, makes keys with full '
-        "access (`scopes: []`); keys made through the API must list scopes.",
+        "access (every scope on every dataset); a key made, rotated or widened through the "
+        "API must leave out a scope or be limited to chosen datasets.",
         examples=["allowed"],
     )

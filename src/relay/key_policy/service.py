@@ -10,9 +10,9 @@ and apply it where keys are made.
 - `expire_unused_after_days`: a key unused that long (or never used and made that long
   ago) expires; see unused_keys.py.
 - `full_access_keys: "owners_only"`: only a tenant's owner (in the dashboard) or the
-  operator (the `relay` CLI) makes keys with full access (`scopes: []`); a key acting
-  through the API makes only keys with scopes. A rotation keeps a key's scopes, so it
-  is not refused.
+  operator (the `relay` CLI) makes, rotates, or lifts the dataset limit of a key that
+  reaches everything (every scope, by `scopes: []` or by listing them all, on every
+  dataset); anyone else, a key acting through the API included, gets 403.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.auth import scopes
 from relay.auth.models import ApiKey
 from relay.auth.scopes import PermissionDenied
 from relay.db import tenant_select, utcnow
@@ -79,9 +80,15 @@ class Rules:
             return latest
         return expires_at
 
-    def check_full_access(self, actor: Actor, key_scopes: Sequence[str]) -> None:
-        """403 when the policy keeps full-access keys to owners and `actor` is not one."""
-        if self.full_access_keys == "owners_only" and not key_scopes and not actor.owner:
+    def check_full_access(
+        self, actor: Actor, key_scopes: Sequence[str], dataset_ids: Sequence[object] | None
+    ) -> None:
+        """403 when the policy keeps full-access keys to owners, `actor` is not one, and
+        the key would reach everything: every scope (`[]`, or each of them listed: the
+        same access today) on every dataset (`dataset_ids` None)."""
+        if self.full_access_keys != "owners_only" or actor.owner or dataset_ids is not None:
+            return
+        if scopes.effective(key_scopes) >= scopes.effective([]):
             raise PermissionDenied(OWNERS_ONLY)
 
 
