@@ -191,9 +191,8 @@ async def test_a_deleted_key_does_not_take_the_other_keys_activity_with_it(
 
 
 async def wait_for_lock_waiters(db: Database, count: int, work: asyncio.Future[Any]) -> None:
-    """Until `count` sessions of this database wait on a lock (30 s at most: a CI
-    machine running other suites beside this one can be slow to connect). Fails
-    at once, with what `work` returned, if it ends before then."""
+    """Until `count` sessions of this database wait on a lock (30 s at most). Fails at
+    once, with what `work` returned, if it ends before then."""
     # pg_locks, not pg_stat_activity: a pipelined executemany can show as "idle"
     # there while it waits on a row.
     query = text(
@@ -203,7 +202,11 @@ async def wait_for_lock_waiters(db: Database, count: int, work: asyncio.Future[A
     )
     async with asyncio.timeout(30), db.engine.connect() as connection:
         while True:
-            if (await connection.execute(query)).scalar_one() >= count:
+            waiting = (await connection.execute(query)).scalar_one()
+            # pg_stat_activity is a snapshot kept for the whole transaction: a new one
+            # for each look, or sessions that connected since are never seen.
+            await connection.rollback()
+            if waiting >= count:
                 return
             if work.done():
                 pytest.fail(f"the work ended without waiting on a lock: {work.result()!r}")
