@@ -52,6 +52,12 @@ class Actor:
     # owners (full-access keys) they may do. Never a key.
     owner: bool = False
 
+    @property
+    def full_access(self) -> bool:
+        """Every scope on every dataset: users, and keys with `scopes: []` and no dataset
+        limit (what `requires(FULL_ACCESS)` lets through)."""
+        return not self.scopes and self.dataset_ids is None
+
     @classmethod
     def user(
         cls,

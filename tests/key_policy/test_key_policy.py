@@ -222,15 +222,20 @@ async def test_keys_unused_past_the_policy_expire_once_and_are_refused(
     await make_stale(db, new_id, used_days_ago=None, made_days_ago=1)
     await make_stale(db, other_id, used_days_ago=None, made_days_ago=400)  # no policy there
 
-    assert await expire_unused_keys(db.sessionmaker, app.state.verifier.cache) == 2
+    swept_at = utcnow()
+    assert await expire_unused_keys(db.sessionmaker, app.state.verifier.cache, now=swept_at) == 2
     for key in (idle, never):
         refused = await client.get(DATASETS, headers={"X-API-Key": key})
         assert (refused.status_code, refused.json()) == (401, EXPIRED)
     for key in (recent, new, other):
         assert (await client.get(DATASETS, headers={"X-API-Key": key})).status_code == 200
 
-    # A second sweep (another server's, or the next hour's) finds nothing more.
-    assert await expire_unused_keys(db.sessionmaker, app.state.verifier.cache) == 0
+    # A second sweep (another server's, or the next hour's) finds nothing more, even
+    # from a server whose clock is a few seconds behind.
+    cache = app.state.verifier.cache
+    behind = swept_at - timedelta(seconds=5)
+    assert await expire_unused_keys(db.sessionmaker, cache, now=behind) == 0
+    assert await expire_unused_keys(db.sessionmaker, cache) == 0
     events = await client.get(f"{AUDIT}?action=api_key.expired_unused", headers=tenant_a.headers)
     by_key = {event["target_id"]: event for event in events.json()["items"]}
     assert set(by_key) == {str(idle_id), str(never_id)}

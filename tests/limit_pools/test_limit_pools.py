@@ -1,15 +1,18 @@
 """Limit pools through the API: create, list, read, change and delete them, a key's
-`pool_id`, who may manage them, and each tenant's pools its own (another's answers as
+`pool_id`, who may manage and join them, and each tenant's pools its own (another's answers as
 if missing)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
-from relay.db import Database
+from relay.auth.models import ApiKey
+from relay.db import Database, utcnow
 from tests.factories import TenantFixture, make_api_key
 
 POOLS = "/api/v1/limit-pools"
@@ -187,14 +190,66 @@ async def test_a_pooled_key_keeps_what_it_makes_in_its_pool_and_cannot_manage_po
     }
 
 
-async def test_pools_are_read_with_api_keys_read_and_managed_with_api_keys_write(
+async def test_pools_are_read_with_api_keys_read_and_managed_and_joined_with_full_access(
     client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
 ) -> None:
     _, reader = await make_api_key(db, tenant_a, scopes=["api_keys:read"])
-    _, writer = await make_api_key(db, tenant_a, scopes=["api_keys:write"])
+    writer_id, writer = await make_api_key(db, tenant_a, scopes=["api_keys:write", "datasets:read"])
     assert (await client.get(POOLS, headers={"X-API-Key": reader})).status_code == 200
-    refused = await client.post(POOLS, json={"name": "x"}, headers={"X-API-Key": reader})
-    assert refused.json()["detail"] == "Insufficient permissions: requires api_keys:write"
-    assert (
-        await client.post(POOLS, json={"name": "x"}, headers={"X-API-Key": writer})
-    ).status_code == 201
+    pool = await make_pool(client, tenant_a, quota={"requests": 1000, "period": "day"})
+    for key in (reader, writer):
+        # A pool's limits are every key's in it, the broadest included.
+        for method, path, body in (
+            ("POST", POOLS, {"name": "x"}),
+            ("PATCH", f"{POOLS}/{pool['id']}", {"quota": None}),
+            ("DELETE", f"{POOLS}/{pool['id']}", None),
+        ):
+            answer = await client.request(method, path, json=body, headers={"X-API-Key": key})
+            assert (answer.status_code, answer.json()["detail"]) == (
+                403,
+                "Insufficient permissions: requires full access",
+            ), method
+    # Nor may a narrower key put keys into a pool: they would spend the quota it shares.
+    joining = "Insufficient permissions: only a full-access key puts a key into a limit pool "
+    made = await client.post(
+        KEYS,
+        json={"name": "Drain", "scopes": ["datasets:read"], "pool_id": pool["id"]},
+        headers={"X-API-Key": writer},
+    )
+    assert made.status_code == 403
+    assert made.json()["detail"].startswith(joining)
+    moved = await client.patch(
+        f"{KEYS}/{writer_id}", json={"pool_id": pool["id"]}, headers={"X-API-Key": writer}
+    )
+    assert moved.status_code == 403
+    assert moved.json()["detail"].startswith(joining)
+    read = (await client.get(f"{POOLS}/{pool['id']}", headers=tenant_a.headers)).json()
+    assert (read["quota"]["requests"], read["key_count"]) == (1000, 0)
+    # The full-access key does both.
+    joined = await client.patch(
+        f"{KEYS}/{writer_id}", json={"pool_id": pool["id"]}, headers=tenant_a.headers
+    )
+    assert joined.json()["pool_id"] == pool["id"]
+
+
+async def test_a_pool_whose_keys_are_all_expired_or_revoked_is_deleted(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    pool = await make_pool(client, tenant_a)
+    expired = await make_key(client, tenant_a.headers, pool_id=pool["id"])
+    revoked = await make_key(client, tenant_a.headers, pool_id=pool["id"])
+    await client.delete(f"{KEYS}/{revoked['id']}", headers=tenant_a.headers)
+    async with db.sessionmaker.begin() as session:
+        await session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == uuid.UUID(expired["id"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    read = (await client.get(f"{POOLS}/{pool['id']}", headers=tenant_a.headers)).json()
+    assert read["key_count"] == 0
+    deleted = await client.delete(f"{POOLS}/{pool['id']}", headers=tenant_a.headers)
+    assert deleted.status_code == 204
+    async with db.sessionmaker() as session:
+        left = await session.get(ApiKey, uuid.UUID(expired["id"]))
+    assert left is not None
+    assert left.pool_id is None

@@ -1,7 +1,7 @@
 """Limit pools (/api/v1/limit-pools): a rate limit and a quota shared by several keys.
 A key joins one with its `pool_id`; each of its requests then counts against the pool
-as well as against its own limits. Reading pools needs api_keys:read; managing them,
-api_keys:write on a key without limits of its own."""
+as well as against its own limits. Reading pools needs api_keys:read; managing them, and
+putting a key into one, a full-access key (managing: one without limits of its own)."""
 
 from __future__ import annotations
 

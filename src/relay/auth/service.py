@@ -41,6 +41,10 @@ from relay.pagination import Position, after
 from relay.schemas import iso_utc
 
 API_KEY_NOT_FOUND = "API key not found"
+POOL_JOIN_REFUSED = (
+    "Insufficient permissions: only a full-access key puts a key into a limit pool "
+    "other than its own (the keys in a pool share its quota)"
+)
 # Heard by every worker and server on the database, with a key family's id: drop every
 # key whose lineage includes it from your cache (a key of it revoked, rotated, or the
 # family's rate limit changed). The name predates the other uses.
@@ -146,18 +150,25 @@ async def _known_datasets(
 
 
 async def _known_pool(
-    session: AsyncSession, tenant_id: uuid.UUID, pool_id: uuid.UUID | None
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, pool_id: uuid.UUID | None
 ) -> uuid.UUID | None:
-    """`pool_id` once it is known to be one of the tenant's pools (422 otherwise)."""
+    """`pool_id` once it is known to be one of the tenant's pools (422 otherwise) that
+    `actor` may put keys into: its own, or any for a full-access actor (403 otherwise:
+    a key joining a pool spends the quota every key in it shares). The pool stays
+    locked against deletion until the transaction ends (delete_pool counts its keys
+    after it, so a key never joins a pool being deleted)."""
     if pool_id is None:
         return None
     found = await session.scalar(
         tenant_select(LimitPool, tenant_id)
         .where(LimitPool.id == pool_id)
         .with_only_columns(LimitPool.id)
+        .with_for_update(read=True)
     )
     if found is None:
         raise InvalidInput(f"No such limit pool in this tenant: {pool_id}", loc=("body", "pool_id"))
+    if pool_id != actor.pool_id and not actor.full_access:
+        raise scopes.PermissionDenied(POOL_JOIN_REFUSED)
     return pool_id
 
 
@@ -270,7 +281,7 @@ async def create_api_key(
     )
     quota = _quota_of(data.quota) or (_period_quota(actor.quota) if actor.quota else None)
     # And a key in a pool makes keys in its pool.
-    pool_id = await _known_pool(session, tenant_id, data.pool_id) or actor.pool_id
+    pool_id = await _known_pool(session, actor, tenant_id, data.pool_id) or actor.pool_id
     _check_within(
         actor,
         data.scopes,
@@ -436,7 +447,9 @@ async def update_api_key(
         changes["quota"] = data.quota.model_dump() if data.quota else None
     if "pool_id" in data.model_fields_set:
         # A family counts as one key: all of it moves (a successor joins its pool too).
-        pool_id = await _known_pool(session, tenant_id, data.pool_id)
+        pool_id = data.pool_id
+        if pool_id != api_key.pool_id:
+            pool_id = await _known_pool(session, actor, tenant_id, pool_id)
         for member in family:
             member.pool_id = pool_id
         changes["pool_id"] = str(pool_id) if pool_id else None

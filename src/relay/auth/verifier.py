@@ -161,7 +161,9 @@ class KeyVerifier:
                         _pool.quota_requests.label("pool_quota_requests"),
                         _pool.quota_period.label("pool_quota_period"),
                     )
-                    .outerjoin(_pool, _pool.id == ApiKey.pool_id)
+                    .outerjoin(
+                        _pool, (_pool.id == ApiKey.pool_id) & (_pool.tenant_id == ApiKey.tenant_id)
+                    )
                     .where(ApiKey.key_hash == key_hash)
                 )
             ).one_or_none()

@@ -88,15 +88,17 @@ async def _key_policy_page(
     status_code: int = 200,
 ) -> Response:
     rules = await key_policy.rules_of(session, user.tenant_id)
-    beyond = await key_policy.beyond_policy(session, user.tenant_id, rules)
+    beyond, beyond_count = await key_policy.beyond_policy(
+        session, user.tenant_id, rules, limit=LISTED_BEYOND
+    )
     context: dict[str, Any] = {
         "rules": rules,
         "may_change": _may_change(user),
         "values": values or _values_of_rules(rules),
         "errors": errors or {},
         "max_days": MAX_POLICY_DAYS,
-        "beyond": beyond[:LISTED_BEYOND],
-        "beyond_count": len(beyond),
+        "beyond": beyond,
+        "beyond_count": beyond_count,
     }
     return render(request, "key_policy.html", context, user=user, status_code=status_code)
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
@@ -130,17 +130,21 @@ async def set_rules(
     return rules
 
 
-async def beyond_policy(session: AsyncSession, tenant_id: uuid.UUID, rules: Rules) -> list[ApiKey]:
-    """The tenant's live keys that would not be made today under its maximum lifetime
-    (no expiry, or a later one than a key made now may have), oldest first."""
+async def beyond_policy(
+    session: AsyncSession, tenant_id: uuid.UUID, rules: Rules, *, limit: int
+) -> tuple[list[ApiKey], int]:
+    """The oldest `limit` of the tenant's live keys that would not be made today under
+    its maximum lifetime (no expiry, or a later one than a key made now may have), and
+    how many there are in all."""
     now = utcnow()
     latest = rules.latest_expiry(now)
     if latest is None:
-        return []
+        return [], 0
     query = (
         tenant_select(ApiKey, tenant_id)
         .where(ApiKey.revoked_at.is_(None))
         .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > latest))
-        .order_by(ApiKey.created_at, ApiKey.id)
     )
-    return list((await session.scalars(query)).all())
+    keys = await session.scalars(query.order_by(ApiKey.created_at, ApiKey.id).limit(limit))
+    count = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    return list(keys.all()), count or 0

@@ -2,15 +2,19 @@
 that many days (or never used and made that long ago) expires, with an
 `api_key.expired_unused` audit event (which the dashboard's key list shows).
 
-Every server sweeps every hour. Each key is locked while it is expired, and its
-conditions are checked again under the lock, so two servers sweeping at once expire
-it once and audit it once. Its family is then dropped from every worker's key cache,
-as a revocation is: the key is refused from its next request.
+Every server sweeps every hour. Each key is locked while it is expired (in id order,
+so two sweeps queue instead of deadlocking), and its conditions are checked again under
+the lock, so two servers sweeping at once expire it once and audit it once, even when
+their clocks differ by up to CLOCK_SKEW (a key that expires within that anyway is left
+to its own expiry). Its family is then dropped from every worker's key cache, as a
+revocation is: the key is refused from its next request. A tenant whose sweep fails is
+logged and retried at the next sweep; the others are still swept.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -30,6 +34,7 @@ from relay.schemas import iso_utc
 logger = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 3600.0
+CLOCK_SKEW = timedelta(seconds=60)
 
 
 async def expire_unused_keys(
@@ -49,32 +54,50 @@ async def expire_unused_keys(
     expired = 0
     for tenant_id, days in policies:
         assert days is not None  # the query's condition
-        async with sessionmaker.begin() as session:
-            unused_since = now - timedelta(days=days)
-            stale = (
-                select(ApiKey)
-                .where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
-                .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
-                .where(func.coalesce(ApiKey.last_used_at, ApiKey.created_at) < unused_since)
-                .with_for_update()
+        try:
+            expired += await _expire_for(sessionmaker, cache, tenant_id, days, now)
+        except Exception as exc:
+            logger.warning(
+                "unused key sweep failed for a tenant, will retry",
+                extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
             )
-            keys = list((await session.scalars(stale)).all())
-            for api_key in keys:
-                last_used = api_key.last_used_at
-                api_key.expires_at = now
-                audit.record(
-                    session, tenant_id=tenant_id, action=Action.API_KEY_EXPIRED_UNUSED,
-                    actor=SYSTEM, target=audit_target(api_key),
-                    details={
-                        "expire_unused_after_days": days,
-                        "last_used_at": iso_utc(last_used) if last_used else None,
-                    },
-                )  # fmt: skip
-                await announce_change(session, api_key)
-        for api_key in keys:  # committed: drop them here too (others hear the notification)
-            cache.forget_family(api_key.family_id)
-        expired += len(keys)
     return expired
+
+
+async def _expire_for(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    cache: KeyCache,
+    tenant_id: uuid.UUID,
+    days: int,
+    now: datetime,
+) -> int:
+    """Expire one tenant's unused keys, in one transaction; returns how many."""
+    async with sessionmaker.begin() as session:
+        unused_since = now - timedelta(days=days)
+        stale = (
+            select(ApiKey)
+            .where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
+            .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now + CLOCK_SKEW))
+            .where(func.coalesce(ApiKey.last_used_at, ApiKey.created_at) < unused_since)
+            .order_by(ApiKey.id)
+            .with_for_update()
+        )
+        keys = list((await session.scalars(stale)).all())
+        for api_key in keys:
+            last_used = api_key.last_used_at
+            api_key.expires_at = now
+            audit.record(
+                session, tenant_id=tenant_id, action=Action.API_KEY_EXPIRED_UNUSED,
+                actor=SYSTEM, target=audit_target(api_key),
+                details={
+                    "expire_unused_after_days": days,
+                    "last_used_at": iso_utc(last_used) if last_used else None,
+                },
+            )  # fmt: skip
+            await announce_change(session, api_key)
+    for api_key in keys:  # committed: drop them here too (others hear the notification)
+        cache.forget_family(api_key.family_id)
+    return len(keys)
 
 
 class UnusedKeySweeper(Periodic):

@@ -1,5 +1,6 @@
 """Routes under /api/v1/limit-pools: list and read pools (`api_keys:read`), create,
-change and delete them (`api_keys:write`, by a key without limits of its own)."""
+change and delete them (a full-access key without limits of its own: a pool's limits
+are those of every key in it, the broadest included)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
 from relay.auth.schemas import QuotaRead, RateLimit
-from relay.auth.scopes import API_KEYS_READ, API_KEYS_WRITE, requires
+from relay.auth.scopes import API_KEYS_READ, FULL_ACCESS, requires
 from relay.auth.verifier import KeyVerifier
 from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
@@ -30,7 +31,7 @@ from relay.pagination import Cursor, Position, decode_cursor, keyset_page
 router = APIRouter(prefix="/limit-pools", tags=["Limit pools"], route_class=BoundedJsonRoute)
 
 _NOT_FOUND = error_answer("No such limit pool in this tenant", "not_found")
-_IN_USE = error_answer("The pool still has keys that are not revoked", "conflict")
+_IN_USE = error_answer("The pool still has live keys (neither revoked nor expired)", "conflict")
 
 
 async def _shown(session: AsyncSession, pools: Sequence[LimitPool]) -> list[LimitPoolRead]:
@@ -66,7 +67,7 @@ async def _shown(session: AsyncSession, pools: Sequence[LimitPool]) -> list[Limi
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=LimitPoolRead,
-    dependencies=[requires(API_KEYS_WRITE)],
+    dependencies=[requires(FULL_ACCESS)],
     operation_id="limit_pools_create",
 )
 async def create_limit_pool(
@@ -125,7 +126,7 @@ async def get_limit_pool(
     "/{pool_id}",
     response_model=LimitPoolRead,
     responses=_NOT_FOUND,
-    dependencies=[requires(API_KEYS_WRITE)],
+    dependencies=[requires(FULL_ACCESS)],
     operation_id="limit_pools_update",
 )
 async def update_limit_pool(
@@ -151,12 +152,12 @@ async def update_limit_pool(
     "/{pool_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_NOT_FOUND | _IN_USE,
-    dependencies=[requires(API_KEYS_WRITE)],
+    dependencies=[requires(FULL_ACCESS)],
     operation_id="limit_pools_delete",
 )
 async def delete_limit_pool(
     pool_id: uuid.UUID, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep
 ) -> Response:
-    """Delete a pool that no key (not revoked) is in: 409 otherwise."""
+    """Delete a pool that no live key is in: 409 otherwise."""
     await service.delete_pool(session, tenant_id=principal.tenant_id, pool_id=pool_id, actor=actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -56,7 +56,7 @@ class LimitPoolRead(BaseModel):
     name: str
     rate_limit: RateLimit | None
     quota: QuotaRead | None = Field(description="With what is left of it this period.")
-    key_count: int = Field(description="The keys in the pool that are not revoked.")
+    key_count: int = Field(description="The live keys in the pool: neither revoked nor expired.")
     created_at: datetime
     updated_at: datetime
 

@@ -1,10 +1,12 @@
 """Limit pool records: create, list, read, update and delete a tenant's pools, each
 change audited in its transaction.
 
-Who manages pools: a key with `api_keys:write` (or full access) that has no limit of its
-own (no rate limit, quota or pool). Changing a pool changes the limits of every key in
-it, so a key held to limits could otherwise lift them, for itself or for keys broader
-than it. A pool with keys that are not revoked cannot be deleted (409): deleting it
+Who manages pools: a full-access key (the routes require it; dashboard users are) that
+has no limit of its own (no rate limit, quota or pool). Changing a pool changes the
+limits of every key in it, so a narrower key, or one held to limits, could otherwise
+change them for keys broader than it or lift its own. Putting a key into a pool is kept
+to full-access actors as well (auth/service.py), but a key in a pool makes keys in it.
+A pool with live keys (neither revoked nor expired) cannot be deleted (409): deleting it
 would lift their limits silently; move or revoke them first.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
@@ -141,8 +143,8 @@ async def update_pool(
 async def delete_pool(
     session: AsyncSession, *, tenant_id: uuid.UUID, pool_id: uuid.UUID, actor: Actor
 ) -> None:
-    """Delete an empty pool (its revoked keys simply leave it); ConflictError while a
-    key that is not revoked is in it."""
+    """Delete an empty pool (its revoked and expired keys simply leave it);
+    ConflictError while a live key is in it."""
     check_manager(actor)
     pool = await get_pool(session, tenant_id=tenant_id, pool_id=pool_id, for_update=True)
     live = (await key_counts(session, [pool.id])).get(pool.id, 0)
@@ -160,12 +162,17 @@ async def delete_pool(
 
 
 async def key_counts(session: AsyncSession, pool_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """{pool id: its keys that are not revoked} (pools without any are left out)."""
+    """{pool id: its live keys, neither revoked nor expired} (pools without any are
+    left out)."""
     if not pool_ids:
         return {}
     rows = await session.execute(
         select(ApiKey.pool_id, func.count())
-        .where(ApiKey.pool_id.in_(pool_ids), ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.pool_id.in_(pool_ids),
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+        )
         .group_by(ApiKey.pool_id)
     )
     return {pool_id: count for pool_id, count in rows.all() if pool_id is not None}

@@ -130,24 +130,36 @@ def _upsert(dialect: str, table: Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+# What a worker leases units of: (family or pool, period key, the quota's requests).
+# The size is part of it: units leased under a larger quota must not be handed out once
+# it is lowered (the lower quota's first lease finds the database's count instead).
+Slot = tuple[uuid.UUID, str, int]
+
+
 class QuotaLedger:
     """One worker's leases of quota units, taken from the database."""
 
     def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
-        # Units leased and not handed out yet, per (family, period key).
-        self._leased: dict[tuple[uuid.UUID, str], int] = {}
-        # The database's count after this worker's last lease, per (family, period key).
-        self._used: dict[tuple[uuid.UUID, str], int] = {}
-        self._locks: dict[tuple[uuid.UUID, str], asyncio.Lock] = {}
+        # Units leased and not handed out yet, per slot.
+        self._leased: dict[Slot, int] = {}
+        # The database's count after this worker's last lease, per slot.
+        self._used: dict[Slot, int] = {}
+        self._locks: dict[Slot, asyncio.Lock] = {}
+        # Each family's or pool's slot as of its last lease: what it leased before (a past
+        # period, a former quota) is dropped when this changes.
+        self._current: dict[uuid.UUID, Slot] = {}
 
     async def take(self, quotas: Sequence[Quota]) -> list[QuotaDecision]:
         """One unit of every quota, or (when one has none left this period) of none; a
         decision per quota, in order."""
         now = self._clock()
         times = [period_times(quota.period, now) for quota in quotas]
-        slots = [(quota.family_id, at.key) for quota, at in zip(quotas, times, strict=True)]
+        slots = [
+            (quota.family_id, at.key, quota.requests)
+            for quota, at in zip(quotas, times, strict=True)
+        ]
         rooms = []
         for quota, slot in zip(quotas, slots, strict=True):
             room = await self._ensure_unit(quota, slot)
@@ -165,11 +177,11 @@ class QuotaLedger:
             for quota, slot, room, at in zip(quotas, slots, rooms, times, strict=True)
         ]
 
-    def _remaining(self, quota: Quota, slot: tuple[uuid.UUID, str]) -> int:
+    def _remaining(self, quota: Quota, slot: Slot) -> int:
         used = self._used.get(slot, 0)
         return max(quota.requests - used, 0) + self._leased.get(slot, 0)
 
-    async def _ensure_unit(self, quota: Quota, slot: tuple[uuid.UUID, str]) -> bool:
+    async def _ensure_unit(self, quota: Quota, slot: Slot) -> bool:
         """Whether this worker holds a unit of the quota (leasing more if it has none)."""
         if self._leased.get(slot, 0) > 0:
             return True
@@ -177,19 +189,19 @@ class QuotaLedger:
         async with lock:  # one lease at a time per quota in this worker
             if self._leased.get(slot, 0) > 0:
                 return True
+            self._move_to(slot)
             left = quota.requests - self._used.get(slot, 0)
             for size in dict.fromkeys((max(1, min(MAX_LEASE, left // 8)), 1)):
                 granted = await self._lease(quota, slot, size)
                 if granted:
                     self._leased[slot] = self._leased.get(slot, 0) + granted
                     return True
-            self._forget_old_periods(slot)
             return False
 
-    async def _lease(self, quota: Quota, slot: tuple[uuid.UUID, str], size: int) -> int:
+    async def _lease(self, quota: Quota, slot: Slot, size: int) -> int:
         """`size` units from the database's count if that many are left (then the count
         after), else 0."""
-        family_id, key = slot
+        family_id, key, _ = slot
         if size > quota.requests:
             return 0
         table, owner = quota.counter
@@ -215,20 +227,25 @@ class QuotaLedger:
         self._used[slot] = used
         return size
 
-    def _forget_old_periods(self, current: tuple[uuid.UUID, str]) -> None:
-        """Drop what this worker remembers of the family's past periods."""
-        family_id, key = current
-        for slot in [s for s in self._leased if s[0] == family_id and s[1] != key]:
-            self._leased.pop(slot, None)
-            self._used.pop(slot, None)
-            self._locks.pop(slot, None)
+    def _move_to(self, slot: Slot) -> None:
+        """Make `slot` its family's current one, dropping what this worker remembers of
+        the one before (a past period or a former quota: its leased units are lost, so
+        a few requests may be refused early, never one let through late)."""
+        before = self._current.get(slot[0])
+        if before == slot:
+            return
+        self._current[slot[0]] = slot
+        if before is not None:
+            self._leased.pop(before, None)
+            self._used.pop(before, None)
+            self._locks.pop(before, None)
 
     async def give_back(self, quotas: Sequence[Quota]) -> None:
         """Return one unit of each quota (taken for a request refused after all, by a
         rate limit): it goes back to this worker's lease."""
         now = self._clock()
         for quota in quotas:
-            slot = (quota.family_id, period_key(quota.period, now))
+            slot = (quota.family_id, period_key(quota.period, now), quota.requests)
             self._leased[slot] = self._leased.get(slot, 0) + 1
 
 
