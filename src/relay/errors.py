@@ -283,7 +283,7 @@ UNDECODABLE_BODY_ERROR = {
 }
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(_request: Request, exc: Exception) -> Response:
     """Starlette's and FastAPI's own refusals (an unknown route, a wrong method, a body
     over the limit while it streams, a body too complex to parse), with their code."""
     assert isinstance(exc, HTTPException)
@@ -321,7 +321,7 @@ async def statement_error(request: Request, exc: Exception) -> Response:
     return validation_response([{"type": refused.kind, "loc": ["body"], "msg": str(refused)}])
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     logger.error("unhandled %s", type(exc).__name__)
     return error_response("Internal server error", "internal_error", 500)
 
@@ -330,11 +330,11 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can raise leaves as JSON with a `detail` and a `code`."""
     app.add_exception_handler(RelayError, _relay_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(HTTPException, http_error)
     # Registered per class so that an outage is answered (503) and not re-raised
     # to the server as a crash; anything else still ends as a logged 500.
     driver_errors = (asyncpg_errors.InterfaceError, asyncpg_errors.InternalClientError)
     for error_class in (*_UNAVAILABLE_ERRORS, *driver_errors, DBAPIError):
         app.add_exception_handler(error_class, _database_error)
     app.add_exception_handler(StatementError, statement_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -78,6 +78,12 @@ def test_every_signed_out_page_and_error_state(context: BrowserContext) -> None:
         check(page, f"{path} with errors")
     page.goto("/invitations/not-a-real-token")
     check(page, "an unusable invitation")
+    missing = page.goto("/no-such-page")
+    assert missing is not None
+    assert missing.status == 404
+    expect(page).to_have_title(re.compile("^Page not found"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    check(page, "the 404 page")
 
 
 def test_every_signed_in_page_and_dialog_state(

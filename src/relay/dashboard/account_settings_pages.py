@@ -168,7 +168,7 @@ async def end_session(
             session, user=user, session_id=session_id, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        return redirect(request, ACCOUNT, flash=exc.detail)
+        return redirect(request, ACCOUNT, error=exc.detail)
     return redirect(request, ACCOUNT, flash="That session was signed out.")
 
 

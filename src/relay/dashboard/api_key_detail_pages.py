@@ -75,7 +75,7 @@ async def _api_key_page(
     try:
         api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
     except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
+        return redirect(request, API_KEYS, error=exc.detail)
     days = await usage.daily_usage(
         session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
     )
@@ -131,7 +131,7 @@ async def set_api_key_limits(
     try:
         api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
     except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
+        return redirect(request, API_KEYS, error=exc.detail)
     values = key_limits.values_of_form(form)
     limits, errors = key_limits.read(values, current=key_limits.values_of_key(api_key))
     return await _change(request, session, user, key_id, LIMITS, values, limits, errors)
@@ -166,7 +166,7 @@ async def _change(
         except InvalidInput as exc:  # refused before anything was changed
             errors = key_form.refusal_of(exc)
         except RelayError as exc:
-            return redirect(request, API_KEYS, flash=exc.detail)
+            return redirect(request, API_KEYS, error=exc.detail)
         else:
             verifier: KeyVerifier = request.app.state.verifier
             await verifier.commit_change(session, api_key)

@@ -244,7 +244,7 @@ async def revoke_api_key(
             session, tenant_id=user.tenant_id, key_id=key_id, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
+        return redirect(request, API_KEYS, error=exc.detail)
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, revoked)
     return redirect(request, API_KEYS, flash=f"API key “{revoked.name}” revoked.")
@@ -265,7 +265,7 @@ async def roll_api_key(
             created_by=f"user:{user.id}",
         )
     except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
+        return redirect(request, API_KEYS, error=exc.detail)
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, old)
     return await _api_keys_page(request, session, user, created=(new, full_key), status_code=201)
@@ -305,7 +305,7 @@ async def _set_disabled(
             actor=user_actor(request, user),
         )
     except RelayError as exc:
-        return redirect(request, API_KEYS, flash=exc.detail)
+        return redirect(request, API_KEYS, error=exc.detail)
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, api_key)
     said = "suspended: it is refused until you resume it" if disabled else "resumed"

@@ -124,7 +124,7 @@ async def dataset_page(
             session, reach=Reach(user.tenant_id), dataset_id=dataset_id
         )
     except NotFoundError as exc:
-        return redirect(request, "/datasets", flash=exc.detail)
+        return redirect(request, "/datasets", error=exc.detail)
     context = {
         "dataset": dataset,
         "errors": {},
@@ -161,7 +161,7 @@ async def update_dataset(
         }
         return render(request, "dataset.html", context, user=user, status_code=422)
     except NotFoundError as exc:
-        return redirect(request, "/datasets", flash=exc.detail)
+        return redirect(request, "/datasets", error=exc.detail)
     return redirect(request, f"/datasets/{dataset.id}", flash="Dataset saved.")
 
 
@@ -181,5 +181,5 @@ async def delete_dataset(
             actor=user_actor(request, user),
         )
     except NotFoundError as exc:
-        return redirect(request, "/datasets", flash=exc.detail)
+        return redirect(request, "/datasets", error=exc.detail)
     return redirect(request, "/datasets", flash=f"Dataset “{deleted.name}” deleted.")

@@ -123,7 +123,7 @@ async def remove_member(
             session, remover=user, member_id=member_id, actor=user_actor(request, user)
         )
     except RelayError as exc:
-        return redirect(request, MEMBERS, flash=exc.detail)
+        return redirect(request, MEMBERS, error=exc.detail)
     return redirect(request, MEMBERS, flash=f"{removed.email} was removed and signed out.")
 
 
@@ -140,7 +140,7 @@ async def cancel_invitation(
             session, canceller=user, invitation_id=invitation_id
         )
     except RelayError as exc:
-        return redirect(request, MEMBERS, flash=exc.detail)
+        return redirect(request, MEMBERS, error=exc.detail)
     return redirect(request, MEMBERS, flash=f"The invitation for {cancelled.email} was cancelled.")
 
 

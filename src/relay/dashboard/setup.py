@@ -24,6 +24,7 @@ from relay.dashboard import (
     two_factor_pages,
 )
 from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
+from relay.dashboard.error_pages import install_error_pages
 from relay.dashboard.two_factor_pages import SETUP
 from relay.dashboard.web import (
     UNSTORABLE_FIELD,
@@ -130,4 +131,5 @@ def install_dashboard(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, _form_refused)
     app.add_exception_handler(UnusableForm, _form_refused)
     app.add_exception_handler(StatementError, _statement_error)
+    install_error_pages(app)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -272,11 +272,11 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
     async with read_session(request) as read:
         user = await pending_sign_ins.pending_user(read, token=token)
     if token is None or user is None:
-        return redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+        return redirect(request, "/login", error=SIGN_IN_TIMED_OUT)
     client = anonymous_actor(request)
     database: Database = request.app.state.db
     if not await pending_sign_ins.count_code_attempt(database, token=token):
-        response = redirect(request, "/login", flash=pending_sign_ins.TOO_MANY_CODES)
+        response = redirect(request, "/login", error=pending_sign_ins.TOO_MANY_CODES)
         delete_cookie(request, response, PENDING_SIGN_IN_COOKIE)
         return response
     try:
@@ -290,7 +290,7 @@ async def give_code(request: Request, session: SessionDep, form: CheckedForm) ->
         return render(request, "login_two_factor.html", context, refused=exc)
     if not await pending_sign_ins.finish_pending(session, token=token):
         # The code is used up all the same: its notice goes out either way.
-        timed_out = redirect(request, "/login", flash=SIGN_IN_TIMED_OUT)
+        timed_out = redirect(request, "/login", error=SIGN_IN_TIMED_OUT)
         return _with_code_notice(request, timed_out, user, proof)
     await signin.record_sign_in(session, user, client)
     signed_in = await start_signed_in(request, session, user, HOME)

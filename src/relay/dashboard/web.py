@@ -45,6 +45,8 @@ from relay.text import storable
 SESSION_COOKIE = "relay_session"
 PRESESSION_COOKIE = "relay_presession"
 FLASH_COOKIE = "relay_flash"
+# Before a flash message that says what could not be done (redirect's `error`).
+_ERROR_MARK = "error:"
 PENDING_SIGN_IN_COOKIE = "relay_pending_sign_in"
 DEVICE_COOKIE = "relay_device"
 CSRF_FIELD = "csrf_token"
@@ -192,13 +194,16 @@ def render(
     sent back because of `refused` gets its status and headers (Retry-After)."""
     csrf_token = _form_token(request)
     flash = request.cookies.get(cookie_name(request, FLASH_COOKIE))
+    message = unquote(flash) if flash else None
+    failed = message is not None and message.startswith(_ERROR_MARK)
     response = templates.TemplateResponse(
         request,
         template,
         {
             "user": user,
             "csrf_token": csrf_token,
-            "flash": unquote(flash) if flash else None,
+            "flash": message[len(_ERROR_MARK) :] if message and failed else message,
+            "flash_error": failed,
             "leak_notices": getattr(request.state, "leak_notices", []),
         }
         | (context or {}),
@@ -215,11 +220,16 @@ def render(
     return response
 
 
-def redirect(request: Request, url: str, *, flash: str | None = None) -> RedirectResponse:
-    """303 to `url` (after a POST), optionally carrying a message for the next page."""
+def redirect(
+    request: Request, url: str, *, flash: str | None = None, error: str | None = None
+) -> RedirectResponse:
+    """303 to `url` (after a POST), optionally carrying a message for the next page:
+    `flash` says what was done, `error` what could not be (shown as an error, and
+    announced at once)."""
     response = RedirectResponse(url, status_code=303)
-    if flash:
-        set_cookie(request, response, FLASH_COOKIE, quote(flash), max_age=60)
+    message = f"{_ERROR_MARK}{error}" if error else flash
+    if message:
+        set_cookie(request, response, FLASH_COOKIE, quote(message), max_age=60)
     return response
 
 

@@ -1,0 +1,78 @@
+"""Error pages for people: a browser that asks for a page Relay does not have (404), in
+a way no page takes (405), or that fails (500) gets a page in the dashboard's layout,
+with a title, the page's language and a way on. The API (/api/...), its documents and
+any client that does not ask for HTML keep the JSON answers of relay.errors."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from relay.dashboard.web import render
+from relay.errors import http_error, unexpected_error
+
+logger = logging.getLogger(__name__)
+
+# (title, what happened and what to do), by status.
+_PAGES = {
+    404: (
+        "Page not found",
+        "There is no page at this address: the link may be mistyped, or what it pointed "
+        "to may have been deleted.",
+    ),
+    405: (
+        "Page not found",
+        "This address is not a page you can open: it takes a form sent from another page.",
+    ),
+    500: (
+        "Something went wrong",
+        "Relay could not show this page. Nothing you sent was lost by this error page; "
+        "try again in a moment, and if it keeps happening, tell whoever runs this Relay.",
+    ),
+}
+_NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/", "/metrics")
+
+
+def wants_page(request: Request) -> bool:
+    """Whether the request is a person's browser asking for a page."""
+    path = request.url.path
+    if path == "/api" or path.startswith(_NOT_PAGES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request, status_code: int) -> Response:
+    title, message = _PAGES[status_code]
+    return render(
+        request, "message.html", {"title": title, "message": message}, status_code=status_code
+    )
+
+
+async def _http_error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in _PAGES and wants_page(request):
+        page = _page(request, exc.status_code)
+        if exc.status_code == 405 and exc.headers:
+            page.headers.update(exc.headers)  # Allow
+        return page
+    return await http_error(request, exc)
+
+
+async def _unexpected_error_page(request: Request, exc: Exception) -> Response:
+    answer = await unexpected_error(request, exc)  # logs it
+    if not wants_page(request):
+        return answer
+    try:
+        return _page(request, 500)
+    except Exception as failed:  # the page itself failed: the plain answer then
+        logger.error("error page failed: %s", type(failed).__name__)
+        return answer
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """In place of relay.errors' handlers for these two, which they fall back to."""
+    app.add_exception_handler(HTTPException, _http_error_page)
+    app.add_exception_handler(Exception, _unexpected_error_page)
