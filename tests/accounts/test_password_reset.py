@@ -102,6 +102,9 @@ async def test_a_link_expires_after_30_minutes_and_a_newer_one_replaces_it(
     expired = await browser_a.get(second)
     assert expired.status_code == 404
     assert "invalid, expired or already used" in expired.text
+    # The way on: a new link, or signing in.
+    assert '<a href="/forgot-password">Ask for a new reset link</a>' in expired.text
+    assert '<a href="/login">Sign in</a>' in expired.text
 
 
 async def test_more_resets_at_once_than_the_pool_has_connections_stall_nothing(

@@ -58,7 +58,10 @@ async def test_nothing_exists_until_the_link_is_followed(
     assert email in (await browser_a.get("/settings/api-keys")).text
     assert await counts(db) == (1, 1)
 
-    assert (await browser_a.get(link)).status_code == 404  # used up
+    used = await browser_a.get(link)
+    assert used.status_code == 404  # used up
+    assert '<a href="/signup">Sign up again</a>' in used.text
+    assert '<a href="/login">Sign in</a>' in used.text
     browser_a.cookies.clear()
     assert (await sign_in(browser_a, email)).status_code == 303
 

@@ -63,6 +63,7 @@ async def test_invited_member_joins_and_sees_the_same_keys(
         used = await replay.get(link)
         assert used.status_code == 404
         assert "invalid, expired or already used" in used.text
+        assert '<a href="/login">Sign in</a>' in used.text
 
 
 async def test_member_cannot_invite(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -3,6 +3,8 @@ second factor when the user has one) and out, and accepting an invitation."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
@@ -125,7 +127,7 @@ async def signup_confirmation_page(
     try:
         pending = await sign_ups.find_sign_up(session, token=token)
     except RelayError as exc:
-        return link_unusable(request, exc, "Sign up")
+        return link_unusable(request, exc, "Sign up", SIGNUP_WAYS_ON)
     context = {"token": token, "email": pending.email}
     return render(request, "signup_confirm.html", context, no_store=True)
 
@@ -142,7 +144,7 @@ async def confirm_signup(
         async with read_session(request) as read:
             email = (await sign_ups.find_sign_up(read, token=token)).email
     except RelayError as exc:
-        return link_unusable(request, exc, "Sign up")
+        return link_unusable(request, exc, "Sign up", SIGNUP_WAYS_ON)
     organisation = field(form, "organisation")
     try:
         await dashboard_attempt(request, "sign-up")
@@ -154,7 +156,7 @@ async def confirm_signup(
         )
     except (NotFoundError, ConflictError) as exc:
         await session.rollback()
-        return link_unusable(request, exc, "Sign up")
+        return link_unusable(request, exc, "Sign up", SIGNUP_WAYS_ON)
     except RelayError as exc:
         await session.rollback()  # the link stays usable when the account was not made
         context = {
@@ -219,7 +221,7 @@ async def invitation_page(request: Request, session: SessionDep, token: LinkToke
     try:
         invitation = await members.find_open_invitation(session, token=token)
     except RelayError as exc:
-        return link_unusable(request, exc, "Invitation")
+        return link_unusable(request, exc, "Invitation", INVITATION_WAYS_ON)
     return render(
         request,
         "accept_invitation.html",
@@ -236,7 +238,7 @@ async def accept_invitation(
         async with read_session(request) as read:
             email = (await members.find_open_invitation(read, token=token)).email
     except RelayError as exc:
-        return link_unusable(request, exc, "Invitation")
+        return link_unusable(request, exc, "Invitation", INVITATION_WAYS_ON)
     try:
         await dashboard_attempt(request, "sign-up")
         # Hashed before this request's transaction starts: no lock waits on argon2.
@@ -251,7 +253,13 @@ async def accept_invitation(
     return await start_signed_in(request, session, member, HOME)
 
 
-def link_unusable(request: Request, exc: RelayError, title: str) -> HTMLResponse:
-    """The page for a link that cannot be used (any more)."""
-    context = {"title": title, "message": exc.detail}
+# Where a link that cannot be used (any more) leads instead: (label, address).
+WaysOn = Sequence[tuple[str, str]]
+SIGNUP_WAYS_ON: WaysOn = [("Sign up again", "/signup"), ("Sign in", "/login")]
+INVITATION_WAYS_ON: WaysOn = [("Sign in", "/login")]
+
+
+def link_unusable(request: Request, exc: RelayError, title: str, ways: WaysOn) -> HTMLResponse:
+    """The page for a link that cannot be used (any more), with the ways on."""
+    context = {"title": title, "message": exc.detail, "ways": ways}
     return render(request, "message.html", context, status_code=exc.status_code)

@@ -34,6 +34,7 @@ from relay.tenants import service as tenants_service
 router = APIRouter(include_in_schema=False)
 
 RESET_TITLE = "Reset your password"
+RESET_WAYS_ON = [("Ask for a new reset link", "/forgot-password"), ("Sign in", "/login")]
 RESET_DONE = (
     "Your password was changed and every session of your account was signed out. "
     "Sign in with the new password."
@@ -79,7 +80,7 @@ async def reset_password_page(
     try:
         user = await passwords.reset_link_user(session, token=token)
     except RelayError as exc:
-        return link_unusable(request, exc, RESET_TITLE)
+        return link_unusable(request, exc, RESET_TITLE, RESET_WAYS_ON)
     context = {"token": token, "email": user.email}
     return render(request, "reset_password.html", context, no_store=True)
 
@@ -93,7 +94,7 @@ async def reset_password(
         async with read_session(request) as read:
             user = await passwords.reset_link_user(read, token=token)
     except RelayError as exc:
-        return link_unusable(request, exc, RESET_TITLE)
+        return link_unusable(request, exc, RESET_TITLE, RESET_WAYS_ON)
     try:
         # Each post with a live link costs argon2: counted with the reset requests.
         await dashboard_attempt(request, "password-reset")
@@ -103,7 +104,7 @@ async def reset_password(
             session, token=token, password_hash=password_hash, client=anonymous_actor(request)
         )
     except NotFoundError as exc:  # used by another request meanwhile
-        return link_unusable(request, exc, RESET_TITLE)
+        return link_unusable(request, exc, RESET_TITLE, RESET_WAYS_ON)
     except RelayError as exc:
         context = {"token": token, "email": user.email, "errors": error_for(exc, {}, "password")}
         return render(
