@@ -33,14 +33,24 @@ from tests.key_policy.test_key_policy import make_stale
 from tests.live_server import LiveServer
 
 
+NARROWEST = {"width": 320, "height": 640}
+
+
 def check(page: Page, state: str, screenshot: str | None = None) -> None:
-    """axe at both sizes (the page as it is, dialogs included), back to desktop.
+    """axe at both sizes (the page as it is, dialogs included), no sideways scrolling
+    at 320 px, back to desktop.
     After a click, the caller first waits (an `expect`) for the state to show: a
     navigation may not have begun when the click returns, and axe run mid-navigation
     finds no document."""
     for size in (PHONE, DESKTOP):
         page.set_viewport_size(size)
         assert_accessible(page, state)
+    # Reflow (WCAG 1.4.10): nothing scrolls sideways at 320 px (a wide table scrolls in
+    # its own box, as the criterion allows data tables to).
+    page.set_viewport_size(NARROWEST)
+    wider = page.evaluate("document.documentElement.scrollWidth")
+    assert wider <= NARROWEST["width"], f"{state}: {wider} px wide at 320 px"
+    page.set_viewport_size(DESKTOP)
     if screenshot:
         save_screenshot(page, screenshot)
 
