@@ -32,7 +32,6 @@ from tests.dashboard.test_browser import (
 from tests.key_policy.test_key_policy import make_stale
 from tests.live_server import LiveServer
 
-
 NARROWEST = {"width": 320, "height": 640}
 
 
@@ -321,6 +320,28 @@ def test_destructive_dialogs_open_on_cancel_and_enter_destroys_nothing(
     member.reload()  # still signed in
     expect(member).to_have_url(re.compile(r"/settings/api-keys$"))
     member_context.close()
+
+
+def test_what_was_done_or_refused_is_read_out_first(context: BrowserContext) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    create_key(page, "Short-lived")
+    dismiss_uncopied_key(page)
+    # A second tab, still showing the key, revokes it once the first has.
+    other = context.new_page()
+    other.goto("/settings/api-keys")
+    page.get_by_role("link", name=re.compile("^Revoke")).click()
+    page.get_by_role("dialog", name="Revoke API key").get_by_role("button", name="Revoke").click()
+    done = page.get_by_role("status")
+    expect(done).to_have_text("API key “Short-lived” revoked.")
+    expect(done).to_be_focused()
+    check(page, "a flash message, focused")
+    other.get_by_role("link", name=re.compile("^Revoke")).click()
+    other.get_by_role("dialog", name="Revoke API key").get_by_role("button", name="Revoke").click()
+    refused = other.get_by_role("alert")
+    expect(refused).to_have_text("API key not found")
+    expect(refused).to_be_focused()
+    check(other, "an error flash, focused")
 
 
 def test_closing_the_new_key_warns_once_then_returns_focus_to_create(
