@@ -55,7 +55,7 @@ def check(page: Page, state: str, screenshot: str | None = None) -> None:
 
 
 def create_key(page: Page, name: str) -> str:
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     dialog.get_by_label("Name").fill(name)
     dialog.get_by_role("button", name="Create key").click()
@@ -105,7 +105,7 @@ def test_every_signed_in_page_and_dialog_state(
     owner_email = new_email()
     sign_up(page, owner_email)
     check(page, "API keys, none yet")
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     expect(page.get_by_role("dialog", name="Create API Key")).to_be_visible()
     check(page, "create dialog")
     dialog = page.get_by_role("dialog", name="Create API Key")
@@ -129,11 +129,11 @@ def test_every_signed_in_page_and_dialog_state(
     page.get_by_role("link", name="Done").click()
     expect(page.locator("#created-dialog")).to_have_count(0)
     check(page, "API keys, one key")
-    page.get_by_role("link", name=re.compile("^Revoke")).click()
+    page.get_by_role("button", name=re.compile("^Revoke")).click()
     expect(page.get_by_role("dialog", name="Revoke API key")).to_be_visible()
     check(page, "revoke dialog")
     page.keyboard.press("Escape")
-    page.get_by_role("link", name=re.compile("^Roll")).click()
+    page.get_by_role("button", name=re.compile("^Roll")).click()
     expect(page.get_by_role("dialog", name="Roll API key")).to_be_visible()
     check(page, "roll dialog")
     page.keyboard.press("Escape")
@@ -164,7 +164,7 @@ def test_every_signed_in_page_and_dialog_state(
     join(member_context.new_page(), member_email, link)
     member_context.close()
     page.goto("/settings/members")
-    page.get_by_role("link", name=f"Remove {member_email}").click()
+    page.get_by_role("button", name=f"Remove {member_email}").click()
     expect(page.get_by_role("dialog", name="Remove member")).to_be_visible()
     check(page, "remove dialog")
     page.keyboard.press("Escape")
@@ -189,7 +189,7 @@ def test_every_signed_in_page_and_dialog_state(
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_title(re.compile("^Error: "))
     check(page, "a dataset with a rename error")
-    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("dialog", name=re.compile("^Delete"))).to_be_visible()
     check(page, "delete dialog")
     page.keyboard.press("Escape")
@@ -208,7 +208,7 @@ def test_a_keys_datasets_and_addresses_in_every_state(
         page.get_by_role("button", name="Create dataset").click()
         expect(page).to_have_title(re.compile(f"^{name}"))
     page.goto("/settings/api-keys")
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     listed = dialog.get_by_role("group", name="Datasets the key reaches")
     expect(listed).to_be_hidden()  # All datasets is the default
@@ -269,10 +269,12 @@ def test_a_keys_datasets_and_addresses_in_every_state(
 
 
 def open_and_press_enter(page: Page, opener: Locator, dialog_name: str) -> None:
-    """Open a confirmation from the keyboard, check it starts on Cancel, press Enter
-    again: the dialog closes and focus goes back to what opened it."""
+    """Open a confirmation from the keyboard (Space, as a button takes it), check it
+    starts on Cancel, press Enter: the dialog closes and focus goes back to what
+    opened it."""
+    expect(opener).to_have_js_property("tagName", "BUTTON")
     opener.focus()
-    page.keyboard.press("Enter")
+    page.keyboard.press("Space")
     dialog = page.get_by_role("dialog", name=dialog_name)
     expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
     page.keyboard.press("Enter")  # the review: this revoked a key
@@ -288,13 +290,19 @@ def test_destructive_dialogs_open_on_cancel_and_enter_destroys_nothing(
 ) -> None:
     page = context.new_page()
     sign_up(page, new_email())
+    create = page.get_by_role("button", name="Create API Key")
+    create.focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_role("dialog", name="Create API Key")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(create).to_be_focused()
     key = create_key(page, "Keep me")
     dismiss_uncopied_key(page)
-    revoke = page.get_by_role("link", name=re.compile("^Revoke"))
+    revoke = page.get_by_role("button", name=re.compile("^Revoke"))
     open_and_press_enter(page, revoke, "Revoke API key")
     datasets = httpx.get(f"{live_server.base_url}/api/v1/datasets", headers={"X-API-Key": key})
     assert datasets.status_code == 200
-    open_and_press_enter(page, page.get_by_role("link", name=re.compile("^Roll")), "Roll API key")
+    open_and_press_enter(page, page.get_by_role("button", name=re.compile("^Roll")), "Roll API key")
     page.reload()  # a roll would add the new key's row and mark this one Rolled
     expect(page.get_by_role("row", name=re.compile("Keep me"))).to_have_count(1)
     expect(page.get_by_role("row", name=re.compile("Keep me"))).to_contain_text("Active")
@@ -304,7 +312,7 @@ def test_destructive_dialogs_open_on_cancel_and_enter_destroys_nothing(
     page.locator("#artifact-name-0").fill("box")
     page.get_by_role("button", name="Create dataset").click()
     expect(page.get_by_role("heading", name="Keep these")).to_be_visible()
-    open_and_press_enter(page, page.get_by_role("link", name="Delete"), "Delete dataset")
+    open_and_press_enter(page, page.get_by_role("button", name="Delete"), "Delete dataset")
     page.reload()
     expect(page.get_by_role("heading", name="Keep these")).to_be_visible()
 
@@ -313,7 +321,7 @@ def test_destructive_dialogs_open_on_cancel_and_enter_destroys_nothing(
     member = member_context.new_page()
     join(member, member_email, link)
     page.goto("/settings/members")
-    remove = page.get_by_role("link", name=f"Remove {member_email}")
+    remove = page.get_by_role("button", name=f"Remove {member_email}")
     open_and_press_enter(page, remove, "Remove member")
     page.reload()
     expect(page.get_by_role("cell", name=member_email, exact=True)).to_be_visible()
@@ -330,13 +338,13 @@ def test_what_was_done_or_refused_is_read_out_first(context: BrowserContext) -> 
     # A second tab, still showing the key, revokes it once the first has.
     other = context.new_page()
     other.goto("/settings/api-keys")
-    page.get_by_role("link", name=re.compile("^Revoke")).click()
+    page.get_by_role("button", name=re.compile("^Revoke")).click()
     page.get_by_role("dialog", name="Revoke API key").get_by_role("button", name="Revoke").click()
     done = page.get_by_role("status")
     expect(done).to_have_text("API key “Short-lived” revoked.")
     expect(done).to_be_focused()
     check(page, "a flash message, focused")
-    other.get_by_role("link", name=re.compile("^Revoke")).click()
+    other.get_by_role("button", name=re.compile("^Revoke")).click()
     other.get_by_role("dialog", name="Revoke API key").get_by_role("button", name="Revoke").click()
     refused = other.get_by_role("alert")
     expect(refused).to_have_text("API key not found")
@@ -356,7 +364,7 @@ def test_closing_the_new_key_warns_once_then_returns_focus_to_create(
     expect(dialog).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#created-dialog")).to_have_count(0)
-    expect(page.get_by_role("link", name="Create API Key")).to_be_focused()
+    expect(page.get_by_role("button", name="Create API Key")).to_be_focused()
 
 
 def test_copy_is_announced_every_time_and_the_button_resets(
@@ -430,7 +438,7 @@ def test_a_refused_key_focuses_the_first_invalid_field_it_shows(
 ) -> None:
     page = context.new_page()
     sign_up(page, new_email())
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     dialog.get_by_label("Name").fill("Contractor")
     dialog.get_by_label("Expiration").select_option("custom")
@@ -559,7 +567,7 @@ def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
     check(page, "key policy, a key made before it", "26-key-policy")
 
     page.goto("/settings/api-keys")
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     expiration = dialog.get_by_label("Expiration")
     expect(expiration.locator("option[value=none]")).to_contain_text("the policy gives 90 days")
@@ -582,7 +590,7 @@ def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
     expect(member.get_by_role("button", name="Save key policy")).to_have_count(0)
     check(member, "key policy, read by a member")
     member.goto("/settings/api-keys")
-    member.get_by_role("link", name="Create API Key").click()
+    member.get_by_role("button", name="Create API Key").click()
     dialog = member.get_by_role("dialog", name="Create API Key")
     full = dialog.get_by_role("radio", name="Full access")
     expect(full).to_be_disabled()
@@ -651,7 +659,7 @@ def test_limit_pools_and_a_keys_quota_and_pool_in_every_state(
     pool_url = page.url
 
     page.goto("/settings/api-keys")
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     dialog.get_by_label("Name", exact=True).fill("Mobile")
     dialog_quota = dialog.get_by_role("group", name="Quota", exact=True)
@@ -672,7 +680,7 @@ def test_limit_pools_and_a_keys_quota_and_pool_in_every_state(
     check(page, "API keys, a key with a quota and a pool")
 
     page.goto(pool_url)
-    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("dialog", name="Delete limit pool")).to_be_visible()
     check(page, "delete limit pool dialog")
     page.get_by_role("dialog", name="Delete limit pool").get_by_role(

@@ -90,7 +90,7 @@ def test_key_lifecycle_in_the_browser(
     expect(page.get_by_text("No API keys yet. Create one to call the API.")).to_be_visible()
     shot(page, "02-api-keys-empty")
 
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_label("Name")).to_be_focused()
@@ -124,7 +124,7 @@ def test_key_lifecycle_in_the_browser(
     expect(row).not_to_contain_text("Never\tNever")
     shot(page, "05-api-keys-list")
 
-    row.get_by_role("link", name=re.compile("Revoke")).click()
+    row.get_by_role("button", name=re.compile("Revoke")).click()
     confirm = page.get_by_role("dialog", name="Revoke API key")
     expect(confirm).to_contain_text("Production Server")
     shot(page, "06-revoke-confirm")
@@ -147,7 +147,7 @@ def test_invited_member_sees_the_same_keys(
 ) -> None:
     owner = context.new_page()
     sign_up(owner, new_email())
-    owner.get_by_role("link", name="Create API Key").click()
+    owner.get_by_role("button", name="Create API Key").click()
     owner.get_by_label("Name").fill("CI/CD Pipeline")
     owner.get_by_role("button", name="Create key").click()
     dismiss_uncopied_key(owner)
@@ -162,7 +162,7 @@ def test_invited_member_sees_the_same_keys(
 
     # The owner removes the member: the dialog names them, and their session ends.
     owner.goto("/settings/members")
-    owner.get_by_role("link", name=f"Remove {member_email}").click()
+    owner.get_by_role("button", name=f"Remove {member_email}").click()
     dialog = owner.get_by_role("dialog", name="Remove member")
     expect(dialog).to_contain_text(member_email)
     shot(owner, "08b-members-remove")
@@ -200,7 +200,7 @@ def test_dataset_pages_in_the_browser(context: BrowserContext) -> None:
     expect(page.get_by_role("link", name="Renamed scenes")).to_be_visible()
     shot(page, "11-datasets-list")
     page.get_by_role("link", name="Renamed scenes").click()
-    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete").click()
     confirm = page.get_by_role("dialog", name="Delete dataset")
     expect(confirm).to_contain_text("Renamed scenes")
     confirm.get_by_role("button", name="Delete dataset").click()

@@ -17,7 +17,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
 ) -> None:
     page = context.new_page()
     sign_up(page, new_email())
-    page.get_by_role("link", name="Create API Key").click()
+    page.get_by_role("button", name="Create API Key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     dialog.get_by_label("Name").fill("Read-only reporting")
     levels = dialog.locator("#scope-levels")
@@ -39,7 +39,7 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     headers = {"X-API-Key": first_key}
     assert httpx.get(f"{live_server.base_url}/api/v1/datasets", headers=headers).status_code == 200
 
-    row.get_by_role("link", name=re.compile("Roll")).click()
+    row.get_by_role("button", name=re.compile("Roll")).click()
     roll = page.get_by_role("dialog", name="Roll API key")
     expect(roll).to_contain_text("Read-only reporting")
     roll.get_by_label("The old key stops working").select_option("0")
