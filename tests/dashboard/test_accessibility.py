@@ -352,6 +352,31 @@ def test_what_was_done_or_refused_is_read_out_first(context: BrowserContext) -> 
     check(other, "an error flash, focused")
 
 
+def test_every_dialog_says_what_it_does_to_what(context: BrowserContext) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    page.get_by_role("button", name="Create API Key").click()
+    create = page.get_by_role("dialog", name="Create API Key")
+    expect(create).to_have_accessible_description(re.compile("shown once"))
+    create.get_by_label("Name").fill("Billing worker")
+    create.get_by_role("button", name="Create key").click()
+    created = page.get_by_role("dialog", name="API key created")
+    expect(created).to_have_accessible_description(
+        re.compile("Billing worker.*will not be shown again")
+    )
+    expect(created.get_by_role("button", name="Copy the API key")).to_be_visible()
+    dismiss_uncopied_key(page)
+    for opener, dialog_name, described in (
+        ("Revoke", "Revoke API key", "Revoke “Billing worker”.*cannot be undone"),
+        ("Roll", "Roll API key", "replaces “Billing worker”.*shown once"),
+    ):
+        page.get_by_role("button", name=re.compile(f"^{opener}")).click()
+        dialog = page.get_by_role("dialog", name=dialog_name)
+        expect(dialog).to_have_accessible_description(re.compile(described))
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+
+
 def test_closing_the_new_key_warns_once_then_returns_focus_to_create(
     context: BrowserContext,
 ) -> None:
@@ -379,9 +404,9 @@ def test_copy_is_announced_every_time_and_the_button_resets(
     for _ in range(2):
         copy.click()
         expect(status).to_have_text("Copied")
-        expect(copy).to_have_text("Copied")
+        expect(copy).to_have_accessible_name("Copied the API key")
         assert page.evaluate("navigator.clipboard.readText()") == key
-        expect(copy).to_have_text("Copy", timeout=6000)  # after about 3 s
+        expect(copy).to_have_accessible_name("Copy the API key", timeout=6000)  # after about 3 s
         expect(status).to_have_text("")
     dialog.get_by_role("link", name="Done").click()  # copied: no warning
     expect(page.locator("#created-dialog")).to_have_count(0)
@@ -408,12 +433,12 @@ def test_a_second_copy_before_the_button_resets_is_announced_again(
     copy = dialog.get_by_role("button", name=re.compile("^Cop"))
     copy.click()
     expect(status).to_have_text("Copied")
-    expect(copy).to_have_text("Copied")  # not reset yet: about 3 s
+    expect(copy).to_have_accessible_name("Copied the API key")  # not reset yet: about 3 s
     status.evaluate(RECORD_ANNOUNCEMENTS)
     copy.click()
     page.wait_for_function("() => window.announced.includes('Copied')")
     assert page.evaluate("window.announced") == ["", "Copied"]
-    expect(copy).to_have_text("Copied")
+    expect(copy).to_have_accessible_name("Copied the API key")
 
 
 def test_an_added_artifact_row_is_numbered_like_the_server_rendered_ones(

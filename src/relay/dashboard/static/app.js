@@ -119,10 +119,12 @@
         const warning = holder.querySelector("[data-unsaved-warning]");
         if (warning) warning.hidden = true;
         say("Copied");
-        button.textContent = "Copied";
+        // The visible word only: what is copied stays in the button's name.
+        const label = button.querySelector("[data-copy-label]") || button;
+        label.textContent = "Copied";
         window.clearTimeout(button.resetTimer);
         button.resetTimer = window.setTimeout(function () {
-          button.textContent = "Copy";
+          label.textContent = "Copy";
           if (status) status.textContent = "";
         }, COPIED_FOR_MS);
       },
