@@ -33,17 +33,33 @@ from tests.key_policy.test_key_policy import make_stale
 from tests.live_server import LiveServer
 
 NARROWEST = {"width": 320, "height": 640}
+# The one-word headers and statuses that take more than one line ("PERMISSI ONS").
+BROKEN_WORDS = """(elements) => elements.flatMap((element) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const broken = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    if (!text || /\\s/.test(text) || node.parentElement.closest(".visually-hidden")) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const lines = new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top)));
+    if (lines.size > 1) broken.push(text);
+  }
+  return broken;
+})"""
 
 
 def check(page: Page, state: str, screenshot: str | None = None) -> None:
-    """axe at both sizes (the page as it is, dialogs included), no sideways scrolling
-    at 320 px, back to desktop.
+    """axe at both sizes (the page as it is, dialogs included), no header or status
+    broken inside a word at 1280 px, no sideways scrolling at 320 px, back to desktop.
     After a click, the caller first waits (an `expect`) for the state to show: a
     navigation may not have begun when the click returns, and axe run mid-navigation
     finds no document."""
     for size in (PHONE, DESKTOP):
         page.set_viewport_size(size)
         assert_accessible(page, state)
+    broken = page.eval_on_selector_all("th, .status", BROKEN_WORDS)
+    assert broken == [], f"{state}: broken inside a word at 1280 px: {broken}"
     # Reflow (WCAG 1.4.10): nothing scrolls sideways at 320 px (a wide table scrolls in
     # its own box, as the criterion allows data tables to).
     page.set_viewport_size(NARROWEST)
@@ -375,6 +391,13 @@ def test_every_dialog_says_what_it_does_to_what(context: BrowserContext) -> None
         expect(dialog).to_have_accessible_description(re.compile(described))
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
+    # After a roll, focus goes back to the row the user acted on: the successor's.
+    page.get_by_role("button", name=re.compile("^Roll")).click()
+    page.get_by_role("dialog", name="Roll API key").get_by_role("button", name="Roll key").click()
+    dismiss_uncopied_key(page)
+    newest = page.locator("tbody tr").first
+    expect(newest).to_contain_text("Active")
+    expect(newest.get_by_role("link", name="Billing worker")).to_be_focused()
 
 
 def test_closing_the_new_key_warns_once_then_returns_focus_to_create(

@@ -79,10 +79,14 @@ async def _api_keys_page(
     user: User,
     *,
     created: tuple[ApiKey, str] | None = None,
+    rolled: bool = False,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The keys page; `created`: a key just made (or, `rolled`, rolled to), shown once
+    in a dialog that returns focus, when closed, to what the user acted on: Create API
+    Key, or the rolled key's successor in its row."""
     cursor = request.query_params.get("cursor")
     try:
         start_after = decode_cursor(user.tenant_id, cursor) if cursor is not None else None
@@ -118,6 +122,7 @@ async def _api_keys_page(
         "api_keys": api_keys,
         "now": now,
         "created": created,
+        "return_focus": f"key-{created[0].id}" if created and rolled else "create-key-button",
         "errors": errors or {},
         # The create form is in a dialog: its error summary is in there too.
         "errors_in_dialog": bool(errors),
@@ -268,7 +273,9 @@ async def roll_api_key(
         return redirect(request, API_KEYS, error=exc.detail)
     verifier: KeyVerifier = request.app.state.verifier
     await verifier.commit_change(session, old)
-    return await _api_keys_page(request, session, user, created=(new, full_key), status_code=201)
+    return await _api_keys_page(
+        request, session, user, created=(new, full_key), rolled=True, status_code=201
+    )
 
 
 @router.post("/{key_id}/suspend")
