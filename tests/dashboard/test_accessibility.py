@@ -530,8 +530,42 @@ CONTRAST = """([a, b]) => {
 }"""
 
 
+def srgb(color: str) -> str:
+    """A computed colour as rgb(): a color-mix() computes to color(srgb r g b), 0 to 1."""
+    if not color.startswith("color(srgb "):
+        return color
+    red, green, blue = (float(part) * 255 for part in color[11:].rstrip(")").split()[:3])
+    return f"rgb({red}, {green}, {blue})"
+
+
 def contrast(page: Page, first: str, second: str) -> float:
     return float(page.evaluate(CONTRAST, [first, second]))
+
+
+def test_an_artifact_types_description_and_colour_are_given_as_text(
+    context: BrowserContext,
+) -> None:
+    page = context.new_page()
+    sign_up(page, new_email())
+    page.goto("/datasets/new")
+    page.get_by_label("Name", exact=True).fill("Street scenes")
+    page.locator("#artifact-name-0").fill("vehicle")
+    page.locator("#artifact-description-0").fill("Cars, vans and lorries")
+    page.locator("#artifact-color-0").fill("#ffffff")
+    page.get_by_role("button", name="Create dataset").click()
+    item = page.get_by_role("listitem").filter(has=page.locator(".chip"))
+    expect(item).to_contain_text("vehicle")
+    expect(item).to_contain_text("Cars, vans and lorries")
+    expect(item).to_contain_text("colour #ffffff")
+    check(page, "a dataset's artifact types, described")
+    # A white chip still has an edge: 3:1 against the page around it.
+    chip = page.locator(".chip").first
+    edge = srgb(chip.evaluate("e => getComputedStyle(e).borderTopColor"))
+    around = page.locator("main .card").first.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert contrast(page, edge, around) >= 3
+    # In the list of datasets, the chip's text keeps the description for screen readers.
+    page.goto("/datasets")
+    expect(page.locator(".chip").first).to_have_text("vehicle: Cars, vans and lorries")
 
 
 def test_focus_ring_field_borders_and_buttons_stand_out_three_to_one(

@@ -272,8 +272,10 @@ async def test_guesses_at_one_moment_from_many_addresses_get_one_check_in_back_o
     a burst from 12 addresses had 12 guesses checked whenever the wait ran out."""
     email = new_email()
     async with db.sessionmaker.begin() as session:
-        # Five failures ten minutes ago: in back-off, its wait long over.
-        for number in range(5):
+        # Ten failures ten minutes ago: in back-off, its wait long over. Ten, so that
+        # the wait after the next failure is the longest (30 s): a burst that a busy
+        # machine spreads over a few seconds is still one moment to it.
+        for number in range(10):
             at = utcnow() - timedelta(minutes=10)
             session.add(LoginFailure(email=email, address=f"192.0.2.{number}", at=at))
     async with AsyncExitStack() as stack:
