@@ -56,6 +56,20 @@ def test_restricted_key_roll_and_audit_in_the_browser(
     page.get_by_role("link", name="Read-only reporting").first.click()
     expect(page.get_by_role("img", name="Requests per day, last 30 days")).to_be_visible()
     shot(page, "14-key-usage")
+    # On a phone the chart is the narrow one: its labels stay readable (about 11 px,
+    # not 5) and the last day's is not cut at the edge.
+    page.set_viewport_size({"width": 390, "height": 844})
+    chart = page.get_by_role("img", name="Requests per day, last 30 days")
+    expect(chart).to_have_count(1)
+    sizes = chart.locator("text").evaluate_all(
+        "texts => texts.map(t => { const box = t.getBoundingClientRect();"
+        " const svg = t.ownerSVGElement.getBoundingClientRect();"
+        " return [box.height, box.left >= svg.left - 0.5 && box.right <= svg.right + 0.5]; })"
+    )
+    assert sizes
+    assert all(height >= 10 for height, _ in sizes), sizes
+    assert all(inside for _, inside in sizes), sizes
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     page.goto("/settings/audit-log")
     page.get_by_label("Action").select_option("api_key.rotated")

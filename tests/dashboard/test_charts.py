@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from relay.auth.schemas import UsageDay
-from relay.dashboard.charts import COLOURS, HEIGHT, usage_chart
+from relay.dashboard.charts import COLOURS, HEIGHT, PHONE_WIDTH, usage_chart
 
 pytestmark = pytest.mark.backend_independent
 
@@ -46,3 +46,15 @@ def test_scale_lines_are_whole_numbers_even_for_one_request() -> None:
 def test_days_are_labelled_weekly_back_from_today() -> None:
     labels = [label.label for label in usage_chart(days(*[{}] * 30)).day_labels]
     assert labels == ["Nov 02", "Nov 09", "Nov 16", "Nov 23", "Nov 30"]
+
+
+def test_the_phone_chart_labels_every_two_weeks_and_ends_todays_label_at_the_edge() -> None:
+    for width, every, expected in (
+        (720, 7, ["Nov 02", "Nov 09", "Nov 16", "Nov 23", "Nov 30"]),
+        (PHONE_WIDTH, 14, ["Nov 02", "Nov 16", "Nov 30"]),
+    ):
+        chart = usage_chart(days(*[{}] * 30), width=width, label_every=every)
+        assert [label.label for label in chart.day_labels] == expected
+        today = chart.day_labels[-1]
+        assert (today.x, today.anchor) == (width, "end")
+        assert all(label.anchor == "middle" for label in chart.day_labels[:-1])

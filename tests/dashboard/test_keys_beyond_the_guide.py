@@ -101,7 +101,7 @@ async def test_each_key_has_a_page_with_its_usage_chart(
     page_id = key_id_of((await client.get(PAGE)).text, "Charted")
     detail = await client.get(f"{PAGE}/{page_id}")
     assert detail.status_code == 200
-    assert '<svg class="chart"' in detail.text
+    assert detail.text.count('<svg class="chart chart-') == 2  # a desktop one and a phone one
     assert "<rect" in detail.text
     assert "3 requests in 30 days" in detail.text
     assert "<script" not in detail.text.split("</head>")[1]  # drawn by the server

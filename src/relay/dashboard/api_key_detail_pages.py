@@ -106,7 +106,10 @@ async def _api_key_page(
         "pools": pools,
         "periods": limit_fields.PERIODS,
         "errors": errors or {},
-        "chart": charts.usage_chart(days),
+        "charts": [
+            ("wide", charts.usage_chart(days)),
+            ("narrow", charts.usage_chart(days, width=charts.PHONE_WIDTH, label_every=14)),
+        ],
         "days": days,
     }
     return render(request, "api_key.html", context, user=user, status_code=422 if errors else 200)
