@@ -184,7 +184,7 @@ async def test_turning_it_on_ends_the_users_other_sessions(
     assert "Turning it on signs out your other sessions." in (await browser_a.get(SETUP)).text
     on = await turn_on(browser_a)
     assert on.status_code == 201
-    assert '<p class="flash" role="status">1 other session signed out.</p>' in on.text
+    assert '<p class="flash" role="status" data-announce>1 other session signed out.</p>' in on.text
 
     assert (await browser_b.get(ACCOUNT)).headers["location"] == "/login"
     assert (await browser_a.get(ACCOUNT)).status_code == 200  # this one stays

@@ -366,6 +366,10 @@ def test_what_was_done_or_refused_is_read_out_first(context: BrowserContext) -> 
     expect(refused).to_have_text("API key not found")
     expect(refused).to_be_focused()
     check(other, "an error flash, focused")
+    # A new invitation's one-time link is news too.
+    invite(page)
+    created = page.get_by_role("region", name="Invitation created")
+    expect(created).to_be_focused()
 
 
 def test_every_dialog_says_what_it_does_to_what(context: BrowserContext) -> None:

@@ -141,7 +141,7 @@ async def test_another_tenants_key_cannot_be_revoked_from_the_dashboard(
     response = await post_form(client, PAGE, f"{PAGE}/{victim_id.group(1)}/revoke", {})
     assert response.status_code == 303
     # Said as an error, at once (role="alert"), not as a green "done" message.
-    refused = '<p class="flash flash-error" role="alert">API key not found</p>'
+    refused = '<p class="flash flash-error" role="alert" data-announce>API key not found</p>'
     assert refused in (await client.get(PAGE)).text
     still = await client.get("/api/v1/datasets", headers={"X-API-Key": victim_key.group()})
     assert still.status_code == 200

@@ -50,6 +50,7 @@ def sign_up_by_mail(page: Page, mail_server: MailServer) -> str:
     page.get_by_label("Email").fill(email)
     page.get_by_role("button", name="Email me a link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    expect(page.get_by_role("status")).to_be_focused()  # read out at once
     page.goto(link_in(mail_server.inbox.wait_for(email), "/signup/confirm/"))
     expect(page.get_by_text(email)).to_be_visible()
     page.get_by_label("Organisation name").fill("Acme Robotics")

@@ -203,7 +203,7 @@ async def test_only_the_owner_of_the_tenant_cancels_an_invitation(
     async with asgi_client(app) as stranger:
         await sign_up(stranger)
         await post_form(stranger, MEMBERS, action, {})
-        refused = '<p class="flash flash-error" role="alert">Invitation not found</p>'
+        refused = '<p class="flash flash-error" role="alert" data-announce>Invitation not found</p>'
         assert refused in (await stranger.get(MEMBERS)).text
     async with asgi_client(app) as invitee:
         assert (await invitee.get(link)).status_code == 200  # still usable

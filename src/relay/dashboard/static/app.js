@@ -176,13 +176,14 @@
   const summary = document.querySelector("[data-error-summary]");
   if (summary && !document.querySelector("dialog[open]")) summary.focus();
 
-  // What was just done, or could not be (a flash message): read out first. It is in
-  // the page as it loads, which screen readers do not announce by itself (WCAG 4.1.3),
-  // so it takes focus unless a dialog or an error summary already has it.
-  const flash = document.querySelector("main .flash");
-  if (flash && !document.querySelector("dialog[open]") && document.activeElement === document.body) {
-    flash.tabIndex = -1;
-    flash.focus();
+  // What was just done, or could not be (a flash message, an invitation's link, "check
+  // your email"): read out first. It is in the page as it loads, which screen readers
+  // do not announce by itself (WCAG 4.1.3), so it takes focus unless a dialog or an
+  // error summary already has it.
+  const news = document.querySelector("main [data-announce]");
+  if (news && !document.querySelector("dialog[open]") && document.activeElement === document.body) {
+    news.tabIndex = -1;
+    news.focus();
   }
 
   document.querySelectorAll(".chip[data-color]").forEach(function (chip) {
