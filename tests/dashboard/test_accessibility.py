@@ -591,6 +591,12 @@ def test_focus_ring_field_borders_and_buttons_stand_out_three_to_one(
     add_row = page.get_by_role("button", name="Add another type")
     border = add_row.evaluate("e => getComputedStyle(e).borderTopColor")
     assert contrast(page, border, "rgb(255, 255, 255)") >= 3, "'Add another type' looks like text"
+    # A plain button (Copy, Cancel, Roll) too: the review measured 1.31:1.
+    page.goto("/settings/api-keys")
+    create_key(page, "Bordered")
+    copy = page.get_by_role("button", name="Copy the API key")
+    border = copy.evaluate("e => getComputedStyle(e).borderTopColor")
+    assert contrast(page, border, "rgb(255, 255, 255)") >= 3, "a plain button's edge"
 
 
 def expire_as_unused(settings: Settings, key_id: str) -> int:
