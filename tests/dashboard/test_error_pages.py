@@ -66,6 +66,9 @@ async def test_a_page_that_fails_is_a_500_page_for_a_browser_and_json_for_the_ap
         api = await client.get("/api/v1/failing-route", headers=BROWSER)
     assert page.status_code == 500
     assert "<h1>Something went wrong</h1>" in page.text
+    # Sent from outside every middleware, it still carries the dashboard's headers.
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
     assert "a fault inside a page" not in page.text
     assert (api.status_code, api.json()) == (
         500,

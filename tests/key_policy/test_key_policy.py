@@ -176,6 +176,14 @@ async def test_owners_only_keeps_full_access_keys_from_keys(
         f"{KEYS}/{limited.json()['id']}", json={"dataset_ids": None}, headers=tenant_a.headers
     )
     assert lifted.status_code == 403
+    # What that key makes inherits its limit: not full access either.
+    made = await client.post(
+        KEYS,
+        json={"name": "Made by the limited key", "scopes": every_scope},
+        headers={"X-API-Key": limited.json()["key"]},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["dataset_ids"] == [str(dataset.id)]
     async with db.sessionmaker() as session:
         kept = await session.get(ApiKey, uuid.UUID(limited.json()["id"]))
         successors = await session.scalar(

@@ -15,7 +15,7 @@ from relay.db import Database
 from relay.limits.quotas import Quota, QuotaLedger, resets_at
 from tests.auth.workers import ready
 from tests.conftest import asgi_client
-from tests.factories import TenantFixture
+from tests.factories import TenantFixture, make_api_key
 
 KEYS = "/api/v1/auth/api-keys"
 DATASETS = "/api/v1/datasets"
@@ -209,3 +209,22 @@ async def test_a_quota_set_on_a_key_is_its_familys_and_null_removes_it(
         headers=tenant_a.headers,
     )
     assert bad.status_code == 422
+
+
+async def test_a_quota_changed_while_another_of_the_request_leases_refuses_cleanly(
+    db: Database, tenant_a: TenantFixture
+) -> None:
+    """A request holds a unit of its own quota while another of its quotas leases; if
+    the first changes meanwhile (a PATCH, or midnight), the refusal gives nothing back
+    to a lease that is gone, and answers (it failed with a KeyError: a 500)."""
+    other_id, _ = await make_api_key(db, tenant_a)
+    ledger = QuotaLedger(db.engine)
+    own = Quota(tenant_a.key_id, 1000, "day")
+    spent = Quota(other_id, 1, "day")
+    assert [decision.allowed for decision in await ledger.take([own, spent])] == [True, True]
+    lowered = Quota(tenant_a.key_id, 999, "day")
+    # The first request finds its own unit at once, then waits on the database for
+    # `spent`; the second, under the lowered quota, moves the family on meanwhile.
+    refused, after = await asyncio.gather(ledger.take([own, spent]), ledger.take([lowered]))
+    assert [decision.allowed for decision in refused] == [True, False]
+    assert [decision.allowed for decision in after] == [True]

@@ -292,7 +292,7 @@ async def create_api_key(
         pool_id,
     )
     policy = await key_policy.rules_of(session, tenant_id)
-    policy.check_full_access(actor, data.scopes, data.dataset_ids)
+    policy.check_full_access(actor, data.scopes, dataset_ids)  # as made: inherited too
     expires_at = policy.lifetime(
         _lifetime_within(actor, data.expires_at), asked=data.expires_at is not None, now=utcnow()
     )

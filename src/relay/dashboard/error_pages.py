@@ -6,6 +6,7 @@ any client that does not ask for HTML keep the JSON answers of relay.errors."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -61,18 +62,23 @@ async def _http_error_page(request: Request, exc: Exception) -> Response:
     return await http_error(request, exc)
 
 
-async def _unexpected_error_page(request: Request, exc: Exception) -> Response:
-    answer = await unexpected_error(request, exc)  # logs it
-    if not wants_page(request):
-        return answer
-    try:
-        return _page(request, 500)
-    except Exception as failed:  # the page itself failed: the plain answer then
-        logger.error("error page failed: %s", type(failed).__name__)
-        return answer
+def install_error_pages(app: FastAPI, security_headers: Sequence[tuple[bytes, bytes]]) -> None:
+    """In place of relay.errors' handlers for these two, which they fall back to. A 500
+    leaves from outside every middleware (Starlette's ServerErrorMiddleware), so its page
+    gets the dashboard's `security_headers` here; the others get them on their way out."""
 
+    async def unexpected_error_page(request: Request, exc: Exception) -> Response:
+        answer = await unexpected_error(request, exc)  # logs it
+        if not wants_page(request):
+            return answer
+        try:
+            page = _page(request, 500)
+        except Exception as failed:  # the page itself failed: the plain answer then
+            logger.error("error page failed: %s", type(failed).__name__)
+            return answer
+        for name, value in security_headers:
+            page.headers[name.decode()] = value.decode()
+        return page
 
-def install_error_pages(app: FastAPI) -> None:
-    """In place of relay.errors' handlers for these two, which they fall back to."""
     app.add_exception_handler(HTTPException, _http_error_page)
-    app.add_exception_handler(Exception, _unexpected_error_page)
+    app.add_exception_handler(Exception, unexpected_error_page)

@@ -131,5 +131,5 @@ def install_dashboard(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, _form_refused)
     app.add_exception_handler(UnusableForm, _form_refused)
     app.add_exception_handler(StatementError, _statement_error)
-    install_error_pages(app)
+    install_error_pages(app, SECURITY_HEADERS)
     app.add_middleware(SecurityHeadersMiddleware)

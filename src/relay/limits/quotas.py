@@ -160,18 +160,13 @@ class QuotaLedger:
             (quota.family_id, at.key, quota.requests)
             for quota, at in zip(quotas, times, strict=True)
         ]
-        rooms = []
-        for quota, slot in zip(quotas, slots, strict=True):
-            room = await self._ensure_unit(quota, slot)
-            if room:
-                # Held at once (nothing awaits between finding the unit and this): while
-                # the next quota leases, requests at once must not find the same unit.
-                self._leased[slot] -= 1
-            rooms.append(room)
+        rooms = [
+            await self._take_unit(quota, slot) for quota, slot in zip(quotas, slots, strict=True)
+        ]
         if not all(rooms):  # refused: the units held go back to this worker's leases
             for slot, room in zip(slots, rooms, strict=True):
-                if room:
-                    self._leased[slot] += 1
+                if room and self._is_current(slot):
+                    self._leased[slot] = self._leased.get(slot, 0) + 1
         return [
             QuotaDecision(quota, room, self._remaining(quota, slot), at.resets_at, at.length)
             for quota, slot, room, at in zip(quotas, slots, rooms, times, strict=True)
@@ -181,20 +176,31 @@ class QuotaLedger:
         used = self._used.get(slot, 0)
         return max(quota.requests - used, 0) + self._leased.get(slot, 0)
 
-    async def _ensure_unit(self, quota: Quota, slot: Slot) -> bool:
-        """Whether this worker holds a unit of the quota (leasing more if it has none)."""
+    def _is_current(self, slot: Slot) -> bool:
+        return self._current.get(slot[0]) == slot
+
+    async def _take_unit(self, quota: Quota, slot: Slot) -> bool:
+        """Take one unit of the quota from this worker's lease (leasing more if it has
+        none); False when the period has none left. A unit is held as soon as it is
+        found (nothing awaits in between): while the next quota of a request leases,
+        requests at once must not find the same unit."""
         if self._leased.get(slot, 0) > 0:
+            self._leased[slot] -= 1
             return True
         lock = self._locks.setdefault(slot, asyncio.Lock())
         async with lock:  # one lease at a time per quota in this worker
             if self._leased.get(slot, 0) > 0:
+                self._leased[slot] -= 1
                 return True
             self._move_to(slot)
             left = quota.requests - self._used.get(slot, 0)
             for size in dict.fromkeys((max(1, min(MAX_LEASE, left // 8)), 1)):
                 granted = await self._lease(quota, slot, size)
                 if granted:
-                    self._leased[slot] = self._leased.get(slot, 0) + granted
+                    # The rest is kept unless the family moved on meanwhile (a new
+                    # period or quota): then it is lost, as units held at shutdown are.
+                    if self._is_current(slot):
+                        self._leased[slot] = self._leased.get(slot, 0) + granted - 1
                     return True
             return False
 
@@ -222,9 +228,11 @@ class QuotaLedger:
                 current = await connection.scalar(
                     select(table.c.used).where(owner == family_id, table.c.period == key)
                 )
-                self._used[slot] = current or quota.requests
+                if self._is_current(slot):
+                    self._used[slot] = current or quota.requests
                 return 0
-        self._used[slot] = used
+        if self._is_current(slot):
+            self._used[slot] = used
         return size
 
     def _move_to(self, slot: Slot) -> None:
@@ -246,7 +254,8 @@ class QuotaLedger:
         now = self._clock()
         for quota in quotas:
             slot = (quota.family_id, period_key(quota.period, now), quota.requests)
-            self._leased[slot] = self._leased.get(slot, 0) + 1
+            if self._is_current(slot):  # else the family moved on: the unit is lost
+                self._leased[slot] = self._leased.get(slot, 0) + 1
 
 
 async def used_now(
