@@ -30,8 +30,8 @@ _PAGES = {
     ),
     500: (
         "Something went wrong",
-        "Relay could not show this page. Nothing you sent was lost by this error page; "
-        "try again in a moment, and if it keeps happening, tell whoever runs this Relay.",
+        "Relay could not show this page. Try again in a moment; if it keeps happening, "
+        "tell whoever runs this Relay.",
     ),
 }
 _NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/", "/metrics")
