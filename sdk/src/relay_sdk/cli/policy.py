@@ -75,7 +75,7 @@ def set_policy(
         str | None,
         typer.Option(
             "--full-access-keys",
-            help="allowed, or owners_only (keys made through the API must have scopes).",
+            help="allowed, or owners_only (keys made through the API must not reach everything).",
         ),
     ] = None,
     as_json: JsonOption = False,
