@@ -113,6 +113,19 @@ def test_headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline(port: int
         assert_408(read_until_closed(sock))
 
 
+def test_a_client_still_sending_after_the_408_reads_it_whole(port: int) -> None:
+    """The refusal is a lingering close: what arrives after the answer is read and
+    dropped, where a plain close would meet it with a reset that can destroy the
+    answer before the client reads it (a slow client is still sending, by definition)."""
+    with connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\nX-Slow: ")
+        answered, _, _ = select.select([sock], [], [], CLOSED_WITHIN)
+        assert answered, "no answer within CLOSED_WITHIN"
+        for _ in range(20):  # the rest of its headers, after the answer came
+            sock.sendall(b"a" * 100)
+        assert_408(read_until_closed(sock))
+
+
 def test_headers_sent_in_pieces_within_the_deadline_are_served(port: int) -> None:
     with connect(port) as sock:
         for piece in (b"GET / HTT", b"P/1.1\r\nHost: te", b"st\r\n", b"\r\n"):

@@ -38,6 +38,12 @@ from relay.errors import error_body
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
+# After a refusal (408, 431) the answer is sent and the sending side shut, then what
+# the client still sends is read and dropped for up to this long before the close. A
+# socket closed with unread input answers it with a reset, and a client still sending
+# its request (byte by byte, say) then loses the answer to that reset: the lingering
+# close nginx makes for the same reason.
+LINGER_SECONDS = 2.0
 
 
 def peer_key(address: str) -> str:
@@ -111,6 +117,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _received = False  # any byte of the request whose headers are awaited
     _between_requests = False  # after one request's last byte, before the next's first
+    _lingering = False  # refused: answered and half-closed, input dropped until the close
 
     def __init__(
         self,
@@ -155,7 +162,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
     def _headers_timed_out(self) -> None:
         self._stop_awaiting_request()
         self._between_requests = False  # what comes after is no new request's start
-        if self.transport.is_closing():
+        if self._finished():
             return
         if self.cycle is not None and not self.cycle.response_complete:
             # A pipelined request is late while the one before it is still answered:
@@ -184,12 +191,14 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         self._received = True
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         # Between requests, uvicorn's keep-alive timeout bounds the idle connection (and
         # stops at any byte), so the idle time stays RELAY_KEEP_ALIVE_TIMEOUT's to set:
         # ending it at the header timeout would close kept connections under clients that
         # are about to reuse them. The deadline starts at the next request's first byte,
         # a bare CRLF included (the parser skips those without beginning a message).
-        if self._between_requests and self._deadline is None and not self.transport.is_closing():
+        if self._between_requests and self._deadline is None and not self._finished():
             self._await_headers()
         if self._deadline is not None:
             self._received = True
@@ -198,7 +207,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
         # A chunk after which the headers are still not complete is all header: the
         # parser has buffered it. (A chunk that completes them may carry a large
         # body's first bytes, so it is not counted.)
-        if counting and self._in_headers and not self.transport.is_closing():
+        if counting and self._in_headers and not self._finished():
             self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES:
                 self._refuse(f"Request headers over {MAX_HEADER_BYTES // 1024} KiB")
@@ -236,7 +245,7 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
 
     def _body_timed_out(self) -> None:
         self._stop_awaiting_request()
-        if self.transport.is_closing():
+        if self._finished():
             return
         if self.cycle is not None and self.cycle.response_started:
             # Answered already (without reading the body): no other answer to give.
@@ -257,6 +266,10 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             return
         super().send_400_response(msg)
 
+    def _finished(self) -> bool:
+        """Closed or closing, or refused and lingering: nothing more is read or answered."""
+        return self._lingering or self.transport.is_closing()
+
     def _refuse(self, detail: str) -> None:
         self._answer_and_close(b"431 Request Header Fields Too Large", detail, "headers_too_large")
 
@@ -268,4 +281,15 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
         )
         self.transport.write(head + body)
-        self.transport.close()
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            return
+        # Shut the sending side once the answer is flushed; the peer's end of input
+        # (eof_received's default) or the linger's end closes the socket. An app still
+        # awaiting the body hears now, as it would from the close, that the client is gone.
+        self._lingering = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
