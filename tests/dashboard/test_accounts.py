@@ -47,7 +47,7 @@ async def test_sign_up_creates_a_tenant_signs_in_and_lands_on_api_keys(
     page = await client.get("/settings/api-keys")
     assert page.status_code == 200
     assert email in page.text
-    assert "No API keys yet. Create one to call the API." in page.text
+    assert "No API keys yet. Create one to call the API:" in page.text
     async with db.sessionmaker() as session:
         owner = await session.scalar(select(User).where(User.email == email))
     assert owner is not None

@@ -290,7 +290,9 @@ async def test_keys_the_sweep_expired_unused_are_noticed_on_the_api_keys_page(
     last_used = (utcnow() - timedelta(days=35)).strftime("%Y-%m-%d")
     assert f"unused for 30 days or more (last used {last_used}" in once.group(1)
     assert "Fresh" not in notice
-    assert 'class="status expired">Expired' in (await client.get(KEYS_PAGE)).text
+    # Expired keys leave the active list, and stay under All.
+    assert 'class="status expired">Expired' not in (await client.get(KEYS_PAGE)).text
+    assert 'class="status expired">Expired' in (await client.get(f"{KEYS_PAGE}?show=all")).text
 
     # The notice covers the last 30 days; the audit log keeps the rest.
     async with db.sessionmaker.begin() as session:

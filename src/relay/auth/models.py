@@ -25,6 +25,10 @@ class ApiKey(TenantOwned, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who revoked it, as the audit log names them (Actor.label: "user:<email>",
+    # "api_key:<prefix>", "leak-report:<reporter>"); set by revoke_api_key, the one way
+    # a key is revoked.
+    revoked_by: Mapped[str | None] = mapped_column(StoredString(340))
     # Who made the key: "user:<uuid>" (CLI, dashboard) or "api_key:<uuid>" (the API).
     created_by: Mapped[str | None] = mapped_column(StoredString(80))
     # The key's own rate limit: at most `requests` in any `rate_limit_seconds`.

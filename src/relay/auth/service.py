@@ -21,8 +21,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor
@@ -320,16 +321,25 @@ def _live_keys(tenant_id: uuid.UUID) -> Select[ApiKey]:
     return tenant_select(ApiKey, tenant_id).where(ApiKey.revoked_at.is_(None))
 
 
+# Which keys a list holds: those not revoked (expired included: what the API lists),
+# those neither revoked nor expired, or every key the tenant ever had.
+KeyListing = Literal["live", "active", "all"]
+
+
 async def list_api_keys(
     session: AsyncSession,
     *,
     tenant_id: uuid.UUID,
     limit: int | None = None,
     start_after: Position | None = None,
+    listing: KeyListing = "live",
 ) -> list[ApiKey]:
-    """The tenant's keys that are not revoked (expired ones included), newest first;
-    at most `limit`, after the position a cursor named."""
-    query = _live_keys(tenant_id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    """The tenant's keys `listing` names, newest first; at most `limit`, after the
+    position a cursor named."""
+    query = _live_keys(tenant_id) if listing != "all" else tenant_select(ApiKey, tenant_id)
+    if listing == "active":
+        query = query.where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()))
+    query = query.order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     if start_after is not None:
         query = query.where(after(ApiKey.created_at, ApiKey.id, start_after))
     if limit is not None:
@@ -393,7 +403,7 @@ async def revoke_api_key(
     """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
     api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
     _check_key_within(actor, api_key)
-    api_key.revoked_at = utcnow()
+    api_key.revoked_at, api_key.revoked_by = utcnow(), actor.label
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
         target=audit_target(api_key),

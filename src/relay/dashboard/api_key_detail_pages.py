@@ -1,7 +1,9 @@
 """A key's own page (/settings/api-keys/{id}): what it may do and reach, its limits with
-what is left of its quota, its usage chart, and two forms that change it from its next
-request: the datasets and addresses it is limited to, and its rate limit, quota and
-limit pool. The pages call the same service function as PATCH on the API."""
+what is left of its quota, its usage chart, what it was rolled from and into, and
+(while it is neither revoked nor expired) Roll, Revoke, Suspend and three forms that
+change it from its next request: its name, the datasets and addresses it is limited
+to, and its rate limit, quota and limit pool. A revoked key's page stays, read only,
+saying when and by whom. The forms call the same service function as PATCH on the API."""
 
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from relay.auth import lineage, usage
 from relay.auth import service as auth_service
-from relay.auth import usage
 from relay.auth.schemas import ApiKeyUpdate
 from relay.auth.verifier import KeyVerifier
 from relay.dashboard import charts, key_limits, key_restrictions, limit_fields
+from relay.dashboard.api_key_pages import GRACE_CHOICES
 from relay.dashboard.form_errors import FormField, field_messages
-from relay.dashboard.key_descriptions import describe_scopes
-from relay.dashboard.web import CheckedForm, CurrentUser, redirect, render, user_actor
+from relay.dashboard.key_descriptions import describe_actor, describe_scopes
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
 from relay.tenants.models import User
@@ -43,6 +46,8 @@ class KeyForm:
     saved: str
 
 
+NAME_FIELDS = {"name": FormField("key-name", "Name", noun="a name for the key")}
+RENAME = KeyForm(NAME_FIELDS, ("key-name",), lambda exc: {"key-name": exc.detail}, "Name")
 RESTRICTIONS = KeyForm(
     key_restrictions.FIELDS,
     key_restrictions.ORDER,
@@ -72,10 +77,11 @@ async def _api_key_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     """A key's page; the form `sent_back` as it was sent, with `errors` (422), when given."""
-    try:
-        api_key = await auth_service.get_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
-    except RelayError as exc:
-        return redirect(request, API_KEYS, error=exc.detail)
+    api_key = await lineage.find_api_key(session, tenant_id=user.tenant_id, key_id=key_id)
+    if api_key is None:
+        return redirect(request, API_KEYS, error=auth_service.API_KEY_NOT_FOUND)
+    now = utcnow()
+    expired = api_key.expires_at is not None and api_key.expires_at <= now
     days = await usage.daily_usage(
         session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
     )
@@ -92,9 +98,19 @@ async def _api_key_page(
         session, tenant_id=user.tenant_id, chosen=[api_key.pool_id, limit_values["pool_id"]]
     )
     quota = (await auth_service.quota_status(session, [api_key])).get(api_key.id)
+    rolled = await lineage.lineages(session, tenant_id=user.tenant_id, api_keys=[api_key])
     context = {
         "api_key": api_key,
-        "now": utcnow(),
+        "now": now,
+        "expired": expired,
+        # Revoked or expired: nothing left to change, roll or suspend.
+        "ended": expired or api_key.revoked_at is not None,
+        "revoked_by": describe_actor(api_key.revoked_by),
+        "lineage": rolled[api_key.id],
+        "name_value": values["name"] if sent_back is RENAME and values else api_key.name,
+        "rolling": request.query_params.get("roll") == "1",
+        "grace_choices": GRACE_CHOICES,
+        "revoking": request.query_params.get("revoke") == "1",
         "scopes": describe_scopes(api_key.scopes),
         "reached": choices.named(api_key.dataset_ids or []),
         "choices": choices,
@@ -113,6 +129,15 @@ async def _api_key_page(
         "days": days,
     }
     return render(request, "api_key.html", context, user=user, status_code=422 if errors else 200)
+
+
+@router.post("/{key_id}/name")
+async def rename_api_key(
+    request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
+) -> Response:
+    """Rename a key (its name alone: the rest of its family keeps theirs)."""
+    values = {"name": field(form, "name")}
+    return await _change(request, session, user, key_id, RENAME, values, values, {})
 
 
 @router.post("/{key_id}/restrictions")

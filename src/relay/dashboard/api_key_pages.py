@@ -6,6 +6,7 @@ the same service functions as the API."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from relay.auth import lineage
 from relay.auth import service as auth_service
 from relay.auth.models import ApiKey
 from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate
@@ -21,7 +23,7 @@ from relay.auth.scopes import PermissionDenied
 from relay.auth.verifier import KeyVerifier
 from relay.dashboard import key_limits, key_policy_view, key_restrictions, limit_fields
 from relay.dashboard.form_errors import FormField, field_messages
-from relay.dashboard.key_descriptions import describe_scopes
+from relay.dashboard.key_descriptions import describe_actor, describe_scopes, key_usage_example
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
@@ -73,6 +75,11 @@ def _scopes(form: FormData) -> list[str]:
     return scopes
 
 
+def _live_key_named(api_keys: Sequence[ApiKey], key_id: str | None) -> ApiKey | None:
+    """The listed, unrevoked key a no-JavaScript Roll or Revoke link names."""
+    return next((k for k in api_keys if str(k.id) == key_id and k.revoked_at is None), None)
+
+
 async def _api_keys_page(
     request: Request,
     session: SessionDep,
@@ -88,13 +95,20 @@ async def _api_keys_page(
     in a dialog that returns focus, when closed, to what the user acted on: Create API
     Key, or the rolled key's successor in its row."""
     cursor = request.query_params.get("cursor")
+    # Active keys by default; All adds the revoked and expired ones, with who ended them.
+    show_all = request.query_params.get("show") == "all"
+    listed_here = f"{API_KEYS}?show=all" if show_all else API_KEYS
     try:
         start_after = decode_cursor(user.tenant_id, cursor) if cursor is not None else None
     except InvalidCursor:
-        return redirect(request, API_KEYS)
+        return redirect(request, listed_here)
     page = keyset_page(
         await auth_service.list_api_keys(
-            session, tenant_id=user.tenant_id, limit=PER_PAGE + 1, start_after=start_after
+            session,
+            tenant_id=user.tenant_id,
+            limit=PER_PAGE + 1,
+            start_after=start_after,
+            listing="all" if show_all else "active",
         ),
         PER_PAGE,
         Position.of,
@@ -111,8 +125,6 @@ async def _api_keys_page(
         tenant_id=user.tenant_id,
         chosen=[values.get("pool_id"), *(key.pool_id for key in described)],
     )
-    revoking = request.query_params.get("revoke")
-    rolling = request.query_params.get("roll")
     now = utcnow()
     # The organisation key policy: what the dialog offers under it, and the keys it expired.
     policy = await key_policy_view.api_keys_context(
@@ -131,14 +143,31 @@ async def _api_keys_page(
         "pools": pools,
         "periods": limit_fields.PERIODS,
         "show_create": bool(errors) or request.query_params.get("create") == "1",
-        "revoking": next((key for key in api_keys if str(key.id) == revoking), None),
-        "rolling": next((key for key in api_keys if str(key.id) == rolling), None),
+        "revoking": _live_key_named(api_keys, request.query_params.get("revoke")),
+        "rolling": _live_key_named(api_keys, request.query_params.get("roll")),
         "access_levels": ACCESS_LEVELS,
         "grace_choices": GRACE_CHOICES,
         "describe_scopes": describe_scopes,
+        "describe_actor": describe_actor,
         "describe_limits": await key_limits.limits_said(session, described, pools),
         "older": older,
         "paged": cursor is not None,
+        "show_all": show_all,
+        # Nothing active: say whether revoked or expired keys are there under All.
+        "any_ended": not api_keys
+        and not show_all
+        and bool(
+            await auth_service.list_api_keys(
+                session, tenant_id=user.tenant_id, limit=1, listing="all"
+            )
+        ),
+        "listed_here": listed_here,
+        "lineages": await lineage.lineages(session, tenant_id=user.tenant_id, api_keys=api_keys),
+        "usage": (
+            key_usage_example(request.app.state.settings, created[0].scopes, created[1])
+            if created
+            else None
+        ),
     }
     # The page that carries a new key must never be cached or replayed.
     return render(

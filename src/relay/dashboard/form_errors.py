@@ -53,6 +53,21 @@ def _human(error: ErrorDetails, field: FormField) -> str:
     return f"{label} {message}" if message[:1].islower() else message
 
 
+def _field_of(loc: list[str], fields: dict[str, FormField]) -> tuple[str, str] | None:
+    """The field (its key in `fields`) and location an error's `loc` falls under: the
+    longest leading part of it that names a field, so that an error inside a field's
+    value, or in one member of an optional field's union (pydantic adds the member's
+    name: ("name", "function-after[...]")), is shown at that field."""
+    while loc:
+        location = ".".join(loc)
+        pattern = re.sub(r"\.\d+(?=\.|$)", ".*", location)
+        for key in (location, pattern):
+            if key in fields:
+                return key, location
+        loc = loc[:-1]
+    return None
+
+
 def field_messages(exc: ValidationError, fields: dict[str, FormField]) -> dict[str, str]:
     """{element id: message}, in the order the form shows its fields. `fields` is keyed
     by pydantic's location ("name"), in page order; a row's fields by their pattern
@@ -61,11 +76,11 @@ def field_messages(exc: ValidationError, fields: dict[str, FormField]) -> dict[s
     first_row_field = min((i for i, key in enumerate(order) if "*" in key), default=len(order))
     found: dict[str, tuple[tuple[int, int, int], str]] = {}
     for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"])
-        row = re.search(r"\.(\d+)(?=\.|$)", location)
-        key = location if location in fields else re.sub(r"\.\d+(?=\.|$)", ".*", location)
-        if key not in fields:
+        found_key = _field_of([str(part) for part in error["loc"]], fields)
+        if found_key is None:
             continue
+        key, location = found_key
+        row = re.search(r"\.(\d+)(?=\.|$)", location)
         field, index = fields[key], order.index(key)
         number = int(row.group(1)) if row and "*" in key else 0
         element = field.id.replace("*", str(number))
