@@ -39,3 +39,4 @@ class Action(StrEnum):
     MEMBER_INVITED = "member.invited"
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
+    MEMBER_INVITATION_RENEWED = "member.invitation_renewed"

@@ -5,6 +5,7 @@ member must sign in with a second factor."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -14,6 +15,7 @@ from relay.accounts import two_factor
 from relay.dashboard import members
 from relay.dashboard.account_settings_pages import reauthenticate
 from relay.dashboard.form_errors import error_for
+from relay.dashboard.models import Invitation
 from relay.dashboard.web import (
     CheckedForm,
     CurrentUser,
@@ -42,6 +44,7 @@ async def _members_page(
     *,
     invite_link: str | None = None,
     mailed_to: str | None = None,
+    renewed_for: str | None = None,
     errors: dict[str, str] | None = None,
     email: str = "",
     status_code: int = 200,
@@ -54,6 +57,7 @@ async def _members_page(
         "invitations": await members.list_pending_invitations(session, tenant_id=user.tenant_id),
         "invite_link": invite_link,
         "mailed_to": mailed_to,
+        "renewed_for": renewed_for,
         "can_mail": mailer_for(settings_of(request)) is not None,
         "errors": errors or {},
         "email": email,
@@ -83,29 +87,85 @@ async def invite_member(
     address's mail limit, once the inviter is known to be the owner: a member's
     refused post must not use up anyone's share)."""
     email = field(form, "email")
-    settings = settings_of(request)
-    mailer = mailer_for(settings)
+    try:
+        invitation, token = await members.invite_member(
+            session, inviter=user, email=email, actor=user_actor(request, user),
+            before_issuing=_mail_limits(request, user),
+        )  # fmt: skip
+    except RelayError as exc:
+        errors = error_for(exc, {}, "invite-email")
+        return await _members_page(request, session, user, errors=errors, email=email, refused=exc)
+    return await _hand_over(request, session, user, invitation, token, status_code=201)
+
+
+@router.post("/members/invitations/{invitation_id}/renew")
+async def renew_invitation(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    invitation_id: uuid.UUID,
+    _form: CheckedForm,
+) -> Response:
+    """A new link for a pending invitation (the previous one stops working), handed
+    over as a new invitation's: shown once, or, with mail configured, mailed to the
+    invited address alone and counted toward the same limits."""
+    try:
+        invitation, token = await members.renew_invitation(
+            session, renewer=user, invitation_id=invitation_id,
+            actor=user_actor(request, user), before_issuing=_mail_limits(request, user),
+        )  # fmt: skip
+    except RelayError as exc:
+        return redirect(request, MEMBERS, error=exc.detail)
+    return await _hand_over(request, session, user, invitation, token, renewed_for=invitation.email)
+
+
+def _mail_limits(request: Request, user: User) -> Callable[[str], Awaitable[None]] | None:
+    """With mail configured, what counts an invitation mailed to an address toward the
+    tenant's invitation limit and the address's mail limit; None without mail."""
+    if mailer_for(settings_of(request)) is None:
+        return None
 
     async def count_mail(address: str) -> None:
         await dashboard_attempt(request, "invitation", str(user.tenant_id))
         await dashboard_attempt(request, "email", address)
 
-    try:
-        invitation, token = await members.invite_member(
-            session, inviter=user, email=email, actor=user_actor(request, user),
-            before_issuing=count_mail if mailer is not None else None,
-        )  # fmt: skip
-    except RelayError as exc:
-        errors = error_for(exc, {}, "invite-email")
-        return await _members_page(request, session, user, errors=errors, email=email, refused=exc)
+    return count_mail
+
+
+async def _hand_over(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    invitation: Invitation,
+    token: str,
+    *,
+    renewed_for: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The members page with the invitation's link shown once to the owner, or, with
+    mail configured, saying it was mailed (sent once the page is); `renewed_for`, the
+    address, when the link replaces one of a pending invitation."""
+    settings = settings_of(request)
+    mailer = mailer_for(settings)
     link = public_url(settings, f"/invitations/{token}")
     if mailer is None:
-        return await _members_page(request, session, user, invite_link=link, status_code=201)
+        return await _members_page(
+            request,
+            session,
+            user,
+            invite_link=link,
+            renewed_for=renewed_for,
+            status_code=status_code,
+        )
     tenant = await session.get(Tenant, user.tenant_id)
     mail = members.invitation_mail(
-        invitation.email, inviter=user.email, organisation=tenant.name if tenant else "", link=link
-    )
-    page = await _members_page(request, session, user, mailed_to=invitation.email, status_code=201)
+        invitation.email, inviter=user.email, organisation=tenant.name if tenant else "",
+        link=link, renewed=renewed_for is not None,
+    )  # fmt: skip
+    page = await _members_page(
+        request, session, user, mailed_to=invitation.email, renewed_for=renewed_for,
+        status_code=status_code,
+    )  # fmt: skip
     page.background = BackgroundTask(mailer.deliver, mail)
     return page
 

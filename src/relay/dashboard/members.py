@@ -24,6 +24,10 @@ from relay.tenants.models import User
 
 INVITATION_LIFETIME = timedelta(days=7)
 INVITATION_INVALID = "This invitation link is invalid, expired or already used"
+INVITATION_NOT_PENDING = (
+    "This invitation is no longer pending: it was accepted, cancelled or has expired"
+)
+ONLY_THE_OWNER_INVITES = "Only the owner can invite members"
 ALREADY_A_MEMBER = "This person is already a member of your organisation"
 INVITED_EMAIL_TAKEN = (
     "This email address already has a Relay account, so the invitation cannot be used. "
@@ -72,15 +76,13 @@ async def invite_member(
     `before_issuing` is awaited with the address once the inviter and the address have
     passed their checks (the page counts its mail limits there) and may refuse."""
     if inviter.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can invite members", field="email")
+        raise RelayError(ONLY_THE_OWNER_INVITES, field="email")
     address = tenants_service.clean_email(email)
     if before_issuing is not None:
         await before_issuing(address)
     member = await tenants_service.find_user(session, address)
     if member is not None and member.tenant_id == inviter.tenant_id:
         raise ConflictError(ALREADY_A_MEMBER, field="email")
-    token = new_token()
-    now = utcnow()
     invitation = await session.scalar(
         tenant_select(Invitation, inviter.tenant_id).where(
             Invitation.email == address, Invitation.accepted_at.is_(None)
@@ -89,22 +91,73 @@ async def invite_member(
     if invitation is None:
         invitation = Invitation(tenant_id=inviter.tenant_id, email=address)
         session.add(invitation)
+    token = await _issue_link(
+        session, invitation, inviter=inviter, actor=actor, action=Action.MEMBER_INVITED
+    )
+    return invitation, token
+
+
+async def renew_invitation(
+    session: AsyncSession,
+    *,
+    renewer: User,
+    invitation_id: uuid.UUID,
+    actor: Actor,
+    before_issuing: Callable[[str], Awaitable[None]] | None = None,
+) -> tuple[Invitation, str]:
+    """A new link for a pending invitation of the renewer's tenant, as inviting its
+    address again would give: the previous link stops working at once and the new one
+    works for 7 days from now. Returns the invitation and the token (shown or mailed
+    once, stored only hashed). Only the owner, who alone invites, renews; an
+    invitation accepted, cancelled, expired or of another tenant is not found.
+
+    `before_issuing` is awaited with the invited address, as by `invite_member`."""
+    if renewer.role != tenants_service.OWNER:
+        raise RelayError(ONLY_THE_OWNER_INVITES)
+    invitation = await session.scalar(
+        tenant_select(Invitation, renewer.tenant_id).where(
+            Invitation.id == invitation_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > utcnow(),
+        )
+    )
+    if invitation is None:
+        raise NotFoundError(INVITATION_NOT_PENDING)
+    if before_issuing is not None:
+        await before_issuing(invitation.email)
+    token = await _issue_link(
+        session, invitation, inviter=renewer, actor=actor, action=Action.MEMBER_INVITATION_RENEWED
+    )
+    return invitation, token
+
+
+async def _issue_link(
+    session: AsyncSession, invitation: Invitation, *, inviter: User, actor: Actor, action: Action
+) -> str:
+    """A fresh token for the invitation's link (any previous link stops working: only
+    the hash of the latest is kept) valid for the whole lifetime from now, audited."""
+    token = new_token()
+    now = utcnow()
     invitation.token_hash = token_hash(token)
     invitation.invited_by = inviter.id
     invitation.created_at = now
     invitation.expires_at = now + INVITATION_LIFETIME
     await session.flush()
     audit.record(
-        session, tenant_id=inviter.tenant_id, action=Action.MEMBER_INVITED, actor=actor,
+        session, tenant_id=inviter.tenant_id, action=action, actor=actor,
         target=audit.Target("invitation", invitation.id, invitation.email),
     )  # fmt: skip
-    return invitation, token
+    return token
 
 
-def invitation_mail(email: str, *, inviter: str, organisation: str, link: str) -> Mail:
+def invitation_mail(
+    email: str, *, inviter: str, organisation: str, link: str, renewed: bool = False
+) -> Mail:
     """The invitation, for its invitee's mailbox only: with mail configured the owner
-    never sees the link, so cannot follow it to learn whether the address is taken."""
+    never sees the link, so cannot follow it to learn whether the address is taken.
+    A `renewed` one says the link of the earlier message no longer works."""
     days = INVITATION_LIFETIME.days
+    earlier = "It replaces the link of the earlier invitation, which no longer works.\n\n"
     return Mail(
         to=email,
         subject="An invitation to Relay",
@@ -112,6 +165,7 @@ def invitation_mail(email: str, *, inviter: str, organisation: str, link: str) -
             f"{inviter} invited you to join the organisation {organisation} on Relay.\n\n"
             f"Follow this link within {days} days to accept, and choose your password "
             f"(it works once):\n\n{link}\n\n"
+            f"{earlier if renewed else ''}"
             "If you did not expect this, ignore this message: nothing happens without it.\n"
         ),
     )
