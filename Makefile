@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install provision run test lint typecheck pytest fuzz audit clean docs docs-serve
+.PHONY: install provision run test lint typecheck pytest fuzz audit clean docs docs-serve screenshots
 
 install: $(STAMP)
 
@@ -62,6 +62,10 @@ docs: install
 
 docs-serve: install
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+# The dashboard's pictures in docs/screenshots, from a seeded server (tools/screenshots.py).
+screenshots: provision
+	$(BIN)/python -m tools.screenshots
 
 # A longer fuzzing run than the 200 examples per operation of `make test`.
 fuzz: install

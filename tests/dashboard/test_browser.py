@@ -87,7 +87,7 @@ def test_key_lifecycle_in_the_browser(
 ) -> None:
     page = context.new_page()
     sign_up(page, new_email())
-    expect(page.get_by_text("No API keys yet. Create one to call the API.")).to_be_visible()
+    expect(page.get_by_text("No API keys yet. Create one to call the API:")).to_be_visible()
     shot(page, "02-api-keys-empty")
 
     page.get_by_role("button", name="Create API Key").click()
@@ -103,7 +103,7 @@ def test_key_lifecycle_in_the_browser(
     expect(created).to_be_visible()
     full_key = created.locator("#new-key-value").inner_text().strip()
     assert KEY.fullmatch(full_key)
-    created.get_by_role("button", name="Copy").click()
+    created.get_by_role("button", name="Copy the API key").click()
     expect(created.get_by_role("status")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == full_key
     expect(created.get_by_text("it will not be shown again")).to_be_visible()

@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.background import BackgroundTasks
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -59,7 +60,18 @@ def when(value: datetime | None, never: str = "Never") -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else never
 
 
+def day(value: datetime | None, never: str = "Never") -> Markup | str:
+    """A moment as a table cell says it: its day, with the minute in `when`'s words in
+    the element's title and datetime (the row's own page says it in full)."""
+    if value is None:
+        return never
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.strftime("%Y-%m-%dT%H:%MZ"), when(value), value.strftime("%Y-%m-%d")
+    )
+
+
 templates.env.filters["when"] = when
+templates.env.filters["day"] = day
 
 
 UNUSABLE_FORM = (
