@@ -1,4 +1,5 @@
-"""Dataset pages: list, create, view, rename and delete."""
+"""Dataset pages: list, create, view, edit (name, description, artifact types) and
+delete."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ BLANK_ARTIFACT_ROWS = 3
 
 
 def _artifact_rows(form: FormData) -> list[dict[str, Any]]:
-    """The artifact type rows of the form; rows left without a name are skipped."""
+    """The artifact type rows of the form (create and edit alike); rows ticked
+    "Remove" (by their place in the form) or left without a name are skipped."""
+    removed = set(form.getlist("artifact_remove"))
     rows = zip(
         form.getlist("artifact_name"),
         form.getlist("artifact_description"),
@@ -43,8 +46,8 @@ def _artifact_rows(form: FormData) -> list[dict[str, Any]]:
     )
     return [
         {"name": name, "description": description or None, "color": color or None}
-        for name, description, color in rows
-        if isinstance(name, str) and name.strip()
+        for place, (name, description, color) in enumerate(rows)
+        if str(place) not in removed and isinstance(name, str) and name.strip()
     ]
 
 
@@ -115,22 +118,41 @@ async def create_dataset(
     return redirect(request, f"/datasets/{dataset.id}", flash=f"Dataset “{dataset.name}” created.")
 
 
-@router.get("/{dataset_id}")
-async def dataset_page(
-    request: Request, session: SessionDep, user: CurrentUser, dataset_id: uuid.UUID
+async def _show_dataset(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    dataset_id: uuid.UUID,
+    *,
+    sent: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
+    """The dataset's page: its edit form holds what was `sent` (beside `errors`, 422)
+    or else what is stored; an unknown dataset goes back to the list."""
     try:
         dataset = await datasets_service.get_dataset(
             session, reach=Reach(user.tenant_id), dataset_id=dataset_id
         )
     except NotFoundError as exc:
         return redirect(request, "/datasets", error=exc.detail)
+    values = sent or {"name": dataset.name, "description": dataset.description}
+    rows = sent["artifact_types"] if sent else list(dataset.artifact_types)
     context = {
         "dataset": dataset,
-        "errors": {},
-        "confirm_delete": request.query_params.get("delete") == "1",
+        "values": values,
+        # A blank row to add a type without JavaScript (with it, "Add another type").
+        "rows": [*rows, {}],
+        "errors": errors or {},
+        "confirm_delete": not sent and request.query_params.get("delete") == "1",
     }
-    return render(request, "dataset.html", context, user=user)
+    return render(request, "dataset.html", context, user=user, status_code=422 if sent else 200)
+
+
+@router.get("/{dataset_id}")
+async def dataset_page(
+    request: Request, session: SessionDep, user: CurrentUser, dataset_id: uuid.UUID
+) -> Response:
+    return await _show_dataset(request, session, user, dataset_id)
 
 
 @router.post("/{dataset_id}")
@@ -141,25 +163,22 @@ async def update_dataset(
     dataset_id: uuid.UUID,
     form: CheckedForm,
 ) -> Response:
+    """The edit form replaces what it shows: name, description and artifact types."""
+    sent = {
+        "name": field(form, "name"),
+        "description": field(form, "description") or None,
+        "artifact_types": _artifact_rows(form),
+    }
     try:
-        data = DatasetUpdate(
-            name=field(form, "name"), description=field(form, "description") or None
-        )
+        data = DatasetUpdate(**sent)
+    except ValidationError as exc:
+        # What was typed stays in the form, beside its message; nothing is saved.
+        errors = field_messages(exc, DATASET_FIELDS)
+        return await _show_dataset(request, session, user, dataset_id, sent=sent, errors=errors)
+    try:
         dataset = await datasets_service.update_dataset(
             session, reach=Reach(user.tenant_id), dataset_id=dataset_id, data=data
         )
-    except ValidationError as exc:
-        dataset = await datasets_service.get_dataset(
-            session, reach=Reach(user.tenant_id), dataset_id=dataset_id
-        )
-        context = {
-            "dataset": dataset,
-            "errors": field_messages(exc, DATASET_FIELDS),
-            # What was typed stays in the form, beside its message.
-            "values": {"name": field(form, "name"), "description": field(form, "description")},
-            "confirm_delete": False,
-        }
-        return render(request, "dataset.html", context, user=user, status_code=422)
     except NotFoundError as exc:
         return redirect(request, "/datasets", error=exc.detail)
     return redirect(request, f"/datasets/{dataset.id}", flash="Dataset saved.")

@@ -74,7 +74,7 @@
   });
 
   document.addEventListener("click", function (event) {
-    const target = event.target.closest("[data-open-dialog], [data-close-dialog], [data-confirm-action], [data-copy], [data-add-row]");
+    const target = event.target.closest("[data-open-dialog], [data-close-dialog], [data-confirm-action], [data-copy]");
     if (!target) return;
 
     if (target.hasAttribute("data-open-dialog")) {
@@ -93,8 +93,6 @@
       openModal(dialog, target);
     } else if (target.hasAttribute("data-copy")) {
       copyText(target);
-    } else if (target.hasAttribute("data-add-row")) {
-      addArtifactRow(target.closest("[data-rows]"));
     }
   });
 
@@ -132,26 +130,111 @@
     );
   }
 
-  function addArtifactRow(container) {
-    const rows = container.querySelectorAll("[data-row]");
-    const last = rows[rows.length - 1];
-    const row = last.cloneNode(true);
-    const index = rows.length;
-    row.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
-    row.querySelectorAll("input").forEach(function (input) {
-      input.id = input.id.replace(/-\d+$/, "-" + index);
+  // ---- Artifact type rows (the dataset create and edit forms) ----------------
+  // Without this file a row is removed by ticking its Remove box and sending the
+  // form. Here each box becomes a button that takes the row out of the page at once
+  // (an added row too), says so, and leaves focus on the next row or on Add.
+  const DEFAULT_COLOR = "#4f46e5";
+
+  function artifactRows(container) {
+    return Array.from(container.querySelectorAll("[data-row]"));
+  }
+
+  function removeButtonFor(box) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small";
+    button.setAttribute("data-remove-row", "");
+    const label = box.querySelector("label");
+    while (label.firstChild) button.appendChild(label.firstChild);
+    return button;
+  }
+
+  // Legends and unnamed rows' Remove buttons follow the rows' order; ids never change
+  // (an error summary's links point at them), added rows take unused ones.
+  function renumberRows(container) {
+    artifactRows(container).forEach(function (row, index) {
+      const legend = row.querySelector("legend");
+      if (legend) legend.textContent = "Artifact type " + (index + 1);
+      nameRemoveButton(row, index + 1);
+    });
+  }
+
+  function nameRemoveButton(row, number) {
+    const name = row.querySelector("input[name=artifact_name]").value.trim();
+    row.querySelector("[data-remove-name]").textContent = " artifact type " + (name || number);
+  }
+
+  function blankRow(row) {
+    const blank = row.cloneNode(true);
+    blank.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
+    blank.querySelectorAll("input").forEach(function (input) {
       input.removeAttribute("aria-invalid");
       input.removeAttribute("aria-describedby");
-      input.value = input.type === "color" ? "#4f46e5" : "";
+      input.value = input.type === "color" ? DEFAULT_COLOR : "";
+    });
+    return blank;
+  }
+
+  function sayInRows(container, message) {
+    const status = container.querySelector("[data-row-status]");
+    // Emptied first, so that a second removal is announced like the first.
+    status.textContent = "";
+    window.setTimeout(function () { status.textContent = message; }, 100);
+  }
+
+  function addArtifactRow(container) {
+    const index = Number(container.dataset.nextRow);
+    container.dataset.nextRow = String(index + 1);
+    const row = container.blankRow.cloneNode(true);
+    row.querySelectorAll("input").forEach(function (input) {
+      input.id = input.id.replace(/-\d+$/, "-" + index);
     });
     row.querySelectorAll("label").forEach(function (label) {
       label.htmlFor = label.htmlFor.replace(/-\d+$/, "-" + index);
     });
-    const legend = row.querySelector("legend");
-    if (legend) legend.textContent = "Artifact type " + (index + 1);
-    last.after(row);
+    container.querySelector("[data-add-row]").before(row);
+    renumberRows(container);
     row.querySelector("input").focus();
   }
+
+  function removeArtifactRow(button) {
+    const row = button.closest("[data-row]");
+    const container = row.closest("[data-rows]");
+    const next = artifactRows(container)[artifactRows(container).indexOf(row) + 1];
+    row.remove();
+    renumberRows(container);
+    (next ? next.querySelector("input") : container.querySelector("[data-add-row]")).focus();
+    sayInRows(container, "Row removed");
+  }
+
+  document.querySelectorAll("[data-rows]").forEach(function (container) {
+    container.querySelectorAll("[data-remove-box]").forEach(function (box) {
+      box.replaceWith(removeButtonFor(box));
+    });
+    // Where a removal is announced: in the page from the start, as a live region
+    // must be to be heard.
+    const status = document.createElement("p");
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    status.setAttribute("data-row-status", "");
+    container.appendChild(status);
+    const rows = artifactRows(container);
+    // Every row may go: an added one is a copy of the first row as served, emptied.
+    container.blankRow = blankRow(rows[0]);
+    container.dataset.nextRow = String(rows.length);
+    container.addEventListener("click", function (event) {
+      const target = event.target.closest("[data-add-row], [data-remove-row]");
+      if (!target) return;
+      if (target.hasAttribute("data-add-row")) addArtifactRow(container);
+      else removeArtifactRow(target);
+    });
+    container.addEventListener("input", function (event) {
+      const row = event.target.name === "artifact_name" && event.target.closest("[data-row]");
+      if (row) nameRemoveButton(row, artifactRows(container).indexOf(row) + 1);
+    });
+  });
+  // ---- End of artifact type rows ------------------------------------------------
 
   document.querySelectorAll("[data-custom-toggle]").forEach(function (select) {
     const block = document.getElementById(select.dataset.customToggle);
