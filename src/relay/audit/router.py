@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from relay.audit import service
 from relay.audit.actions import Action
+from relay.audit.models import AuditEvent
 from relay.audit.schemas import AuditEventPage, AuditEventRead
 from relay.auth.dependencies import CurrentPrincipal
 from relay.auth.scopes import AUDIT_READ, requires
@@ -15,6 +17,9 @@ from relay.db import ReadSessionDep
 from relay.json_bodies import BoundedJsonRoute
 from relay.pagination import Cursor, cursor_or_page
 from relay.schemas import UTCTimestamp
+from relay.text import StoredText
+
+ActorLabel = Annotated[str, StoredText.of(AuditEvent.actor)]
 
 router = APIRouter(prefix="/audit-events", tags=["Audit events"], route_class=BoundedJsonRoute)
 
@@ -33,6 +38,14 @@ async def list_audit_events(
     ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
     action: Annotated[Action | None, Query(description="Only events of this action.")] = None,
+    actor: Annotated[
+        ActorLabel | None,
+        Query(description='Only events of this actor, as events name it ("user:<email>").'),
+    ] = None,
+    key_id: Annotated[
+        uuid.UUID | None,
+        Query(description='Only events about this API key (`target_type` "api_key").'),
+    ] = None,
     since: Annotated[
         UTCTimestamp | None, Query(description="Only events at or after this.")
     ] = None,
@@ -53,6 +66,8 @@ async def list_audit_events(
         page=page or 1,
         page_size=page_size,
         action=action,
+        actor=actor,
+        key_id=key_id,
         since=since,
         cursor=position,
     )
