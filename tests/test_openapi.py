@@ -110,7 +110,12 @@ def statuses_that_can_happen(path: str, operation_id: str) -> set[str]:
         answers.add("403")
     if "{" in path:
         answers.add("404")
-    if operation_id in {"api_keys_rotate", "leaked_keys_report", "limit_pools_delete"}:
+    if operation_id in {
+        "api_keys_rotate",
+        "leaked_keys_report",
+        "limit_pools_delete",
+        "webhook_endpoints_create",
+    }:
         answers.add("409")
     return answers
 
@@ -236,9 +241,10 @@ async def test_schema_lists_the_valid_scopes(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     scopes = spec["components"]["schemas"]["ApiKeyCreate"]["properties"]["scopes"]
     assert set(scopes["items"]["enum"]) == {
-        "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read"
+        "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read",
+        "webhooks:read", "webhooks:write",
     }  # fmt: skip
-    assert scopes["maxItems"] == 5
+    assert scopes["maxItems"] == 7
 
 
 async def test_docs_use_assets_relay_serves_under_a_strict_policy(

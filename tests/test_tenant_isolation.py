@@ -25,6 +25,8 @@ from sqlalchemy import select
 from relay.db import Base, Database
 from relay.limit_pools.models import LimitPool
 from relay.tenants import service as tenants_service
+from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from relay.webhooks.outbox import new_event_id
 from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, sign_in
 from tests.factories import TenantFixture, make_api_key, make_dataset
 
@@ -46,10 +48,39 @@ async def _limit_pool(db: Database, tenant: TenantFixture) -> uuid.UUID:
         return pool.id
 
 
+async def _webhook_endpoint(
+    db: Database, tenant: TenantFixture, url: str = "http://127.0.0.1:9/hooks"
+) -> uuid.UUID:
+    # Loopback, and no server key to sign with: nothing could ever be sent from here.
+    async with db.sessionmaker.begin() as session:
+        endpoint = WebhookEndpoint(
+            tenant_id=tenant.tenant_id, url=url, events=["*"], sealed_secret="v1:none"
+        )
+        session.add(endpoint)
+        await session.flush()
+        return endpoint.id
+
+
+async def _webhook_delivery(db: Database, tenant: TenantFixture) -> uuid.UUID:
+    endpoint_id = await _webhook_endpoint(db, tenant)
+    async with db.sessionmaker.begin() as session:
+        event = WebhookEvent(
+            id=new_event_id(), tenant_id=tenant.tenant_id, type="dataset.created", data={}
+        )
+        delivery = WebhookDelivery(
+            tenant_id=tenant.tenant_id, endpoint_id=endpoint_id, event=event, status="failed"
+        )
+        session.add(delivery)
+        await session.flush()
+        return delivery.id
+
+
 RESOURCES: dict[str, Callable[[Database, TenantFixture], Awaitable[uuid.UUID]]] = {
     "dataset_id": _dataset,
     "key_id": _api_key,
     "pool_id": _limit_pool,
+    "endpoint_id": _webhook_endpoint,
+    "delivery_id": _webhook_delivery,
 }
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -161,6 +192,8 @@ async def test_no_list_route_shows_tenant_b_anything_of_tenant_a(
     await client.post("/api/v1/datasets", json={"name": "B's own"}, headers=tenant_b.headers)
     await client.post("/api/v1/limit-pools", json={"name": "A's pool"}, headers=tenant_a.headers)
     await client.post("/api/v1/limit-pools", json={"name": "B's own"}, headers=tenant_b.headers)
+    await _webhook_endpoint(db, tenant_a, "http://127.0.0.1:9/A's hooks")
+    await _webhook_endpoint(db, tenant_b, "http://127.0.0.1:9/B's own")
     a_events = (await client.get("/api/v1/audit-events", headers=tenant_a.headers)).json()
     a_ids = {
         str(tenant_a.tenant_id),
@@ -171,7 +204,8 @@ async def test_no_list_route_shows_tenant_b_anything_of_tenant_a(
     }
     assert len(a_ids) > 4, "A has no audit events to look for"
     a_words = {
-        "A's secret plan", "A's deploy key", "A's pool", tenant_a.key[:12], key.json()["key"][:12]
+        "A's secret plan", "A's deploy key", "A's pool", "A's hooks", tenant_a.key[:12],
+        key.json()["key"][:12],
     }  # fmt: skip
 
     routes = list_routes(app)

@@ -40,6 +40,9 @@ from relay.openapi import TAGS, document, error_answer
 from relay.reads import asyncpg_connect_args
 from relay.redis_client import create_redis
 from relay.secret_key import derive, load_secret_key
+from relay.webhooks import router as webhooks_router
+from relay.webhooks.addresses import UrlPolicy
+from relay.webhooks.sender import WebhookSender
 
 API_PREFIX = "/api/v1"
 # Answers any /api/v1 operation can give, declared so that clients (and the
@@ -78,6 +81,7 @@ def _api_router() -> APIRouter:
     api.include_router(audit_router.router)
     api.include_router(key_policy_router.router)
     api.include_router(limit_pools_router.router)
+    api.include_router(webhooks_router.router)
     return api
 
 
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     windows, redis = _windows(settings)
+    webhook_urls = UrlPolicy(allow_private=settings.webhook_allow_private)
+    webhook_sender = WebhookSender(settings, webhook_urls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity.start()
         pruner.start()
         sweeper.start()
+        webhook_sender.start()
         if listener is not None:
             listener.start()
         try:
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
+            await webhook_sender.stop()
             await sweeper.stop()
             await pruner.stop()
             await activity.stop()
@@ -167,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.revocation_listener = listener
     app.state.seen_reports = SeenReports(redis)
     app.state.activity = activity
+    app.state.webhook_urls = webhook_urls
     install_error_handlers(app)
     app.add_middleware(KeyAccountingMiddleware, activity=activity)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     # the addresses: without it an owner could mail any number of strangers).
     invitation_limit: int = Field(default=20, ge=1)
     invitation_window: float = Field(default=3600.0, gt=0)
+    # Webhooks: seconds before a failed delivery's first retry, doubled at each further
+    # failure, for 24 hours (then the delivery is failed).
+    webhook_retry_base: float = Field(default=30.0, gt=0, le=3600)
+    # Webhooks: seconds between looks for deliveries that are due (any worker sends them).
+    webhook_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    # Webhooks: allow endpoints at loopback, private and link-local addresses (tests, or
+    # receivers on a private network). Off: only public addresses are sent to.
+    webhook_allow_private: bool = False
 
     @field_validator("database_url")
     @classmethod

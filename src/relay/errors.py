@@ -236,11 +236,14 @@ MAX_ERRORS_SHOWN = 20
 # What an error may echo of the request (a field's name in `loc`): an unknown field
 # named with a megabyte came back whole in the 422 before (an outside review).
 MAX_ECHOED = 100
+# A message is Relay's or pydantic's words, not the request's, but may quote a value (a
+# validator's): bounded too, long enough to name every choice a field has.
+MAX_MESSAGE = 400
 
 
-def _bounded(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_ECHOED:
-        return f"{value[:MAX_ECHOED]}… ({len(value)} characters)"
+def _bounded(value: Any, limit: int = MAX_ECHOED) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value)} characters)"
     return value
 
 
@@ -255,7 +258,9 @@ def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     still echoes (a field's name in `loc`) is cut to MAX_ECHOED characters."""
     shown = [
         {
-            key: _bounded_loc(value) if key == "loc" else _bounded(value)
+            key: _bounded_loc(value)
+            if key == "loc"
+            else _bounded(value, MAX_MESSAGE if key == "msg" else MAX_ECHOED)
             for key, value in error.items()
             if key not in {"input", "url", "ctx"}
         }

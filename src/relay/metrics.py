@@ -48,6 +48,12 @@ BACKGROUND_ROWS_DROPPED = Counter(
     "Rows a background writer dropped because the database refused them alone (see batches.py)",
     ["writer"],
 )
+WEBHOOK_DELIVERIES = Counter(
+    "relay_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry (failed, tried again later), "
+    "failed (given up after 24 hours)",
+    ["outcome"],
+)
 # With several workers each reports its own view; the minimum is what matters.
 REDIS_UP = Gauge(
     "relay_redis_up",

@@ -18,6 +18,7 @@ from relay.limit_pools.models import LimitPool, PoolQuotaUsage
 from relay.limits.models import QuotaUsage
 from relay.secret_key import ServerSecret
 from relay.tenants.models import Tenant, User
+from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -42,4 +43,7 @@ __all__ = [
     "TwoFactor",
     "User",
     "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

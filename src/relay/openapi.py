@@ -47,6 +47,11 @@ TAGS: list[dict[str, Any]] = [
         "name": "Limit pools",
         "description": "A rate limit and a quota shared by several keys (a key's `pool_id`).",
     },
+    {
+        "name": "Webhook endpoints",
+        "description": "Endpoints that receive the tenant's events, signed "
+        "(Relay-Signature), and each endpoint's deliveries.",
+    },
     {"name": "Health", "description": "Whether this server reaches its database (no API key)."},
 ]
 # Relay has not chosen a public licence: the document says so rather than invent one.

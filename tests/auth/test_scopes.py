@@ -97,7 +97,7 @@ async def test_a_key_cannot_make_a_key_broader_than_itself(
     )
     headers = key_headers(manager)
     for scopes, missing in (
-        ([], "audit:read, datasets:write"),
+        ([], "audit:read, datasets:write, webhooks:read, webhooks:write"),
         (["datasets:write"], "datasets:write"),
     ):
         response = await client.post(KEYS, json={"name": "x", "scopes": scopes}, headers=headers)
@@ -174,7 +174,9 @@ async def test_scope_checks_cost_no_database_work(
     assert statements == []
 
 
-@pytest.mark.parametrize("scopes", [["datasets:read", "datasets:read"], ["audit:read"] * 6])
+@pytest.mark.parametrize(
+    "scopes", [["datasets:read", "datasets:read"], ["audit:read"] * (len(ALL_SCOPES) + 1)]
+)
 async def test_repeated_scopes_are_kept_once_or_refused_past_the_maximum(
     client: httpx.AsyncClient, tenant_a: TenantFixture, scopes: list[str]
 ) -> None:

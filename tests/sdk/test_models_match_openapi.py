@@ -18,11 +18,16 @@ from relay_sdk import (
     ApiKeyUsage,
     AuditEventPage,
     CreatedApiKey,
+    CreatedWebhookEndpoint,
     Dataset,
     DatasetPage,
     KeyPolicy,
     LimitPool,
     LimitPoolPage,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointPage,
 )
 from relay_sdk.models import api_fields, field_types
 
@@ -30,6 +35,8 @@ pytestmark = pytest.mark.backend_independent
 
 # (method, path, status) -> the model its body decodes into (a list: an array of them).
 KEY = "/api/v1/auth/api-keys/{key_id}"
+HOOKS = "/api/v1/webhook-endpoints"
+HOOK = f"{HOOKS}/{{endpoint_id}}"
 RESPONSES: dict[tuple[str, str, str], Any] = {
     ("post", "/api/v1/auth/api-keys", "201"): CreatedApiKey,
     ("get", "/api/v1/auth/api-keys", "200"): [ApiKey],
@@ -48,6 +55,12 @@ RESPONSES: dict[tuple[str, str, str], Any] = {
     ("get", "/api/v1/limit-pools", "200"): LimitPoolPage,
     ("get", "/api/v1/limit-pools/{pool_id}", "200"): LimitPool,
     ("patch", "/api/v1/limit-pools/{pool_id}", "200"): LimitPool,
+    ("post", HOOKS, "201"): CreatedWebhookEndpoint,
+    ("get", HOOKS, "200"): WebhookEndpointPage,
+    ("get", HOOK, "200"): WebhookEndpoint,
+    ("patch", HOOK, "200"): WebhookEndpoint,
+    ("get", f"{HOOK}/deliveries", "200"): WebhookDeliveryPage,
+    ("post", f"{HOOK}/deliveries/{{delivery_id}}/redeliver", "202"): WebhookDelivery,
 }
 
 

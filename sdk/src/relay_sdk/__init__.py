@@ -34,6 +34,14 @@ from relay_sdk.key_policy import KeyPolicy
 from relay_sdk.limit_pools import LimitPool, LimitPoolPage
 from relay_sdk.operations import NOT_GIVEN
 from relay_sdk.rate_limits import Quota, RateLimit, RateLimitStatus
+from relay_sdk.webhook_endpoints import (
+    CreatedWebhookEndpoint,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointPage,
+)
+from relay_sdk.webhooks import WebhookVerificationError
 
 __all__ = [
     "NOT_GIVEN",
@@ -47,6 +55,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "CreatedApiKey",
+    "CreatedWebhookEndpoint",
     "Dataset",
     "DatasetPage",
     "KeyPolicy",
@@ -65,4 +74,9 @@ __all__ = [
     "RelayError",
     "UsageDay",
     "ValidationError",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookEndpoint",
+    "WebhookEndpointPage",
+    "WebhookVerificationError",
 ]

@@ -134,7 +134,8 @@ def create_api_key(
     """Create a key; the result's `key` is shown only this once, so store it now.
 
     `expires_at` must be timezone-aware. `scopes` limit the key (datasets:read,
-    datasets:write, api_keys:read, api_keys:write, audit:read; none: full access), and
+    datasets:write, api_keys:read, api_keys:write, audit:read, webhooks:read,
+    webhooks:write; none: full access), and
     a key never gets a scope the key creating it lacks (PermissionDeniedError).
     `dataset_ids` limit it to those datasets, `allowed_ips` to those addresses or
     networks ("203.0.113.0/24"), `quota` to so many requests a day, a month or ever,

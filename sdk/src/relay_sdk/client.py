@@ -27,6 +27,7 @@ from relay_sdk.key_policy import AsyncKeyPolicies, KeyPolicies
 from relay_sdk.limit_pools import AsyncLimitPools, LimitPools
 from relay_sdk.rate_limits import RateLimitStatus
 from relay_sdk.transport import AsyncTransport, RetryPolicy, SyncTransport, client_headers
+from relay_sdk.webhook_endpoints import AsyncWebhookEndpoints, WebhookEndpoints
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 10.0
@@ -140,6 +141,7 @@ class Relay(_Client[httpx.BaseTransport]):
         self.datasets = Datasets(self._transport)
         self.key_policy = KeyPolicies(self._transport)
         self.limit_pools = LimitPools(self._transport)
+        self.webhook_endpoints = WebhookEndpoints(self._transport)
 
     @property
     def base_url(self) -> str:
@@ -182,6 +184,7 @@ class AsyncRelay(_Client[httpx.AsyncBaseTransport]):
         self.datasets = AsyncDatasets(self._transport)
         self.key_policy = AsyncKeyPolicies(self._transport)
         self.limit_pools = AsyncLimitPools(self._transport)
+        self.webhook_endpoints = AsyncWebhookEndpoints(self._transport)
 
     @property
     def base_url(self) -> str:

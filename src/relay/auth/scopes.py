@@ -21,12 +21,20 @@ from fastapi.security import APIKeyHeader
 from relay.errors import RelayError
 
 ScopeName = Literal[
-    "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read"
-]
+    "datasets:read", "datasets:write", "api_keys:read", "api_keys:write", "audit:read",
+    "webhooks:read", "webhooks:write",
+]  # fmt: skip
 ALL_SCOPES: tuple[str, ...] = get_args(ScopeName)
-DATASETS_READ, DATASETS_WRITE, API_KEYS_READ, API_KEYS_WRITE, AUDIT_READ = ALL_SCOPES
+(
+    DATASETS_READ, DATASETS_WRITE, API_KEYS_READ, API_KEYS_WRITE, AUDIT_READ,
+    WEBHOOKS_READ, WEBHOOKS_WRITE,
+) = ALL_SCOPES  # fmt: skip
 # Scopes that grant more than their own name.
-_INCLUDES = {DATASETS_WRITE: DATASETS_READ, API_KEYS_WRITE: API_KEYS_READ}
+_INCLUDES = {
+    DATASETS_WRITE: DATASETS_READ,
+    API_KEYS_WRITE: API_KEYS_READ,
+    WEBHOOKS_WRITE: WEBHOOKS_READ,
+}
 # Not a scope a key can list: what a route needs that only a full-access key (`scopes:
 # []`, every dataset) may do, such as setting the rules every key is made under.
 FULL_ACCESS = "full access"

@@ -42,6 +42,7 @@ ACCESS_LEVELS = {
     "datasets": ("none", "read", "write"),
     "api_keys": ("none", "read", "write"),
     "audit": ("none", "read"),
+    "webhooks": ("none", "read", "write"),
 }
 GRACE_CHOICES = {"0": "Immediately", "3600": "After 1 hour", "86400": "After 24 hours",
                  "604800": "After 7 days"}  # fmt: skip
