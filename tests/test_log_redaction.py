@@ -18,10 +18,10 @@ from sqlalchemy.exc import DBAPIError
 
 from relay.accounts.recovery_codes import new_code
 from relay.auth import keys
-from relay.dashboard.tokens import new_token
 from relay.db import Database
 from relay.observability import JsonFormatter, TextFormatter, logging_config
 from relay.tenants.passwords import hash_password
+from relay.tokens import new_token
 from tests.secret_detector import secret_shapes_in
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from relay.db import Base, Database
 from relay.limit_pools.models import LimitPool
+from relay.tenants import roles
 from relay.tenants import service as tenants_service
 from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from relay.webhooks.outbox import new_event_id
@@ -231,7 +232,7 @@ async def sign_in_as_owner_of(
             tenant_id=tenant.tenant_id,
             email=email,
             password_hash=password_hash,
-            role=tenants_service.OWNER,
+            role=roles.OWNER,
         )
     assert (await sign_in(client, email)).status_code == 303
 

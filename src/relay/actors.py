@@ -64,11 +64,15 @@ class Actor:
         email: str,
         *,
         owner: bool = False,
+        scopes: tuple[str, ...] = (),
         client_address: str | None,
         user_agent: str | None,
     ) -> Actor:
+        """A dashboard user; `scopes`: the most a key they make may hold (their role's
+        ceiling, relay.tenants.roles; () for full access)."""
         return cls(
             f"user:{email}",
+            scopes=scopes,
             owner=owner,
             client_address=client_address,
             user_agent=clean_user_agent(user_agent),

@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 # Typer 0.29 carries its own Click; its usage errors are raised from there.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -32,6 +33,7 @@ from relay.invocation import invoked_as
 from relay.migrations import require_current_schema
 from relay.secret_key import new_secret_key
 from relay.tenants import commands as tenants_commands
+from relay.tenants import roles
 from relay.tenants import service as tenants_service
 
 # No pretty tracebacks: they print local variables, and a password may be one.
@@ -123,6 +125,36 @@ def _first_tenant_hint(settings: Settings) -> str:
 def secret_key() -> None:
     """Print a new random key for RELAY_SECRET_KEY (256 bits)."""
     typer.echo(new_secret_key())
+
+
+@app.command("roles")
+def roles_command(
+    pages: Annotated[
+        bool, typer.Option("--pages", help="Also list every dashboard page and what it needs.")
+    ] = False,
+) -> None:
+    """Print what each member role may do in the dashboard.
+
+    Owner, admin, developer and viewer, by permission; --pages adds what each page needs."""
+    grid = Table(title="Member roles", show_lines=False)
+    grid.add_column("Permission")
+    for role in roles.ROLES:
+        grid.add_column(roles.ROLE_NAMES[role], justify="center")
+    grid.add_column("Lets a member")
+    for permission, said in roles.PERMISSIONS.items():
+        marks = ["yes" if permission in roles.GRANTS[role] else "-" for role in roles.ROLES]
+        grid.add_row(permission, *marks, said)
+    out.print(grid)
+    if pages:
+        from relay.app import create_app  # the pages are the app's: build it to list them
+        from relay.dashboard.permissions import role_table
+
+        table = Table(title="Dashboard pages")
+        for column in ("Method", "Page", "Needs"):
+            table.add_column(column)
+        for method, path, needed in role_table(create_app(get_settings())):
+            table.add_row(method, path, needed or "NOTHING DECLARED")
+        out.print(table)
 
 
 @db_app.command("upgrade")

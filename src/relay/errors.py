@@ -85,6 +85,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
         "itself (a higher rate limit, a later expiry).",
     ),
     "csrf_refused": ErrorCode(403, "Dashboard: a form without a valid CSRF token."),
+    "role_refused": ErrorCode(403, "Dashboard: the member's role does not allow the page."),
     "not_found": ErrorCode(404, "No such resource in your tenant, or no such route."),
     "method_not_allowed": ErrorCode(405, "The route does not take this method."),
     "request_timeout": ErrorCode(408, "The request did not arrive in time."),
@@ -214,7 +215,7 @@ def is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
-async def _relay_error(_request: Request, exc: Exception) -> JSONResponse:
+async def relay_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RelayError)
     if isinstance(exc, InvalidInput):
         return validation_response([{"type": exc.error_type, "loc": exc.loc, "msg": exc.detail}])
@@ -333,7 +334,7 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can raise leaves as JSON with a `detail` and a `code`."""
-    app.add_exception_handler(RelayError, _relay_error)
+    app.add_exception_handler(RelayError, relay_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, http_error)
     # Registered per class so that an outage is answered (503) and not re-raised

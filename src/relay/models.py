@@ -1,6 +1,7 @@
 """Imports every domain's models so that `Base.metadata` knows all tables."""
 
 from relay.accounts.models import (
+    LoginFailure,
     PasswordResetToken,
     PendingSignIn,
     PendingSignUp,
@@ -10,14 +11,13 @@ from relay.accounts.models import (
 )
 from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
-from relay.dashboard.models import Invitation, LoginFailure
 from relay.datasets.models import Dataset, DatasetCount
 from relay.key_policy.models import KeyPolicy
 from relay.leaks.models import LeakNotice
 from relay.limit_pools.models import LimitPool, PoolQuotaUsage
 from relay.limits.models import QuotaUsage
 from relay.secret_key import ServerSecret
-from relay.tenants.models import Tenant, User
+from relay.tenants.models import Invitation, Tenant, User
 from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from relay.accounts.sign_in import SECOND_FACTOR_DAILY_LIMIT
 from relay.app import create_app
 from relay.config import Settings
-from relay.dashboard.signin import SECOND_FACTOR_DAILY_LIMIT
 from relay.db import Database
 from tests.accounts.conftest import secure_settings
 from tests.accounts.helpers import code_step, owner_with_two_factor, password_step

@@ -138,8 +138,8 @@ async def test_the_owner_must_have_it_first_and_only_the_owner_decides(
         by_member = await post_form(
             member, ACCOUNT, REQUIRE, {"require_two_factor": "on", "password": PASSWORD}
         )
-        assert by_member.status_code == 400
-        assert "Only the owner" in by_member.text
+        assert by_member.status_code == 403  # a developer: not a policy of theirs
+        assert "Your role (Developer) cannot" in by_member.text
     assert "tenant.two_factor_required" not in await actions_of(db, owner)
 
 

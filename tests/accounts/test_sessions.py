@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from relay.accounts.models import WebSession
-from relay.dashboard.tokens import token_hash
 from relay.db import Database, utcnow
+from relay.tokens import token_hash
 from tests.accounts.helpers import ACCOUNT, actions_of, make_owner, signed_in
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import post_form

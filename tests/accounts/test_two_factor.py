@@ -12,9 +12,8 @@ import pyotp
 from fastapi import FastAPI
 from sqlalchemy import func, select, text, update
 
-from relay.accounts.models import PendingSignIn, WebSession
+from relay.accounts.models import LoginFailure, PendingSignIn, WebSession
 from relay.accounts.pending_sign_ins import CODE_ATTEMPTS, TOO_MANY_CODES
-from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from tests.accounts.helpers import (
     ACCOUNT,

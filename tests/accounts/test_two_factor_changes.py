@@ -12,8 +12,8 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
+from relay.accounts.models import LoginFailure
 from relay.audit.models import AuditEvent
-from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from relay.tenants.models import Tenant, User
 from tests.accounts.helpers import (

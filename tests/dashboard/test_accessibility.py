@@ -673,7 +673,7 @@ def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
     expect(notice).to_contain_text("unused for 30 days or more (never used)")
     check(page, "API keys, a key expired unused", "27-expired-unused")
 
-    member_email, link = invite(page)
+    member_email, link = invite(page)  # a developer: reads the policy, changes nothing
     member_context = new_context(browser, live_server, console_errors)
     member = member_context.new_page()
     join(member, member_email, link)
@@ -681,16 +681,22 @@ def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
     expect(member.get_by_role("definition").filter(has_text="90 days")).to_have_count(1)
     expect(member.get_by_role("button", name="Save key policy")).to_have_count(0)
     check(member, "key policy, read by a member")
-    member.goto("/settings/api-keys")
-    member.get_by_role("button", name="Create API Key").click()
-    dialog = member.get_by_role("dialog", name="Create API Key")
+    member_context.close()
+
+    admin_email, link = invite(page, "Admin")  # may change policies; not an owner
+    admin_context = new_context(browser, live_server, console_errors)
+    admin = admin_context.new_page()
+    join(admin, admin_email, link)
+    admin.goto("/settings/api-keys")
+    admin.get_by_role("button", name="Create API Key").click()
+    dialog = admin.get_by_role("dialog", name="Create API Key")
     full = dialog.get_by_role("radio", name="Full access")
     expect(full).to_be_disabled()
     expect(full).to_have_accessible_description(re.compile("only an owner may create"))
     expect(dialog.get_by_role("radio", name="Restricted")).to_be_checked()
     expect(dialog.get_by_label("Datasets", exact=True)).to_be_visible()  # its levels shown
-    check(member, "create dialog, full access kept to the owner")
-    member_context.close()
+    check(admin, "create dialog, full access kept to the owner")
+    admin_context.close()
 
 
 def test_limit_pools_and_a_keys_quota_and_pool_in_every_state(

@@ -57,11 +57,12 @@ def dismiss_uncopied_key(page: Page) -> None:
     expect(page.locator("#created-dialog")).to_have_count(0)
 
 
-def invite(owner: Page) -> tuple[str, str]:
-    """On Members, create an invitation link for a new address: (email, link)."""
+def invite(owner: Page, role: str = "Developer") -> tuple[str, str]:
+    """On Members, create an invitation link for a new address, for `role`: (email, link)."""
     owner.goto("/settings/members")
     email = new_email()
     owner.get_by_label("Email address").fill(email)
+    owner.get_by_label("Role", exact=True).select_option(label=role)
     owner.get_by_role("button", name="Create invitation link").click()
     link = owner.locator("#invite-link").inner_text().strip()
     return email, link

@@ -36,11 +36,12 @@ NAMES = [
     "datasets", "dataset_id", "more_dataset_ids", "allowed_ips", "back",
     "max_lifetime_days", "expire_unused_after_days", "full_access_keys",
     "rate_limit_requests", "rate_limit_seconds", "quota_requests", "quota_period", "pool_id",
+    "role", "member", "artifact_remove", "show",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
      "0001-01-01", "none", "custom", "restricted", "read", "write", "%", "é" * 300, "",
-     "day", "month", "1000000001", "1.5", "1e3", str(uuid.uuid4()),
+     "day", "month", "1000000001", "1.5", "1e3", str(uuid.uuid4()), "owner", "admin", "all",
      # Text that grows when case-mapped, combining marks, bidirectional overrides, length:
      "İ" * 300 + "@example.com", "İ" * 150, "ß" * 200, "e" + "\u0301" * 300,
      "\u202eevil\u202c@example.com", "x" * 10_000, "\ufeff", "a\u0085b"]

@@ -2,7 +2,7 @@
 has signed in to an account carries a cookie, signed by the server, naming that
 account's user. A sign-in attempt that brings it is counted apart: failures from
 elsewhere never slow it down, and its own failures slow only it
-(relay.dashboard.signin).
+(relay.accounts.sign_in).
 
 An outside review kept an owner out indefinitely with one wrong password every 30 s,
 each from a new address: the back-off counted from anyone's latest failure.

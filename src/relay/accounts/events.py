@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.tenants import roles
 from relay.tenants.models import User
-from relay.tenants.service import OWNER
 
 
 def record_user_event(
@@ -34,9 +34,6 @@ def record_user_event(
 def as_user(user: User, client: Actor) -> Actor:
     """The browser `client` (known by address and agent only) acting as `user`, once
     it has proven who it is."""
-    return Actor.user(
-        user.email,
-        owner=user.role == OWNER,
-        client_address=client.client_address,
-        user_agent=client.user_agent,
+    return roles.member_actor(
+        user.email, user.role, client_address=client.client_address, user_agent=client.user_agent
     )

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Self
 
-from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Integer, and_
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Index, Integer, and_, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from relay.dashboard.tokens import new_token, token_hash
 from relay.db import Base, StoredString, UTCDateTime, utcnow
+from relay.tokens import new_token, token_hash
 
 
 class _UserOwned:
@@ -107,3 +107,26 @@ class RecoveryCode(_UserOwned, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     code_hash: Mapped[str] = mapped_column(StoredString(64))
+
+
+class LoginFailure(Base):
+    """One failed (or not yet checked) sign-in; recent ones are counted per email and
+    per address, or per device for a browser that signed in before."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+        Index("ix_login_failures_device_at", "device", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(StoredString(320))
+    address: Mapped[str] = mapped_column(StoredString(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An attempt is recorded before its password is checked: pending until then.
+    pending: Mapped[bool] = mapped_column(default=False)
+    # The device cookie's id the attempt came with (relay.accounts.devices), if any.
+    device: Mapped[str | None] = mapped_column(StoredString(32))
+    # A second factor's code rather than a password: bounded per account per day.
+    second_factor: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -20,10 +20,10 @@ from relay.accounts.events import record_user_event
 from relay.accounts.models import TwoFactor, WebSession
 from relay.actors import Actor
 from relay.audit.actions import Action
-from relay.dashboard.tokens import token_hash
 from relay.db import utcnow
 from relay.errors import NotFoundError
 from relay.tenants.models import Tenant, User
+from relay.tokens import token_hash
 
 SESSION_LIFETIME = timedelta(days=14)
 IDLE_TIMEOUT = timedelta(hours=24)

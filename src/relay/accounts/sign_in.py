@@ -46,9 +46,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.accounts.devices import Device, DeviceClaim, known_device
 from relay.accounts.events import as_user, record_user_event
+from relay.accounts.models import LoginFailure
 from relay.actors import Actor
 from relay.audit.actions import Action
-from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from relay.errors import RelayError
 from relay.tenants import service as tenants_service

@@ -30,7 +30,6 @@ from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.errors import ConflictError, RelayError
-from relay.tenants import service as tenants_service
 from relay.tenants.models import Tenant, User
 
 CODE_REFUSED = "That code did not work. Enter the current code from your app, or a recovery code"
@@ -288,10 +287,9 @@ async def tenant_requires(session: AsyncSession, *, tenant_id: uuid.UUID) -> boo
 async def set_requirement(
     session: AsyncSession, *, owner: User, required: bool, actor: Actor
 ) -> None:
-    """Require two-factor sign-in of every member of the owner's tenant, or stop.
-    Only the owner decides, and requires it only once their own is on."""
-    if owner.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can change what members must do to sign in")
+    """Require two-factor sign-in of every member of the owner's (or an admin's)
+    tenant, or stop; it is required only once their own is on. Who may decide is the
+    page's to declare (relay.tenants.roles.POLICIES)."""
     if required and not await is_enabled(session, user_id=owner.id):
         raise ConflictError(OWNER_FIRST)
     tenant = await session.get(Tenant, owner.tenant_id)

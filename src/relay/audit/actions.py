@@ -40,6 +40,8 @@ class Action(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     MEMBER_INVITATION_RENEWED = "member.invitation_renewed"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    OWNERSHIP_TRANSFERRED = "tenant.ownership_transferred"
 
 
 # What the dashboard shows for each action; the API keeps the codes. A test fails for an
@@ -78,6 +80,8 @@ WORDS: dict[Action, str] = {
     Action.MEMBER_JOINED: "Member joined",
     Action.MEMBER_REMOVED: "Member removed",
     Action.MEMBER_INVITATION_RENEWED: "Invitation link renewed",
+    Action.MEMBER_ROLE_CHANGED: "Member's role changed",
+    Action.OWNERSHIP_TRANSFERRED: "Ownership handed over",
 }
 
 

@@ -67,12 +67,17 @@ def _check_within(
     quota: tuple[int, quotas.Period] | None = None,
     pool_id: uuid.UUID | None = None,
 ) -> None:
-    """403 when the key would grant something the acting key lacks: a scope, more
-    requests than the acting key's own limit or quota allows, a dataset or a network
-    outside the acting key's, or a pool other than the acting key's."""
+    """403 when the key would grant something the acting key (or member) lacks: a scope
+    (full access included), more requests than the acting key's own limit or quota
+    allows, a dataset or a network outside the acting key's, or a pool other than the
+    acting key's."""
     beyond = scopes.effective(key_scopes) - scopes.effective(actor.scopes)
     if beyond:
         raise scopes.insufficient(", ".join(sorted(beyond)))
+    if not key_scopes and actor.scopes:
+        # Full access is more than every scope by name: the routes that need it (the key
+        # policy, limit pools) are closed to a key listing them all.
+        raise scopes.insufficient(scopes.FULL_ACCESS)
     if actor.rate_limit is not None and not _no_laxer(rate_limit, actor.rate_limit):
         requests, seconds = actor.rate_limit
         raise scopes.PermissionDenied(

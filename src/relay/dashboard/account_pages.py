@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
 from relay.accounts import pending_sign_ins, sessions, sign_ups, two_factor
-from relay.dashboard import members, signin
+from relay.accounts import sign_in as signin
 from relay.dashboard.form_errors import error_for
-from relay.dashboard.tokens import LinkToken
+from relay.dashboard.permissions import needs, signed_out
 from relay.dashboard.web import (
     PENDING_SIGN_IN_COOKIE,
     SESSION_COOKIE,
@@ -35,7 +35,9 @@ from relay.errors import ConflictError, NotFoundError, RelayError
 from relay.limits.policy import TooManyRequests
 from relay.links import public_url
 from relay.mail import Mailer, mailer_for
+from relay.tenants import members, roles
 from relay.tenants import service as tenants_service
+from relay.tokens import LinkToken
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +47,7 @@ SIGNUP_CLOSED = "Sign-up is turned off on this server. Ask its operator for an a
 SIGNUP_FIELDS = {"name": "organisation", "email": "email"}
 
 
-@router.get("/")
+@router.get("/", dependencies=[signed_out("the front door: sign-in or the keys")])
 async def home(request: Request, session: SessionDep) -> RedirectResponse:
     signed = await sessions.resolve(
         session, token=session_token(request), client_address=client_address(request)
@@ -58,7 +60,7 @@ def _signup_closed(request: Request) -> HTMLResponse:
     return render(request, "message.html", context, status_code=403)
 
 
-@router.get("/signup")
+@router.get("/signup", dependencies=[signed_out("sign-up")])
 async def signup_page(request: Request) -> HTMLResponse:
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
@@ -69,7 +71,7 @@ def _can_mail(request: Request) -> bool:
     return mailer_for(settings_of(request)) is not None
 
 
-@router.post("/signup")
+@router.post("/signup", dependencies=[signed_out("sign-up")])
 async def signup(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     if not settings_of(request).allow_signup:
         return _signup_closed(request)
@@ -120,7 +122,7 @@ async def _sign_up_by_mail(
     return response
 
 
-@router.get("/signup/confirm/{token}")
+@router.get("/signup/confirm/{token}", dependencies=[signed_out("a sign-up link from mail")])
 async def signup_confirmation_page(
     request: Request, session: ReadSessionDep, token: LinkToken
 ) -> HTMLResponse:
@@ -132,7 +134,7 @@ async def signup_confirmation_page(
     return render(request, "signup_confirm.html", context, no_store=True)
 
 
-@router.post("/signup/confirm/{token}")
+@router.post("/signup/confirm/{token}", dependencies=[signed_out("a sign-up link from mail")])
 async def confirm_signup(
     request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:
@@ -169,12 +171,12 @@ async def confirm_signup(
     return await start_signed_in(request, session, owner, HOME)
 
 
-@router.get("/login")
+@router.get("/login", dependencies=[signed_out("sign-in")])
 async def login_page(request: Request) -> HTMLResponse:
     return render(request, "login.html", {"allow_signup": settings_of(request).allow_signup})
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[signed_out("sign-in")])
 async def login(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     email = field(form, "email")
     client = anonymous_actor(request)
@@ -208,7 +210,7 @@ async def login(request: Request, session: SessionDep, form: CheckedForm) -> Res
     return await start_signed_in(request, session, user, HOME)
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[needs(roles.ACCOUNT)])
 async def logout(request: Request, session: SessionDep, _form: CheckedForm) -> Response:
     await sessions.end_session(session, token=session_token(request))
     response = redirect(request, "/login")
@@ -216,7 +218,7 @@ async def logout(request: Request, session: SessionDep, _form: CheckedForm) -> R
     return response
 
 
-@router.get("/invitations/{token}")
+@router.get("/invitations/{token}", dependencies=[signed_out("an invitation link")])
 async def invitation_page(request: Request, session: SessionDep, token: LinkToken) -> HTMLResponse:
     try:
         invitation = await members.find_open_invitation(session, token=token)
@@ -230,7 +232,7 @@ async def invitation_page(request: Request, session: SessionDep, token: LinkToke
     )
 
 
-@router.post("/invitations/{token}")
+@router.post("/invitations/{token}", dependencies=[signed_out("an invitation link")])
 async def accept_invitation(
     request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:

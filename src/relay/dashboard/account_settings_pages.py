@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from relay.accounts import passwords, sessions, two_factor
+from relay.accounts import sign_in as signin
 from relay.accounts.sessions import SignedIn
 from relay.accounts.user_agents import describe_browser
 from relay.audit.actions import Action
-from relay.dashboard import signin
 from relay.dashboard.form_errors import error_for
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import (
     CheckedForm,
     CurrentSignIn,
@@ -33,6 +34,7 @@ from relay.dashboard.web import (
 )
 from relay.db import SessionDep
 from relay.errors import RelayError
+from relay.tenants import roles
 from relay.tenants import service as tenants_service
 from relay.tenants.models import User
 from relay.tenants.passwords import verify_password
@@ -120,13 +122,13 @@ async def reauthenticate(
         raise
 
 
-@router.get("")
+@router.get("", dependencies=[needs(roles.ACCOUNT)])
 async def account(request: Request, session: SessionDep, signed: CurrentSignIn) -> HTMLResponse:
     """Settings > Account."""
     return await account_page(request, session, signed)
 
 
-@router.post("/password")
+@router.post("/password", dependencies=[needs(roles.ACCOUNT)])
 async def change_password(
     request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
 ) -> Response:
@@ -153,7 +155,7 @@ async def change_password(
     return with_security_notice(request, changed, user, Action.USER_PASSWORD_CHANGED)
 
 
-@router.post("/sessions/{session_id}/end")
+@router.post("/sessions/{session_id}/end", dependencies=[needs(roles.ACCOUNT)])
 async def end_session(
     request: Request,
     session: SessionDep,
@@ -172,7 +174,7 @@ async def end_session(
     return redirect(request, ACCOUNT, flash="That session was signed out.")
 
 
-@router.post("/sessions/end-others")
+@router.post("/sessions/end-others", dependencies=[needs(roles.ACCOUNT)])
 async def end_other_sessions(
     request: Request, session: SessionDep, signed: CurrentSignIn, _form: CheckedForm
 ) -> Response:

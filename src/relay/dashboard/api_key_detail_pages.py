@@ -24,9 +24,11 @@ from relay.dashboard import charts, key_limits, key_restrictions, limit_fields
 from relay.dashboard.api_key_pages import GRACE_CHOICES
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.key_descriptions import describe_actor, describe_scopes
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
+from relay.tenants import roles
 from relay.tenants.models import User
 
 API_KEYS = "/settings/api-keys"
@@ -59,7 +61,7 @@ LIMITS = KeyForm(
 )
 
 
-@router.get("/{key_id}")
+@router.get("/{key_id}", dependencies=[needs(roles.VIEW)])
 async def api_key_page(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID
 ) -> Response:
@@ -131,7 +133,7 @@ async def _api_key_page(
     return render(request, "api_key.html", context, user=user, status_code=422 if errors else 200)
 
 
-@router.post("/{key_id}/name")
+@router.post("/{key_id}/name", dependencies=[needs(roles.KEYS)])
 async def rename_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -140,7 +142,7 @@ async def rename_api_key(
     return await _change(request, session, user, key_id, RENAME, values, values, {})
 
 
-@router.post("/{key_id}/restrictions")
+@router.post("/{key_id}/restrictions", dependencies=[needs(roles.KEYS)])
 async def limit_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -150,7 +152,7 @@ async def limit_api_key(
     return await _change(request, session, user, key_id, RESTRICTIONS, values, restrictions, errors)
 
 
-@router.post("/{key_id}/limits")
+@router.post("/{key_id}/limits", dependencies=[needs(roles.KEYS)])
 async def set_api_key_limits(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:

@@ -24,12 +24,14 @@ from relay.auth.verifier import KeyVerifier
 from relay.dashboard import key_limits, key_policy_view, key_restrictions, limit_fields
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.key_descriptions import describe_actor, describe_scopes, key_usage_example
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep, utcnow
 from relay.errors import InvalidInput, RelayError
 from relay.key_policy import service as key_policy
 from relay.leaks import service as leaks_service
 from relay.pagination import InvalidCursor, Position, decode_cursor, keyset_page
+from relay.tenants import roles
 from relay.tenants.models import User
 
 router = APIRouter(prefix="/settings/api-keys", include_in_schema=False)
@@ -176,7 +178,7 @@ async def _api_keys_page(
     )
 
 
-@router.get("")
+@router.get("", dependencies=[needs(roles.VIEW)])
 async def api_keys_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     return await _api_keys_page(request, session, user)
 
@@ -214,7 +216,7 @@ def _create_values(form: FormData) -> dict[str, Any]:
     )
 
 
-@router.post("")
+@router.post("", dependencies=[needs(roles.KEYS)])
 async def create_api_key(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
@@ -270,7 +272,7 @@ async def create_api_key(
     )
 
 
-@router.post("/{key_id}/revoke")
+@router.post("/{key_id}/revoke", dependencies=[needs(roles.KEYS)])
 async def revoke_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, _form: CheckedForm
 ) -> Response:
@@ -285,7 +287,7 @@ async def revoke_api_key(
     return redirect(request, API_KEYS, flash=f"API key “{revoked.name}” revoked.")
 
 
-@router.post("/{key_id}/roll")
+@router.post("/{key_id}/roll", dependencies=[needs(roles.KEYS)])
 async def roll_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -308,7 +310,7 @@ async def roll_api_key(
     )
 
 
-@router.post("/{key_id}/suspend")
+@router.post("/{key_id}/suspend", dependencies=[needs(roles.KEYS)])
 async def suspend_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -316,7 +318,7 @@ async def suspend_api_key(
     return await _set_disabled(request, session, user, key_id, form, disabled=True)
 
 
-@router.post("/{key_id}/resume")
+@router.post("/{key_id}/resume", dependencies=[needs(roles.KEYS)])
 async def resume_api_key(
     request: Request, session: SessionDep, user: CurrentUser, key_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -351,7 +353,7 @@ async def _set_disabled(
     return redirect(request, to, flash=f"API key “{api_key.name}” {said}.")
 
 
-@router.post("/leaks/{notice_id}/dismiss")
+@router.post("/leaks/{notice_id}/dismiss", dependencies=[needs(roles.KEYS)])
 async def dismiss_leak_notice(
     request: Request,
     session: SessionDep,

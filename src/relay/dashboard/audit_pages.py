@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse
 
 from relay.audit import service as audit
 from relay.audit.actions import Action, in_words
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import CurrentUser, page_number, render
 from relay.db import SessionDep
+from relay.tenants import roles
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -78,7 +80,7 @@ def actor_in_words(actor: str, keys: list[audit.SeenKey]) -> str:
     return actor
 
 
-@router.get("/audit-log")
+@router.get("/audit-log", dependencies=[needs(roles.VIEW)])
 async def audit_log_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
     actors = await audit.actors_seen(session, tenant_id=user.tenant_id)
     keys = await audit.keys_seen(session, tenant_id=user.tenant_id)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from relay.dashboard.form_errors import FormField, field_messages
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import (
     CheckedForm,
     CurrentUser,
@@ -26,6 +27,7 @@ from relay.datasets.schemas import DatasetCreate, DatasetUpdate
 from relay.datasets.service import Reach
 from relay.db import SessionDep
 from relay.errors import NotFoundError
+from relay.tenants import roles
 
 router = APIRouter(prefix="/datasets", include_in_schema=False)
 
@@ -73,7 +75,7 @@ def _page_number(request: Request) -> int:
     return page_number(request, MAX_PAGE)
 
 
-@router.get("")
+@router.get("", dependencies=[needs(roles.VIEW)])
 async def datasets_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
     page = _page_number(request)
     # The total is the tenant's count row, not a count of its datasets.
@@ -91,13 +93,13 @@ async def datasets_page(request: Request, session: SessionDep, user: CurrentUser
     return render(request, "datasets.html", context, user=user)
 
 
-@router.get("/new")
+@router.get("/new", dependencies=[needs(roles.DATASETS)])
 async def new_dataset_page(request: Request, user: CurrentUser) -> HTMLResponse:
     context: dict[str, Any] = {"values": {}, "rows": [{}] * BLANK_ARTIFACT_ROWS, "errors": {}}
     return render(request, "dataset_new.html", context, user=user)
 
 
-@router.post("")
+@router.post("", dependencies=[needs(roles.DATASETS)])
 async def create_dataset(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
@@ -148,14 +150,14 @@ async def _show_dataset(
     return render(request, "dataset.html", context, user=user, status_code=422 if sent else 200)
 
 
-@router.get("/{dataset_id}")
+@router.get("/{dataset_id}", dependencies=[needs(roles.VIEW)])
 async def dataset_page(
     request: Request, session: SessionDep, user: CurrentUser, dataset_id: uuid.UUID
 ) -> Response:
     return await _show_dataset(request, session, user, dataset_id)
 
 
-@router.post("/{dataset_id}")
+@router.post("/{dataset_id}", dependencies=[needs(roles.DATASETS)])
 async def update_dataset(
     request: Request,
     session: SessionDep,
@@ -184,7 +186,7 @@ async def update_dataset(
     return redirect(request, f"/datasets/{dataset.id}", flash="Dataset saved.")
 
 
-@router.post("/{dataset_id}/delete")
+@router.post("/{dataset_id}/delete", dependencies=[needs(roles.DATASETS)])
 async def delete_dataset(
     request: Request,
     session: SessionDep,

@@ -12,8 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from relay.dashboard.permissions import RoleRefused
 from relay.dashboard.web import render
-from relay.errors import http_error, unexpected_error
+from relay.errors import http_error, relay_error, unexpected_error
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,15 @@ def _page(request: Request, status_code: int) -> Response:
     )
 
 
+async def _role_refused_page(request: Request, exc: Exception) -> Response:
+    """403, the page's action not run: in words for a person, JSON for a program."""
+    assert isinstance(exc, RoleRefused)
+    if not wants_page(request):
+        return await relay_error(request, exc)
+    context = {"title": "Not allowed for your role", "message": exc.detail}
+    return render(request, "message.html", context, status_code=403)
+
+
 async def _http_error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in _PAGES and wants_page(request):
@@ -81,4 +91,5 @@ def install_error_pages(app: FastAPI, security_headers: Sequence[tuple[bytes, by
         return page
 
     app.add_exception_handler(HTTPException, _http_error_page)
+    app.add_exception_handler(RoleRefused, _role_refused_page)
     app.add_exception_handler(Exception, unexpected_error_page)

@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from relay.dashboard.form_errors import FormField, field_messages
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
 from relay.key_policy import service as key_policy
 from relay.key_policy.schemas import MAX_POLICY_DAYS, KeyPolicyBody
-from relay.tenants import service as tenants_service
+from relay.tenants import roles
 from relay.tenants.models import User
 
 router = APIRouter(prefix="/settings/key-policy", include_in_schema=False)
@@ -27,9 +28,6 @@ KEY_POLICY = "/settings/key-policy"
 # The page lists at most this many keys beyond the maximum lifetime, oldest first,
 # and says how many there are in all.
 LISTED_BEYOND = 100
-# Where a member's refused change is said: the rules as the page shows them.
-RULES = "policy-rules"
-NOT_OWNER = "Only the owner can change the key policy"
 
 
 def _days_field(element: str, label: str, empty: str) -> FormField:
@@ -51,10 +49,6 @@ FIELDS = {
     ),
     "full_access_keys": FormField("policy-full-access", "Full-access keys"),
 }
-
-
-def _may_change(user: User) -> bool:
-    return user.role == tenants_service.OWNER
 
 
 def _values_of_rules(rules: key_policy.Rules) -> dict[str, str]:
@@ -93,7 +87,7 @@ async def _key_policy_page(
     )
     context: dict[str, Any] = {
         "rules": rules,
-        "may_change": _may_change(user),
+        "may_change": roles.may(user.role, roles.POLICIES),
         "values": values or _values_of_rules(rules),
         "errors": errors or {},
         "max_days": MAX_POLICY_DAYS,
@@ -103,20 +97,17 @@ async def _key_policy_page(
     return render(request, "key_policy.html", context, user=user, status_code=status_code)
 
 
-@router.get("")
+@router.get("", dependencies=[needs(roles.VIEW)])
 async def key_policy_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     return await _key_policy_page(request, session, user)
 
 
-@router.post("")
+@router.post("", dependencies=[needs(roles.POLICIES)])
 async def set_key_policy(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
-    """Replace the policy (the owner only; audited as key_policy.updated): it applies to
-    keys made from now on and to the next sweep of unused keys."""
-    if not _may_change(user):
-        errors = {RULES: NOT_OWNER}
-        return await _key_policy_page(request, session, user, errors=errors, status_code=403)
+    """Replace the policy (owners and admins; audited as key_policy.updated): it applies
+    to keys made from now on and to the next sweep of unused keys."""
     values = _values_of_form(form)
     try:
         rules = _rules_of_values(values)

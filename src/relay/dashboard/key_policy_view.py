@@ -38,6 +38,11 @@ class CreateTerms:
     full_access_refused: str | None
 
 
+ROLE_FULL_ACCESS = (
+    "Full access is for owners and admins: your role makes keys with the permissions chosen below"
+)
+
+
 def create_terms(rules: key_policy.Rules, actor: Actor, *, now: datetime) -> CreateTerms:
     """The dialog's words for `rules`, as `actor` would be held to them by the service."""
     latest = rules.latest_expiry(now)
@@ -50,6 +55,8 @@ def create_terms(rules: key_policy.Rules, actor: Actor, *, now: datetime) -> Cre
             f"The organisation key policy: a key lives at most {lifetime}, until the "
             f"end of {latest:%Y-%m-%d} (UTC) for a key made now."
         )
+    if actor.scopes:  # a role whose keys hold chosen scopes: the service refuses []
+        return CreateTerms(no_expiry, hint, ROLE_FULL_ACCESS)
     try:  # the service's own check, so the dialog cannot say otherwise than it does
         rules.check_full_access(actor, [], None)
     except PermissionDenied as exc:

@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from relay.auth.verifier import KeyVerifier
 from relay.dashboard import limit_fields
 from relay.dashboard.form_errors import FormField, field_messages
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
 from relay.errors import ConflictError, NotFoundError
@@ -28,6 +29,7 @@ from relay.limit_pools import service as pools_service
 from relay.limit_pools.models import LimitPool
 from relay.limit_pools.schemas import LimitPoolCreate, LimitPoolUpdate
 from relay.pagination import InvalidCursor, Position, decode_cursor, keyset_page
+from relay.tenants import roles
 from relay.tenants.models import User
 
 LIMIT_POOLS = "/settings/limit-pools"
@@ -139,12 +141,12 @@ async def _limit_pools_page(
     return render(request, "limit_pools.html", context, user=user, status_code=status_code)
 
 
-@router.get("")
+@router.get("", dependencies=[needs(roles.VIEW)])
 async def limit_pools_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     return await _limit_pools_page(request, session, user)
 
 
-@router.post("")
+@router.post("", dependencies=[needs(roles.KEYS)])
 async def create_limit_pool(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
@@ -194,14 +196,14 @@ async def _limit_pool_page(
     return render(request, "limit_pool.html", context, user=user, status_code=status_code)
 
 
-@router.get("/{pool_id}")
+@router.get("/{pool_id}", dependencies=[needs(roles.VIEW)])
 async def limit_pool_page(
     request: Request, session: SessionDep, user: CurrentUser, pool_id: uuid.UUID
 ) -> Response:
     return await _limit_pool_page(request, session, user, pool_id)
 
 
-@router.post("/{pool_id}")
+@router.post("/{pool_id}", dependencies=[needs(roles.KEYS)])
 async def update_limit_pool(
     request: Request, session: SessionDep, user: CurrentUser, pool_id: uuid.UUID, form: CheckedForm
 ) -> Response:
@@ -235,7 +237,7 @@ async def update_limit_pool(
     return redirect(request, f"{LIMIT_POOLS}/{pool.id}", flash=f"Limit pool “{pool.name}” saved.")
 
 
-@router.post("/{pool_id}/delete")
+@router.post("/{pool_id}/delete", dependencies=[needs(roles.KEYS)])
 async def delete_limit_pool(
     request: Request, session: SessionDep, user: CurrentUser, pool_id: uuid.UUID, _form: CheckedForm
 ) -> Response:

@@ -12,10 +12,9 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.background import BackgroundTask
 
 from relay.accounts import two_factor
-from relay.dashboard import members
 from relay.dashboard.account_settings_pages import reauthenticate
 from relay.dashboard.form_errors import error_for
-from relay.dashboard.models import Invitation
+from relay.dashboard.permissions import needs
 from relay.dashboard.web import (
     CheckedForm,
     CurrentUser,
@@ -30,7 +29,8 @@ from relay.db import SessionDep
 from relay.errors import RelayError
 from relay.links import public_url
 from relay.mail import mailer_for
-from relay.tenants.models import Tenant, User
+from relay.tenants import members, roles
+from relay.tenants.models import Invitation, Tenant, User
 
 router = APIRouter(prefix="/settings", include_in_schema=False)
 
@@ -47,6 +47,7 @@ async def _members_page(
     renewed_for: str | None = None,
     errors: dict[str, str] | None = None,
     email: str = "",
+    role: str = roles.DEFAULT_INVITED_ROLE,
     status_code: int = 200,
     refused: RelayError | None = None,
 ) -> HTMLResponse:
@@ -61,6 +62,11 @@ async def _members_page(
         "can_mail": mailer_for(settings_of(request)) is not None,
         "errors": errors or {},
         "email": email,
+        "invite_role": role,
+        "role_names": roles.ROLE_NAMES,
+        "assignable": roles.ASSIGNABLE,
+        "permissions": roles.PERMISSIONS,
+        "grants": roles.GRANTS,
         "removing": next((m for m in tenant_members if str(m.id) == removing), None),
         "with_two_factor": await two_factor.members_with_two_factor(
             session, tenant_id=user.tenant_id
@@ -73,12 +79,12 @@ async def _members_page(
     )  # fmt: skip
 
 
-@router.get("/members")
+@router.get("/members", dependencies=[needs(roles.VIEW)])
 async def members_page(request: Request, session: SessionDep, user: CurrentUser) -> HTMLResponse:
     return await _members_page(request, session, user)
 
 
-@router.post("/members")
+@router.post("/members", dependencies=[needs(roles.MEMBERS)])
 async def invite_member(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> HTMLResponse:
@@ -86,19 +92,21 @@ async def invite_member(
     mailed to the invitee alone (counted toward the tenant's invitation limit and the
     address's mail limit, once the inviter is known to be the owner: a member's
     refused post must not use up anyone's share)."""
-    email = field(form, "email")
+    email, role = field(form, "email"), field(form, "role") or roles.DEFAULT_INVITED_ROLE
     try:
         invitation, token = await members.invite_member(
-            session, inviter=user, email=email, actor=user_actor(request, user),
+            session, inviter=user, email=email, actor=user_actor(request, user), role=role,
             before_issuing=_mail_limits(request, user),
         )  # fmt: skip
     except RelayError as exc:
-        errors = error_for(exc, {}, "invite-email")
-        return await _members_page(request, session, user, errors=errors, email=email, refused=exc)
+        errors = error_for(exc, {"role": "invite-role"}, "invite-email")
+        return await _members_page(
+            request, session, user, errors=errors, email=email, role=role, refused=exc
+        )
     return await _hand_over(request, session, user, invitation, token, status_code=201)
 
 
-@router.post("/members/invitations/{invitation_id}/renew")
+@router.post("/members/invitations/{invitation_id}/renew", dependencies=[needs(roles.MEMBERS)])
 async def renew_invitation(
     request: Request,
     session: SessionDep,
@@ -170,7 +178,7 @@ async def _hand_over(
     return page
 
 
-@router.post("/members/{member_id}/remove")
+@router.post("/members/{member_id}/remove", dependencies=[needs(roles.MEMBERS)])
 async def remove_member(
     request: Request,
     session: SessionDep,
@@ -187,7 +195,56 @@ async def remove_member(
     return redirect(request, MEMBERS, flash=f"{removed.email} was removed and signed out.")
 
 
-@router.post("/members/invitations/{invitation_id}/cancel")
+@router.post("/members/{member_id}/role", dependencies=[needs(roles.MEMBERS)])
+async def change_role(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    member_id: uuid.UUID,
+    form: CheckedForm,
+) -> Response:
+    """Give a member another role below owner, from their next page."""
+    try:
+        member = await members.change_role(
+            session, changer=user, member_id=member_id, role=field(form, "role"),
+            actor=user_actor(request, user),
+        )  # fmt: skip
+    except RelayError as exc:
+        return redirect(request, MEMBERS, error=exc.detail)
+    said = roles.ROLE_NAMES[roles.as_role(member.role)]
+    return redirect(request, MEMBERS, flash=f"{member.email} is now {said}.")
+
+
+@router.post("/members/ownership", dependencies=[needs(roles.OWNERSHIP)])
+async def transfer_ownership(
+    request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
+) -> Response:
+    """Hand ownership to another member, with the owner's password (a stolen session
+    alone must not give the organisation away); the owner becomes an admin."""
+    errors: dict[str, str] = {}
+    status_code = 422
+    try:
+        member_id = uuid.UUID(field(form, "member"))
+    except ValueError:
+        errors = {"transfer-member": "Choose the member who becomes the owner"}
+    else:
+        try:
+            await reauthenticate(request, session, user, field(form, "password"), field="password")
+            member = await members.transfer_ownership(
+                session, owner=user, member_id=member_id, actor=user_actor(request, user)
+            )
+        except RelayError as exc:
+            at_password = exc.field == "password"
+            errors = {"transfer-password" if at_password else "transfer-member": exc.detail}
+            status_code = exc.status_code
+        else:
+            return redirect(
+                request, MEMBERS, flash=f"{member.email} is now the owner; you are an admin."
+            )
+    return await _members_page(request, session, user, errors=errors, status_code=status_code)
+
+
+@router.post("/members/invitations/{invitation_id}/cancel", dependencies=[needs(roles.MEMBERS)])
 async def cancel_invitation(
     request: Request,
     session: SessionDep,
@@ -204,7 +261,7 @@ async def cancel_invitation(
     return redirect(request, MEMBERS, flash=f"The invitation for {cancelled.email} was cancelled.")
 
 
-@router.post("/members/two-factor")
+@router.post("/members/two-factor", dependencies=[needs(roles.POLICIES)])
 async def require_two_factor(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:

@@ -12,7 +12,7 @@ from relay.accounts import passwords
 from relay.audit.actions import Action
 from relay.dashboard.account_pages import link_unusable
 from relay.dashboard.form_errors import error_for
-from relay.dashboard.tokens import LinkToken
+from relay.dashboard.permissions import signed_out
 from relay.dashboard.web import (
     SESSION_COOKIE,
     CheckedForm,
@@ -30,6 +30,7 @@ from relay.errors import NotFoundError, RelayError
 from relay.links import public_url
 from relay.mail import mailer_for
 from relay.tenants import service as tenants_service
+from relay.tokens import LinkToken
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,14 +42,14 @@ RESET_DONE = (
 )
 
 
-@router.get("/forgot-password")
+@router.get("/forgot-password", dependencies=[signed_out("a forgotten password")])
 async def forgot_password_page(request: Request) -> HTMLResponse:
     """Ask for a reset link by email (or learn whom to ask, without mail)."""
     can_mail = mailer_for(settings_of(request)) is not None
     return render(request, "forgot_password.html", {"can_mail": can_mail})
 
 
-@router.post("/forgot-password")
+@router.post("/forgot-password", dependencies=[signed_out("a forgotten password")])
 async def forgot_password(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     """Mail a reset link if the email has an account. The answer is the same either
     way (the message goes after it), so it tells no one which emails have accounts."""
@@ -72,7 +73,7 @@ async def forgot_password(request: Request, session: SessionDep, form: CheckedFo
     return response
 
 
-@router.get("/reset-password/{token}")
+@router.get("/reset-password/{token}", dependencies=[signed_out("a reset link from mail")])
 async def reset_password_page(
     request: Request, session: ReadSessionDep, token: LinkToken
 ) -> Response:
@@ -85,7 +86,7 @@ async def reset_password_page(
     return render(request, "reset_password.html", context, no_store=True)
 
 
-@router.post("/reset-password/{token}")
+@router.post("/reset-password/{token}", dependencies=[signed_out("a reset link from mail")])
 async def reset_password(
     request: Request, session: SessionDep, token: LinkToken, form: CheckedForm
 ) -> Response:

@@ -25,6 +25,7 @@ from relay.dashboard import (
 )
 from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
 from relay.dashboard.error_pages import install_error_pages
+from relay.dashboard.permissions import signed_out
 from relay.dashboard.two_factor_pages import SETUP
 from relay.dashboard.web import (
     UNSTORABLE_FIELD,
@@ -107,7 +108,12 @@ async def _favicon() -> FileResponse:
 def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard from the same app, at / (the API stays under /api)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
+    app.add_api_route(
+        "/favicon.ico",
+        _favicon,
+        include_in_schema=False,
+        dependencies=[signed_out("the site's icon, asked for by any page")],
+    )
     # Declared once for every page, like the API's authentication: a new page's
     # unsafe requests are refused from other sites without a line of its own.
     pages = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_cross_site)])

@@ -8,14 +8,15 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from relay.accounts import pending_sign_ins, totp, two_factor
+from relay.accounts import sign_in as signin
 from relay.accounts.events import as_user
 from relay.accounts.sealing import AccountKeys, SecretKeyMissing, account_keys
 from relay.actors import Actor
 from relay.audit.actions import Action
-from relay.dashboard import signin
 from relay.dashboard.account_pages import HOME
 from relay.dashboard.account_settings_pages import ACCOUNT, account_page, reauthenticate
 from relay.dashboard.form_errors import error_for
+from relay.dashboard.permissions import needs, signed_out
 from relay.dashboard.web import (
     PENDING_SIGN_IN_COOKIE,
     CheckedForm,
@@ -38,6 +39,7 @@ from relay.dashboard.web import (
 )
 from relay.db import Database, ReadSessionDep, SessionDep, read_session
 from relay.errors import RelayError
+from relay.tenants import roles
 from relay.tenants.models import User
 
 router = APIRouter(include_in_schema=False)
@@ -140,7 +142,7 @@ def _recovery_codes_page(
     )
 
 
-@router.get(SETUP)
+@router.get(SETUP, dependencies=[needs(roles.ACCOUNT)])
 async def setup_page(
     request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor
 ) -> Response:
@@ -150,7 +152,7 @@ async def setup_page(
     return _setup_page(request, signed.user, required=signed.two_factor_missing)
 
 
-@router.post(SETUP)
+@router.post(SETUP, dependencies=[needs(roles.ACCOUNT)])
 async def enable(
     request: Request, session: SessionDep, signed: SignedInBeforeTwoFactor, form: CheckedForm
 ) -> Response:
@@ -186,7 +188,7 @@ async def enable(
     return with_security_notice(request, shown, user, Action.USER_TWO_FACTOR_ENABLED)
 
 
-@router.post(f"{SETUP}/disable")
+@router.post(f"{SETUP}/disable", dependencies=[needs(roles.ACCOUNT)])
 async def disable(
     request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
 ) -> Response:
@@ -207,7 +209,7 @@ async def disable(
     return with_security_notice(request, off, user, Action.USER_TWO_FACTOR_DISABLED)
 
 
-@router.post(f"{SETUP}/recovery-codes")
+@router.post(f"{SETUP}/recovery-codes", dependencies=[needs(roles.ACCOUNT)])
 async def replace_recovery_codes(
     request: Request, session: SessionDep, signed: CurrentSignIn, form: CheckedForm
 ) -> Response:
@@ -256,7 +258,7 @@ def _pending_token(request: Request) -> str | None:
     return request.cookies.get(cookie_name(request, PENDING_SIGN_IN_COOKIE))
 
 
-@router.get("/login/two-factor")
+@router.get("/login/two-factor", dependencies=[signed_out("the second step of sign-in")])
 async def code_page(request: Request, session: ReadSessionDep) -> Response:
     """The second step of signing in: the code from the app, or a recovery code."""
     if await pending_sign_ins.pending_user(session, token=_pending_token(request)) is None:
@@ -264,7 +266,7 @@ async def code_page(request: Request, session: ReadSessionDep) -> Response:
     return render(request, "login_two_factor.html")
 
 
-@router.post("/login/two-factor")
+@router.post("/login/two-factor", dependencies=[signed_out("the second step of sign-in")])
 async def give_code(request: Request, session: SessionDep, form: CheckedForm) -> Response:
     """Finish signing in with a code. Wrong codes count toward the sign-in limits as
     wrong passwords do; a code is accepted once."""

@@ -30,15 +30,15 @@ from relay.dashboard.csrf import (
     form_token,
     token_matches,
 )
-from relay.dashboard.tokens import new_token
 from relay.db import SessionDep, utcnow
 from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
-from relay.tenants import service as tenants_service
+from relay.tenants import roles
 from relay.tenants.models import User
 from relay.text import storable
+from relay.tokens import new_token
 
 # Cookie names; with RELAY_COOKIE_SECURE they get the __Host- prefix, which browsers
 # only accept from a secure origin, for the whole site and no other domain: a
@@ -129,9 +129,9 @@ def with_security_notice(
 
 def user_actor(request: Request, user: User) -> Actor:
     """The signed-in user as the actor of what the page does (for the audit log)."""
-    return Actor.user(
+    return roles.member_actor(
         user.email,
-        owner=user.role == tenants_service.OWNER,
+        user.role,
         client_address=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )
@@ -217,6 +217,9 @@ def render(
             "flash": message[len(_ERROR_MARK) :] if message and failed else message,
             "flash_error": failed,
             "leak_notices": getattr(request.state, "leak_notices", []),
+            # What the member's role allows, for pages to offer only that (the pages
+            # themselves refuse the rest: relay.dashboard.permissions).
+            "can": (lambda permission: user is not None and roles.may(user.role, permission)),
         }
         | (context or {}),
         status_code=refused.status_code if refused else status_code,

@@ -1,5 +1,11 @@
 """Members of a tenant: invitations by single-use link (7 days; mailed to the invitee
-when mail is configured), accepting or cancelling them, and removing a member."""
+when mail is configured) that give the role chosen, accepting or cancelling them,
+changing a member's role, handing ownership over, and removing a member.
+
+Who may do each is declared by the pages that call these (relay.dashboard.permissions:
+MEMBERS, OWNERSHIP); the rules here are about the members acted on: the owner is never
+removed nor given another role but by handing ownership over, and a tenant has one
+owner at all times."""
 
 from __future__ import annotations
 
@@ -14,20 +20,24 @@ from relay.accounts import sessions
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
-from relay.dashboard.models import Invitation
-from relay.dashboard.tokens import new_token, token_hash
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, NotFoundError, RelayError
 from relay.mail import Mail
+from relay.tenants import roles
 from relay.tenants import service as tenants_service
-from relay.tenants.models import User
+from relay.tenants.models import Invitation, User
+from relay.tokens import new_token, token_hash
 
 INVITATION_LIFETIME = timedelta(days=7)
 INVITATION_INVALID = "This invitation link is invalid, expired or already used"
 INVITATION_NOT_PENDING = (
     "This invitation is no longer pending: it was accepted, cancelled or has expired"
 )
-ONLY_THE_OWNER_INVITES = "Only the owner can invite members"
+MEMBER_NOT_FOUND = "Member not found"
+ONLY_THE_OWNER_TRANSFERS = "Only the owner can hand ownership over"
+ALREADY_THE_OWNER = "Choose another member: you are the owner already"
+OWNER_STAYS = "The owner cannot be removed or given another role: hand ownership over first"
+NOT_ASSIGNABLE = "Choose Admin, Developer or Viewer: ownership is handed over, not given"
 ALREADY_A_MEMBER = "This person is already a member of your organisation"
 INVITED_EMAIL_TAKEN = (
     "This email address already has a Relay account, so the invitation cannot be used. "
@@ -61,12 +71,14 @@ async def invite_member(
     inviter: User,
     email: str,
     actor: Actor,
+    role: str = roles.DEFAULT_INVITED_ROLE,
     before_issuing: Callable[[str], Awaitable[None]] | None = None,
 ) -> tuple[Invitation, str]:
     """An invitation to the inviter's tenant; returns it and the token for the link,
-    which is shown once and stored only hashed. Only the owner may invite. Inviting
-    an address again refreshes its pending invitation (a new link and 7 more days;
-    the old link stops working) rather than adding a second one.
+    which is shown once and stored only hashed. The member joins with `role` (admin,
+    developer or viewer). Inviting an address again refreshes its pending invitation
+    (a new link, 7 more days and the role now chosen; the old link stops working)
+    rather than adding a second one.
 
     An address already used in another tenant is invited like any other: refusing it
     here told any owner, at no cost, which emails have an account anywhere on the
@@ -75,8 +87,8 @@ async def invite_member(
 
     `before_issuing` is awaited with the address once the inviter and the address have
     passed their checks (the page counts its mail limits there) and may refuse."""
-    if inviter.role != tenants_service.OWNER:
-        raise RelayError(ONLY_THE_OWNER_INVITES, field="email")
+    if role not in roles.ASSIGNABLE:
+        raise RelayError(NOT_ASSIGNABLE, field="role")
     address = tenants_service.clean_email(email)
     if before_issuing is not None:
         await before_issuing(address)
@@ -91,6 +103,7 @@ async def invite_member(
     if invitation is None:
         invitation = Invitation(tenant_id=inviter.tenant_id, email=address)
         session.add(invitation)
+    invitation.role = role
     token = await _issue_link(
         session, invitation, inviter=inviter, actor=actor, action=Action.MEMBER_INVITED
     )
@@ -108,12 +121,10 @@ async def renew_invitation(
     """A new link for a pending invitation of the renewer's tenant, as inviting its
     address again would give: the previous link stops working at once and the new one
     works for 7 days from now. Returns the invitation and the token (shown or mailed
-    once, stored only hashed). Only the owner, who alone invites, renews; an
-    invitation accepted, cancelled, expired or of another tenant is not found.
+    once, stored only hashed), for the same role; an invitation accepted, cancelled,
+    expired or of another tenant is not found.
 
     `before_issuing` is awaited with the invited address, as by `invite_member`."""
-    if renewer.role != tenants_service.OWNER:
-        raise RelayError(ONLY_THE_OWNER_INVITES)
     invitation = await session.scalar(
         tenant_select(Invitation, renewer.tenant_id).where(
             Invitation.id == invitation_id,
@@ -199,7 +210,7 @@ async def accept_invitation(
             tenant_id=invitation.tenant_id,
             email=invitation.email,
             password_hash=password_hash,
-            role=tenants_service.MEMBER,
+            role=roles.as_role(invitation.role),
         )
     except ConflictError as exc:
         raise ConflictError(INVITED_EMAIL_TAKEN) from exc
@@ -216,9 +227,7 @@ async def accept_invitation(
 async def cancel_invitation(
     session: AsyncSession, *, canceller: User, invitation_id: uuid.UUID
 ) -> Invitation:
-    """Withdraw a pending invitation: its link stops working. Only the owner cancels."""
-    if canceller.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can cancel invitations")
+    """Withdraw a pending invitation: its link stops working."""
     invitation = await session.scalar(
         tenant_select(Invitation, canceller.tenant_id).where(
             Invitation.id == invitation_id, Invitation.accepted_at.is_(None)
@@ -234,20 +243,78 @@ async def remove_member(
     session: AsyncSession, *, remover: User, member_id: uuid.UUID, actor: Actor
 ) -> User:
     """Delete a member of the remover's tenant and end their browser sessions at once.
-    Only the owner removes, and not themselves: a tenant always keeps its owner."""
-    if remover.role != tenants_service.OWNER:
-        raise RelayError("Only the owner can remove members")
-    member = await session.scalar(
-        select(User).where(User.id == member_id, User.tenant_id == remover.tenant_id)
-    )
-    if member is None:
-        raise NotFoundError("Member not found")
-    if member.id == remover.id:
-        raise RelayError("The owner cannot be removed")
+    The owner is never removed: a tenant always keeps its owner."""
+    member = await _member_of(session, remover, member_id)
+    if member.role == roles.OWNER:
+        raise RelayError(OWNER_STAYS)
     await sessions.end_all_sessions(session, user_id=member.id)
     await session.execute(delete(User).where(User.id == member.id))
     audit.record(
         session, tenant_id=remover.tenant_id, action=Action.MEMBER_REMOVED, actor=actor,
+        target=_member(member),
+    )  # fmt: skip
+    return member
+
+
+async def _member_of(session: AsyncSession, acting: User, member_id: uuid.UUID) -> User:
+    """A member of the acting user's tenant, locked; NotFoundError for anyone else."""
+    member = await session.scalar(
+        select(User)
+        .where(User.id == member_id, User.tenant_id == acting.tenant_id)
+        .with_for_update()
+    )
+    if member is None:
+        raise NotFoundError(MEMBER_NOT_FOUND)
+    return member
+
+
+async def change_role(
+    session: AsyncSession, *, changer: User, member_id: uuid.UUID, role: str, actor: Actor
+) -> User:
+    """Give a member of the changer's tenant another role below owner (audited as
+    member.role_changed, with the roles before and after). The owner keeps theirs:
+    ownership is handed over (`transfer_ownership`), never given."""
+    if role not in roles.ASSIGNABLE:
+        raise RelayError(NOT_ASSIGNABLE, field="role")
+    member = await _member_of(session, changer, member_id)
+    if member.role == roles.OWNER:
+        raise RelayError(OWNER_STAYS, field="role")
+    if member.role != role:
+        before, member.role = member.role, role
+        audit.record(
+            session, tenant_id=changer.tenant_id, action=Action.MEMBER_ROLE_CHANGED,
+            actor=actor, target=_member(member), details={"from": before, "to": role},
+        )  # fmt: skip
+    return member
+
+
+async def transfer_ownership(
+    session: AsyncSession, *, owner: User, member_id: uuid.UUID, actor: Actor
+) -> User:
+    """Make a member the tenant's owner; the owner becomes an admin. One owner at all
+    times: both rows change in this transaction, the owner's locked first. Audited as
+    member.role_changed for each, then ownership_transferred."""
+    # The page checked OWNERSHIP; the owner's row, locked, holds it until the commit, so
+    # two hand-overs at once cannot both go through.
+    current = await session.scalar(
+        select(User).where(User.id == owner.id, User.role == roles.OWNER).with_for_update()
+    )
+    if current is None:
+        raise RelayError(ONLY_THE_OWNER_TRANSFERS)
+    member = await _member_of(session, owner, member_id)
+    if member.id == current.id:
+        raise RelayError(ALREADY_THE_OWNER, field="member")
+    for user, before, after in (
+        (member, member.role, roles.OWNER),
+        (current, roles.OWNER, roles.ADMIN),
+    ):
+        user.role = after
+        audit.record(
+            session, tenant_id=owner.tenant_id, action=Action.MEMBER_ROLE_CHANGED,
+            actor=actor, target=_member(user), details={"from": before, "to": after},
+        )  # fmt: skip
+    audit.record(
+        session, tenant_id=owner.tenant_id, action=Action.OWNERSHIP_TRANSFERRED, actor=actor,
         target=_member(member),
     )  # fmt: skip
     return member

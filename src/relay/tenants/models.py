@@ -1,4 +1,5 @@
-"""ORM models for tenants and the users who sign in to them."""
+"""ORM models for tenants, the users who sign in to them, and the invitations that
+bring new members in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from relay.db import Base, StoredString, UTCDateTime, utcnow
+from relay.db import Base, StoredString, TenantOwned, UTCDateTime, utcnow
 
 
 class Tenant(Base):
@@ -35,3 +36,21 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Device cookies issued until then no longer count as known (relay.accounts.devices).
     devices_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Invitation(TenantOwned, Base):
+    """A single-use link that lets a new member set a password and join a tenant."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(StoredString(320))
+    token_hash: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The role the new member gets (relay.tenants.roles), chosen by the inviter.
+    role: Mapped[str] = mapped_column(StoredString(20), default="developer")

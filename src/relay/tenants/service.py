@@ -12,12 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.errors import ConflictError, RelayError
+from relay.tenants import roles
 from relay.tenants.models import Tenant, User
 from relay.tenants.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from relay.text import StoredText, UnstorableText
 
-OWNER = "owner"
-MEMBER = "member"
 EMAIL_TAKEN = "A user with this email already exists"
 INVALID_EMAIL = "Enter a valid email address"
 INVALID_TENANT_NAME = "Organisation name must be 1 to 200 characters, without control characters"
@@ -140,7 +139,7 @@ async def create_tenant_with_hash(
     session.add(tenant)
     await session.flush()
     owner = await create_user(
-        session, tenant_id=tenant.id, email=email, password_hash=password_hash, role=OWNER
+        session, tenant_id=tenant.id, email=email, password_hash=password_hash, role=roles.OWNER
     )
     return tenant, owner
 
