@@ -15,6 +15,7 @@ from relay.audit.actions import Action
 from relay.audit.models import AuditEvent
 from relay.db import tenant_select, utcnow
 from relay.pagination import KeysetPage, Position, after, keyset_page
+from relay.webhooks import outbox
 
 KEY_TARGET = "api_key"
 
@@ -38,10 +39,12 @@ def record(
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Add an event to the session: it is written with the change it records, or not at all."""
+    """Add an event to the session: it is written with the change it records, or not at
+    all; so is its webhook event, for the changes webhooks announce (webhooks/outbox.py)."""
+    at = at or utcnow()
     event = AuditEvent(
         tenant_id=tenant_id,
-        at=at or utcnow(),
+        at=at,
         action=action.value,
         actor=actor.label,
         client_address=actor.client_address,
@@ -52,6 +55,10 @@ def record(
         details=details or {},
     )
     session.add(event)
+    outbox.emit(
+        session, tenant_id=tenant_id, action=action, actor=actor, target=target,
+        details=details or {}, at=at,
+    )  # fmt: skip
     return event
 
 
