@@ -49,16 +49,11 @@ class WebhookEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class CreatedWebhookEndpoint:
-    """A new endpoint and its signing `secret` (`whsec_...`), shown this once."""
+class CreatedWebhookEndpoint(WebhookEndpoint):
+    """A new endpoint and its signing `secret` (`whsec_...`), shown this once (kept out
+    of repr)."""
 
-    id: str
-    url: str
-    events: tuple[str, ...]
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-    secret: str = field(repr=False)
+    secret: str = field(repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from relay_sdk.cli import audit, datasets, keys, policy, pools, scan
+from relay_sdk.cli import audit, datasets, keys, policy, pools, scan, webhooks
 from relay_sdk.cli.output import (
     CommandError,
     ExitCode,
@@ -30,7 +30,7 @@ from relay_sdk.errors import RelayError
 app = typer.Typer(
     name="relayctl",
     help="Relay from the command line: API keys, limit pools, datasets, the audit log, the "
-    "key policy, and a scanner for leaked keys. "
+    "key policy, webhooks, and a scanner for leaked keys. "
     "Authenticates with RELAY_API_KEY against RELAY_BASE_URL (default http://127.0.0.1:8000).",
     no_args_is_help=True,
     # A traceback with local variables could print the API key.
@@ -61,6 +61,7 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(pools.app, name="pools")
+app.add_typer(webhooks.app, name="webhooks")
 app.command("scan")(scan.scan)
 
 
