@@ -42,6 +42,7 @@ from relay.redis_client import create_redis
 from relay.secret_key import derive, load_secret_key
 from relay.webhooks import router as webhooks_router
 from relay.webhooks.addresses import UrlPolicy
+from relay.webhooks.retention import OutboxPruner
 from relay.webhooks.sender import WebhookSender
 
 API_PREFIX = "/api/v1"
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     windows, redis = _windows(settings)
     webhook_urls = UrlPolicy(allow_private=settings.webhook_allow_private)
     webhook_sender = WebhookSender(settings, webhook_urls)
+    outbox_pruner = OutboxPruner(database.sessionmaker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pruner.start()
         sweeper.start()
         webhook_sender.start()
+        outbox_pruner.start()
         if listener is not None:
             listener.start()
         try:
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if listener is not None:
                 await listener.stop()
+            await outbox_pruner.stop()
             await webhook_sender.stop()
             await sweeper.stop()
             await pruner.stop()

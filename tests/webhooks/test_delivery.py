@@ -10,10 +10,15 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from relay.actors import Actor
 from relay.db import Database, utcnow
-from relay.webhooks.models import WebhookDelivery
+from relay.tenants import members, roles
+from relay.tenants import service as tenants_service
+from relay.webhooks.models import WebhookDelivery, WebhookEvent
+from relay.webhooks.outbox import ACTION_EVENTS, EVENT_TYPES
+from relay.webhooks.retention import prune_outbox
 from relay_sdk.webhooks import WebhookVerificationError, verify
 from tests.factories import TenantFixture
 from tests.secret_detector import secret_shapes_in
@@ -190,3 +195,57 @@ async def test_two_tenants_never_see_each_others_events(
     # Nor through the other's endpoint id.
     refused = await client.get(f"{ENDPOINTS}/{ours['id']}/deliveries", headers=tenant_b.headers)
     assert refused.status_code == 404
+
+
+def test_every_event_type_is_announced_by_some_change() -> None:
+    assert sorted(set(ACTION_EVENTS.values())) == sorted(EVENT_TYPES)
+
+
+async def test_a_members_new_role_is_announced_from_and_to(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, receiver: Receiver
+) -> None:
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["member.role_changed"])
+    password_hash = await tenants_service.prepare_password("correct horse battery")
+    async with db.sessionmaker.begin() as session:
+        owner, member = [
+            await tenants_service.create_user(
+                session, tenant_id=tenant_a.tenant_id, email=email,
+                password_hash=password_hash, role=role,
+            )
+            for email, role in (("o@example.com", roles.OWNER), ("m@example.com", roles.VIEWER))
+        ]  # fmt: skip
+        await members.change_role(
+            session, changer=owner, member_id=member.id, role=roles.DEVELOPER,
+            actor=Actor.user(owner.email, client_address=None, user_agent=None),
+        )  # fmt: skip
+    (arrived,) = await receiver.arrived(1)
+    event = verify(arrived.body, arrived.headers["Relay-Signature"], endpoint["secret"])
+    assert event["type"] == "member.role_changed"
+    assert event["data"]["details"] == {"from": "viewer", "to": "developer"}
+    assert event["data"]["actor"] == "user:o@example.com"
+
+
+async def test_finished_deliveries_and_their_events_are_pruned_after_30_days(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, receiver: Receiver
+) -> None:
+    endpoint = await register(client, tenant_a.headers, receiver.url())
+    receiver.answer_next(*[500] * 1000)  # the second event stays pending
+    await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)
+    await receiver.arrived(1)
+    long_ago = utcnow() - timedelta(days=31)
+    async with db.sessionmaker.begin() as session:
+        await session.execute(update(WebhookDelivery).values(created_at=long_ago))
+        await session.execute(update(WebhookEvent).values(created_at=long_ago))
+        (first_id,) = (await session.scalars(select(WebhookDelivery.id))).all()
+        await session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.id == first_id).values(status="failed")
+        )
+    await client.post(KEYS, json={"name": "k2"}, headers=tenant_a.headers)
+    async with db.sessionmaker.begin() as session:
+        assert await prune_outbox(session) == 2  # the failed delivery, then its event
+    async with db.sessionmaker.begin() as session:
+        assert await prune_outbox(session) == 0
+    left = (
+        await client.get(f"{ENDPOINTS}/{endpoint['id']}/deliveries", headers=tenant_a.headers)
+    ).json()["items"]
+    assert [delivery["status"] for delivery in left] == ["pending"]

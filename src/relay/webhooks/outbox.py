@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 EventType = Literal[
     "api_key.created", "api_key.updated", "api_key.rotated", "api_key.revoked",
     "api_key.leaked", "api_key.disabled", "api_key.enabled", "api_key.expired",
-    "member.invited", "member.joined", "member.removed",
+    "member.invited", "member.joined", "member.removed", "member.role_changed",
     "dataset.created", "dataset.deleted",
 ]  # fmt: skip
 # What an endpoint may subscribe to: these, or "*" for every one (now and to come).
@@ -51,6 +51,7 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.MEMBER_INVITED: "member.invited",
     Action.MEMBER_JOINED: "member.joined",
     Action.MEMBER_REMOVED: "member.removed",
+    Action.MEMBER_ROLE_CHANGED: "member.role_changed",
     Action.DATASET_CREATED: "dataset.created",
     Action.DATASET_DELETED: "dataset.deleted",
 }
