@@ -35,6 +35,7 @@ from relay.limits.policy import Limits
 from relay.limits.quotas import QuotaLedger
 from relay.limits.windows import LocalWindows, RedisWindows, SharedWindows, Windows
 from relay.middleware import BodySizeLimitMiddleware
+from relay.notices.worker import NoticeWorker
 from relay.observability import RequestLogMiddleware
 from relay.openapi import TAGS, document, error_answer
 from relay.reads import asyncpg_connect_args
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # On SQLite there is one worker, so its own revocations are all it must hear of.
     verifier = KeyVerifier(database.engine, cache, trusted=settings.is_sqlite)
     sweeper = UnusedKeySweeper(database.sessionmaker, cache)
+    notices = NoticeWorker(database.sessionmaker, settings)
     listener = (
         None
         if settings.is_sqlite
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity.start()
         pruner.start()
         sweeper.start()
+        notices.start()
         webhook_sender.start()
         outbox_pruner.start()
         if listener is not None:
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await listener.stop()
             await outbox_pruner.stop()
             await webhook_sender.stop()
+            await notices.stop()
             await sweeper.stop()
             await pruner.stop()
             await activity.stop()

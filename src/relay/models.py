@@ -16,6 +16,7 @@ from relay.key_policy.models import KeyPolicy
 from relay.leaks.models import LeakNotice
 from relay.limit_pools.models import LimitPool, PoolQuotaUsage
 from relay.limits.models import QuotaUsage
+from relay.notices.models import Notice, NoticeDelivery, NoticePreference
 from relay.secret_key import ServerSecret
 from relay.tenants.models import Invitation, Tenant, User
 from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -32,6 +33,9 @@ __all__ = [
     "LeakNotice",
     "LimitPool",
     "LoginFailure",
+    "Notice",
+    "NoticeDelivery",
+    "NoticePreference",
     "PasswordResetToken",
     "PendingSignIn",
     "PendingSignUp",

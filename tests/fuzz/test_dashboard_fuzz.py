@@ -36,7 +36,7 @@ NAMES = [
     "datasets", "dataset_id", "more_dataset_ids", "allowed_ips", "back",
     "max_lifetime_days", "expire_unused_after_days", "full_access_keys",
     "rate_limit_requests", "rate_limit_seconds", "quota_requests", "quota_period", "pool_id",
-    "role", "member", "artifact_remove", "show",
+    "role", "member", "artifact_remove", "show", "notices",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",

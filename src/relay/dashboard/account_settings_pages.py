@@ -34,6 +34,7 @@ from relay.dashboard.web import (
 )
 from relay.db import SessionDep
 from relay.errors import RelayError
+from relay.notices import service as notices
 from relay.tenants import roles
 from relay.tenants import service as tenants_service
 from relay.tenants.models import User
@@ -79,6 +80,9 @@ async def account_page(
     context = {
         "sessions": rows,
         "two_factor": await two_factor.status(session, user_id=user.id),
+        "notice_choices": await notices.preferences(session, user_id=user.id),
+        "notice_kinds": notices.KIND_NAMES,
+        "mail_configured": bool(settings_of(request).smtp_url),
         "errors": errors or {},
     }
     return render(request, "account.html", context, user=user, no_store=True, refused=refused)

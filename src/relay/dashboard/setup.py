@@ -20,6 +20,7 @@ from relay.dashboard import (
     key_policy_pages,
     limit_pool_pages,
     member_pages,
+    notice_pages,
     password_reset_pages,
     two_factor_pages,
 )
@@ -120,6 +121,7 @@ def install_dashboard(app: FastAPI) -> None:
     for module in (
         account_pages,
         account_settings_pages,
+        notice_pages,
         two_factor_pages,
         password_reset_pages,
         api_key_pages,

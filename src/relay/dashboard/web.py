@@ -35,6 +35,7 @@ from relay.errors import RelayError
 from relay.leaks import service as leaks_service
 from relay.links import public_url
 from relay.mail import mailer_for
+from relay.notices import service as notices_service
 from relay.tenants import roles
 from relay.tenants.models import User
 from relay.text import storable
@@ -217,6 +218,7 @@ def render(
             "flash": message[len(_ERROR_MARK) :] if message and failed else message,
             "flash_error": failed,
             "leak_notices": getattr(request.state, "leak_notices", []),
+            "key_notices": getattr(request.state, "key_notices", []),
             # What the member's role allows, for pages to offer only that (the pages
             # themselves refuse the rest: relay.dashboard.permissions).
             "can": (lambda permission: user is not None and roles.may(user.role, permission)),
@@ -276,6 +278,10 @@ async def signed_in(request: Request, session: SessionDep) -> SignedIn:
         raise SignInRequired
     # Every page shows the tenant's leaked-key notices until someone dismisses them.
     request.state.leak_notices = await leaks_service.open_notices(
+        session, tenant_id=signed.user.tenant_id
+    )
+    # And its notices of keys about to expire or out of quota (mailed too, with mail).
+    request.state.key_notices = await notices_service.open_notices(
         session, tenant_id=signed.user.tenant_id
     )
     return signed

@@ -26,6 +26,7 @@ from relay.db import tenant_select, utcnow
 from relay.errors import is_connection_failure
 from relay.leaks.models import LeakNotice
 from relay.leaks.schemas import LeakedToken
+from relay.notices import service as notices
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,12 @@ async def _revoke_one(session: AsyncSession, leaked: LeakedToken, actor: Actor) 
             reported_at=utcnow(),
         )
     )
-    await session.flush()
+    # The owners' and admins' mail, sent once the report's transaction commits.
+    await notices.raise_notice(
+        session, tenant_id=api_key.tenant_id, kind=notices.LEAK, api_key=api_key,
+        subject_id=api_key.id, mark="revoked", period="",
+        details={"url": leaked.url, "source": leaked.source},
+    )  # fmt: skip
     return api_key
 
 

@@ -1,0 +1,182 @@
+"""The sweep that raises time-driven notices: keys that expire within 7 days (and again
+within 1 day), and key families that used 80 % and then all of their quota this period.
+
+Every worker sweeps (relay.notices.worker); a notice is raised once whatever the number
+of sweeps (relay.notices.service.raise_notice), with its audit event
+(`api_key.expiring`, `api_key.quota_warning`, `api_key.quota_exhausted`) in the same
+transaction, which webhooks announce. One transaction per tenant, in tenant order: a
+tenant whose sweep fails is logged and swept again next time, the others go on. At
+most PER_TENANT keys of a tenant are looked at per sweep, the soonest to expire first.
+A quota's count includes units leased to workers (relay.limits.quotas), so a threshold
+may be noticed a few requests early, never late.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.actors import SYSTEM
+from relay.audit import service as audit
+from relay.audit.actions import Action
+from relay.auth.models import ApiKey
+from relay.auth.service import audit_target
+from relay.db import utcnow
+from relay.limits import quotas
+from relay.notices import service
+from relay.notices.models import Notice
+from relay.schemas import iso_utc
+
+logger = logging.getLogger(__name__)
+
+# (mark, how long before the expiry), the nearest last: a key is noticed at the
+# nearest mark it has reached.
+EXPIRY_MARKS: tuple[tuple[str, timedelta], ...] = (
+    ("7d", timedelta(days=7)),
+    ("1d", timedelta(days=1)),
+)
+QUOTA_MARKS: tuple[tuple[str, int, Action], ...] = (
+    ("80", 80, Action.API_KEY_QUOTA_WARNING),
+    ("100", 100, Action.API_KEY_QUOTA_EXHAUSTED),
+)
+PER_TENANT = 1000
+
+
+def _expiring(now: datetime) -> ColumnElement[bool]:
+    return and_(ApiKey.expires_at > now, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1])
+
+
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime | None = None
+) -> int:
+    """Raise every notice due at `now`; returns how many were raised."""
+    now = now or utcnow()
+    async with sessionmaker() as session:
+        tenants = (
+            await session.scalars(
+                select(ApiKey.tenant_id)
+                .where(ApiKey.revoked_at.is_(None))
+                .where(or_(_expiring(now), ApiKey.quota_requests.is_not(None)))
+                .distinct()
+                .order_by(ApiKey.tenant_id)
+            )
+        ).all()
+    raised = 0
+    for tenant_id in tenants:
+        try:
+            async with sessionmaker.begin() as session:
+                raised += await _expiry_notices(session, tenant_id=tenant_id, now=now)
+                raised += await _quota_notices(session, tenant_id=tenant_id, now=now)
+        except Exception as exc:
+            logger.warning(
+                "notice sweep failed for a tenant, will retry",
+                extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
+            )
+    return raised
+
+
+async def _raised_before(
+    session: AsyncSession, kind: str, subject_ids: Iterable[uuid.UUID]
+) -> set[tuple[uuid.UUID, str, str]]:
+    """(subject, mark, period) of the notices of `kind` about these subjects."""
+    rows = await session.execute(
+        select(Notice.subject_id, Notice.mark, Notice.period).where(
+            Notice.kind == kind, Notice.subject_id.in_(list(subject_ids))
+        )
+    )
+    return {(subject, mark, period) for subject, mark, period in rows.all()}
+
+
+async def _expiry_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> int:
+    keys = (
+        await session.scalars(
+            select(ApiKey)
+            .where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None), _expiring(now))
+            .order_by(ApiKey.expires_at, ApiKey.id)
+            .limit(PER_TENANT)
+        )
+    ).all()
+    before = await _raised_before(session, service.EXPIRY, (key.id for key in keys))
+    raised = 0
+    for api_key in keys:
+        expires_at = api_key.expires_at
+        assert expires_at is not None  # the query's condition
+        mark, ahead = [(m, a) for m, a in EXPIRY_MARKS if expires_at - now <= a][-1]
+        period = iso_utc(expires_at)
+        if (api_key.id, mark, period) in before:
+            continue
+        details: dict[str, object] = {"expires_at": period, "days": ahead.days}
+        if await service.raise_notice(
+            session, tenant_id=tenant_id, kind=service.EXPIRY, api_key=api_key,
+            subject_id=api_key.id, mark=mark, period=period, details=details,
+        ):  # fmt: skip
+            audit.record(
+                session, tenant_id=tenant_id, action=Action.API_KEY_EXPIRING, actor=SYSTEM,
+                target=audit_target(api_key), details=details,
+            )  # fmt: skip
+            raised += 1
+    return raised
+
+
+def _named_key_of_families(keys: Iterable[ApiKey]) -> dict[uuid.UUID, ApiKey]:
+    """{family: the key its notices name}: the family's newest key not yet replaced."""
+    named: dict[uuid.UUID, ApiKey] = {}
+    for api_key in keys:
+        current = named.get(api_key.family_id)
+        replaced = current is not None and current.replaced_by_id is not None
+        if current is None or (replaced and api_key.replaced_by_id is None):
+            named[api_key.family_id] = api_key
+    return named
+
+
+async def _quota_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> int:
+    keys = (
+        await session.scalars(
+            select(ApiKey)
+            .where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None))
+            .where(ApiKey.quota_requests.is_not(None), ApiKey.quota_period.is_not(None))
+            .order_by(ApiKey.created_at.desc(), ApiKey.id)
+            .limit(PER_TENANT)
+        )
+    ).all()
+    families = _named_key_of_families(keys)
+    limits = {
+        family: quotas.Quota(family, key.quota_requests or 0, _period(key.quota_period))
+        for family, key in families.items()
+    }
+    used = await quotas.used_now(session, list(limits.values()), now)
+    before = await _raised_before(session, service.QUOTA, families)
+    raised = 0
+    for family, quota in limits.items():
+        times = quotas.period_times(quota.period, now)
+        for mark, percent, action in QUOTA_MARKS:
+            if used.get(family, 0) * 100 < quota.requests * percent:
+                break
+            if (family, mark, times.key) in before:
+                continue
+            api_key = families[family]
+            details: dict[str, object] = {
+                "requests": quota.requests,
+                "period": quota.period,
+                "percent": percent,
+                "resets_at": iso_utc(times.resets_at) if times.resets_at else None,
+            }
+            if await service.raise_notice(
+                session, tenant_id=tenant_id, kind=service.QUOTA, api_key=api_key,
+                subject_id=family, mark=mark, period=times.key, details=details,
+            ):  # fmt: skip
+                audit.record(
+                    session, tenant_id=tenant_id, action=action, actor=SYSTEM,
+                    target=audit_target(api_key), details=details,
+                )  # fmt: skip
+                raised += 1
+    return raised
+
+
+def _period(stored: str | None) -> quotas.Period:
+    return next((period for period in quotas.PERIODS if period == stored), "none")
