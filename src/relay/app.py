@@ -18,6 +18,7 @@ from relay.auth.activity import KeyActivity
 from relay.auth.cache import KeyCache
 from relay.auth.dependencies import api_key_scheme, get_principal
 from relay.auth.direct_routes import check_direct_routes
+from relay.auth.grace import QuietGraceSweeper
 from relay.auth.revocations import RevocationListener
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # On SQLite there is one worker, so its own revocations are all it must hear of.
     verifier = KeyVerifier(database.engine, cache, trusted=settings.is_sqlite)
     sweeper = UnusedKeySweeper(database.sessionmaker, cache)
+    quiet_graces = QuietGraceSweeper(database.sessionmaker, cache)
     notices = NoticeWorker(database.sessionmaker, settings)
     listener = (
         None
@@ -146,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity.start()
         pruner.start()
         sweeper.start()
+        quiet_graces.start()
         notices.start()
         webhook_sender.start()
         outbox_pruner.start()
@@ -159,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await outbox_pruner.stop()
             await webhook_sender.stop()
             await notices.stop()
+            await quiet_graces.stop()
             await sweeper.stop()
             await pruner.stop()
             await activity.stop()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -57,3 +58,22 @@ class Periodic:
 
     async def stop(self) -> None:
         await self._task.stop()
+
+
+async def for_each_tenant(
+    tenant_ids: Iterable[uuid.UUID], job: Callable[[uuid.UUID], Awaitable[int]], *, name: str
+) -> int:
+    """Run a sweep's `job` for each tenant in turn (each in its own transaction, the
+    job's): one that fails is logged (its exception's type) and left for the next turn,
+    and the others go on. Returns the sum of what the jobs returned."""
+    total = 0
+    for tenant_id in tenant_ids:
+        try:
+            total += await job(tenant_id)
+        except Exception as exc:
+            logger.warning(
+                "%s failed for a tenant, will retry",
+                name,
+                extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
+            )
+    return total

@@ -10,7 +10,14 @@ from relay.accounts.models import (
     WebSession,
 )
 from relay.audit.models import AuditEvent
-from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
+from relay.auth.models import (
+    ApiKey,
+    ApiKeyAddress,
+    ApiKeyClient,
+    ApiKeyNetwork,
+    ApiKeyScopeUse,
+    ApiKeyUsage,
+)
 from relay.datasets.models import Dataset, DatasetCount
 from relay.key_policy.models import KeyPolicy
 from relay.leaks.models import LeakNotice
@@ -24,6 +31,9 @@ from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "ApiKey",
     "ApiKeyAddress",
+    "ApiKeyClient",
+    "ApiKeyNetwork",
+    "ApiKeyScopeUse",
     "ApiKeyUsage",
     "AuditEvent",
     "Dataset",

@@ -15,10 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 import relay.dashboard
-from relay.accounts.models import WebSession
+from relay.accounts.models import LoginFailure, WebSession
 from relay.app import create_app
 from relay.config import Settings
-from relay.dashboard.models import LoginFailure
 from relay.db import Database, utcnow
 from relay.tenants.models import Tenant, User
 from tests.conftest import asgi_client

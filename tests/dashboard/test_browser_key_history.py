@@ -57,6 +57,13 @@ def test_a_keys_page_renames_rolls_and_revokes_and_keeps_its_history(
     page.get_by_role("link", name=f"{first_key[:12]}…").click()
     expect(page.get_by_text("Rolled into", exact=True)).to_be_visible()
     check(page, "a rolled key's page")
+    expect(page.get_by_text("No request since it was rolled")).to_be_visible()
+    page.get_by_role("button", name="End grace now").press("Space")
+    ending = page.get_by_role("dialog", name="End the grace")
+    expect(ending).to_have_accessible_description(re.compile("its successor works on"))
+    check(page, "end the grace dialog")
+    ending.get_by_role("button", name="Cancel").click()
+    expect(ending).to_be_hidden()
     page.get_by_role("link", name=f"{second_key[:12]}…").click()
 
     page.get_by_role("button", name="Revoke Deploy (EU)").click()

@@ -4,7 +4,7 @@ list that pages through its Link header."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,11 +12,12 @@ from fastapi import FastAPI
 
 from relay_sdk import (
     NOT_GIVEN,
-    ApiKey,
+    ApiKeyDetail,
     ApiKeyUsage,
     AuthenticationError,
     ConflictError,
     CreatedApiKey,
+    KeyClient,
     KeyPolicy,
     KeyQuota,
     NotFoundError,
@@ -35,7 +36,7 @@ async def test_get_reads_one_key_until_it_is_revoked(connect: Connect, api_key: 
     relay = connect(api_key)
     created = await relay.api_keys.create("CI", scopes=["datasets:read"])
     read = await relay.api_keys.get(created.id)
-    assert type(read) is ApiKey  # never the key itself
+    assert type(read) is ApiKeyDetail  # never the key itself
     assert (read.id, read.name, read.scopes, read.rate_limit) == (
         created.id,
         "CI",
@@ -62,7 +63,7 @@ async def test_update_renames_and_sets_or_removes_the_rate_limit(
     assert kept.rate_limit == RateLimit(10, 1)
     unlimited = await relay.api_keys.update(created.id, rate_limit=None)
     assert unlimited.rate_limit is None
-    assert await relay.api_keys.get(created.id) == unlimited
+    assert (await relay.api_keys.get(created.id)).rate_limit is None
 
 
 async def test_rotate_shows_the_new_key_once_and_the_old_one_works_through_the_grace(
@@ -288,3 +289,23 @@ async def test_limit_pools_are_managed_and_bind_their_keys(connect: Connect, api
     await relay.limit_pools.delete(pool.id)
     with pytest.raises(NotFoundError):
         await relay.limit_pools.get(pool.id)
+
+
+async def test_get_says_who_used_the_key_and_a_rotation_may_wait_until_quiet(
+    connect: Connect, api_key: str, app: FastAPI, tenant_a: TenantFixture
+) -> None:
+    relay = connect(api_key)
+    created = await relay.api_keys.create("Worker")
+    await record_uses(app, tenant_a, created.id, [200, 200])
+    read = await relay.api_keys.get(created.id)
+    assert [(c.address, c.user_agent, c.requests) for c in read.clients] == [
+        ("127.0.0.1", "relay-sdk-tests", 2)
+    ]
+    assert all(isinstance(client, KeyClient) for client in read.clients)
+    assert read.suggested_scopes is None  # its uses needed no scope here
+
+    rotated = await relay.api_keys.rotate(created.id, grace_period_seconds="until_quiet")
+    old = await relay.api_keys.get(created.id)
+    assert old.expires_at is not None
+    bound = old.expires_at - rotated.created_at  # the quiet grace's bound: 7 days
+    assert timedelta(days=6, hours=23) < bound <= timedelta(days=7)

@@ -15,6 +15,7 @@ import pytest
 
 from relay_sdk import (
     ApiKey,
+    ApiKeyDetail,
     ApiKeyUsage,
     AuditEventPage,
     CreatedApiKey,
@@ -40,7 +41,7 @@ HOOK = f"{HOOKS}/{{endpoint_id}}"
 RESPONSES: dict[tuple[str, str, str], Any] = {
     ("post", "/api/v1/auth/api-keys", "201"): CreatedApiKey,
     ("get", "/api/v1/auth/api-keys", "200"): [ApiKey],
-    ("get", KEY, "200"): ApiKey,
+    ("get", KEY, "200"): ApiKeyDetail,
     ("patch", KEY, "200"): ApiKey,
     ("post", f"{KEY}/rotate", "201"): CreatedApiKey,
     ("get", f"{KEY}/usage", "200"): ApiKeyUsage,

@@ -10,10 +10,13 @@ with Relay() as relay:                 # the key from RELAY_API_KEY
 
 from relay_sdk.api_keys import (
     ApiKey,
+    ApiKeyDetail,
     ApiKeyUsage,
     CreatedApiKey,
+    KeyClient,
     KeyQuota,
     KeyQuotaStatus,
+    ScopeUse,
     UsageDay,
 )
 from relay_sdk.audit_events import AuditEvent, AuditEventPage
@@ -47,6 +50,7 @@ __all__ = [
     "NOT_GIVEN",
     "APIStatusError",
     "ApiKey",
+    "ApiKeyDetail",
     "ApiKeyUsage",
     "ArtifactType",
     "AsyncRelay",
@@ -58,6 +62,7 @@ __all__ = [
     "CreatedWebhookEndpoint",
     "Dataset",
     "DatasetPage",
+    "KeyClient",
     "KeyPolicy",
     "KeyQuota",
     "KeyQuotaStatus",
@@ -72,6 +77,7 @@ __all__ = [
     "Relay",
     "RelayConnectionError",
     "RelayError",
+    "ScopeUse",
     "UsageDay",
     "ValidationError",
     "WebhookDelivery",

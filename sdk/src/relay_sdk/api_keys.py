@@ -7,6 +7,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 import httpx
 
@@ -77,6 +78,38 @@ class ApiKey:
     quota: KeyQuotaStatus | None = None
     pool_id: str | None = None
     disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClient:
+    """Who used a key in the last 24 hours: an address and user agent (None when it
+    sent none), how many requests and the last."""
+
+    address: str
+    user_agent: str | None
+    requests: int
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeUse:
+    """A scope the key's requests needed in the last 30 days ("full access" for the
+    routes that need it), and when last."""
+
+    scope: str
+    last_used_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyDetail(ApiKey):
+    """One key as its own read shows it: `clients`, who used it in the last 24 hours
+    (at most 20, most requests first); `scopes_used` in the last 30 days; and
+    `suggested_scopes`, the fewest that would have done when that is less than it
+    holds (None otherwise)."""
+
+    clients: tuple[KeyClient, ...] = field(kw_only=True)
+    scopes_used: tuple[ScopeUse, ...] = field(kw_only=True)
+    suggested_scopes: tuple[str, ...] | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +222,10 @@ def _listed(values: Sequence[str] | NotGiven | None) -> list[str] | NotGiven | N
     return values if values is None or isinstance(values, NotGiven) else list(values)
 
 
-def get_api_key(key_id: str) -> Operation[ApiKey]:
-    """Read one key (never the key itself); NotFoundError once it is revoked."""
-    return Operation("GET", _key_path(key_id), parse_model(ApiKey))
+def get_api_key(key_id: str) -> Operation[ApiKeyDetail]:
+    """Read one key (never the key itself), with who used it in the last 24 hours and
+    the scopes it needed; NotFoundError once it is revoked."""
+    return Operation("GET", _key_path(key_id), parse_model(ApiKeyDetail))
 
 
 def update_api_key(
@@ -223,13 +257,14 @@ def update_api_key(
 
 
 def rotate_api_key(
-    key_id: str, *, grace_period_seconds: int | NotGiven = NOT_GIVEN
+    key_id: str, *, grace_period_seconds: int | Literal["until_quiet"] | NotGiven = NOT_GIVEN
 ) -> Operation[CreatedApiKey]:
     """Replace a key with a new one (same name, scopes, rate limit and expiry), whose
     `key` is shown only this once. The old key keeps working for the grace period
-    (0 to 604800 s; the server's default is 3600), never past its own expiry, then
-    answers 401 "API key expired". ConflictError when the key is revoked, expired or
-    already rotated.
+    (0 to 604800 s; the server's default is 3600; "until_quiet": until it has gone
+    15 minutes unused, at most 7 days), never past its own expiry, then answers 401
+    "API key expired". ConflictError when the key is revoked, expired or already
+    rotated.
     """
     body = given_fields(grace_period_seconds=grace_period_seconds)
     return Operation("POST", f"{_key_path(key_id)}/rotate", parse_model(CreatedApiKey), json=body)

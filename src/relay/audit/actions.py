@@ -42,6 +42,9 @@ class Action(StrEnum):
     MEMBER_INVITATION_RENEWED = "member.invitation_renewed"
     MEMBER_ROLE_CHANGED = "member.role_changed"
     OWNERSHIP_TRANSFERRED = "tenant.ownership_transferred"
+    API_KEY_NEW_NETWORK = "api_key.new_network"
+    API_KEY_GRACE_ENDED = "api_key.grace_ended"
+    API_KEY_SCOPES_NARROWED = "api_key.scopes_narrowed"
     API_KEY_EXPIRING = "api_key.expiring"
     API_KEY_QUOTA_WARNING = "api_key.quota_warning"
     API_KEY_QUOTA_EXHAUSTED = "api_key.quota_exhausted"
@@ -85,6 +88,9 @@ WORDS: dict[Action, str] = {
     Action.MEMBER_INVITATION_RENEWED: "Invitation link renewed",
     Action.MEMBER_ROLE_CHANGED: "Member's role changed",
     Action.OWNERSHIP_TRANSFERRED: "Ownership handed over",
+    Action.API_KEY_NEW_NETWORK: "API key used from a new network",
+    Action.API_KEY_GRACE_ENDED: "Old API key's grace ended",
+    Action.API_KEY_SCOPES_NARROWED: "API key narrowed to the scopes it uses",
     Action.API_KEY_EXPIRING: "API key expires soon",
     Action.API_KEY_QUOTA_WARNING: "API key used 80 % of its quota",
     Action.API_KEY_QUOTA_EXHAUSTED: "API key used all of its quota",

@@ -46,4 +46,5 @@ class KeyAccountingMiddleware:
                     user_agent or None,
                     # Refused for its address: counted, but no use from a new address.
                     sighting=not state.get("address_refused", False),
+                    scope=state.get("scope_used"),
                 )

@@ -8,7 +8,9 @@ in one transaction (never a write per request):
 - a refused use of an expired key, an audit event at most once an hour per key
   and worker, so a forgotten script does not flood the log;
 - a use refused for its address (the key's `allowed_ips`), an audit event at most
-  once a minute per key, address and worker.
+  once a minute per key, address and worker;
+- who used the key, the scopes its requests needed and the networks it was used from
+  (relay.auth.insight).
 
 The gathered uses become rows written by relay.batches: a row the database refuses
 (a key deleted meanwhile, a value it cannot keep) is dropped alone, and the rest
@@ -34,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.auth import insight
 from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.background import BackgroundTask
@@ -89,8 +92,11 @@ class _Sighting:
     refused: Action | None = None
 
 
-_Row = _LastUse | _Count | _Sighting
+_Row = _LastUse | _Count | _Sighting | insight.InsightRow
 _CountKey = tuple[uuid.UUID, uuid.UUID, date, str]
+# A client of a key in this flush: (key, address, user agent).
+_ClientKey = tuple[uuid.UUID, str, str]
+_PRUNE_EVERY = 3600.0
 
 
 def _status_class(status: int) -> str:
@@ -103,6 +109,14 @@ def _describe(row: _Row) -> str:
         return f"last use of key {row.key_id}"
     if isinstance(row, _Count):
         return f"usage of key {row.key_id} on {row.day} ({row.status_class})"
+    if isinstance(row, insight.ScopeUse):
+        return f"scope use of key {row.key_id}"
+    if isinstance(row, insight.ClientUse):
+        return f"clients of key {row.principal.key_id}"
+    if isinstance(row, insight.NetworkUse):
+        return f"network use of key {row.principal.key_id}"
+    if isinstance(row, insight.Prune):
+        return "pruning of old client rows"
     return f"{row.refused or 'new address'} of key {row.principal.key_id}"
 
 
@@ -115,6 +129,10 @@ class KeyActivity:
         self._last_used: dict[uuid.UUID, datetime] = {}
         self._counts: Counter[_CountKey] = Counter()
         self._sightings: list[_Sighting] = []
+        # Per client of a key: [requests, last, principal]; per (tenant, key, scope): last.
+        self._clients: dict[_ClientKey, list[Any]] = {}
+        self._scopes: dict[tuple[uuid.UUID, uuid.UUID, str], datetime] = {}
+        self._pruned_at = -_PRUNE_EVERY
         # (key, address) pairs this worker has already passed on; bounded (LRU).
         self._seen: OrderedDict[tuple[uuid.UUID, str], None] = OrderedDict()
         self._expired_noted: dict[uuid.UUID, float] = {}
@@ -135,17 +153,28 @@ class KeyActivity:
         user_agent: str | None,
         *,
         sighting: bool = True,
+        scope: str | None = None,
     ) -> None:
-        """A request made with the key got `status`; without `sighting`, its address is
-        not one the key was used from (it was refused for it)."""
+        """A request made with the key got `status`, having needed `scope` (its route's,
+        once granted); without `sighting`, its address is not one the key was used
+        from (it was refused for it)."""
         now = utcnow()
         self._last_used[principal.key_id] = now
         self._counts[
             (principal.tenant_id, principal.key_id, now.date(), _status_class(status))
         ] += 1
-        pair = (principal.key_id, address)
+        if scope is not None:
+            self._scopes[(principal.tenant_id, principal.key_id, scope)] = now
         if not sighting:
             return
+        client = (principal.key_id, address, user_agent or "")
+        seen = self._clients.get(client)
+        if seen is None:
+            self._clients[client] = [1, now, principal]
+        else:
+            seen[0] += 1
+            seen[1] = now
+        pair = (principal.key_id, address)
         if pair in self._seen:
             self._seen.move_to_end(pair)
             return
@@ -209,9 +238,23 @@ class KeyActivity:
         flushing the same keys at once then queue behind each other instead of
         deadlocking."""
         last_used, counts, sightings = self._last_used, self._counts, self._sightings
+        clients, used_scopes = self._clients, self._scopes
         self._last_used, self._counts, self._sightings = {}, Counter(), []
+        self._clients, self._scopes = {}, {}
         rows: list[_Row] = [_LastUse(key, last_used[key]) for key in sorted(last_used)]
         rows += [_Count(*key, requests=counts[key]) for key in sorted(counts)]
+        uses = [
+            insight.ClientUse(principal, address, agent, requests, last)
+            for (_, address, agent), (requests, last, principal) in sorted(
+                clients.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])
+            )
+        ]
+        rows += uses
+        rows += [insight.ScopeUse(*key, at=at) for key, at in sorted(used_scopes.items())]
+        rows += insight.networks_of(uses)
+        if time.monotonic() - self._pruned_at > _PRUNE_EVERY:
+            self._pruned_at = time.monotonic()
+            rows.append(insight.Prune(utcnow() - insight.CLIENTS_KEPT))
         return rows + sightings
 
     def _restore(self, rows: Sequence[_Row]) -> None:
@@ -222,6 +265,13 @@ class KeyActivity:
             elif isinstance(row, _Count):
                 key = (row.tenant_id, row.key_id, row.day, row.status_class)
                 self._counts[key] += row.requests
+            elif isinstance(row, insight.ClientUse):
+                client = (row.principal.key_id, row.address, row.user_agent)
+                seen = self._clients.setdefault(client, [0, row.last_seen, row.principal])
+                seen[0] += row.requests
+            elif isinstance(row, insight.ScopeUse):
+                self._scopes.setdefault((row.tenant_id, row.key_id, row.scope), row.at)
+            # A network use is derived again from the client uses; a prune comes again.
         self._sightings = [row for row in rows if isinstance(row, _Sighting)] + self._sightings
 
     async def _run(self) -> None:
@@ -258,6 +308,8 @@ async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
                 _audit(session, row, row.refused)
             elif await _first_from(session, row):
                 _audit(session, row, Action.API_KEY_NEW_ADDRESS)
+        elif not isinstance(row, _LastUse):  # last uses went above, in one statement
+            await insight.write(session, row)
     await session.flush()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer
+from sqlalchemy import Date, ForeignKey, Index, Integer, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relay.db import Base, StoredJSON, StoredString, TenantOwned, UTCDateTime, utcnow
@@ -36,6 +36,9 @@ class ApiKey(TenantOwned, Base):
     rate_limit_seconds: Mapped[int | None] = mapped_column(Integer)
     # Set when the key was rotated: its successor, and when.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A rotated key whose grace ends once it has gone QUIET_AFTER unused (within the
+    # grace's bound): relay.auth.grace ends it.
+    grace_until_quiet: Mapped[bool] = mapped_column(default=False, server_default=false())
     replaced_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_keys.id", ondelete="SET NULL")
     )
@@ -99,3 +102,47 @@ class ApiKeyAddress(TenantOwned, Base):
     )
     address: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKeyClient(TenantOwned, Base):
+    """Requests made with a key per UTC hour from one address and user agent, with the
+    last of them: who uses the key, kept for two days (see auth/insight.py)."""
+
+    __tablename__ = "api_key_clients"
+    __table_args__ = (Index("ix_api_key_clients_hour", "hour"),)
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    address: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    # '' when the client sent none (a key column cannot be null).
+    user_agent: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKeyScopeUse(TenantOwned, Base):
+    """The last time a request made with the key needed each scope (or full access)."""
+
+    __tablename__ = "api_key_scope_uses"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    scope: Mapped[str] = mapped_column(StoredString(40), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKeyNetwork(TenantOwned, Base):
+    """A network (an IPv4 /24, an IPv6 /48) a key was used from, when last, and the day
+    its first use after 30 days without one was announced (api_key.new_network)."""
+
+    __tablename__ = "api_key_networks"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    network: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    noticed_on: Mapped[date | None] = mapped_column(Date)

@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.auth import service
+from relay.auth import insight, service
 from relay.auth.dependencies import CurrentActor, CurrentPrincipal
 from relay.auth.models import ApiKey
 from relay.auth.schemas import (
+    ApiKeyClientRead,
     ApiKeyCreate,
     ApiKeyCreated,
+    ApiKeyDetail,
     ApiKeyRead,
     ApiKeyRotate,
+    ApiKeyScopeUseRead,
     ApiKeyUpdate,
     ApiKeyUsageRead,
     QuotaRead,
@@ -25,7 +29,7 @@ from relay.auth.schemas import (
 from relay.auth.scopes import API_KEYS_READ, API_KEYS_WRITE, requires
 from relay.auth.usage import daily_usage
 from relay.auth.verifier import KeyVerifier
-from relay.db import ReadSessionDep, SessionDep
+from relay.db import ReadSessionDep, SessionDep, utcnow
 from relay.json_bodies import BoundedJsonRoute
 from relay.links import next_link
 from relay.openapi import error_answer
@@ -142,18 +146,29 @@ async def list_api_keys(
 
 @router.get(
     "/{key_id}",
-    response_model=ApiKeyRead,
+    response_model=ApiKeyDetail,
     responses=_NOT_FOUND,
     dependencies=[requires(API_KEYS_READ)],
     operation_id="api_keys_get",
 )
 async def get_api_key(
     key_id: uuid.UUID, principal: CurrentPrincipal, session: ReadSessionDep
-) -> ApiKeyRead:
-    """Read one key (never the key itself)."""
+) -> ApiKeyDetail:
+    """Read one key (never the key itself), with who used it in the last 24 hours and
+    the scopes its requests needed in the last 30 days."""
     api_key = await service.get_api_key(session, tenant_id=principal.tenant_id, key_id=key_id)
     (read,) = await _shown(session, [api_key])
-    return read
+    now, of_key = utcnow(), {"tenant_id": principal.tenant_id, "key_id": key_id}
+    clients = await insight.recent_clients(session, **of_key, now=now)
+    used = await insight.scopes_used(session, **of_key, now=now)
+    return ApiKeyDetail(
+        **read.model_dump(),
+        clients=[ApiKeyClientRead(**asdict(client)) for client in clients],
+        scopes_used=[
+            ApiKeyScopeUseRead(scope=scope, last_used_at=at) for scope, at in used.items()
+        ],
+        suggested_scopes=insight.narrower_scopes(api_key.scopes, used),
+    )
 
 
 @router.patch(

@@ -185,11 +185,12 @@ class ApiKeyUpdate(Input):
 class ApiKeyRotate(Input):
     model_config = ConfigDict(extra="forbid")
 
-    grace_period_seconds: int = Field(
+    grace_period_seconds: (
+        Annotated[int, Field(ge=0, le=MAX_GRACE_PERIOD_SECONDS)] | Literal["until_quiet"]
+    ) = Field(
         default=3600,
-        ge=0,
-        le=MAX_GRACE_PERIOD_SECONDS,
-        description="How long the old key keeps working (never past its own expiry).",
+        description="How long the old key keeps working (never past its own expiry), or "
+        '"until_quiet": until it has gone 15 minutes without a request, at most 7 days.',
     )
 
 
@@ -237,6 +238,38 @@ class ApiKeyRead(BaseModel):
         default=None,
         exclude_if=lambda limit: limit is None,
         description="The key's own rate limit; absent when it has none.",
+    )
+
+
+class ApiKeyClientRead(BaseModel):
+    """One client of a key in the last 24 hours."""
+
+    address: str = Field(examples=["203.0.113.7"])
+    user_agent: str | None = Field(examples=["relay-sdk-python/1.0"])
+    requests: int
+    last_seen: datetime
+
+
+class ApiKeyScopeUseRead(BaseModel):
+    scope: str = Field(description='A scope, or "full access" for a route that needs it.')
+    last_used_at: datetime
+
+
+class ApiKeyDetail(ApiKeyRead):
+    """One key as its own read shows it: with who used it and what it needed."""
+
+    clients: list[ApiKeyClientRead] = Field(
+        description="Who used the key in the last 24 hours, by address and user agent, "
+        "most requests first (at most 20; written about once a second)."
+    )
+    scopes_used: list[ApiKeyScopeUseRead] = Field(
+        description="The scopes the key's requests needed in the last 30 days."
+    )
+    suggested_scopes: list[str] | None = Field(
+        default=None,
+        exclude_if=lambda scopes: scopes is None,
+        description="The fewest scopes that grant what the key needed in 30 days, when "
+        "that is less than it holds; absent otherwise.",
     )
 
 

@@ -90,6 +90,8 @@ class RequiredScope:
                 raise insufficient(FULL_ACCESS)
         elif not grants(principal.scopes, self.scope):
             raise insufficient(self.scope)
+        # What the request needed, once granted: the key's use records it (insight.py).
+        request.state.scope_used = self.scope
 
 
 class NoKey:

@@ -31,7 +31,13 @@ from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import keys, restrictions, scopes
 from relay.auth.models import ApiKey
-from relay.auth.schemas import ApiKeyCreate, ApiKeyUpdate, Quota, RateLimit
+from relay.auth.schemas import (
+    MAX_GRACE_PERIOD_SECONDS,
+    ApiKeyCreate,
+    ApiKeyUpdate,
+    Quota,
+    RateLimit,
+)
 from relay.datasets.models import Dataset
 from relay.db import tenant_select, utcnow
 from relay.errors import ConflictError, InvalidInput, NotFoundError
@@ -121,7 +127,7 @@ def _quota_of_key(api_key: ApiKey) -> tuple[int, quotas.Period] | None:
     return _period_quota((api_key.quota_requests, api_key.quota_period))
 
 
-def _check_key_within(actor: Actor, api_key: ApiKey) -> None:
+def check_key_within(actor: Actor, api_key: ApiKey) -> None:
     """403 unless `actor` may manage `api_key` (see _check_within)."""
     _check_within(
         actor,
@@ -407,7 +413,7 @@ async def revoke_api_key(
 ) -> ApiKey:
     """Revoke a key for good. Unknown, another tenant's or already revoked: NotFoundError."""
     api_key = await get_api_key(session, tenant_id=tenant_id, key_id=key_id, for_update=True)
-    _check_key_within(actor, api_key)
+    check_key_within(actor, api_key)
     api_key.revoked_at, api_key.revoked_by = utcnow(), actor.label
     audit.record(
         session, tenant_id=tenant_id, action=Action.API_KEY_REVOKED, actor=actor,
@@ -430,7 +436,7 @@ async def update_api_key(
     sent). A rate limit is its family's: every key of the family gets it. Suspending
     is the key's alone, audited apart (api_key.disabled / api_key.enabled)."""
     api_key, family = await _lock_family_of(session, tenant_id=tenant_id, key_id=key_id)
-    _check_key_within(actor, api_key)
+    check_key_within(actor, api_key)
     changes: dict[str, object] = {}
     if "name" in data.model_fields_set and data.name is not None:
         changes["name"] = api_key.name = data.name
@@ -468,7 +474,7 @@ async def update_api_key(
         for member in family:
             member.pool_id = pool_id
         changes["pool_id"] = str(pool_id) if pool_id else None
-    _check_key_within(actor, api_key)  # as changed: still no broader than the actor
+    check_key_within(actor, api_key)  # as changed: still no broader than the actor
     suspended = _suspend(session, api_key, data, actor)
     if changes:
         audit.record(
@@ -501,13 +507,14 @@ async def rotate_api_key(
     *,
     tenant_id: uuid.UUID,
     key_id: uuid.UUID,
-    grace_period_seconds: int,
+    grace_period_seconds: int | Literal["until_quiet"],
     actor: Actor,
     created_by: str | None,
 ) -> tuple[ApiKey, ApiKey, str]:
     """A successor with the same name, scopes, rate limit and expiry, in the same family
     (so the same window: rotating never buys a fresh one); the old key works on until
-    the grace period ends (never past its own expiry). Returns
+    the grace period ends (never past its own expiry; "until_quiet": once it has gone
+    unused for a while, at most MAX_GRACE_PERIOD_SECONDS, see grace.py). Returns
     (old, new, the new full key). Both change in the caller's transaction or neither."""
     query = tenant_select(ApiKey, tenant_id).where(ApiKey.id == key_id).with_for_update()
     old = await session.scalar(query)
@@ -520,7 +527,7 @@ async def rotate_api_key(
         raise ConflictError("API key is already being rotated: rotate its replacement instead")
     if old.expires_at is not None and old.expires_at <= now:
         raise ConflictError("API key expired: create a new key instead")
-    _check_key_within(actor, old)
+    check_key_within(actor, old)
     policy = await key_policy.rules_of(session, tenant_id)
     policy.check_full_access(actor, old.scopes, old.dataset_ids)  # a successor: a new key
     new, full_key = _new_key(
@@ -538,7 +545,10 @@ async def rotate_api_key(
     new.pool_id = old.pool_id
     session.add(new)
     await session.flush()
-    grace_end = now + timedelta(seconds=grace_period_seconds)
+    until_quiet = grace_period_seconds == "until_quiet"
+    grace = MAX_GRACE_PERIOD_SECONDS if until_quiet else int(grace_period_seconds)
+    old.grace_until_quiet = until_quiet
+    grace_end = now + timedelta(seconds=grace)
     old.expires_at = min(old.expires_at, grace_end) if old.expires_at else grace_end
     old.rotated_at = now
     old.replaced_by_id = new.id

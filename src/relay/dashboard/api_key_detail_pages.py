@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from relay.auth import lineage, usage
+from relay.auth import insight, lineage, usage
 from relay.auth import service as auth_service
 from relay.auth.schemas import ApiKeyUpdate
 from relay.auth.verifier import KeyVerifier
@@ -84,6 +84,7 @@ async def _api_key_page(
         return redirect(request, API_KEYS, error=auth_service.API_KEY_NOT_FOUND)
     now = utcnow()
     expired = api_key.expires_at is not None and api_key.expires_at <= now
+    ended = expired or api_key.revoked_at is not None
     days = await usage.daily_usage(
         session, tenant_id=user.tenant_id, key_id=key_id, days=USAGE_DAYS
     )
@@ -101,14 +102,26 @@ async def _api_key_page(
     )
     quota = (await auth_service.quota_status(session, [api_key])).get(api_key.id)
     rolled = await lineage.lineages(session, tenant_id=user.tenant_id, api_keys=[api_key])
+    clients = await insight.recent_clients(
+        session, tenant_id=user.tenant_id, key_id=key_id, now=now
+    )
+    used = await insight.scopes_used(session, tenant_id=user.tenant_id, key_id=key_id, now=now)
     context = {
         "api_key": api_key,
         "now": now,
         "expired": expired,
-        # Revoked or expired: nothing left to change, roll or suspend.
-        "ended": expired or api_key.revoked_at is not None,
+        "ended": ended,  # revoked or expired: nothing left to change, roll or suspend
         "revoked_by": describe_actor(api_key.revoked_by),
         "lineage": rolled[api_key.id],
+        "clients": clients,
+        # In a rotation's grace: who used the old key since it was rolled.
+        "in_grace": api_key.replaced_by_id is not None and not ended,
+        "since_rolled": [
+            c for c in clients if api_key.rotated_at and c.last_seen > api_key.rotated_at
+        ],
+        "scopes_used": used,
+        "suggested_scopes": insight.narrower_scopes(api_key.scopes, used),
+        "ending_grace": request.query_params.get("end-grace") == "1",
         "name_value": values["name"] if sent_back is RENAME and values else api_key.name,
         "rolling": request.query_params.get("roll") == "1",
         "grace_choices": GRACE_CHOICES,

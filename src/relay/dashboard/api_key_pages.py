@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -47,7 +47,8 @@ ACCESS_LEVELS = {
     "webhooks": ("none", "read", "write"),
 }
 GRACE_CHOICES = {"0": "Immediately", "3600": "After 1 hour", "86400": "After 24 hours",
-                 "604800": "After 7 days"}  # fmt: skip
+                 "604800": "After 7 days",
+                 "until_quiet": "Once unused for 15 minutes (at most 7 days)"}  # fmt: skip
 NO_PERMISSION_CHOSEN = "Choose at least one permission, or Full access"
 
 
@@ -76,6 +77,13 @@ def _scopes(form: FormData) -> list[str]:
     if not scopes:
         raise ValueError(NO_PERMISSION_CHOSEN)
     return scopes
+
+
+def _grace(choice: str) -> int | Literal["until_quiet"]:
+    """The roll dialog's choice as the service takes it (an hour when it is none)."""
+    if choice == "until_quiet":
+        return "until_quiet"
+    return int(choice) if choice in GRACE_CHOICES else 3600
 
 
 def _live_key_named(api_keys: Sequence[ApiKey], key_id: str | None) -> ApiKey | None:
@@ -297,7 +305,7 @@ async def roll_api_key(
             session,
             tenant_id=user.tenant_id,
             key_id=key_id,
-            grace_period_seconds=int(grace) if grace in GRACE_CHOICES else 3600,
+            grace_period_seconds=_grace(grace),
             actor=user_actor(request, user),
             created_by=f"user:{user.id}",
         )

@@ -26,7 +26,7 @@ from relay.audit.actions import Action
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
 from relay.auth.service import announce_change, audit_target
-from relay.background import Periodic
+from relay.background import Periodic, for_each_tenant
 from relay.db import utcnow
 from relay.key_policy.models import KeyPolicy
 from relay.schemas import iso_utc
@@ -51,17 +51,12 @@ async def expire_unused_keys(
                 )
             )
         ).all()
-    expired = 0
-    for tenant_id, days in policies:
-        assert days is not None  # the query's condition
-        try:
-            expired += await _expire_for(sessionmaker, cache, tenant_id, days, now)
-        except Exception as exc:
-            logger.warning(
-                "unused key sweep failed for a tenant, will retry",
-                extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
-            )
-    return expired
+    days_of = {tenant_id: days for tenant_id, days in policies if days is not None}
+    return await for_each_tenant(
+        days_of,
+        lambda tenant_id: _expire_for(sessionmaker, cache, tenant_id, days_of[tenant_id], now),
+        name="unused key sweep",
+    )
 
 
 async def _expire_for(

@@ -13,7 +13,6 @@ may be noticed a few requests early, never late.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -26,13 +25,12 @@ from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth.models import ApiKey
 from relay.auth.service import audit_target
+from relay.background import for_each_tenant
 from relay.db import utcnow
 from relay.limits import quotas
 from relay.notices import service
 from relay.notices.models import Notice
 from relay.schemas import iso_utc
-
-logger = logging.getLogger(__name__)
 
 # (mark, how long before the expiry), the nearest last: a key is noticed at the
 # nearest mark it has reached.
@@ -66,18 +64,13 @@ async def sweep(
                 .order_by(ApiKey.tenant_id)
             )
         ).all()
-    raised = 0
-    for tenant_id in tenants:
-        try:
-            async with sessionmaker.begin() as session:
-                raised += await _expiry_notices(session, tenant_id=tenant_id, now=now)
-                raised += await _quota_notices(session, tenant_id=tenant_id, now=now)
-        except Exception as exc:
-            logger.warning(
-                "notice sweep failed for a tenant, will retry",
-                extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
-            )
-    return raised
+
+    async def sweep(tenant_id: uuid.UUID) -> int:
+        async with sessionmaker.begin() as session:
+            raised = await _expiry_notices(session, tenant_id=tenant_id, now=now)
+            return raised + await _quota_notices(session, tenant_id=tenant_id, now=now)
+
+    return await for_each_tenant(tenants, sweep, name="notice sweep")
 
 
 async def _raised_before(

@@ -1,0 +1,259 @@
+"""What a key's use tells its owner, beyond counts (relay.auth.activity gathers the uses
+and writes these rows with its own, once a second):
+
+- who used the key in the last 24 hours: each address and user agent, with its last
+  request and how many (`api_key_clients`, by UTC hour, kept two days): during a
+  rotation's grace, who still uses the old key;
+- the scopes its requests needed in the last 30 days (`api_key_scope_uses`), and the
+  narrower set a key holding more could have;
+- the first use of the key from a network (an IPv4 /24, an IPv6 /48) it was not used
+  from in 30 days: an `api_key.new_network` audit event (so a webhook and a notice),
+  at most once per key and network a day, across workers (`api_key_networks`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
+from relay.auth import scopes as key_scopes
+from relay.auth.models import ApiKeyClient, ApiKeyNetwork, ApiKeyScopeUse
+from relay.auth.principal import Principal
+from relay.db import tenant_select
+
+CLIENTS_WINDOW = timedelta(hours=24)
+CLIENTS_SHOWN = 20
+CLIENTS_KEPT = timedelta(hours=48)
+SCOPES_WINDOW = timedelta(days=30)
+NETWORK_QUIET = timedelta(days=30)
+
+
+def network_of(address: str) -> str:
+    """The network an address is counted in: its /24 (IPv4) or /48 (IPv6); the address
+    itself when it is none (a test client's name)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientUse:
+    """Requests of a key from one address and user agent within one flush."""
+
+    principal: Principal
+    address: str
+    user_agent: str
+    requests: int
+    last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeUse:
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID
+    scope: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkUse:
+    """A key used from a network within one flush (its latest such use)."""
+
+    principal: Principal
+    network: str
+    address: str
+    user_agent: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """Drop client rows older than `before` (written with a flush, once an hour)."""
+
+    before: datetime
+
+
+InsightRow = ClientUse | ScopeUse | NetworkUse | Prune
+
+
+def networks_of(uses: Iterable[ClientUse]) -> list[NetworkUse]:
+    """One NetworkUse per key and network, from the flush's client uses (the latest)."""
+    latest: dict[tuple[uuid.UUID, str], ClientUse] = {}
+    for use in uses:
+        key = (use.principal.key_id, network_of(use.address))
+        if key not in latest or latest[key].last_seen < use.last_seen:
+            latest[key] = use
+    return [
+        NetworkUse(use.principal, network, use.address, use.user_agent, use.last_seen)
+        for (_, network), use in sorted(latest.items(), key=lambda item: str(item[0]))
+    ]
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def write(session: AsyncSession, row: InsightRow) -> None:
+    """Write one row in the caller's transaction."""
+    if isinstance(row, ClientUse):
+        principal = row.principal
+        statement = _insert(session, ApiKeyClient).values(
+            tenant_id=principal.tenant_id, key_id=principal.key_id,
+            hour=row.last_seen.replace(minute=0, second=0, microsecond=0),
+            address=row.address, user_agent=row.user_agent, requests=row.requests,
+            last_seen=row.last_seen,
+        )  # fmt: skip
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["key_id", "hour", "address", "user_agent"],
+                set_={
+                    "requests": ApiKeyClient.requests + statement.excluded.requests,
+                    "last_seen": func.max(ApiKeyClient.last_seen, statement.excluded.last_seen)
+                    if session.get_bind().dialect.name == "sqlite"
+                    else func.greatest(ApiKeyClient.last_seen, statement.excluded.last_seen),
+                },
+            )
+        )
+    elif isinstance(row, ScopeUse):
+        statement = _insert(session, ApiKeyScopeUse).values(
+            tenant_id=row.tenant_id, key_id=row.key_id, scope=row.scope, last_used_at=row.at
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["key_id", "scope"],
+                set_={"last_used_at": statement.excluded.last_used_at},
+                where=ApiKeyScopeUse.last_used_at < statement.excluded.last_used_at,
+            )
+        )
+    elif isinstance(row, NetworkUse):
+        await _network_used(session, row)
+    else:
+        await session.execute(delete(ApiKeyClient).where(ApiKeyClient.hour < row.before))
+
+
+async def _network_used(session: AsyncSession, row: NetworkUse) -> None:
+    """Remember the network's last use; the first use after NETWORK_QUIET without one
+    (or ever) is announced, once a day per key and network: the conditional update of
+    `noticed_on` lets one worker through."""
+    principal = row.principal
+    where = (ApiKeyNetwork.key_id == principal.key_id, ApiKeyNetwork.network == row.network)
+    before = await session.scalar(select(ApiKeyNetwork.last_seen).where(*where))
+    statement = _insert(session, ApiKeyNetwork).values(
+        tenant_id=principal.tenant_id, key_id=principal.key_id, network=row.network,
+        last_seen=row.at,
+    )  # fmt: skip
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["key_id", "network"],
+            set_={"last_seen": statement.excluded.last_seen},
+            where=ApiKeyNetwork.last_seen < statement.excluded.last_seen,
+        )
+    )
+    if before is not None and before >= row.at - NETWORK_QUIET:
+        return
+    today = row.at.date()
+    noticed = await session.execute(
+        update(ApiKeyNetwork)
+        .where(*where, or_(ApiKeyNetwork.noticed_on.is_(None), ApiKeyNetwork.noticed_on < today))
+        .values(noticed_on=today)
+        .returning(ApiKeyNetwork.key_id)
+    )
+    if noticed.first() is None:
+        return
+    actor = Actor.api_key(
+        principal.key_prefix, scopes=principal.scopes, expires_at=principal.expires_at,
+        client_address=row.address, user_agent=row.user_agent or None,
+    )  # fmt: skip
+    audit.record(
+        session, tenant_id=principal.tenant_id, action=Action.API_KEY_NEW_NETWORK, actor=actor,
+        target=audit.Target("api_key", principal.key_id, f"{principal.key_prefix}…"),
+        details={"network": row.network, "user_agent": row.user_agent or None}, at=row.at,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who used a key in the last 24 hours, as a key's page and its API read it."""
+
+    address: str
+    user_agent: str | None
+    requests: int
+    last_seen: datetime
+
+
+async def recent_clients(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> list[Client]:
+    """The key's clients of the last 24 hours, most requests first (at most 20)."""
+    since = (now - CLIENTS_WINDOW).replace(minute=0, second=0, microsecond=0)
+    requests = func.sum(ApiKeyClient.requests)
+    query = (
+        tenant_select(ApiKeyClient, tenant_id)
+        .with_only_columns(
+            ApiKeyClient.address,
+            ApiKeyClient.user_agent,
+            requests,
+            func.max(ApiKeyClient.last_seen),
+        )
+        .where(
+            ApiKeyClient.key_id == key_id,
+            ApiKeyClient.hour >= since,
+            ApiKeyClient.last_seen > now - CLIENTS_WINDOW,
+        )
+        .group_by(ApiKeyClient.address, ApiKeyClient.user_agent)
+        .order_by(requests.desc(), ApiKeyClient.address, ApiKeyClient.user_agent)
+        .limit(CLIENTS_SHOWN)
+    )
+    return [
+        Client(address, user_agent or None, int(count), last_seen)
+        for address, user_agent, count, last_seen in await session.execute(query)
+    ]
+
+
+async def scopes_used(
+    session: AsyncSession, *, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+) -> dict[str, datetime]:
+    """The scopes (or "full access") the key's requests needed in the last 30 days,
+    with when last."""
+    query = (
+        tenant_select(ApiKeyScopeUse, tenant_id)
+        .with_only_columns(ApiKeyScopeUse.scope, ApiKeyScopeUse.last_used_at)
+        .where(ApiKeyScopeUse.key_id == key_id, ApiKeyScopeUse.last_used_at > now - SCOPES_WINDOW)
+        .order_by(ApiKeyScopeUse.scope)
+    )
+    return {scope: at for scope, at in await session.execute(query)}
+
+
+def narrower_scopes(held: Iterable[str], used: Iterable[str]) -> list[str] | None:
+    """The fewest scopes that grant what the key's requests needed, when that is less
+    than the key holds; None when it needs all it holds, needed full access, or was not
+    used (no use is no evidence: the unused-key policy is for those)."""
+    needed = set(used)
+    if not needed or key_scopes.FULL_ACCESS in needed:
+        return None
+    fewest = sorted(
+        scope for scope in needed
+        if not any(scope != other and scope in key_scopes.effective([other]) for other in needed)
+    )  # fmt: skip
+    if not key_scopes.within(fewest, list(held)):  # never wider than the key is
+        return None
+    if key_scopes.effective(fewest) == key_scopes.effective(list(held)) and list(held):
+        return None
+    return fewest
