@@ -2,10 +2,10 @@
 dashboard users and the audit log.
 
 Each domain keeps its own commands (`relay.tenants.commands`); this module serves,
-migrates, and gathers them. Failures a user can cause are one line (relay.console),
-usage mistakes too (a missing or unknown option: `main`). Exit statuses: 0, 1 for a
-user's mistake, 2 for a usage mistake, CANNOT_LISTEN when `serve` cannot bind its
-address.
+migrates, backs up (relay.backups), and gathers them. Failures a user can cause are one
+line (relay.console), usage mistakes too (a missing or unknown option: `main`). Exit
+statuses: 0, 1 for a user's mistake, 2 for a usage mistake, CANNOT_LISTEN when `serve`
+cannot bind its address.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import errno
 import json
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,7 +24,7 @@ from rich.table import Table
 # Typer 0.29 carries its own Click; its usage errors are raised from there.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from relay import serving
+from relay import backups, serving
 from relay.accounts import commands as accounts_commands
 from relay.audit import commands as audit_commands
 from relay.config import Settings, get_settings
@@ -163,6 +164,47 @@ def db_upgrade() -> None:
     with one_line_errors():
         migrated_settings()
     out.print("Database is up to date.")
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="The file to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace PATH if it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to PATH, consistently, while the server runs.
+
+    Exit status 1 on PostgreSQL, with the pg_dump command to run instead (no password)."""
+    with one_line_errors():
+        try:
+            made = backups.back_up(get_settings(), path, force=force)
+        except backups.BackupError as exc:
+            fail(str(exc))
+    revision = made.revision or "none: not a Relay database"
+    said = f"Backed up to {made.path} ({made.size:,} bytes, schema revision {revision})."
+    out.print(said, markup=False)  # a path may hold [brackets]: no Rich markup
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="The backup to restore.")],
+) -> None:
+    """Put the backup PATH in place of the SQLite database; the server must be stopped.
+
+    Keeps the database as it was as DATABASE.before-restore-TIME. Refuses a newer Relay's backup."""
+    with one_line_errors():
+        try:
+            restored = backups.restore(get_settings(), path)
+        except backups.BackupError as exc:
+            fail(str(exc))
+    said = [f"Restored {path} into {restored.database} (schema revision {restored.revision})."]
+    if restored.kept is not None:
+        said.append(f"The database as it was is kept as {restored.kept}.")
+    if restored.needs_upgrade:
+        said.append(
+            f"The backup's schema is older than this Relay's ({restored.head}): run "
+            f"`{invoked_as()} db upgrade` before serving (`{invoked_as()} serve` does it too)."
+        )
+    out.print("\n".join(said), markup=False)
 
 
 def main() -> None:
