@@ -23,6 +23,7 @@ class Action(StrEnum):
     LIMIT_POOL_DELETED = "limit_pool.deleted"
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
+    DATASET_UPDATED = "dataset.updated"
     USER_SIGNED_IN = "user.signed_in"
     USER_SIGN_IN_FAILED = "user.sign_in_failed"
     # Actions' names, not passwords (S105).
@@ -70,6 +71,7 @@ WORDS: dict[Action, str] = {
     Action.LIMIT_POOL_DELETED: "Limit pool deleted",
     Action.DATASET_CREATED: "Dataset created",
     Action.DATASET_DELETED: "Dataset deleted",
+    Action.DATASET_UPDATED: "Dataset changed",
     Action.USER_SIGNED_IN: "Signed in",
     Action.USER_SIGN_IN_FAILED: "Sign-in failed",
     Action.USER_PASSWORD_CHANGED: "Password changed",

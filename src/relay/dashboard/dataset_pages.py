@@ -179,8 +179,9 @@ async def update_dataset(
         return await _show_dataset(request, session, user, dataset_id, sent=sent, errors=errors)
     try:
         dataset = await datasets_service.update_dataset(
-            session, reach=Reach(user.tenant_id), dataset_id=dataset_id, data=data
-        )
+            session, reach=Reach(user.tenant_id), dataset_id=dataset_id, data=data,
+            actor=user_actor(request, user),
+        )  # fmt: skip
     except NotFoundError as exc:
         return redirect(request, "/datasets", error=exc.detail)
     return redirect(request, f"/datasets/{dataset.id}", flash="Dataset saved.")

@@ -115,11 +115,15 @@ async def get_dataset(
     operation_id="datasets_update",
 )
 async def update_dataset(
-    dataset_id: uuid.UUID, data: DatasetUpdate, principal: CurrentPrincipal, session: SessionDep
+    dataset_id: uuid.UUID,
+    data: DatasetUpdate,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
 ) -> DatasetRead:
     """Change some fields of a dataset; the others stay as they are."""
     dataset = await service.update_dataset(
-        session, reach=reach_of(principal), dataset_id=dataset_id, data=data
+        session, reach=reach_of(principal), dataset_id=dataset_id, data=data, actor=actor
     )
     return DatasetRead.model_validate(dataset)
 

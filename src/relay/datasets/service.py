@@ -257,9 +257,10 @@ async def get_dataset(
 
 
 async def update_dataset(
-    session: AsyncSession, *, reach: Reach, dataset_id: uuid.UUID, data: DatasetUpdate
+    session: AsyncSession, *, reach: Reach, dataset_id: uuid.UUID, data: DatasetUpdate, actor: Actor
 ) -> Dataset:
-    """Change the fields present in `data`; `updated_at` moves forward."""
+    """Change the fields present in `data`; `updated_at` moves forward. Audited as
+    dataset.updated, naming the fields sent."""
     # Locked: a delete committed meanwhile makes this a 404, not a lost update.
     dataset = await get_dataset(session, reach=reach, dataset_id=dataset_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude={"artifact_types"})
@@ -268,6 +269,10 @@ async def update_dataset(
     for field, value in changes.items():
         setattr(dataset, field, value)
     dataset.updated_at = utcnow()
+    audit.record(
+        session, tenant_id=reach.tenant_id, action=Action.DATASET_UPDATED, actor=actor,
+        target=_target(dataset), details={"fields": sorted(changes)},
+    )  # fmt: skip
     await session.flush()
     return dataset
 
