@@ -239,7 +239,7 @@ MAX_ERRORS_SHOWN = 20
 MAX_ECHOED = 100
 # A message is Relay's or pydantic's words, not the request's, but may quote a value (a
 # validator's): bounded too, long enough to name every choice a field has.
-MAX_MESSAGE = 400
+MAX_MESSAGE = 1000
 
 
 def _bounded(value: Any, limit: int = MAX_ECHOED) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,11 +59,18 @@ class Receiver:
         return self.received
 
     def arrived_sync(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """`arrived`, for a test without an event loop."""
+        return self.received_when(lambda received: len(received) >= count, timeout)
+
+    def received_when(
+        self, ready: Callable[[list[Received]], bool], timeout: float = 30.0
+    ) -> list[Received]:
+        """What was received, once `ready` says so of it (AssertionError after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"{len(self.received)} of {count} arrived"
+        while not ready(received := self.received):
+            assert time.monotonic() < deadline, f"{len(received)} arrived, not yet ready"
             time.sleep(0.05)
-        return self.received
+        return received
 
 
 @contextmanager
@@ -81,7 +88,11 @@ def run_receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # Several senders connect at once: a backlog of 5 reset some of them.
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

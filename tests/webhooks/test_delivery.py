@@ -14,13 +14,14 @@ from sqlalchemy import select, update
 
 from relay.actors import Actor
 from relay.db import Database, utcnow
+from relay.notices import sweeps
 from relay.tenants import members, roles
 from relay.tenants import service as tenants_service
 from relay.webhooks.models import WebhookDelivery, WebhookEvent
 from relay.webhooks.outbox import ACTION_EVENTS, EVENT_TYPES
 from relay.webhooks.retention import prune_outbox
 from relay_sdk.webhooks import WebhookVerificationError, verify
-from tests.factories import TenantFixture
+from tests.factories import TenantFixture, make_api_key, set_key_expiry
 from tests.secret_detector import secret_shapes_in
 from tests.webhooks.conftest import ENDPOINTS, deliveries_when, register
 from tests.webhooks.receiver import Receiver
@@ -31,7 +32,7 @@ KEYS = "/api/v1/auth/api-keys"
 async def test_a_change_is_delivered_signed_and_the_sdk_verifies_it(
     client: httpx.AsyncClient, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.created"])
     made = await client.post(
         KEYS, json={"name": "Deploy", "scopes": ["datasets:read"]}, headers=tenant_a.headers
     )
@@ -73,7 +74,11 @@ async def test_a_change_is_delivered_signed_and_the_sdk_verifies_it(
 async def test_each_key_change_is_announced_with_its_type(
     client: httpx.AsyncClient, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    await register(client, tenant_a.headers, receiver.url())
+    expected = [
+        "api_key.created", "api_key.updated", "api_key.disabled", "api_key.enabled",
+        "api_key.rotated", "api_key.revoked", "dataset.created", "dataset.deleted",
+    ]  # fmt: skip
+    await register(client, tenant_a.headers, receiver.url(), expected)
     key_id = (await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)).json()["id"]
     await client.patch(f"{KEYS}/{key_id}", json={"name": "k2"}, headers=tenant_a.headers)
     await client.patch(f"{KEYS}/{key_id}", json={"disabled": True}, headers=tenant_a.headers)
@@ -82,10 +87,6 @@ async def test_each_key_change_is_announced_with_its_type(
     await client.delete(f"{KEYS}/{rotated.json()['id']}", headers=tenant_a.headers)
     dataset = await client.post("/api/v1/datasets", json={"name": "d"}, headers=tenant_a.headers)
     await client.delete(f"/api/v1/datasets/{dataset.json()['id']}", headers=tenant_a.headers)
-    expected = [
-        "api_key.created", "api_key.updated", "api_key.disabled", "api_key.enabled",
-        "api_key.rotated", "api_key.revoked", "dataset.created", "dataset.deleted",
-    ]  # fmt: skip
     arrived = await receiver.arrived(len(expected))
     types = [json.loads(item.body)["type"] for item in arrived]
     assert sorted(types) == sorted(expected)
@@ -123,7 +124,7 @@ async def test_a_paused_endpoint_is_sent_nothing(
 async def test_a_failing_receiver_gets_the_event_again_until_it_answers(
     client: httpx.AsyncClient, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.created"])
     receiver.answer_next(500, 503)
     await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)
     first, second, third = await receiver.arrived(3)
@@ -141,7 +142,7 @@ async def test_a_failing_receiver_gets_the_event_again_until_it_answers(
 async def test_a_delivery_that_fails_for_24_hours_is_given_up(
     client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.created"])
     receiver.answer_next(*[500] * 3)
     await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)
     await receiver.arrived(1)
@@ -161,7 +162,7 @@ async def test_a_delivery_that_fails_for_24_hours_is_given_up(
 async def test_a_delivery_is_sent_again_on_request(
     client: httpx.AsyncClient, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.created"])
     await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)
     (first,) = await receiver.arrived(1)
     (delivered,) = await deliveries_when(
@@ -184,8 +185,8 @@ async def test_a_delivery_is_sent_again_on_request(
 async def test_two_tenants_never_see_each_others_events(
     client: httpx.AsyncClient, tenant_a: TenantFixture, tenant_b: TenantFixture, receiver: Receiver
 ) -> None:
-    theirs = await register(client, tenant_b.headers, receiver.url(path="/b"))
-    ours = await register(client, tenant_a.headers, receiver.url(path="/a"))
+    theirs = await register(client, tenant_b.headers, receiver.url(path="/b"), ["api_key.created"])
+    ours = await register(client, tenant_a.headers, receiver.url(path="/a"), ["api_key.created"])
     await client.post(KEYS, json={"name": "a's key"}, headers=tenant_a.headers)
     (arrived,) = await receiver.arrived(1)
     assert arrived.path == "/a"
@@ -228,7 +229,7 @@ async def test_a_members_new_role_is_announced_from_and_to(
 async def test_finished_deliveries_and_their_events_are_pruned_after_30_days(
     client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, receiver: Receiver
 ) -> None:
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.created"])
     receiver.answer_next(*[500] * 1000)  # the second event stays pending
     await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)
     await receiver.arrived(1)
@@ -249,3 +250,17 @@ async def test_finished_deliveries_and_their_events_are_pruned_after_30_days(
         await client.get(f"{ENDPOINTS}/{endpoint['id']}/deliveries", headers=tenant_a.headers)
     ).json()["items"]
     assert [delivery["status"] for delivery in left] == ["pending"]
+
+
+async def test_a_key_expiring_soon_is_announced(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, receiver: Receiver
+) -> None:
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["api_key.expiring"])
+    key_id, _ = await make_api_key(db, tenant_a, name="Soon gone")
+    await set_key_expiry(db, key_id, utcnow() + timedelta(days=3))
+    await sweeps.sweep(db.sessionmaker)
+    (arrived,) = await receiver.arrived(1)
+    event = verify(arrived.body, arrived.headers["Relay-Signature"], endpoint["secret"])
+    assert event["type"] == "api_key.expiring"
+    assert event["data"]["target"]["id"] == str(key_id)
+    assert event["data"]["details"]["days"] == 7

@@ -72,7 +72,7 @@ async def test_several_workers_never_send_one_delivery_twice(
         pytest.skip("several workers need PostgreSQL (relay serve refuses them on SQLite)")
     second, third = (create_app(webhook_settings) for _ in range(2))
     async with second.router.lifespan_context(second), third.router.lifespan_context(third):
-        endpoint = await register(client, tenant_a.headers, receiver.url())
+        endpoint = await register(client, tenant_a.headers, receiver.url(), ["dataset.created"])
         count = 40
         await asyncio.gather(
             *(

@@ -18,7 +18,7 @@ async def test_the_sender_checks_again_and_sends_nothing_to_a_refused_address(
 ) -> None:
     # Registered while private addresses were allowed, then the rule is back on: the
     # loopback receiver must get nothing, and the delivery says why.
-    endpoint = await register(client, tenant_a.headers, receiver.url())
+    endpoint = await register(client, tenant_a.headers, receiver.url(), ["dataset.created"])
     policy: UrlPolicy = app.state.webhook_urls
     policy.allow_private = False
     made = await client.post("/api/v1/datasets", json={"name": "x"}, headers=tenant_a.headers)
@@ -43,7 +43,7 @@ async def test_the_sender_connects_to_the_address_it_checked(
         return ["127.0.0.1"] if host == "hooks.test" else []
 
     policy.resolve = loopback_only
-    await register(client, tenant_a.headers, receiver.url(host="hooks.test"))
+    await register(client, tenant_a.headers, receiver.url(host="hooks.test"), ["dataset.created"])
     await client.post("/api/v1/datasets", json={"name": "x"}, headers=tenant_a.headers)
     (arrived,) = await receiver.arrived(1)
     assert arrived.headers["Host"] == f"hooks.test:{receiver.port}"

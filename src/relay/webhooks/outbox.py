@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 EventType = Literal[
     "api_key.created", "api_key.updated", "api_key.rotated", "api_key.revoked",
-    "api_key.leaked", "api_key.disabled", "api_key.enabled", "api_key.expired",
+    "api_key.leaked", "api_key.disabled", "api_key.enabled", "api_key.expiring",
+    "api_key.expired", "api_key.scopes_narrowed", "api_key.new_network",
+    "api_key.quota_warning", "api_key.quota_exhausted",
     "member.invited", "member.joined", "member.removed", "member.role_changed",
     "dataset.created", "dataset.deleted",
 ]  # fmt: skip
@@ -47,7 +49,12 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.API_KEY_LEAKED: "api_key.leaked",
     Action.API_KEY_DISABLED: "api_key.disabled",
     Action.API_KEY_ENABLED: "api_key.enabled",
+    Action.API_KEY_EXPIRING: "api_key.expiring",
     Action.API_KEY_EXPIRED_UNUSED: "api_key.expired",
+    Action.API_KEY_SCOPES_NARROWED: "api_key.scopes_narrowed",
+    Action.API_KEY_NEW_NETWORK: "api_key.new_network",
+    Action.API_KEY_QUOTA_WARNING: "api_key.quota_warning",
+    Action.API_KEY_QUOTA_EXHAUSTED: "api_key.quota_exhausted",
     Action.MEMBER_INVITED: "member.invited",
     Action.MEMBER_JOINED: "member.joined",
     Action.MEMBER_REMOVED: "member.removed",
