@@ -36,7 +36,7 @@ NAMES = [
     "datasets", "dataset_id", "more_dataset_ids", "allowed_ips", "back",
     "max_lifetime_days", "expire_unused_after_days", "full_access_keys",
     "rate_limit_requests", "rate_limit_seconds", "quota_requests", "quota_period", "pool_id",
-    "role", "member", "artifact_remove", "show", "notices",
+    "role", "member", "artifact_remove", "show", "url", "events", "enabled", "scopes", "notices",
 ]  # fmt: skip
 TRICKY = st.sampled_from(
     ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
@@ -125,6 +125,8 @@ def ids_to_aim_at(client: httpx.Client) -> dict[str, list[str]]:
         "invitation_id": garbage,
         "notice_id": garbage,
         "session_id": garbage,
+        "endpoint_id": garbage,
+        "delivery_id": garbage,
         "token": [invitation.group(1), "x" * 300, *garbage],
     }
 

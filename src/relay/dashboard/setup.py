@@ -24,6 +24,7 @@ from relay.dashboard import (
     notice_pages,
     password_reset_pages,
     two_factor_pages,
+    webhook_pages,
 )
 from relay.dashboard.csrf import CsrfRefused, refuse_cross_site
 from relay.dashboard.error_pages import install_error_pages
@@ -133,6 +134,7 @@ def install_dashboard(app: FastAPI) -> None:
         member_pages,
         audit_pages,
         dataset_pages,
+        webhook_pages,
     ):
         pages.include_router(module.router)
     app.include_router(pages)
