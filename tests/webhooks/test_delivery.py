@@ -76,7 +76,8 @@ async def test_each_key_change_is_announced_with_its_type(
 ) -> None:
     expected = [
         "api_key.created", "api_key.updated", "api_key.disabled", "api_key.enabled",
-        "api_key.rotated", "api_key.revoked", "dataset.created", "dataset.deleted",
+        "api_key.rotated", "api_key.revoked", "dataset.created", "dataset.updated",
+        "dataset.deleted",
     ]  # fmt: skip
     await register(client, tenant_a.headers, receiver.url(), expected)
     key_id = (await client.post(KEYS, json={"name": "k"}, headers=tenant_a.headers)).json()["id"]
@@ -86,7 +87,9 @@ async def test_each_key_change_is_announced_with_its_type(
     rotated = await client.post(f"{KEYS}/{key_id}/rotate", json={}, headers=tenant_a.headers)
     await client.delete(f"{KEYS}/{rotated.json()['id']}", headers=tenant_a.headers)
     dataset = await client.post("/api/v1/datasets", json={"name": "d"}, headers=tenant_a.headers)
-    await client.delete(f"/api/v1/datasets/{dataset.json()['id']}", headers=tenant_a.headers)
+    path = f"/api/v1/datasets/{dataset.json()['id']}"
+    await client.patch(path, json={"name": "d2"}, headers=tenant_a.headers)
+    await client.delete(path, headers=tenant_a.headers)
     arrived = await receiver.arrived(len(expected))
     types = [json.loads(item.body)["type"] for item in arrived]
     assert sorted(types) == sorted(expected)

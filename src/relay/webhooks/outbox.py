@@ -35,7 +35,7 @@ EventType = Literal[
     "api_key.expired", "api_key.scopes_narrowed", "api_key.new_network",
     "api_key.quota_warning", "api_key.quota_exhausted",
     "member.invited", "member.joined", "member.removed", "member.role_changed",
-    "dataset.created", "dataset.deleted",
+    "dataset.created", "dataset.updated", "dataset.deleted",
 ]  # fmt: skip
 # What an endpoint may subscribe to: these, or "*" for every one (now and to come).
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
@@ -60,6 +60,7 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.MEMBER_REMOVED: "member.removed",
     Action.MEMBER_ROLE_CHANGED: "member.role_changed",
     Action.DATASET_CREATED: "dataset.created",
+    Action.DATASET_UPDATED: "dataset.updated",
     Action.DATASET_DELETED: "dataset.deleted",
 }
 _NOTED = "relay.webhooks.noted"
