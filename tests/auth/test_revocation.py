@@ -23,8 +23,14 @@ KEYS = "/api/v1/auth/api-keys"
 
 
 def key_lookups(statements: list[str]) -> list[str]:
+    """The verifier's lookups of a key by its hash; not the background sweeps' queries
+    of api_keys (unused keys, notices, quiet graces) that a request's moment may meet."""
     return [
-        s for s in statements if "FROM api_keys" in s and s.lstrip().upper().startswith("SELECT")
+        s
+        for s in statements
+        if "FROM api_keys" in s
+        and "api_keys.key_hash =" in s
+        and s.lstrip().upper().startswith("SELECT")
     ]
 
 

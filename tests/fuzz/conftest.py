@@ -11,6 +11,10 @@ import pytest
 from relay.config import Settings
 from tests.live_server import LiveServer, run_server
 
+FUZZ_SERVER_KEY = "fuzz-server-key-0123456789abcdef0123456789"
+# A webhook endpoint for the fuzzers to aim at: loopback, nothing listening.
+FUZZ_ENDPOINT = {"url": "http://127.0.0.1:9/fuzz", "events": ["dataset.deleted"]}
+
 
 @pytest.fixture(scope="module")
 def fuzzed_server(
@@ -25,5 +29,9 @@ def fuzzed_server(
     # fuzzer sends each request from an address of its own, through a trusted proxy.
     env["RELAY_TRUSTED_PROXIES"] = "127.0.0.1/32"
     env["RELAY_SIGNIN_BACKOFF_MAX"] = "0"  # and no back-off per email
+    # Webhook endpoints can be made (their secrets sealed), on loopback only: the one
+    # the fuzzers aim at listens nowhere (port 9), so its deliveries fail and retry.
+    env["RELAY_SECRET_KEY"] = FUZZ_SERVER_KEY
+    env["RELAY_WEBHOOK_ALLOW_PRIVATE"] = "true"
     with run_server(settings.database_url, log_path, env=env) as server:
         yield server, server.create_tenant()["api_key"]

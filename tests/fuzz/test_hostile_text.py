@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import unicodedata
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +30,7 @@ from relay.db import Database
 from tests.auth.workers import ready
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, make_api_key
+from tests.fuzz.conftest import FUZZ_ENDPOINT, FUZZ_SERVER_KEY
 from tests.leaks.reporter import Reporter
 
 HOSTILE = [
@@ -80,6 +82,8 @@ BASE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("post", "/api/v1/limit-pools"): {"name": "Fuzz"},
     ("patch", "/api/v1/limit-pools/{pool_id}"): {"name": "Fuzz"},
+    ("post", "/api/v1/webhook-endpoints"): FUZZ_ENDPOINT,
+    ("patch", "/api/v1/webhook-endpoints/{endpoint_id}"): FUZZ_ENDPOINT,
 }
 
 
@@ -147,7 +151,15 @@ async def reporting_app(
     settings: Settings, db: Database
 ) -> AsyncIterator[tuple[FastAPI, Reporter]]:
     reporter = Reporter()
-    app = create_app(settings.model_copy(update={"leak_reporter_keys": reporter.setting}))
+    app = create_app(
+        settings.model_copy(
+            update={
+                "leak_reporter_keys": reporter.setting,
+                "secret_key": FUZZ_SERVER_KEY,  # webhook endpoints can be made (loopback)
+                "webhook_allow_private": True,
+            }
+        )
+    )
     async with app.router.lifespan_context(app):
         await ready(app)
         yield app, reporter
@@ -163,10 +175,15 @@ async def test_no_api_text_input_is_a_server_error(
         headers = tenant_a.headers
         dataset = await client.post("/api/v1/datasets", json={"name": "Aim"}, headers=headers)
         pool = await client.post("/api/v1/limit-pools", json={"name": "Aim"}, headers=headers)
+        endpoint = await client.post(
+            "/api/v1/webhook-endpoints", json=FUZZ_ENDPOINT, headers=headers
+        )
         ids = {
             "dataset_id": dataset.json()["id"],
             "key_id": str(tenant_a.key_id),
             "pool_id": pool.json()["id"],
+            "endpoint_id": endpoint.json()["id"],
+            "delivery_id": str(uuid.uuid4()),
         }
 
         async def call(method: str, url: str, body: Any = None) -> httpx.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.common import LIVE_SERVER
+from tests.fuzz.conftest import FUZZ_ENDPOINT
 from tests.live_server import LiveServer
 
 CONTENT_TYPES = st.one_of(
@@ -75,7 +77,14 @@ def resources(fuzzed_server: tuple[LiveServer, str]) -> dict[str, str]:
         dataset = client.post("/api/v1/datasets", json={"name": "Sentinel"}).json()
         api_key = client.post("/api/v1/auth/api-keys", json={"name": "Sentinel"}).json()
         pool = client.post("/api/v1/limit-pools", json={"name": "Sentinel"}).json()
-    return {"dataset_id": dataset["id"], "key_id": api_key["id"], "pool_id": pool["id"]}
+        endpoint = client.post("/api/v1/webhook-endpoints", json=FUZZ_ENDPOINT).json()
+    return {
+        "dataset_id": dataset["id"],
+        "key_id": api_key["id"],
+        "pool_id": pool["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": str(uuid.uuid4()),
+    }
 
 
 def assert_declared_error_shape(
