@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 
 from relay.app import create_app
 from relay.audit.models import AuditEvent
+from relay.auth.activity import KeyActivity
+from relay.auth.principal import Principal
 from relay.config import Settings
 from relay.db import Database, utcnow
 from relay.limits.quotas import Quota, QuotaLedger
@@ -201,3 +203,25 @@ async def test_a_mail_server_that_refuses_leaves_the_mail_pending(
     async with db.sessionmaker() as session:
         statuses = (await session.scalars(select(NoticeDelivery.status))).all()
     assert sorted(statuses) == ["pending", "pending"]
+
+
+async def test_a_key_used_from_a_new_network_is_mailed_once_a_day(
+    db: Database, with_mail: Settings, mail_server: MailServer
+) -> None:
+    org = await make_organisation(db)
+    key_id, prefix = await make_key(db, org.tenant_id)
+    principal = Principal(org.tenant_id, key_id, prefix, (), None)
+    for worker in (KeyActivity(db.sessionmaker, 1), KeyActivity(db.sessionmaker, 1)):
+        worker.record_use(principal, 200, "203.0.113.7", "deploy/3")  # one network, twice
+        await worker.flush()
+
+    assert await notice_turn(db, with_mail) == 2
+    for email in (org.owner, org.admin):
+        mail = mail_server.inbox.wait_for(email)
+        assert (
+            mail["Subject"] == f"Relay: API key Deploy bot ({prefix}…) was used from a new network"
+        )
+        assert "203.0.113.0/24" in body_of(mail)
+        assert "user agent deploy/3" in body_of(mail)
+    assert mail_server.inbox.to(org.developer) == []
+    assert await actions(db, "api_key.new_network") == 1

@@ -7,7 +7,7 @@ and writes these rows with its own, once a second):
 - the scopes its requests needed in the last 30 days (`api_key_scope_uses`), and the
   narrower set a key holding more could have;
 - the first use of the key from a network (an IPv4 /24, an IPv6 /48) it was not used
-  from in 30 days: an `api_key.new_network` audit event (so a webhook and a notice),
+  from in 30 days: an `api_key.new_network` audit event (so a webhook) and notice,
   at most once per key and network a day, across workers (`api_key_networks`).
 """
 
@@ -28,9 +28,10 @@ from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import scopes as key_scopes
-from relay.auth.models import ApiKeyClient, ApiKeyNetwork, ApiKeyScopeUse
+from relay.auth.models import ApiKey, ApiKeyClient, ApiKeyNetwork, ApiKeyScopeUse
 from relay.auth.principal import Principal
 from relay.db import tenant_select
+from relay.notices import service as notices
 
 CLIENTS_WINDOW = timedelta(hours=24)
 CLIENTS_SHOWN = 20
@@ -181,11 +182,19 @@ async def _network_used(session: AsyncSession, row: NetworkUse) -> None:
         principal.key_prefix, scopes=principal.scopes, expires_at=principal.expires_at,
         client_address=row.address, user_agent=row.user_agent or None,
     )  # fmt: skip
+    details: dict[str, object] = {"network": row.network, "user_agent": row.user_agent or None}
     audit.record(
         session, tenant_id=principal.tenant_id, action=Action.API_KEY_NEW_NETWORK, actor=actor,
         target=audit.Target("api_key", principal.key_id, f"{principal.key_prefix}…"),
-        details={"network": row.network, "user_agent": row.user_agent or None}, at=row.at,
+        details=details, at=row.at,
     )  # fmt: skip
+    api_key = await session.get(ApiKey, principal.key_id)
+    if api_key is not None:  # the notice of the same name, to owners and admins
+        await notices.raise_notice(
+            session, tenant_id=principal.tenant_id, kind=notices.NEW_NETWORK, api_key=api_key,
+            subject_id=api_key.id, mark="network", period=f"{today} {row.network}",
+            details=details,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

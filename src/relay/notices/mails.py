@@ -63,7 +63,21 @@ def _quota(notice: Notice, organisation: str) -> tuple[str, str]:
     return subject, what + "\n\nRaise the quota on the key's page if it needs more."
 
 
-WRITERS = {"expiry": _expiry, "leak": _leak, "quota": _quota}
+def _new_network(notice: Notice, organisation: str) -> tuple[str, str]:
+    network, agent = notice.details.get("network"), notice.details.get("user_agent")
+    subject = f"API key {notice.key_label} was used from a new network"
+    body = (
+        f"The API key {notice.key_label} of {organisation} was used from {network}, a "
+        "network it had not been used from in 30 days"
+        f"{f' (user agent {agent})' if agent else ''}.\n\n"
+        "If you expected it (a new server, a move to another cloud), there is nothing to "
+        "do. If not, the key may be in someone else's hands: roll or revoke it on its "
+        "page, and limit it to the addresses that should use it."
+    )
+    return subject, body
+
+
+WRITERS = {"expiry": _expiry, "leak": _leak, "quota": _quota, "network": _new_network}
 
 
 def headline(notice: Notice, organisation: str) -> str:

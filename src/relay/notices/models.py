@@ -28,7 +28,7 @@ class Notice(TenantOwned, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    # "expiry", "leak" or "quota" (relay.notices.service.KINDS).
+    # "expiry", "leak", "quota" or "network" (relay.notices.service.KINDS).
     kind: Mapped[str] = mapped_column(StoredString(10))
     # The key (expiry, leak) or key family (quota) it is about.
     subject_id: Mapped[uuid.UUID] = mapped_column()
@@ -78,3 +78,5 @@ class NoticePreference(Base):
     expiry: Mapped[bool] = mapped_column(default=True)
     leak: Mapped[bool] = mapped_column(default=True)
     quota: Mapped[bool] = mapped_column(default=True)
+    # Null (a row saved before the kind existed): wanted, as every kind is by default.
+    network: Mapped[bool | None] = mapped_column(default=True)

@@ -25,16 +25,18 @@ from relay.tenants import roles
 from relay.tenants.models import Tenant, User
 from relay.upserts import insert_for
 
-Kind = Literal["expiry", "leak", "quota"]
+Kind = Literal["expiry", "leak", "quota", "network"]
 KINDS: Final[tuple[Kind, ...]] = get_args(Kind)
 EXPIRY: Final[Kind] = "expiry"
 LEAK: Final[Kind] = "leak"
 QUOTA: Final[Kind] = "quota"
+NEW_NETWORK: Final[Kind] = "network"
 # What the Account form says of each kind.
 KIND_NAMES: Final[dict[Kind, str]] = {
     EXPIRY: "An API key expires in 7 days, and again 1 day before",
     LEAK: "An API key was found exposed and revoked",
     QUOTA: "An API key has used 80 % and then all of its quota",
+    NEW_NETWORK: "An API key was used from a network it was not used from in 30 days",
 }
 # Who gets notices: the members who manage the organisation's policies (owners, admins).
 RECIPIENT_ROLES: Final[tuple[str, ...]] = tuple(
@@ -100,7 +102,7 @@ async def raise_notice(
 async def preferences(session: AsyncSession, *, user_id: uuid.UUID) -> dict[Kind, bool]:
     """{kind: whether the user wants it by mail}."""
     chosen = await session.get(NoticePreference, user_id)
-    return {kind: chosen is None or bool(getattr(chosen, kind)) for kind in KINDS}
+    return {kind: chosen is None or getattr(chosen, kind) is not False for kind in KINDS}
 
 
 async def save_preferences(session: AsyncSession, *, user_id: uuid.UUID, wanted: set[Kind]) -> None:
