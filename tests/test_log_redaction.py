@@ -22,6 +22,7 @@ from relay.db import Database
 from relay.observability import JsonFormatter, TextFormatter, logging_config
 from relay.tenants.passwords import hash_password
 from relay.tokens import new_token
+from relay.webhooks import signing
 from tests.secret_detector import secret_shapes_in
 
 
@@ -32,6 +33,7 @@ async def _secrets() -> dict[str, str]:
         "digest": hashlib.sha256(b"a key").hexdigest(),
         "token": new_token(),
         "totp secret": pyotp.random_base32(),
+        "webhook signing secret": signing.new_secret(),
     }
 
 

@@ -25,6 +25,9 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "digest": (r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{64}(?![0-9A-Fa-f])", "[redacted digest]"),
     # A session, sign-in, link or CSRF token: 43 URL-safe base64 characters (256 bits).
     "token": (r"(?<![\w-])[\w-]{43}(?![\w-])", "[redacted token]"),
+    # A webhook signing secret ("whsec_" and a token: the token's own shape misses it,
+    # since "_" before it counts as part of the word).
+    "webhook": (r"whsec_[\w-]{20,}", "whsec_[redacted]"),
     # A TOTP secret: 32 base32 characters.
     "totp": (r"(?<![A-Z2-7])[A-Z2-7]{32}(?![A-Z2-7])", "[redacted secret]"),
 }

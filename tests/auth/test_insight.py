@@ -122,6 +122,8 @@ def test_the_narrower_set_is_the_fewest_scopes_granting_what_was_needed() -> Non
     assert narrower([], ["full access", "datasets:read"]) is None
     assert narrower(["audit:read"], []) is None
     assert narrower(["audit:read"], ["datasets:read"]) is None  # never wider than held
+    # A key that makes keys needs the scopes of those it makes: not narrowed.
+    assert narrower(["api_keys:write", "datasets:read"], ["api_keys:write"]) is None
 
 
 async def new_network_events(db: Database, tenant: TenantFixture) -> list[dict[str, str]]:
@@ -232,3 +234,17 @@ async def test_a_grace_is_a_number_of_seconds_or_until_quiet(
     for wrong in ("until_later", -1, 7 * 86_400 + 1, None):
         refused = await rotate(client, tenant_a, key_id, wrong)
         assert refused.status_code == 422, wrong
+
+
+async def test_a_long_or_odd_user_agent_is_kept_as_the_column_keeps_it(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+) -> None:
+    """A client cannot hide from "who uses this key" behind a user agent the column
+    cannot keep (the review's: 201 characters had the row dropped)."""
+    key_id, key = await make_api_key(db, tenant_a)
+    await used_from(app, "198.51.100.7", key, "x" * 500)
+    await used_from(app, "198.51.100.8", key, "ok/1")
+    await flushed(app)
+    read = (await client.get(f"{KEYS}/{key_id}", headers=tenant_a.headers)).json()
+    agents = sorted(c["user_agent"] for c in read["clients"])
+    assert agents == ["ok/1", "x" * 200]

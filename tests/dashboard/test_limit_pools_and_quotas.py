@@ -407,11 +407,18 @@ async def test_a_pool_with_keys_is_not_deleted_and_says_why(client: httpx.AsyncC
     assert await pools_in_api(client, headers) == []
 
 
-async def test_members_manage_pools_as_they_manage_keys(
+async def test_admins_manage_pools_and_developers_do_not(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
+    """A pool's limits bind every key in it, full-access ones included: a developer,
+    whose keys never have full access, manages none (the review: one could lift or
+    choke the limits of the owner's key through its pool)."""
     headers = await owner_with_key(client)
-    async with joined_member(app, client) as (_, member):
-        assert (await create_pool(member, "Made by a member")).status_code == 303
+    async with joined_member(app, client, "admin") as (_, admin):
+        assert (await create_pool(admin, "Made by an admin")).status_code == 303
+    async with joined_member(app, client, "developer") as (_, developer):
+        refused = await create_pool(developer, "Made by a developer")
+        assert refused.status_code == 403
+        assert "requires full access" in refused.text
     (pool,) = await pools_in_api(client, headers)
-    assert pool["name"] == "Made by a member"
+    assert pool["name"] == "Made by an admin"

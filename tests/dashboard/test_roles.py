@@ -22,9 +22,9 @@ from relay.db import Database
 from relay.tenants import roles
 from relay.tenants.members import OWNER_STAYS
 from relay.tenants.models import User
-from tests.dashboard.helpers import PASSWORD, csrf_of, post_form, sign_up
+from tests.dashboard.helpers import PASSWORD, csrf_of, new_email, post_form, sign_up
 from tests.dashboard.test_api_keys_page import KEY, create_in_dashboard
-from tests.dashboard.test_members_and_datasets import MEMBERS, joined_member
+from tests.dashboard.test_members_and_datasets import MEMBERS, invite, joined_member
 
 MISSING_ID = "00000000-0000-4000-8000-000000000000"
 
@@ -282,3 +282,21 @@ def test_the_docs_table_of_roles_is_the_codes() -> None:
     for permission, said in roles.PERMISSIONS.items():
         marks = ["yes" if roles.may(role, permission) else "-" for role in roles.ROLES]
         assert rows[permission] == [*marks, said], permission
+
+
+async def test_a_member_who_may_no_longer_invite_leaves_no_invitation_behind(
+    app: FastAPI, client: httpx.AsyncClient, db: Database
+) -> None:
+    """An admin about to be demoted or removed cannot invite an address of their own
+    and come back through it (the review's finding)."""
+    await sign_up(client)
+    async with joined_member(app, client, roles.ADMIN) as (admin_email, admin):
+        link = await invite(admin, new_email(), "admin")
+        assert (await admin.get(link)).status_code == 200
+        async with db.sessionmaker() as session:
+            admin_id = await session.scalar(select(User.id).where(User.email == admin_email))
+        demoted = await post_form(
+            client, MEMBERS, f"{MEMBERS}/{admin_id}/role", {"role": "developer"}
+        )
+        assert demoted.status_code == 303
+        assert (await admin.get(link)).status_code != 200  # the link no longer works

@@ -24,6 +24,9 @@ class Action(StrEnum):
     DATASET_CREATED = "dataset.created"
     DATASET_DELETED = "dataset.deleted"
     DATASET_UPDATED = "dataset.updated"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
     USER_SIGNED_IN = "user.signed_in"
     USER_SIGN_IN_FAILED = "user.sign_in_failed"
     # Actions' names, not passwords (S105).
@@ -72,6 +75,9 @@ WORDS: dict[Action, str] = {
     Action.DATASET_CREATED: "Dataset created",
     Action.DATASET_DELETED: "Dataset deleted",
     Action.DATASET_UPDATED: "Dataset changed",
+    Action.WEBHOOK_ENDPOINT_CREATED: "Webhook endpoint added",
+    Action.WEBHOOK_ENDPOINT_UPDATED: "Webhook endpoint changed",
+    Action.WEBHOOK_ENDPOINT_DELETED: "Webhook endpoint deleted",
     Action.USER_SIGNED_IN: "Signed in",
     Action.USER_SIGN_IN_FAILED: "Sign-in failed",
     Action.USER_PASSWORD_CHANGED: "Password changed",

@@ -33,7 +33,7 @@ from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from relay.actors import Actor
+from relay.actors import USER_AGENT_LENGTH, Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import insight
@@ -97,6 +97,7 @@ _CountKey = tuple[uuid.UUID, uuid.UUID, date, str]
 # A client of a key in this flush: (key, address, user agent).
 _ClientKey = tuple[uuid.UUID, str, str]
 _PRUNE_EVERY = 3600.0
+_CLIENTS_PER_FLUSH = 10_000
 
 
 def _status_class(status: int) -> str:
@@ -167,10 +168,14 @@ class KeyActivity:
             self._scopes[(principal.tenant_id, principal.key_id, scope)] = now
         if not sighting:
             return
-        client = (principal.key_id, address, user_agent or "")
+        # As the column keeps it (200 characters; cleaned when written), and a bounded
+        # number of clients a flush: a client sending a new user agent each time must
+        # neither grow this nor hide among rows the database refuses.
+        client = (principal.key_id, address, (user_agent or "")[:USER_AGENT_LENGTH])
         seen = self._clients.get(client)
         if seen is None:
-            self._clients[client] = [1, now, principal]
+            if len(self._clients) < _CLIENTS_PER_FLUSH:
+                self._clients[client] = [1, now, principal]
         else:
             seen[0] += 1
             seen[1] = now
@@ -267,8 +272,9 @@ class KeyActivity:
                 self._counts[key] += row.requests
             elif isinstance(row, insight.ClientUse):
                 client = (row.principal.key_id, row.address, row.user_agent)
-                seen = self._clients.setdefault(client, [0, row.last_seen, row.principal])
-                seen[0] += row.requests
+                if client in self._clients or len(self._clients) < _CLIENTS_PER_FLUSH:
+                    seen = self._clients.setdefault(client, [0, row.last_seen, row.principal])
+                    seen[0] += row.requests
             elif isinstance(row, insight.ScopeUse):
                 self._scopes.setdefault((row.tenant_id, row.key_id, row.scope), row.at)
             # A network use is derived again from the client uses; a prune comes again.

@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from relay.actors import Actor
+from relay.actors import Actor, clean_user_agent
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import scopes as key_scopes
@@ -118,7 +118,8 @@ async def write(session: AsyncSession, row: InsightRow) -> None:
         statement = _insert(session, ApiKeyClient).values(
             tenant_id=principal.tenant_id, key_id=principal.key_id,
             hour=row.last_seen.replace(minute=0, second=0, microsecond=0),
-            address=row.address, user_agent=row.user_agent, requests=row.requests,
+            address=row.address, user_agent=clean_user_agent(row.user_agent) or "",
+            requests=row.requests,
             last_seen=row.last_seen,
         )  # fmt: skip
         await session.execute(
@@ -182,7 +183,12 @@ async def _network_used(session: AsyncSession, row: NetworkUse) -> None:
         principal.key_prefix, scopes=principal.scopes, expires_at=principal.expires_at,
         client_address=row.address, user_agent=row.user_agent or None,
     )  # fmt: skip
-    details: dict[str, object] = {"network": row.network, "user_agent": row.user_agent or None}
+    # The client's own text, as the audit log and the notices keep it: 200 characters at
+    # most, no control characters (it is shown in pages and quoted in mail).
+    details: dict[str, object] = {
+        "network": row.network,
+        "user_agent": clean_user_agent(row.user_agent),
+    }
     audit.record(
         session, tenant_id=principal.tenant_id, action=Action.API_KEY_NEW_NETWORK, actor=actor,
         target=audit.Target("api_key", principal.key_id, f"{principal.key_prefix}…"),
@@ -253,9 +259,11 @@ async def scopes_used(
 def narrower_scopes(held: Iterable[str], used: Iterable[str]) -> list[str] | None:
     """The fewest scopes that grant what the key's requests needed, when that is less
     than the key holds; None when it needs all it holds, needed full access, or was not
-    used (no use is no evidence: the unused-key policy is for those)."""
+    used (no use is no evidence: the unused-key policy is for those) or made keys."""
     needed = set(used)
-    if not needed or key_scopes.FULL_ACCESS in needed:
+    # A key that made or changed keys needed, beyond its routes' scopes, every scope of
+    # the keys it made (a key never makes a broader one): narrowing it would break that.
+    if not needed or key_scopes.FULL_ACCESS in needed or key_scopes.API_KEYS_WRITE in needed:
         return None
     fewest = sorted(
         scope for scope in needed

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.permissions import needs
-from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render
+from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
 from relay.errors import RelayError
 from relay.tenants import roles
@@ -91,6 +91,7 @@ async def add_endpoint(
         endpoint, secret = await webhooks.create_endpoint(
             session, tenant_id=user.tenant_id, data=data, urls=_urls(request),
             sealing_key=signing.sealing_key(request.app.state.settings),
+            actor=user_actor(request, user),
         )  # fmt: skip
     except ValidationError as exc:
         errors = field_messages(exc, FIELDS) or {"webhook-url": "Check the URL and the events"}
@@ -139,6 +140,7 @@ async def pause_or_resume(
         await webhooks.update_endpoint(
             session, tenant_id=user.tenant_id, endpoint_id=endpoint_id,
             data=WebhookEndpointUpdate(enabled=enabled), urls=_urls(request),
+            actor=user_actor(request, user),
         )  # fmt: skip
     except RelayError as exc:
         return redirect(request, WEBHOOKS, error=exc.detail)
@@ -152,7 +154,10 @@ async def delete_endpoint(
     _form: CheckedForm,
 ) -> Response:  # fmt: skip
     try:
-        await webhooks.delete_endpoint(session, tenant_id=user.tenant_id, endpoint_id=endpoint_id)
+        await webhooks.delete_endpoint(
+            session, tenant_id=user.tenant_id, endpoint_id=endpoint_id,
+            actor=user_actor(request, user),
+        )  # fmt: skip
     except RelayError as exc:
         return redirect(request, WEBHOOKS, error=exc.detail)
     return redirect(request, WEBHOOKS, flash="Endpoint deleted: nothing more is sent to it.")

@@ -1,8 +1,9 @@
 """Limit pool records: create, list, read, update and delete a tenant's pools, each
 change audited in its transaction.
 
-Who manages pools: a full-access key (the routes require it; dashboard users are) that
-has no limit of its own (no rate limit, quota or pool). Changing a pool changes the
+Who manages pools: a full-access key (the routes require it; so are owners and admins in
+the dashboard, not developers) that has no limit of its own (no rate limit, quota or
+pool). Changing a pool changes the
 limits of every key in it, so a narrower key, or one held to limits, could otherwise
 change them for keys broader than it or lift its own. Putting a key into a pool is kept
 to full-access actors as well (auth/service.py), but a key in a pool makes keys in it.
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from relay.actors import Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.auth import scopes
 from relay.auth.models import ApiKey
 from relay.auth.scopes import PermissionDenied
 from relay.auth.service import announce
@@ -45,7 +47,12 @@ def _target(pool: LimitPool) -> audit.Target:
 
 
 def check_manager(actor: Actor) -> None:
-    """403 unless `actor` may create, change or delete pools (see the module)."""
+    """403 unless `actor` may create, change or delete pools (see the module): a pool's
+    limits bind every key in it, full-access ones included, so only those with full
+    access manage pools (keys through requires(FULL_ACCESS); in the dashboard, the
+    owners and admins, whose keys may have it, and not a developer)."""
+    if not actor.full_access:
+        raise scopes.insufficient(scopes.FULL_ACCESS)
     if actor.rate_limit is not None or actor.quota is not None or actor.pool_id is not None:
         raise PermissionDenied(LIMITED_MANAGER)
 

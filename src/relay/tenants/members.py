@@ -248,12 +248,26 @@ async def remove_member(
     if member.role == roles.OWNER:
         raise RelayError(OWNER_STAYS)
     await sessions.end_all_sessions(session, user_id=member.id)
+    await _withdraw_invitations_of(session, member)
     await session.execute(delete(User).where(User.id == member.id))
     audit.record(
         session, tenant_id=remover.tenant_id, action=Action.MEMBER_REMOVED, actor=actor,
         target=_member(member),
     )  # fmt: skip
     return member
+
+
+async def _withdraw_invitations_of(session: AsyncSession, member: User) -> None:
+    """Cancel the pending invitations a member sent, once they may no longer invite
+    (removed, or given a role without MEMBERS): otherwise one could invite an address
+    of their own before leaving, and come back with the role it gives."""
+    await session.execute(
+        delete(Invitation).where(
+            Invitation.tenant_id == member.tenant_id,
+            Invitation.invited_by == member.id,
+            Invitation.accepted_at.is_(None),
+        )
+    )
 
 
 async def _member_of(session: AsyncSession, acting: User, member_id: uuid.UUID) -> User:
@@ -281,6 +295,8 @@ async def change_role(
         raise RelayError(OWNER_STAYS, field="role")
     if member.role != role:
         before, member.role = member.role, role
+        if not roles.may(role, roles.MEMBERS):
+            await _withdraw_invitations_of(session, member)
         audit.record(
             session, tenant_id=changer.tenant_id, action=Action.MEMBER_ROLE_CHANGED,
             actor=actor, target=_member(member), details={"from": before, "to": role},

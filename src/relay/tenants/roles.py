@@ -6,7 +6,8 @@ its scope; services never test a role. `role_table` prints them all.
 
 - owner: everything, and transferring ownership (one per organisation).
 - admin: everything but ownership: members and their roles, policies, keys, webhooks.
-- developer: keys, limit pools, datasets, webhooks; not members or policies.
+- developer: keys, datasets, webhooks; not members, policies or limit pools (whose limits
+  bind full-access keys: the pool service keeps them to full access).
 - viewer: reads only: keys (never a secret), datasets, the audit log, usage.
 """
 
@@ -40,7 +41,7 @@ OWNERSHIP: Final[Permission] = "ownership"
 PERMISSIONS: Final[dict[Permission, str]] = {
     VIEW: "read every page: API keys (never a secret), datasets, the audit log, usage",
     ACCOUNT: "their own account: password, two-factor sign-in, sessions",
-    KEYS: "create, change, roll, suspend and revoke API keys; limit pools",
+    KEYS: "create, change, roll, suspend and revoke API keys (limit pools: owners and admins)",
     DATASETS: "create, change and delete datasets",
     WEBHOOKS: "add, change and remove webhook endpoints",
     MEMBERS: "invite members, change roles below owner, remove members",

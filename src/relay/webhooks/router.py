@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from relay.auth.dependencies import CurrentPrincipal
+from relay.auth.dependencies import CurrentActor, CurrentPrincipal
 from relay.auth.scopes import WEBHOOKS_READ, WEBHOOKS_WRITE, requires
 from relay.db import ReadSessionDep, SessionDep
 from relay.json_bodies import BoundedJsonRoute
@@ -73,7 +73,11 @@ def _delivery(delivery: WebhookDelivery, event_type: str) -> WebhookDeliveryRead
     operation_id="webhook_endpoints_create",
 )
 async def create_webhook_endpoint(
-    data: WebhookEndpointCreate, principal: CurrentPrincipal, session: SessionDep, request: Request
+    data: WebhookEndpointCreate,
+    principal: CurrentPrincipal,
+    actor: CurrentActor,
+    session: SessionDep,
+    request: Request,
 ) -> WebhookEndpointCreated:
     """Register an endpoint; the answer holds its signing secret, shown this once."""
     endpoint, secret = await service.create_endpoint(
@@ -82,6 +86,7 @@ async def create_webhook_endpoint(
         data=data,
         urls=_urls(request),
         sealing_key=signing.sealing_key(request.app.state.settings),
+        actor=actor,
     )
     return WebhookEndpointCreated(**_shown(endpoint).model_dump(), secret=secret)
 
@@ -141,6 +146,7 @@ async def update_webhook_endpoint(
     endpoint_id: uuid.UUID,
     data: WebhookEndpointUpdate,
     principal: CurrentPrincipal,
+    actor: CurrentActor,
     session: SessionDep,
     request: Request,
 ) -> WebhookEndpointRead:
@@ -151,6 +157,7 @@ async def update_webhook_endpoint(
         endpoint_id=endpoint_id,
         data=data,
         urls=_urls(request),
+        actor=actor,
     )
     return _shown(endpoint)
 
@@ -163,10 +170,12 @@ async def update_webhook_endpoint(
     operation_id="webhook_endpoints_delete",
 )
 async def delete_webhook_endpoint(
-    endpoint_id: uuid.UUID, principal: CurrentPrincipal, session: SessionDep
+    endpoint_id: uuid.UUID, principal: CurrentPrincipal, actor: CurrentActor, session: SessionDep
 ) -> Response:
     """Delete an endpoint: nothing more is sent to it, pending deliveries included."""
-    await service.delete_endpoint(session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id)
+    await service.delete_endpoint(
+        session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id, actor=actor
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

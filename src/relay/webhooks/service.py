@@ -1,5 +1,6 @@
 """Webhook endpoint records: register, list, read, change and delete a tenant's
-endpoints; list an endpoint's deliveries and send one again. Every query goes through
+endpoints (each change audited: who points the organisation's events where is never
+silent); list an endpoint's deliveries and send one again. Every query goes through
 the tenant-scoping helper: another tenant's endpoint or delivery is a 404."""
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from relay.actors import Actor
+from relay.audit import service as audit
+from relay.audit.actions import Action
 from relay.db import tenant_select, utcnow
 from relay.errors import NotFoundError
 from relay.pagination import Position, after
@@ -18,6 +22,17 @@ from relay.webhooks.models import PENDING, WebhookDelivery, WebhookEndpoint, Web
 from relay.webhooks.schemas import WebhookEndpointCreate, WebhookEndpointUpdate
 
 ENDPOINT_NOT_FOUND = "Webhook endpoint not found"
+
+
+def _audit(session: AsyncSession, action: Action, endpoint: WebhookEndpoint, actor: Actor) -> None:
+    """An endpoint's change in the audit log: its URL, events and state (never its secret)."""
+    audit.record(
+        session, tenant_id=endpoint.tenant_id, action=action, actor=actor,
+        target=audit.Target("webhook_endpoint", endpoint.id, endpoint.url[:340]),
+        details={"url": endpoint.url, "events": list(endpoint.events), "enabled": endpoint.enabled},
+    )  # fmt: skip
+
+
 DELIVERY_NOT_FOUND = "Webhook delivery not found"
 
 
@@ -28,6 +43,7 @@ async def create_endpoint(
     data: WebhookEndpointCreate,
     urls: UrlPolicy,
     sealing_key: bytes,
+    actor: Actor,
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint (its URL checked: UrlRefused for one not to send to);
     returns it with its signing secret, which is kept sealed only."""
@@ -46,6 +62,7 @@ async def create_endpoint(
         updated_at=now,
     )
     session.add(endpoint)
+    _audit(session, Action.WEBHOOK_ENDPOINT_CREATED, endpoint, actor)
     await session.flush()
     return endpoint, secret
 
@@ -81,6 +98,7 @@ async def update_endpoint(
     endpoint_id: uuid.UUID,
     data: WebhookEndpointUpdate,
     urls: UrlPolicy,
+    actor: Actor,
 ) -> WebhookEndpoint:
     """Change the fields sent; a new URL is checked as at registration."""
     endpoint = await get_endpoint(session, tenant_id=tenant_id, endpoint_id=endpoint_id)
@@ -92,15 +110,17 @@ async def update_endpoint(
     if data.enabled is not None:
         endpoint.enabled = data.enabled
     endpoint.updated_at = utcnow()
+    _audit(session, Action.WEBHOOK_ENDPOINT_UPDATED, endpoint, actor)
     await session.flush()
     return endpoint
 
 
 async def delete_endpoint(
-    session: AsyncSession, *, tenant_id: uuid.UUID, endpoint_id: uuid.UUID
+    session: AsyncSession, *, tenant_id: uuid.UUID, endpoint_id: uuid.UUID, actor: Actor
 ) -> None:
     """Delete the endpoint and its deliveries (pending ones are never sent)."""
     endpoint = await get_endpoint(session, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    _audit(session, Action.WEBHOOK_ENDPOINT_DELETED, endpoint, actor)
     await session.delete(endpoint)
     await session.flush()
 
