@@ -10,6 +10,8 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from relay.auth.activity import KeyActivity
+from relay.auth.principal import Principal
 from relay.db import Database, utcnow
 from relay.limits.quotas import Quota, QuotaLedger
 from relay.notices import sweeps
@@ -59,3 +61,17 @@ async def test_without_mail_the_dashboard_shows_the_notices_until_dismissed(
     assert dismissed.status_code == 303
     after = html.unescape((await client.get(API_KEYS)).text)
     assert after.count('action="/settings/notices/') == 2
+
+
+async def test_without_mail_a_new_network_shows_in_the_dashboard(
+    app: FastAPI, db: Database, client: httpx.AsyncClient
+) -> None:
+    org = await make_organisation(db)
+    key_id, prefix = await make_key(db, org.tenant_id)
+    activity = KeyActivity(db.sessionmaker, 1)
+    activity.record_use(Principal(org.tenant_id, key_id, prefix, (), None), 200, "203.0.113.7", "x")
+    await activity.flush()
+    await signed_in(client, org.owner)
+    page = html.unescape((await client.get(API_KEYS)).text)
+    assert f"API key Deploy bot ({prefix}…) was used from a new network" in page
+    assert "203.0.113.0/24" in page

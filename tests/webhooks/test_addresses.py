@@ -29,8 +29,14 @@ STUB_DNS = {
     "mapped.test": ["::ffff:127.0.0.1"],
     "nat64.test": ["64:ff9b::a9fe:a9fe"],
     "sixtofour.test": ["2002:7f00:1::"],
+    # The review's: forms an older Python's is_global passes, reaching private IPv4.
+    "nat64-local.test": ["64:ff9b:1::a9fe:a9fe"],
+    "compatible.test": ["::a9fe:a9fe"],
+    "siit.test": ["::ffff:0:7f00:1"],
+    "discard.test": ["100::1"],
     "mixed.test": ["93.184.216.34", "10.0.0.1"],
     "public.test": ["93.184.216.34"],
+    "public-mapped.test": ["::ffff:93.184.216.34"],
 }
 
 
@@ -106,6 +112,10 @@ async def test_every_non_public_range_is_refused_and_public_names_pass(host: str
         checked = await check(url, allow_private=False, resolve=stub_resolver)
         assert checked.addresses == ("93.184.216.34",)
         assert str(checked.at(checked.addresses[0])) == "https://93.184.216.34/hooks"
+        return
+    if host == "public-mapped.test":  # a public address in IPv6 clothes passes
+        checked = await check(url, allow_private=False, resolve=stub_resolver)
+        assert checked.addresses == ("::ffff:93.184.216.34",)
         return
     with pytest.raises(UrlRefused):
         await check(url, allow_private=False, resolve=stub_resolver)

@@ -75,7 +75,10 @@ async def end_quiet_graces(
     async with sessionmaker() as session:
         tenants = list(
             await session.scalars(
-                select(ApiKey.tenant_id).where(ApiKey.grace_until_quiet.is_(True)).distinct()
+                select(ApiKey.tenant_id)
+                .where(ApiKey.grace_until_quiet.is_(True), ApiKey.revoked_at.is_(None))
+                .where(ApiKey.expires_at > now)
+                .distinct()
             )
         )
     return await for_each_tenant(

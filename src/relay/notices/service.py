@@ -131,7 +131,7 @@ async def open_notices(
     since = (now or utcnow()) - SHOWN_FOR
     query = (
         tenant_select(Notice, tenant_id)
-        .where(Notice.kind.in_((EXPIRY, QUOTA)), Notice.dismissed_at.is_(None))
+        .where(Notice.kind.in_((EXPIRY, QUOTA, NEW_NETWORK)), Notice.dismissed_at.is_(None))
         .where(Notice.created_at >= since)
         .order_by(Notice.created_at.desc(), Notice.id)
         .limit(SHOWN_AT_MOST)

@@ -45,6 +45,15 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# IPv6 ranges that can reach a private IPv4 address or this host, whatever an older
+# Python's `is_global` says of them (checked once the forms that embed an IPv4 address
+# are decoded): IPv4-compatible and SIIT forms (in ::/8), the local-use NAT64 prefix
+# (RFC 8215) and the discard prefix.
+_NEVER_GLOBAL_V6 = tuple(
+    ipaddress.IPv6Network(network) for network in ("::/8", "64:ff9b:1::/48", "100::/64")
+)
+
+
 def forbidden(address: Address) -> bool:
     """True for an address no webhook may reach (see the module)."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -55,6 +64,8 @@ def forbidden(address: Address) -> bool:
             embedded = address.teredo[1]
         if embedded is not None:
             return forbidden(embedded)
+        if any(address in network for network in _NEVER_GLOBAL_V6):
+            return True
     return not address.is_global or address.is_multicast
 
 
