@@ -13,13 +13,16 @@ import pytest
 from sqlalchemy import select, update
 
 from relay.actors import Actor
+from relay.config import Settings
 from relay.db import Database, utcnow
 from relay.notices import sweeps
 from relay.tenants import members, roles
 from relay.tenants import service as tenants_service
+from relay.webhooks.addresses import UrlPolicy
 from relay.webhooks.models import WebhookDelivery, WebhookEvent
 from relay.webhooks.outbox import ACTION_EVENTS, EVENT_TYPES
 from relay.webhooks.retention import prune_outbox
+from relay.webhooks.sender import WebhookSender
 from relay_sdk.webhooks import WebhookVerificationError, verify
 from tests.factories import TenantFixture, make_api_key, set_key_expiry
 from tests.secret_detector import secret_shapes_in
@@ -267,3 +270,17 @@ async def test_a_key_expiring_soon_is_announced(
     assert event["type"] == "api_key.expiring"
     assert event["data"]["target"]["id"] == str(key_id)
     assert event["data"]["details"]["days"] == 7
+
+
+async def test_a_server_that_cannot_sign_claims_nothing(settings: Settings) -> None:
+    """Without RELAY_SECRET_KEY a sender leaves every delivery to a server that can sign
+    it: it does not even read the outbox (here, a database that is not there), where a
+    claim would spend an attempt and delay the delivery by a back-off."""
+    keyless = settings.model_copy(
+        update={"secret_key": "", "database_url": "sqlite:////nonexistent/dir/relay.db"}
+    )
+    sender = WebhookSender(keyless, UrlPolicy(allow_private=True))
+    try:
+        assert await sender.send_due() == 0
+    finally:
+        await sender.stop()

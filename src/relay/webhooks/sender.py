@@ -245,7 +245,11 @@ class WebhookSender:
                     )
 
     async def send_due(self) -> int:
-        """One turn: claim, send and record; returns how many were claimed."""
+        """One turn: claim, send and record; returns how many were claimed. A server
+        that cannot sign (no RELAY_SECRET_KEY) claims nothing: a claim would only spend
+        an attempt, and delay the delivery, that a server with the key can make."""
+        if not self._settings.secret_key:
+            return 0
         async with self._reads() as session:
             if not await any_due(session):
                 return 0
