@@ -30,7 +30,6 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.actors import USER_AGENT_LENGTH, Actor
@@ -42,6 +41,7 @@ from relay.auth.principal import Principal
 from relay.background import BackgroundTask
 from relay.batches import write_isolating
 from relay.db import utcnow
+from relay.upserts import insert_for
 
 logger = logging.getLogger(__name__)
 
@@ -319,14 +319,8 @@ async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
     await session.flush()
 
 
-def _insert_for(session: AsyncSession, table: Any) -> Any:
-    """INSERT with ON CONFLICT support for the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def _count_upsert(session: AsyncSession, row: _Count) -> Any:
-    statement = _insert_for(session, ApiKeyUsage).values(
+    statement = insert_for(session, ApiKeyUsage).values(
         tenant_id=row.tenant_id,
         key_id=row.key_id,
         day=row.day,
@@ -343,7 +337,7 @@ async def _first_from(session: AsyncSession, sighting: _Sighting) -> bool:
     """Remember the address; True when no process had seen the key from it before."""
     principal = sighting.principal
     statement = (
-        _insert_for(session, ApiKeyAddress)
+        insert_for(session, ApiKeyAddress)
         .values(
             tenant_id=principal.tenant_id,
             key_id=principal.key_id,

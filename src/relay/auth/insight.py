@@ -18,10 +18,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor, clean_user_agent
@@ -32,6 +30,7 @@ from relay.auth.models import ApiKey, ApiKeyClient, ApiKeyNetwork, ApiKeyScopeUs
 from relay.auth.principal import Principal
 from relay.db import tenant_select
 from relay.notices import service as notices
+from relay.upserts import insert_for
 
 CLIENTS_WINDOW = timedelta(hours=24)
 CLIENTS_SHOWN = 20
@@ -106,16 +105,11 @@ def networks_of(uses: Iterable[ClientUse]) -> list[NetworkUse]:
     ]
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 async def write(session: AsyncSession, row: InsightRow) -> None:
     """Write one row in the caller's transaction."""
     if isinstance(row, ClientUse):
         principal = row.principal
-        statement = _insert(session, ApiKeyClient).values(
+        statement = insert_for(session, ApiKeyClient).values(
             tenant_id=principal.tenant_id, key_id=principal.key_id,
             hour=row.last_seen.replace(minute=0, second=0, microsecond=0),
             address=row.address, user_agent=clean_user_agent(row.user_agent) or "",
@@ -134,7 +128,7 @@ async def write(session: AsyncSession, row: InsightRow) -> None:
             )
         )
     elif isinstance(row, ScopeUse):
-        statement = _insert(session, ApiKeyScopeUse).values(
+        statement = insert_for(session, ApiKeyScopeUse).values(
             tenant_id=row.tenant_id, key_id=row.key_id, scope=row.scope, last_used_at=row.at
         )
         await session.execute(
@@ -157,7 +151,7 @@ async def _network_used(session: AsyncSession, row: NetworkUse) -> None:
     principal = row.principal
     where = (ApiKeyNetwork.key_id == principal.key_id, ApiKeyNetwork.network == row.network)
     before = await session.scalar(select(ApiKeyNetwork.last_seen).where(*where))
-    statement = _insert(session, ApiKeyNetwork).values(
+    statement = insert_for(session, ApiKeyNetwork).values(
         tenant_id=principal.tenant_id, key_id=principal.key_id, network=row.network,
         last_seen=row.at,
     )  # fmt: skip
