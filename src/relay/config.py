@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     # Unknown keys remembered per worker, and for how long, in seconds.
     negative_cache_size: int = Field(default=10_000, ge=0)
     negative_cache_ttl: float = Field(default=5.0, ge=0)
+    # On start, each worker fills its key cache in the background with the keys used in
+    # the last `key_prewarm_window` seconds, at most `key_prewarm_limit` of them (0: no
+    # prewarm), so a deploy or a worker restart does not send every key to the database.
+    key_prewarm_window: float = Field(default=600.0, ge=0, le=86_400)
+    key_prewarm_limit: int = Field(default=10_000, ge=0, le=1_000_000)
     # Failed API authentications allowed per client address and window (seconds).
     auth_failure_limit: int = Field(default=30, ge=1)
     auth_failure_window: float = Field(default=60.0, gt=0)
@@ -119,6 +124,10 @@ class Settings(BaseSettings):
     # they close first: at uvicorn's 5 s a client could reuse a connection the server
     # was closing, and its request failed with a reset.
     keep_alive_timeout: int = Field(default=75, ge=1)
+    # `relay serve --workers N`: seconds a worker's event loop may take to answer the
+    # supervisor's heartbeat before the worker is replaced (a hung loop would otherwise
+    # keep its share of new connections).
+    worker_heartbeat_timeout: float = Field(default=5.0, ge=0.5, le=300)
     # Seconds a request's headers may take to arrive whole, counted from the connection's
     # opening (first request) or from the next request's first byte (kept-alive: idle
     # between requests is the keep-alive timeout's). Past it: 408, or a plain close if
