@@ -9,6 +9,11 @@ and, with --peers, drf-api-key and the naive FastAPI peer of ../shared/bench-pee
 
     .venv/bin/python bench/http_bench.py --peers               # 5 rounds, about 8 min
     .venv/bin/python bench/http_bench.py --rounds 2 --seconds 4  # Relay and its ceiling only
+    .venv/bin/python bench/http_bench.py --candidates  # granian, PostgreSQL's Unix socket
+    .venv/bin/python bench/http_bench.py --against HEAD~1  # and Relay as of a revision
+
+--peers adds FastAPI's constant-JSON endpoint (no key, no database: the framework's own
+limit on this machine). --candidates needs granian (.venv/bin/pip install granian).
 
 All servers stay up for the whole run and are measured in turn, each round starting
 one server further along (A B C D, B C D A, C D A B, ...), each with the same warm-up
@@ -58,9 +63,12 @@ PEER_WORK = Path(os.environ.get("BENCH_WORK", "/tmp/bench-peers"))  # noqa: S108
 PEER_RUNS = {
     "drf-api-key (docs pattern, gunicorn sync w2)": "drf/gunicorn sync w2/pg/docs",
     "naive FastAPI (uvicorn w2)": "fastapi/uvicorn w2/pg/naive",
+    # FastAPI's own limit on this machine: a constant 10-item list, no key, no database.
+    "FastAPI constant JSON (uvicorn w2)": "fastapi/uvicorn w2/-/const",
 }
 PATH = "/api/v1/datasets"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+PG_SOCKET_DIR = "/var/run/postgresql"  # Debian's
 RELAY_VARIANTS = 5  # the first servers: Relay with each kind of key
 FIRST_PORT = 18091
 
@@ -167,6 +175,49 @@ def relay_servers(
             None,
         ),
     ]
+
+
+def candidate_servers(database_url: str, keys: dict[str, str]) -> list[Server]:
+    """Relay's app on another ASGI server (granian: Rust HTTP, uvloop; 2 workers), and
+    `relay serve` reaching PostgreSQL over its Unix socket instead of TCP on loopback."""
+    env = os.environ | {
+        "RELAY_DATABASE_URL": database_url,
+        "RELAY_LOG_LEVEL": "warning",
+        "RELAY_REDIS_URL": REDIS_URL,
+    }
+    granian = [str(BIN / "granian"), "--interface", "asgi", "--loop", "uvloop"]
+    granian += ["--workers", "2", "--no-access-log", "--log-level", "warning"]
+    granian += ["--host", "127.0.0.1", "--port", "0", "granian_app:app"]
+    database = database_url.rsplit("/", 1)[1]
+    over_socket = f"postgresql://postgres@/{database}?host={PG_SOCKET_DIR}"
+    relay = [str(BIN / "relay"), "serve", "--no-migrate", "--workers", "2"]
+    return [
+        Server(
+            "Relay on granian, full-access key",
+            granian,
+            env | {"PYTHONPATH": str(ROOT / "bench")},
+            keys["full"],
+        ),
+        Server(
+            "Relay, PostgreSQL over its Unix socket",
+            relay,
+            env | {"RELAY_DATABASE_URL": over_socket},
+            keys["full"],
+        ),
+    ]
+
+
+def revision_server(revision: str, tree: Path, database_url: str, key: str) -> Server:
+    """`relay serve` as of `revision`, checked out in `tree` (a git worktree)."""
+    env = os.environ | {
+        "RELAY_DATABASE_URL": database_url,
+        "RELAY_LOG_LEVEL": "warning",
+        "RELAY_REDIS_URL": REDIS_URL,
+        "PYTHONPATH": str(tree / "src"),
+    }
+    serve = [str(BIN / "python"), "-c", "from relay.cli import main; main()", "serve"]
+    serve += ["--no-migrate", "--workers", "2"]
+    return Server(f"Relay at {revision}, full-access key", serve, env, key, cwd=tree)
 
 
 def peer_servers() -> list[Server]:
@@ -320,9 +371,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--peers", action="store_true", help="also drf-api-key and naive FastAPI")
+    parser.add_argument(
+        "--peers", action="store_true", help="also drf-api-key, naive FastAPI and constant JSON"
+    )
+    parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="also Relay's app on granian (the ASGI server measured against uvicorn)",
+    )
+    parser.add_argument("--against", metavar="REVISION", help="also Relay as of REVISION")
     args = parser.parse_args()
     args.load = os.getloadavg()[0]
+    tree = Path(f"/tmp/relay-http-bench-{os.getpid()}")  # noqa: S108
     started = datetime.now(UTC)
 
     database_url = asyncio.run(recreate_database(args.database))
@@ -331,11 +391,31 @@ def main() -> None:
     tenant_id, key_id, keys = asyncio.run(seed(settings))
     try:
         servers = relay_servers(database_url, tenant_id, key_id, keys)
+        if args.candidates:
+            servers += candidate_servers(database_url, keys)
+        if args.against:
+            subprocess.run(
+                [
+                    "git",
+                    "-C",
+                    str(ROOT),
+                    "worktree",
+                    "add",
+                    "--detach",
+                    "-q",
+                    str(tree),
+                    args.against,
+                ],
+                check=True,
+            )
+            servers.append(revision_server(args.against, tree, database_url, keys["full"]))
         if args.peers:
             servers += peer_servers()
         run_rounds(servers, args)
     finally:
         asyncio.run(drop_database(args.database))
+        if args.against:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)])
     report(servers, args, started)
 
 

@@ -18,6 +18,11 @@ in number, before the app sees them:
   whole (headers or body); a new connection past that is closed at once.
 
 All are per worker process: serving.py hands each worker a copy of one HeaderGate.
+
+And a response goes out in one write when it can: uvicorn writes the status line and
+headers as soon as the app sends them, then the body in a second write, which made two
+TCP segments (and two wake-ups of the client) for every small JSON answer. The head is
+held until the body's first write in the same turn of the event loop (HeldHead).
 """
 
 from __future__ import annotations
@@ -100,6 +105,44 @@ class HeaderGate:
 
 class _HeaderLimit(Exception):
     """Raised from a parser callback; the parser turns it into its own error."""
+
+
+class HeldHead:
+    """A response's view of its connection's transport: the first write (uvicorn's
+    status line and headers) is held, and goes out with the next one (the body) when
+    that comes in the same turn of the event loop, as it does for every response made
+    at once; otherwise alone at the end of the turn (a stream whose body comes later).
+    Everything else is the transport's."""
+
+    __slots__ = ("_head", "_loop", "_transport", "_written")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._written = False
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif not self._written:
+            self._written = True
+            self._head = data
+            self._loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class BoundedHeadersProtocol(HttpToolsProtocol):
@@ -237,6 +280,9 @@ class BoundedHeadersProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = self.loop.call_later(self._gate.body_timeout, self._body_timed_out)
         super().on_headers_complete()
+        # The request's cycle is made, and its app starts at the loop's next turn.
+        if self.cycle is not None:
+            self.cycle.transport = HeldHead(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._stop_awaiting_request()
