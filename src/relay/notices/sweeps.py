@@ -4,17 +4,20 @@ within 1 day), and key families that used 80 % and then all of their quota this 
 Every worker sweeps (relay.notices.worker); a notice is raised once whatever the number
 of sweeps (relay.notices.service.raise_notice), with its audit event
 (`api_key.expiring`, `api_key.quota_warning`, `api_key.quota_exhausted`) in the same
-transaction, which webhooks announce. One transaction per tenant, in tenant order: a
-tenant whose sweep fails is logged and swept again next time, the others go on. At
-most PER_TENANT keys of a tenant are looked at per sweep, the soonest to expire first.
-A quota's count includes units leased to workers (relay.limits.quotas), so a threshold
-may be noticed a few requests early, never late.
+transaction, which webhooks announce. One transaction per tenant with a notice due
+(looked for first outside any transaction, so a sweep that raises nothing takes no write
+lock), in tenant order: a tenant whose sweep fails is logged and swept again next time,
+the others go on. At most PER_TENANT keys of a tenant are looked at per sweep, the
+soonest to expire first. A quota's count includes units leased to workers
+(relay.limits.quotas), so a threshold may be noticed a few requests early, never late.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -49,12 +52,25 @@ def _expiring(now: datetime) -> ColumnElement[bool]:
     return and_(ApiKey.expires_at > now, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1])
 
 
+@dataclass(frozen=True, slots=True)
+class _Due:
+    """A notice the sweep would raise, with the audit event that goes with it."""
+
+    kind: service.Kind
+    api_key: ApiKey
+    subject_id: uuid.UUID
+    mark: str
+    period: str
+    details: dict[str, object]
+    action: Action
+
+
 async def sweep(
     sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime | None = None
 ) -> int:
     """Raise every notice due at `now`; returns how many were raised."""
     now = now or utcnow()
-    async with sessionmaker() as session:
+    async with _reading(sessionmaker) as session:
         tenants = (
             await session.scalars(
                 select(ApiKey.tenant_id)
@@ -66,11 +82,50 @@ async def sweep(
         ).all()
 
     async def sweep(tenant_id: uuid.UUID) -> int:
+        async with _reading(sessionmaker) as session:
+            if not await _due(session, tenant_id=tenant_id, now=now):
+                return 0
         async with sessionmaker.begin() as session:
-            raised = await _expiry_notices(session, tenant_id=tenant_id, now=now)
-            return raised + await _quota_notices(session, tenant_id=tenant_id, now=now)
+            due = await _due(session, tenant_id=tenant_id, now=now)
+            return await _raise(session, tenant_id=tenant_id, due=due)
 
     return await for_each_tenant(tenants, sweep, name="notice sweep")
+
+
+@asynccontextmanager
+async def _reading(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session that reads outside any transaction: a transaction takes SQLite's one
+    write lock (relay.db), and a tenant has a notice due only now and then, while every
+    worker sweeps every tenant with a quota or an expiring key every minute."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
+async def _due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
+    return [
+        *await _expiry_due(session, tenant_id=tenant_id, now=now),
+        *await _quota_due(session, tenant_id=tenant_id, now=now),
+    ]
+
+
+async def _raise(session: AsyncSession, *, tenant_id: uuid.UUID, due: Iterable[_Due]) -> int:
+    """Raise each notice not raised yet, with its audit event; how many were."""
+    raised = 0
+    for notice in due:
+        if await service.raise_notice(
+            session, tenant_id=tenant_id, kind=notice.kind, api_key=notice.api_key,
+            subject_id=notice.subject_id, mark=notice.mark, period=notice.period,
+            details=notice.details,
+        ):  # fmt: skip
+            audit.record(
+                session, tenant_id=tenant_id, action=notice.action, actor=SYSTEM,
+                target=audit_target(notice.api_key), details=notice.details,
+            )  # fmt: skip
+            raised += 1
+    return raised
 
 
 async def _raised_before(
@@ -85,7 +140,7 @@ async def _raised_before(
     return {(subject, mark, period) for subject, mark, period in rows.all()}
 
 
-async def _expiry_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> int:
+async def _expiry_due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
     keys = (
         await session.scalars(
             select(ApiKey)
@@ -95,7 +150,7 @@ async def _expiry_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: d
         )
     ).all()
     before = await _raised_before(session, service.EXPIRY, (key.id for key in keys))
-    raised = 0
+    due = []
     for api_key in keys:
         expires_at = api_key.expires_at
         assert expires_at is not None  # the query's condition
@@ -104,16 +159,12 @@ async def _expiry_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: d
         if (api_key.id, mark, period) in before:
             continue
         details: dict[str, object] = {"expires_at": period, "days": ahead.days}
-        if await service.raise_notice(
-            session, tenant_id=tenant_id, kind=service.EXPIRY, api_key=api_key,
-            subject_id=api_key.id, mark=mark, period=period, details=details,
-        ):  # fmt: skip
-            audit.record(
-                session, tenant_id=tenant_id, action=Action.API_KEY_EXPIRING, actor=SYSTEM,
-                target=audit_target(api_key), details=details,
-            )  # fmt: skip
-            raised += 1
-    return raised
+        due.append(
+            _Due(
+                service.EXPIRY, api_key, api_key.id, mark, period, details, Action.API_KEY_EXPIRING
+            )
+        )
+    return due
 
 
 def _named_key_of_families(keys: Iterable[ApiKey]) -> dict[uuid.UUID, ApiKey]:
@@ -127,7 +178,7 @@ def _named_key_of_families(keys: Iterable[ApiKey]) -> dict[uuid.UUID, ApiKey]:
     return named
 
 
-async def _quota_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> int:
+async def _quota_due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
     keys = (
         await session.scalars(
             select(ApiKey)
@@ -144,7 +195,7 @@ async def _quota_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: da
     }
     used = await quotas.used_now(session, list(limits.values()), now)
     before = await _raised_before(session, service.QUOTA, families)
-    raised = 0
+    due = []
     for family, quota in limits.items():
         times = quotas.period_times(quota.period, now)
         for mark, percent, action in QUOTA_MARKS:
@@ -152,23 +203,16 @@ async def _quota_notices(session: AsyncSession, *, tenant_id: uuid.UUID, now: da
                 break
             if (family, mark, times.key) in before:
                 continue
-            api_key = families[family]
             details: dict[str, object] = {
                 "requests": quota.requests,
                 "period": quota.period,
                 "percent": percent,
                 "resets_at": iso_utc(times.resets_at) if times.resets_at else None,
             }
-            if await service.raise_notice(
-                session, tenant_id=tenant_id, kind=service.QUOTA, api_key=api_key,
-                subject_id=family, mark=mark, period=times.key, details=details,
-            ):  # fmt: skip
-                audit.record(
-                    session, tenant_id=tenant_id, action=action, actor=SYSTEM,
-                    target=audit_target(api_key), details=details,
-                )  # fmt: skip
-                raised += 1
-    return raised
+            due.append(
+                _Due(service.QUOTA, families[family], family, mark, times.key, details, action)
+            )
+    return due
 
 
 def _period(stored: str | None) -> quotas.Period:
