@@ -1,5 +1,6 @@
 """Long-running coroutines that live as long as the app (started in its lifespan): one
-that runs until stopped, and a job run every so often."""
+that runs until stopped, and a job run every so often; and what sweeps share (a job per
+tenant, a session that reads without a transaction)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +81,13 @@ async def for_each_tenant(
                 extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
             )
     return total
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that reads outside any transaction. A sweep looks first for what it has
+    to do: every worker sweeps every minute and almost always finds nothing, and on
+    SQLite a transaction takes the one write lock (relay.db's BEGIN IMMEDIATE)."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

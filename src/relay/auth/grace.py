@@ -18,7 +18,7 @@ from relay.audit.actions import Action
 from relay.auth import service as auth_service
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
-from relay.background import Periodic, for_each_tenant
+from relay.background import Periodic, for_each_tenant, reading
 from relay.db import utcnow
 from relay.errors import ConflictError
 from relay.schemas import iso_utc
@@ -72,7 +72,7 @@ async def end_quiet_graces(
     many. One transaction per tenant."""
     now = now or utcnow()
     quiet_since = now - QUIET_AFTER
-    async with sessionmaker() as session:
+    async with reading(sessionmaker) as session:
         tenants = list(
             await session.scalars(
                 select(ApiKey.tenant_id)

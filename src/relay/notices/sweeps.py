@@ -15,8 +15,7 @@ soonest to expire first. A quota's count includes units leased to workers
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +27,7 @@ from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth.models import ApiKey
 from relay.auth.service import audit_target
-from relay.background import for_each_tenant
+from relay.background import for_each_tenant, reading
 from relay.db import utcnow
 from relay.limits import quotas
 from relay.notices import service
@@ -70,7 +69,7 @@ async def sweep(
 ) -> int:
     """Raise every notice due at `now`; returns how many were raised."""
     now = now or utcnow()
-    async with _reading(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         tenants = (
             await session.scalars(
                 select(ApiKey.tenant_id)
@@ -82,7 +81,7 @@ async def sweep(
         ).all()
 
     async def sweep(tenant_id: uuid.UUID) -> int:
-        async with _reading(sessionmaker) as session:
+        async with reading(sessionmaker) as session:
             if not await _due(session, tenant_id=tenant_id, now=now):
                 return 0
         async with sessionmaker.begin() as session:
@@ -90,18 +89,6 @@ async def sweep(
             return await _raise(session, tenant_id=tenant_id, due=due)
 
     return await for_each_tenant(tenants, sweep, name="notice sweep")
-
-
-@asynccontextmanager
-async def _reading(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A session that reads outside any transaction: a transaction takes SQLite's one
-    write lock (relay.db), and a tenant has a notice due only now and then, while every
-    worker sweeps every tenant with a quota or an expiring key every minute."""
-    async with sessionmaker() as session:
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        yield session
 
 
 async def _due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
