@@ -64,6 +64,14 @@ REDIS_FAILURES = Counter(
     "relay_redis_failures_total", "Redis calls that failed, each answered from per-process counts"
 )
 
+# Counted by the new worker (see relay.supervisor), so /metrics adds it up.
+WORKER_REPLACEMENTS = Counter(
+    "relay_worker_replacements_total",
+    "Workers `relay serve --workers N` started in place of another, by reason: exited, "
+    "unresponsive (its event loop missed the heartbeat)",
+    ["reason"],
+)
+
 router = APIRouter(include_in_schema=False)
 
 

@@ -10,15 +10,10 @@ SO_REUSEPORT, and the kernel spreads new connections over the sockets by a hash 
 their addresses: an even share on average, whichever worker wakes first. (Linux
 lets only processes of the same user join such a group of sockets.)
 
-The supervisor (this process) first binds the address alone (without SO_REUSEPORT),
-so a port already in use, by anything including another Relay, is one error here, as
-it is with one worker, whose socket this process binds too (CannotListen either way).
-Then it binds the group, starts one process per socket, starts a worker again when it
-dies (its socket, and the connections waiting on it, stay open meanwhile), and on
-SIGINT, SIGTERM, SIGHUP or SIGQUIT asks every worker to finish its requests and waits
-for them. A worker that dies before it started serving (the app cannot load, the
-database is not there) stops it instead, with an error: every new worker would fail
-alike.
+This process first binds the address alone (without SO_REUSEPORT), so a port already
+in use, by anything including another Relay, is one error here, as it is with one
+worker, whose socket this process binds too (CannotListen either way). Then it binds
+the group, and relay.supervisor runs a worker on each socket.
 """
 
 from __future__ import annotations
@@ -27,18 +22,11 @@ import contextlib
 import functools
 import logging
 import logging.config
-import multiprocessing
 import os
-import signal
 import socket
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 import uvicorn
@@ -46,11 +34,9 @@ import uvicorn
 from relay.config import Settings, get_settings, served_url
 from relay.http_protocol import BoundedHeadersProtocol, HeaderGate
 from relay.observability import chosen_log_format, logging_config
+from relay.supervisor import Supervisor, WorkerCannotStart
 
 logger = logging.getLogger(__name__)
-
-# How long a stopping worker may take to finish its requests before it is killed.
-SHUTDOWN_TIMEOUT_SECONDS = 30.0
 
 
 class CannotServe(Exception):
@@ -100,11 +86,12 @@ def serve(
     with contextlib.ExitStack() as cleanup:
         try:
             if supervised:
-                supervisor = Supervisor(app, host=host, port=port, workers=workers, options=options)
-                port = supervisor.port
-            else:
-                sock = cleanup.enter_context(listening_socket(host, port, shared=False))
-                port = sock.getsockname()[1]  # the kernel's choice, for port 0
+                port = free_port_of(host, port)
+            sockets = [
+                cleanup.enter_context(listening_socket(host, port, shared=supervised))
+                for _ in range(workers if supervised else 1)
+            ]
+            port = sockets[0].getsockname()[1]  # the kernel's choice, for port 0
         except (OSError, OverflowError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise CannotListen(f"Cannot listen on {host}:{port}: {reason}") from exc
@@ -120,12 +107,18 @@ def serve(
         logging.config.dictConfig(options["log_config"])
         _announce(host, port, workers, notes)
         if supervised:
-            supervisor.run()
+            supervisor = Supervisor(
+                app, sockets, options=options, heartbeat_timeout=settings.worker_heartbeat_timeout
+            )
+            try:
+                supervisor.run()
+            except WorkerCannotStart as exc:
+                raise CannotServe(str(exc)) from exc
         elif workers > 1:
-            sock.close()  # uvicorn's own workers share one socket, which it binds itself
+            sockets[0].close()  # uvicorn's own workers share one socket, which it binds itself
             uvicorn.run(app, host=host, port=port, workers=workers, **options)
         else:
-            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=sockets)
 
 
 @contextlib.contextmanager
@@ -187,117 +180,3 @@ def listening_socket(host: str, port: int, *, shared: bool = True) -> socket.soc
         sock.close()
         raise
     return sock  # multiprocessing hands each worker its socket (no inheritance needed)
-
-
-class _WorkerServer(uvicorn.Server):
-    """uvicorn's server, telling the supervisor once it has started serving."""
-
-    def __init__(self, config: uvicorn.Config, ready: EventType) -> None:
-        super().__init__(config)
-        self._ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        if not self.should_exit:
-            self._ready.set()
-
-
-def _serve_one(app: str, sock: socket.socket, options: dict[str, Any], ready: EventType) -> None:
-    """A worker: one uvicorn server on its own socket (runs in a child process)."""
-    _WorkerServer(uvicorn.Config(app, **options), ready).run(sockets=[sock])
-
-
-class Supervisor:
-    """Runs `workers` processes of `app` (an import string for uvicorn.Config, with
-    `options`), each on its own socket listening on host:port."""
-
-    def __init__(
-        self, app: str, *, host: str, port: int, workers: int, options: dict[str, Any]
-    ) -> None:
-        self._app = app
-        self._options = options
-        self._context = multiprocessing.get_context("spawn")
-        self._sockets: list[socket.socket] = []
-        port = free_port_of(host, port)
-        try:
-            for _ in range(workers):
-                self._sockets.append(listening_socket(host, port))
-        except BaseException:
-            for sock in self._sockets:
-                sock.close()
-            raise
-        self._processes: list[tuple[BaseProcess, EventType]] = []
-        self._stopping = threading.Event()
-        self._failed = False
-
-    @property
-    def port(self) -> int:
-        """The port bound (the kernel's choice, for port 0)."""
-        return int(self._sockets[0].getsockname()[1])
-
-    def run(self) -> None:
-        """Serve until SIGINT or SIGTERM; CannotServe if a worker cannot start."""
-        # SIGHUP's and SIGQUIT's default would end this process alone, leaving its
-        # workers serving with no supervisor: each stops them all, as SIGTERM does.
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(signum, self._stop)
-        try:
-            for number in range(len(self._sockets)):
-                self._processes.append(self._start(number))
-            while not self._stopping.is_set():
-                self._restart_the_dead()
-        finally:
-            self._stop_all()
-            for sock in self._sockets:
-                sock.close()
-        if self._failed:
-            raise CannotServe("A worker could not start: see its log lines above")
-
-    def _start(self, number: int) -> tuple[BaseProcess, EventType]:
-        ready = self._context.Event()
-        process = self._context.Process(
-            target=_serve_one,
-            args=(self._app, self._sockets[number], self._options, ready),
-            name=f"relay-worker-{number}",
-        )
-        process.start()
-        logger.info("Started worker %d (pid %s)", number, process.pid)
-        return process, ready
-
-    def _restart_the_dead(self) -> None:
-        # Wakes when a worker ends, or every second to look at the stop flag.
-        wait([process.sentinel for process, _ in self._processes], timeout=1.0)
-        for number, (process, ready) in enumerate(self._processes):
-            if process.is_alive() or self._stopping.is_set():
-                continue
-            if not ready.is_set():
-                # It died before it served (a setting, the app, the database): every
-                # new worker would fail alike, so stop, as uvicorn's supervisor does.
-                logger.error(
-                    "Worker %d exited with code %s before it started serving: stopping",
-                    number, process.exitcode,
-                )  # fmt: skip
-                self._failed = True
-                self._stopping.set()
-                return
-            logger.warning(
-                "Worker %d (pid %s) exited with code %s: starting it again",
-                number, process.pid, process.exitcode,
-            )  # fmt: skip
-            self._processes[number] = self._start(number)
-
-    def _stop(self, signum: int, frame: object) -> None:
-        self._stopping.set()
-
-    def _stop_all(self) -> None:
-        processes = [process for process, _ in self._processes]
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn finishes what it has, then exits
-        deadline = time.monotonic() + SHUTDOWN_TIMEOUT_SECONDS
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                logger.error("Worker pid %s did not stop in time: killed", process.pid)
-                process.kill()
-                process.join()
