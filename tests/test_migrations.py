@@ -16,14 +16,15 @@ from relay.db import Base, Database
 from relay.migrations import upgrade_database
 
 
-def _schema_differences(connection: Connection) -> list[object]:
+def schema_differences(connection: Connection) -> list[object]:
+    """What Alembic's autogenerate would change to make the database match the models."""
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))
 
 
 async def test_migrated_database_matches_the_models(db: Database) -> None:
     async with db.engine.connect() as connection:
-        differences = await connection.run_sync(_schema_differences)
+        differences = await connection.run_sync(schema_differences)
     assert differences == []
 
 

@@ -17,9 +17,19 @@ class AuditEvent(TenantOwned, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         # Newest first by (at, id), page 1 or after a cursor, with or without an
-        # action filter; `at` alone for pruning.
+        # action, actor or key filter; the actors and keys the events name (the
+        # dashboard's filter lists); `at` alone for pruning.
         Index("ix_audit_events_tenant_id_at_id", "tenant_id", "at", "id"),
         Index("ix_audit_events_tenant_id_action_at_id", "tenant_id", "action", "at", "id"),
+        Index("ix_audit_events_tenant_id_actor_at_id", "tenant_id", "actor", "at", "id"),
+        Index(
+            "ix_audit_events_tenant_id_target_type_target_id_at_id",
+            "tenant_id",
+            "target_type",
+            "target_id",
+            "at",
+            "id",
+        ),
         Index("ix_audit_events_at", "at"),
     )
 

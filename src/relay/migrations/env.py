@@ -45,6 +45,10 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # One transaction per revision (as SQLite's migrations always had): an online
+        # index change (relay.migrations.online) commits the revisions before it, and
+        # each revision's locks are released as it ends, not when the whole upgrade does.
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -66,7 +70,10 @@ async def _run_online() -> None:
 
 if context.is_offline_mode():
     context.configure(
-        url=_settings().async_database_url, target_metadata=target_metadata, literal_binds=True
+        url=_settings().async_database_url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()

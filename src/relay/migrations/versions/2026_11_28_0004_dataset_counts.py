@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from relay.migrations.online import create_index_online, drop_index_online
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -18,6 +20,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # (tenant_id, created_at, id) replaces (tenant_id, created_at): with the id, the
+    # index gives the lists' full order, ties included, and serves a keyset seek.
+    # Online, and so first (relay.migrations.online).
+    create_index_online(
+        "ix_datasets_tenant_id_created_at_id", "datasets", ["tenant_id", "created_at", "id"]
+    )
+    drop_index_online("ix_datasets_tenant_id_created_at", "datasets")
     op.create_table(
         "dataset_counts",
         sa.Column(
@@ -38,15 +47,9 @@ def upgrade() -> None:
         "INSERT INTO dataset_counts (tenant_id, dataset_count) "
         "SELECT tenant_id, count(*) FROM datasets GROUP BY tenant_id"
     )
-    # (tenant_id, created_at, id) replaces (tenant_id, created_at): with the id, the
-    # index gives the lists' full order, ties included, and serves a keyset seek.
-    op.create_index(
-        "ix_datasets_tenant_id_created_at_id", "datasets", ["tenant_id", "created_at", "id"]
-    )
-    op.drop_index("ix_datasets_tenant_id_created_at", table_name="datasets")
 
 
 def downgrade() -> None:
-    op.create_index("ix_datasets_tenant_id_created_at", "datasets", ["tenant_id", "created_at"])
-    op.drop_index("ix_datasets_tenant_id_created_at_id", table_name="datasets")
+    create_index_online("ix_datasets_tenant_id_created_at", "datasets", ["tenant_id", "created_at"])
+    drop_index_online("ix_datasets_tenant_id_created_at_id", "datasets")
     op.drop_table("dataset_counts")

@@ -8,7 +8,7 @@ Create Date: 2026-11-28
 
 from collections.abc import Sequence
 
-from alembic import op
+from relay.migrations.online import create_index_online, drop_index_online
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -17,20 +17,22 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_audit_events_tenant_id_at_id", "audit_events", ["tenant_id", "at", "id"])
-    op.create_index(
+    create_index_online(
+        "ix_audit_events_tenant_id_at_id", "audit_events", ["tenant_id", "at", "id"]
+    )
+    create_index_online(
         "ix_audit_events_tenant_id_action_at_id",
         "audit_events",
         ["tenant_id", "action", "at", "id"],
     )
-    op.drop_index("ix_audit_events_tenant_id_at", table_name="audit_events")
-    op.drop_index("ix_audit_events_tenant_id_action_at", table_name="audit_events")
+    drop_index_online("ix_audit_events_tenant_id_at", "audit_events")
+    drop_index_online("ix_audit_events_tenant_id_action_at", "audit_events")
 
 
 def downgrade() -> None:
-    op.create_index("ix_audit_events_tenant_id_at", "audit_events", ["tenant_id", "at"])
-    op.create_index(
+    create_index_online("ix_audit_events_tenant_id_at", "audit_events", ["tenant_id", "at"])
+    create_index_online(
         "ix_audit_events_tenant_id_action_at", "audit_events", ["tenant_id", "action", "at"]
     )
-    op.drop_index("ix_audit_events_tenant_id_at_id", table_name="audit_events")
-    op.drop_index("ix_audit_events_tenant_id_action_at_id", table_name="audit_events")
+    drop_index_online("ix_audit_events_tenant_id_at_id", "audit_events")
+    drop_index_online("ix_audit_events_tenant_id_action_at_id", "audit_events")
