@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 import httpx
@@ -87,16 +88,22 @@ def cpu_split(server_group: int) -> dict[str, float]:
 
 @contextmanager
 def serving(
-    command: list[str], url: str, headers: dict[str, str], env: dict[str, str], cwd: Path = ROOT
+    command: list[str],
+    url: str,
+    headers: dict[str, str],
+    env: dict[str, str],
+    cwd: Path = ROOT,
+    stderr: IO[bytes] | int = subprocess.DEVNULL,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server in its own process group until `url` answers 200 with `headers`;
-    stop the whole group afterwards (it may have forked workers)."""
+    stop the whole group afterwards (it may have forked workers). `stderr`: where its
+    log goes (a file keeps it, to read what a failed run's server said)."""
     process = subprocess.Popen(
         command,
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         start_new_session=True,
     )
     try:
@@ -154,4 +161,41 @@ def wrk(
         "p99": millis(latency["99"]),
         "errors": float(bad.group(1)) if bad else 0.0,
         "socket_errors": float(sum(map(int, errors.groups()))) if errors else 0.0,
+    }
+
+
+def group_processes(group: int) -> dict[int, str]:
+    """pid -> command line of every process in process group `group` (a server started
+    by serving(): its supervisor and the workers it spawned)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().partition(") ")[2].split()
+            if int(fields[2]) == group:
+                found[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                )
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def process_status(pid: int) -> dict[str, float] | None:
+    """A process's resident memory (bytes), open file descriptors, threads and CPU
+    seconds, read from /proc (psutil is not installed); None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().partition(") ")[2].split()
+        descriptors = len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    threads = re.search(r"^Threads:\s+(\d+)", status, re.M)
+    return {
+        "rss": int(rss.group(1)) * 1024 if rss else 0,
+        "fds": descriptors,
+        "threads": int(threads.group(1)) if threads else 0,
+        "cpu": _cpu_seconds(fields),
     }
