@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
+from relay.db import Database
+from tests.accounts.helpers import make_owner, signed_in
 from tests.conftest import asgi_client
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -36,6 +38,20 @@ async def test_a_form_address_opened_in_a_browser_is_a_page_too(
     assert answer.status_code == 405
     assert "<h1>Page not found</h1>" in answer.text
     assert answer.headers["allow"] == "POST"
+
+
+async def test_a_malformed_id_in_a_page_address_is_a_missing_page(
+    db: Database, client: httpx.AsyncClient
+) -> None:
+    await signed_in(client, (await make_owner(db)).email)
+    for path in ("/settings/api-keys/not-a-key-id", "/datasets/123"):
+        answer = await client.get(path, headers=BROWSER)
+        assert answer.status_code == 404, path
+        assert "<h1>Page not found</h1>" in answer.text
+        # A program asking for the same address keeps the validation answer.
+        answer = await client.get(path)
+        assert answer.status_code == 422
+        assert answer.json()["code"] == "validation_error"
 
 
 async def test_the_api_and_clients_that_do_not_ask_for_html_keep_json(

@@ -1,7 +1,8 @@
-"""Error pages for people: a browser that asks for a page Relay does not have (404), in
-a way no page takes (405), or that fails (500) gets a page in the dashboard's layout,
-with a title, the page's language and a way on. The API (/api/...), its documents and
-any client that does not ask for HTML keep the JSON answers of relay.errors."""
+"""Error pages for people: a browser that asks for a page Relay does not have (404, a
+malformed id in its address included), in a way no page takes (405), or that fails (500)
+gets a page in the dashboard's layout, with a title, the page's language and a way on.
+The API (/api/...), its documents and any client that does not ask for HTML keep the
+JSON answers of relay.errors."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import logging
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from relay.dashboard.permissions import RoleRefused
 from relay.dashboard.web import render
-from relay.errors import http_error, relay_error, unexpected_error
+from relay.errors import http_error, relay_error, unexpected_error, validation_response
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ async def _role_refused_page(request: Request, exc: Exception) -> Response:
     return render(request, "message.html", context, status_code=403)
 
 
+async def _validation_error_page(request: Request, exc: Exception) -> Response:
+    """A page's address with an id that is no id names no page: 404. Anything else
+    (and anything but a page) keeps relay.errors' 422."""
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if wants_page(request) and any(error.get("loc", ("",))[0] == "path" for error in errors):
+        return _page(request, 404)
+    return validation_response(errors)
+
+
 async def _http_error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in _PAGES and wants_page(request):
@@ -73,7 +85,7 @@ async def _http_error_page(request: Request, exc: Exception) -> Response:
 
 
 def install_error_pages(app: FastAPI, security_headers: Sequence[tuple[bytes, bytes]]) -> None:
-    """In place of relay.errors' handlers for these two, which they fall back to. A 500
+    """In place of relay.errors' handlers for these, which they fall back to. A 500
     leaves from outside every middleware (Starlette's ServerErrorMiddleware), so its page
     gets the dashboard's `security_headers` here; the others get them on their way out."""
 
@@ -91,5 +103,6 @@ def install_error_pages(app: FastAPI, security_headers: Sequence[tuple[bytes, by
         return page
 
     app.add_exception_handler(HTTPException, _http_error_page)
+    app.add_exception_handler(RequestValidationError, _validation_error_page)
     app.add_exception_handler(RoleRefused, _role_refused_page)
     app.add_exception_handler(Exception, unexpected_error_page)
