@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import importlib.util
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -381,6 +382,8 @@ def main() -> None:
     )
     parser.add_argument("--against", metavar="REVISION", help="also Relay as of REVISION")
     args = parser.parse_args()
+    # Stopped (SIGTERM), it still stops its servers and drops its database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.load = os.getloadavg()[0]
     tree = Path(f"/tmp/relay-http-bench-{os.getpid()}")  # noqa: S108
     started = datetime.now(UTC)
