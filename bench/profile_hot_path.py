@@ -44,8 +44,9 @@ LAYERS = {
     "asyncpg protocol": "asyncpg/",
     "dataset list (relay.datasets)": "relay/datasets/",
     "response encoding (pydantic, JSON)": "fastapi/encoders.py|pydantic/main.py|json/encoder.py",
-    "event loop idle (waiting on sockets)": "select (selectors.py)|_run_once",
 }
+# A sample whose innermost Python frame is asyncio's runner: uvloop (C) is waiting.
+IDLE = "event loop waiting (nothing to run)"
 
 
 def worker_pids(supervisor: int) -> list[int]:
@@ -70,6 +71,8 @@ def shares(collapsed: str) -> tuple[int, Counter[str]]:
         if not count.isdigit():
             continue
         total += int(count)
+        if "asyncio/runners.py" in stack.rsplit(";", 1)[-1]:
+            per_layer[IDLE] += int(count)
         for layer, markers in LAYERS.items():
             if any(marker in stack for marker in markers.split("|")):
                 per_layer[layer] += int(count)
@@ -131,7 +134,7 @@ def main() -> None:
         asyncio.run(drop_database(args.database))
     print(f"{total} samples of one worker over {args.seconds} s; flame graph: {args.svg}")
     print("\n| layer (inclusive) | share of samples |\n|---|---:|")
-    for layer in LAYERS:
+    for layer in (*LAYERS, IDLE):
         print(f"| {layer} | {per_layer[layer] / total:.1%} |")
 
 
