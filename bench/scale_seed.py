@@ -68,6 +68,9 @@ FROM (SELECT i, to_timestamp(CAST(:newest AS bigint) - i) AS t
 """
 
 
+_KEY_COLUMNS = ["id", "family_id", "tenant_id", "name", "key_prefix", "key_hash", "scopes"]
+
+
 @dataclass(frozen=True)
 class SeededTenant:
     datasets: int
@@ -162,16 +165,19 @@ async def seed_keys(database: Database, asyncpg_url: str, count: int) -> list[st
     await _insert_datasets(database, tenant_id, 10)
     full_keys = [first_key] + [keys.generate_key() for _ in range(count - 1)]
     now = datetime.now(UTC)
-    records = [
-        (uuid.uuid4(), tenant_id, "bench", keys.display_prefix(key), keys.hash_key(key), "[]", now)
-        for key in full_keys[1:]
-    ]
+    records = []
+    for key in full_keys[1:]:
+        key_id = uuid.uuid4()  # a family of its own, as a key a user makes: family_id = id
+        digest = keys.hash_key(key)
+        records.append(
+            (key_id, key_id, tenant_id, "bench", keys.display_prefix(key), digest, "[]", now)
+        )
     connection = await asyncpg.connect(asyncpg_url)
     try:
         await connection.copy_records_to_table(
             "api_keys",
             records=records,
-            columns=["id", "tenant_id", "name", "key_prefix", "key_hash", "scopes", "created_at"],
+            columns=[*_KEY_COLUMNS, "created_at"],
         )
     finally:
         await connection.close()

@@ -46,9 +46,11 @@ async def seed(database: Database, count: int) -> list[str]:
             key = keys.generate_key()
             if number % max(1, count // 1000) == 0:
                 sample.append(key)
+            key_id = uuid.uuid4()
             batch.append(
                 {
-                    "id": uuid.uuid4(),
+                    "id": key_id,
+                    "family_id": key_id,
                     "tenant_id": tenant_id,
                     "name": f"key {number}",
                     "key_prefix": keys.display_prefix(key),
@@ -70,7 +72,7 @@ async def measure(settings: Settings, args: argparse.Namespace) -> None:
     sample = await seed(database, args.keys)
     async with database.engine.connect() as connection:
         in_table = (await connection.execute(select(func.count()).select_from(ApiKey))).scalar_one()
-    verifier = KeyVerifier(database.engine, KeyCache(100_000, 10_000, 5.0), trusted=True)
+    verifier = KeyVerifier(database, KeyCache(100_000, 10_000, 5.0), trusted=True)
 
     cold: list[float] = []
     for key in sample:

@@ -19,6 +19,7 @@ from relay.auth.cache import KeyCache
 from relay.auth.dependencies import api_key_scheme, get_principal
 from relay.auth.direct_routes import check_direct_routes
 from relay.auth.grace import QuietGraceSweeper
+from relay.auth.prewarm import KeyPrewarm
 from relay.auth.revocations import RevocationListener
 from relay.auth.verifier import KeyVerifier
 from relay.config import Settings, get_settings
@@ -121,7 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.key_cache_size, settings.negative_cache_size, settings.negative_cache_ttl
     )
     # On SQLite there is one worker, so its own revocations are all it must hear of.
-    verifier = KeyVerifier(database.engine, cache, trusted=settings.is_sqlite)
+    verifier = KeyVerifier(database, cache, trusted=settings.is_sqlite)
+    prewarm = KeyPrewarm(database, verifier, settings)
     sweeper = UnusedKeySweeper(database.sessionmaker, cache)
     quiet_graces = QuietGraceSweeper(database.sessionmaker, cache)
     notices = NoticeWorker(database.sessionmaker, settings)
@@ -154,9 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outbox_pruner.start()
         if listener is not None:
             listener.start()
+        prewarm.start()  # in the background: readiness does not wait for it
         try:
             yield
         finally:
+            await prewarm.stop()
             if listener is not None:
                 await listener.stop()
             await outbox_pruner.stop()
@@ -185,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.verifier = verifier
     app.state.limits = Limits(windows, settings, QuotaLedger(database.engine))
     app.state.revocation_listener = listener
+    app.state.key_prewarm = prewarm
     app.state.seen_reports = SeenReports(redis)
     app.state.activity = activity
     app.state.webhook_urls = webhook_urls

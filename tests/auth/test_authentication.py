@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from relay.auth import keys
 from relay.db import Database, utcnow
+from tests.auth.lookups import statements_sent
+from tests.auth.workers import ready
 from tests.factories import TenantFixture, make_dataset, set_key_expiry
-from tests.statements import count_statements
 
 INVALID = {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
 EXPIRED = {"detail": "API key expired", "code": "api_key_expired"}
@@ -45,10 +47,11 @@ async def test_missing_or_malformed_key_is_refused(
 
 
 async def test_key_with_bad_checksum_is_refused_without_touching_the_database(
-    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
+    app: FastAPI, client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture
 ) -> None:
+    await ready(app)
     bad_checksum = tenant_a.key[:-1] + ("A" if tenant_a.key[-1] != "A" else "B")
-    with count_statements(db) as statements:
+    with statements_sent(db) as statements:
         response = await client.get("/api/v1/datasets", headers={"X-API-Key": bad_checksum})
     assert_invalid_key(response)
     assert statements == []

@@ -14,8 +14,9 @@ from relay.auth import keys
 from relay.auth import service as auth_service
 from relay.auth.verifier import KeyVerifier
 from relay.db import Database
+from tests.auth.lookups import statements_sent
+from tests.auth.workers import ready
 from tests.factories import make_tenant
-from tests.statements import count_statements
 
 INVALID = {"detail": "Invalid or missing API key", "code": "invalid_api_key"}
 
@@ -78,7 +79,8 @@ VALID_SHAPE = keys.generate_key()
 async def test_hostile_header_is_401_without_touching_the_database(
     app: FastAPI, db: Database, value: bytes
 ) -> None:
-    with count_statements(db) as statements:
+    await ready(app)
+    with statements_sent(db) as statements:
         status, body = await raw_get(app, [(b"x-api-key", value)])
     assert (status, body) == (401, INVALID)
     assert statements == []

@@ -59,3 +59,45 @@ def test_forget_drops_a_cached_key() -> None:
     cache.put("key", principal(), generation=cache.generation)
     cache.forget("key")
     assert cache.get("key") is None
+
+
+def test_a_prewarm_never_replaces_what_a_request_cached() -> None:
+    cache = KeyCache(max_entries=10, negative_entries=10, negative_ttl=60)
+    generation = cache.generation  # a prewarm starts loading
+    fresh = principal()
+    cache.put("used", fresh, generation=cache.generation)  # a request loads the key too
+    cache.put("unknown", None, generation=cache.generation)
+    older = principal()
+    added = cache.warm([("used", older), ("unknown", older)], generation=generation)
+    assert added == 0
+    assert cache.get("used") is fresh
+    assert cache.get("unknown") is None
+
+
+def test_prewarmed_entries_are_evicted_before_those_requests_cached() -> None:
+    cache = KeyCache(max_entries=3, negative_entries=10, negative_ttl=60)
+    cache.put("requested", principal(), generation=cache.generation)
+    # Most recently used first, as the prewarm loads them.
+    cache.warm([("recent", principal()), ("older", principal())], generation=cache.generation)
+    cache.put("new", principal(), generation=cache.generation)
+    assert cache.get("older") is None
+    assert cache.get("recent") is not None
+    assert cache.get("requested") is not None
+
+
+def test_a_prewarm_stops_when_the_cache_is_full() -> None:
+    cache = KeyCache(max_entries=2, negative_entries=10, negative_ttl=60)
+    cache.put("requested", principal(), generation=cache.generation)
+    added = cache.warm([("a", principal()), ("b", principal())], generation=cache.generation)
+    assert added == 1
+    assert cache.get("requested") is not None
+    assert cache.get("a") is not None
+
+
+def test_a_prewarm_load_that_began_before_a_revocation_adds_nothing() -> None:
+    cache = KeyCache(max_entries=10, negative_entries=10, negative_ttl=60)
+    generation = cache.generation
+    revoked = principal()
+    cache.forget_family(revoked.key_id)
+    assert cache.warm([("revoked", revoked)], generation=generation) is None
+    assert cache.get("revoked") is None

@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from relay.actors import SYSTEM
 from relay.app import create_app
-from relay.auth import keys, revocations
+from relay.auth import keys, principals, revocations
+from relay.auth import service as auth_service
+from relay.auth.verifier import KeyVerifier
 from relay.config import Settings
 from relay.db import Database
+from relay.errors import AuthenticationError
+from tests.auth.lookups import key_lookups, statements_sent
 from tests.auth.workers import first_refusal, ready
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, make_api_key
-from tests.statements import count_statements
 
 DATASETS = "/api/v1/datasets"
 KEYS = "/api/v1/auth/api-keys"
-
-
-def key_lookups(statements: list[str]) -> list[str]:
-    """The verifier's lookups of a key by its hash; not the background sweeps' queries
-    of api_keys (unused keys, notices, quiet graces) that a request's moment may meet."""
-    return [
-        s
-        for s in statements
-        if "FROM api_keys" in s
-        and "api_keys.key_hash =" in s
-        and s.lstrip().upper().startswith("SELECT")
-    ]
 
 
 async def test_warm_key_is_verified_without_the_database(
@@ -39,7 +32,7 @@ async def test_warm_key_is_verified_without_the_database(
 ) -> None:
     await ready(app)
     await client.get(DATASETS, headers=tenant_a.headers)
-    with count_statements(db) as statements:
+    with statements_sent(db) as statements:
         for _ in range(10):
             assert (await client.get(DATASETS, headers=tenant_a.headers)).status_code == 200
     assert key_lookups(statements) == []
@@ -50,10 +43,56 @@ async def test_unknown_key_reaches_the_database_once(
 ) -> None:
     await ready(app)
     unknown = {"X-API-Key": keys.generate_key()}
-    with count_statements(db) as statements:
+    with statements_sent(db) as statements:
         for _ in range(10):
             assert (await client.get(DATASETS, headers=unknown)).status_code == 401
     assert len(key_lookups(statements)) == 1
+
+
+async def test_requests_that_miss_one_key_at_once_share_one_lookup(
+    app: FastAPI, db: Database, tenant_a: TenantFixture
+) -> None:
+    await ready(app)
+    verifier: KeyVerifier = app.state.verifier
+    _, key = await make_api_key(db, tenant_a)
+    with statements_sent(db) as statements:
+        principals = await asyncio.gather(*(verifier.verify(key) for _ in range(32)))
+    assert len(key_lookups(statements)) == 1
+    assert len(set(principals)) == 1
+
+
+async def test_a_request_after_a_revoke_never_shares_a_lookup_begun_before_it(
+    app: FastAPI, db: Database, tenant_a: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await ready(app)
+    verifier: KeyVerifier = app.state.verifier
+    key_id, key = await make_api_key(db, tenant_a)
+    read, resume = asyncio.Event(), asyncio.Event()
+    real_rows = principals._BY_HASH.rows
+
+    async def first_held(*args: Any) -> list[dict[str, Any]]:
+        """The verifier's real read; the first one held, once answered, until the key
+        is revoked."""
+        rows = await real_rows(*args)
+        if not read.is_set():
+            read.set()
+            await resume.wait()
+        return rows
+
+    monkeypatch.setattr(principals._BY_HASH, "rows", first_held)
+    before = asyncio.create_task(verifier.verify(key))
+    await asyncio.wait_for(read.wait(), timeout=10)
+    async with db.sessionmaker() as session:
+        api_key = await auth_service.revoke_api_key(
+            session, tenant_id=tenant_a.tenant_id, key_id=key_id, actor=SYSTEM
+        )
+        await verifier.commit_change(session, api_key)
+    with pytest.raises(AuthenticationError):  # not the held lookup's answer: its own
+        await asyncio.wait_for(verifier.verify(key), timeout=10)
+    resume.set()
+    await before  # began before the revoke: it may pass, but caches nothing
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(key)
 
 
 async def test_cached_key_is_refused_right_after_its_revoke(

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 
 from relay.auth.scopes import ALL_SCOPES, effective, scope_table
 from relay.db import Database, utcnow
+from tests.auth.lookups import statements_sent
 from tests.auth.workers import ready
 from tests.factories import TenantFixture, key_headers, make_api_key, make_dataset
-from tests.statements import count_statements
 
 KEYS = "/api/v1/auth/api-keys"
 DATASETS = "/api/v1/datasets"
@@ -168,7 +168,7 @@ async def test_scope_checks_cost_no_database_work(
     await ready(app)
     _, key = await make_api_key(db, tenant_a, scopes=["audit:read"])
     assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 403  # cached now
-    with count_statements(db) as statements:
+    with statements_sent(db) as statements:
         for _ in range(5):
             assert (await client.get(DATASETS, headers=key_headers(key))).status_code == 403
     assert statements == []

@@ -1,5 +1,5 @@
-"""Waiting on workers: for an app's revocation channel to listen, for a change made
-elsewhere to reach a worker."""
+"""Waiting on workers: for an app's revocation channel to listen and its key cache's
+prewarm to finish, for a change made elsewhere to reach a worker."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from fastapi import FastAPI
 
 
 async def ready(app: FastAPI) -> None:
-    """Wait until the app's revocation channel listens (PostgreSQL only)."""
+    """Wait until the app's revocation channel listens (PostgreSQL only) and its key
+    cache's prewarm is over: nothing of its start-up reaches the database afterwards
+    (a test may count what does)."""
     listener = app.state.revocation_listener
     if listener is not None:
         await asyncio.wait_for(listener.connected.wait(), timeout=10)
+    await asyncio.wait_for(app.state.key_prewarm.finished.wait(), timeout=10)
 
 
 async def first_refusal(client: httpx.AsyncClient, key: str, seconds: float = 5) -> httpx.Response:

@@ -10,6 +10,10 @@ Entries are also indexed by the key families of their lineage and by their limit
 (Principal.cache_tags), so that a change to one family (its rate limit, a rotation, a
 revocation) or to a pool drops at once every principal it bears on: its own keys' and
 those of every key it made, or every key in the pool.
+
+A worker's prewarm (prewarm.py) adds the keys used lately with `warm`: behind every
+entry a request put, never in place of one, and never after a revocation its load
+may have missed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from relay.auth.principal import Principal
 
@@ -74,11 +79,29 @@ class KeyCache:
                 self._unknown.popitem(last=False)
             return
         self._drop(key_hash)
-        self._known[key_hash] = principal
-        for family_id in principal.cache_tags:
-            self._by_family.setdefault(family_id, set()).add(key_hash)
+        self._keep(key_hash, principal)
         if len(self._known) > self._max_entries:
             self._drop(next(iter(self._known)))
+
+    def warm(self, entries: Iterable[tuple[str, Principal]], *, generation: int) -> int | None:
+        """Add principals a prewarm loaded (most recently used first) as the least
+        recently used entries, while there is room; a key a request cached or found
+        refused meanwhile keeps what the request found (it is as new or newer). How
+        many were added; None, adding none, when a revocation happened since the load
+        began (the caller loads again)."""
+        if generation != self.generation:
+            return None
+        added = 0
+        for key_hash, principal in entries:
+            if len(self._known) >= self._max_entries:
+                break
+            if key_hash in self._known or key_hash in self._unknown:
+                continue
+            self._keep(key_hash, principal)
+            # To the front: the next entry, used less recently, goes in front of it.
+            self._known.move_to_end(key_hash, last=False)
+            added += 1
+        return added
 
     def forget(self, key_hash: str) -> None:
         """Drop a revoked key now; loads already in flight will not re-add it."""
@@ -97,6 +120,11 @@ class KeyCache:
         self._known.clear()
         self._by_family.clear()
         self._unknown.clear()
+
+    def _keep(self, key_hash: str, principal: Principal) -> None:
+        self._known[key_hash] = principal
+        for family_id in principal.cache_tags:
+            self._by_family.setdefault(family_id, set()).add(key_hash)
 
     def _drop(self, key_hash: str) -> None:
         principal = self._known.pop(key_hash, None)

@@ -1,36 +1,31 @@
 """Turns the X-API-Key header into a Principal, or refuses it with the guide's messages.
 
 Order of work per request: shape and checksum (no I/O), then the in-process cache,
-then the database. Expiry is checked on every request, cached or not.
+then the database (principals.py builds the principal). Expiry is checked on every
+request, cached or not.
 
-This is the one place a key's lineage is resolved: the principal carries the rate
-limit windows of its family and of every family that made it (from their rows as they
-are now), so limits are computed over the lineage once per load, never per request.
+Misses of one key at once share one load (single flight): after a restart, or once a
+change drops a busy key, the requests that arrive while it loads wait for that load
+instead of each sending its own. A request joins a load only if no revocation reached
+this process since the load began (the cache's generation): otherwise it loads anew.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay import metrics
-from relay.auth import keys, restrictions
+from relay.auth import keys, principals
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
 from relay.auth.principal import Principal
-from relay.db import utcnow
+from relay.db import Database, utcnow
 from relay.errors import AuthenticationError
-from relay.limit_pools.models import LimitPool
-from relay.limits.policy import family_window, pool_window
-from relay.limits.quotas import PERIODS, Period, Quota
-from relay.limits.windows import Window
-
-_pool = aliased(LimitPool)
 
 INVALID_KEY = "Invalid or missing API key"
 EXPIRED_KEY = "API key expired"
@@ -63,19 +58,31 @@ class DisabledKey(AuthenticationError):
         super().__init__(DISABLED_KEY, reason="disabled", headers=WWW_AUTHENTICATE)
 
 
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """A load of one key in flight, and the cache generation it began in."""
+
+    generation: int
+    task: asyncio.Task[tuple[Principal | None, str]]
+
+
 class KeyVerifier:
     """Checks presented keys and owns the cache of verified ones.
 
     `cache_trusted` is False while this process could miss a revocation made
     elsewhere (its notification channel is down): every key then goes to the
-    database, and the cache is emptied before it is trusted again.
+    database, and the cache is emptied before it is trusted again. `trusted` is the
+    same as an event, for what waits for it (the prewarm).
     """
 
-    def __init__(self, engine: AsyncEngine, cache: KeyCache, *, trusted: bool) -> None:
-        # One statement, no transaction: saves the BEGIN and ROLLBACK round trips.
-        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    def __init__(self, database: Database, cache: KeyCache, *, trusted: bool) -> None:
+        self._database = database
         self.cache = cache
         self.cache_trusted = trusted
+        self.trusted = asyncio.Event()
+        if trusted:
+            self.trusted.set()
+        self._loads: dict[str, _Load] = {}
 
     async def verify(self, presented: str | None) -> Principal:
         """The key's principal; AuthenticationError when it is missing, unknown,
@@ -104,21 +111,48 @@ class KeyVerifier:
         refusal = self.cache.refusal(key_hash) if self.cache_trusted else None
         if refusal is not None:
             raise invalid_key(refusal)
+        load = self._loads.get(key_hash)
+        if load is None or load.generation != self.cache.generation:
+            load = self._start_load(key_hash)
+        # Shielded: a request that goes away (its client did) leaves the load to the
+        # others waiting for it.
+        principal, reason = await asyncio.shield(load.task)
+        if principal is None:
+            raise invalid_key(reason)
+        return principal
+
+    def _start_load(self, key_hash: str) -> _Load:
         generation = self.cache.generation
-        principal, refusal = await self._load(key_hash)
+        load = _Load(generation, asyncio.create_task(self._load(key_hash, generation)))
+        self._loads[key_hash] = load
+        load.task.add_done_callback(lambda _: self._landed(key_hash, load))
+        return load
+
+    def _landed(self, key_hash: str, load: _Load) -> None:
+        if self._loads.get(key_hash) is load:
+            del self._loads[key_hash]
+        # Retrieved here, so a failure no request waited for is not logged as unseen.
+        with contextlib.suppress(asyncio.CancelledError):
+            load.task.exception()
+
+    async def _load(self, key_hash: str, generation: int) -> tuple[Principal | None, str]:
+        """The key's principal from the database, kept in the cache unless a revocation
+        came since `generation` (principals.load_key)."""
+        async with self._database.read_connection() as reader:
+            principal, refusal = await principals.load_key(reader, key_hash)
         if self.cache_trusted:
             self.cache.put(key_hash, principal, generation=generation, refusal=refusal)
-        if principal is None:
-            raise invalid_key(refusal)
-        return principal
+        return principal, refusal
 
     def mark_untrusted(self) -> None:
         self.cache_trusted = False
+        self.trusted.clear()
 
     def mark_trusted(self) -> None:
         """The channel is back: drop everything cached (it may have missed revocations)."""
         self.cache.clear()
         self.cache_trusted = True
+        self.trusted.set()
 
     async def commit_change(self, session: AsyncSession, api_key: ApiKey) -> None:
         """Commit a change to a key (revoked, rotated, limited) and drop its family, and
@@ -132,152 +166,3 @@ class KeyVerifier:
         drop it here, before the caller answers."""
         await session.commit()
         self.cache.forget_family(tag)
-
-    async def _load(self, key_hash: str) -> tuple[Principal | None, str]:
-        """(principal, "") for a live key; (None, "invalid" or "revoked") otherwise."""
-        async with self._reader.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(
-                        ApiKey.tenant_id,
-                        ApiKey.id,
-                        ApiKey.key_prefix,
-                        ApiKey.scopes,
-                        ApiKey.expires_at,
-                        ApiKey.revoked_at,
-                        ApiKey.rate_limit_requests,
-                        ApiKey.rate_limit_seconds,
-                        ApiKey.family_id,
-                        ApiKey.made_by_id,
-                        ApiKey.replaced_by_id,
-                        ApiKey.disabled_at,
-                        ApiKey.dataset_ids,
-                        ApiKey.allowed_ips,
-                        ApiKey.quota_requests,
-                        ApiKey.quota_period,
-                        ApiKey.pool_id,
-                        _pool.rate_limit_requests.label("pool_rate_limit_requests"),
-                        _pool.rate_limit_seconds.label("pool_rate_limit_seconds"),
-                        _pool.quota_requests.label("pool_quota_requests"),
-                        _pool.quota_period.label("pool_quota_period"),
-                    )
-                    .outerjoin(
-                        _pool, (_pool.id == ApiKey.pool_id) & (_pool.tenant_id == ApiKey.tenant_id)
-                    )
-                    .where(ApiKey.key_hash == key_hash)
-                )
-            ).one_or_none()
-            if row is None:
-                return None, "invalid"
-            if row.revoked_at is not None:
-                return None, "revoked"
-            # A key never rotated nor made by a key is a family of one: no second query.
-            alone = (row.family_id, row.made_by_id, row.replaced_by_id) == (row.id, None, None)
-            makers = (
-                {}
-                if alone
-                else await _makers(
-                    connection, row.tenant_id, key_id=row.id, family_id=row.family_id
-                )
-            )
-        own_limit = _limit(row)
-        windows = [family_window(row.family_id, *own_limit)] if own_limit else []
-        windows += [
-            family_window(family, *maker.limit) for family, maker in makers.items() if maker.limit
-        ]
-        own_quota = _quota(row)
-        quotas = [Quota(row.family_id, *own_quota)] if own_quota else []
-        quotas += [Quota(family, *maker.quota) for family, maker in makers.items() if maker.quota]
-        if row.pool_id is not None:  # the pool's limits bind every key in it as well
-            windows, quotas = _with_pool(row, windows, quotas)
-        return Principal(
-            tenant_id=row.tenant_id,
-            key_id=row.id,
-            key_prefix=row.key_prefix,
-            scopes=tuple(row.scopes),
-            expires_at=row.expires_at,
-            rate_limit=own_limit,
-            families=(row.family_id, *makers),
-            limit_windows=tuple(windows),
-            disabled=row.disabled_at is not None,
-            dataset_ids=restrictions.dataset_ids_of(row.dataset_ids),
-            allowed_networks=restrictions.networks_of(row.allowed_ips),
-            quotas=tuple(quotas),
-            own_quota=own_quota,
-            pool_id=row.pool_id,
-        ), ""
-
-
-def _with_pool(
-    row: Any, windows: list[Window], quotas: list[Quota]
-) -> tuple[list[Window], list[Quota]]:
-    """The key's windows and quotas with its pool's (read with the key, by their
-    pool_ names), last."""
-    limit = (row.pool_rate_limit_requests, row.pool_rate_limit_seconds)
-    if None not in limit:
-        windows = [*windows, pool_window(row.pool_id, *limit)]
-    if row.pool_quota_requests is not None and row.pool_quota_period in PERIODS:
-        period: Period = row.pool_quota_period
-        quotas = [*quotas, Quota(row.pool_id, row.pool_quota_requests, period, pool=True)]
-    return windows, quotas
-
-
-def _limit(row: Any) -> tuple[int, int] | None:
-    """A row's (requests, per seconds), or None when it has no rate limit."""
-    if row.rate_limit_requests is None or row.rate_limit_seconds is None:
-        return None
-    return row.rate_limit_requests, row.rate_limit_seconds
-
-
-def _quota(row: Any) -> tuple[int, Period] | None:
-    """A row's (requests, period), or None when it has no quota."""
-    if row.quota_requests is None or row.quota_period not in PERIODS:
-        return None
-    period: Period = row.quota_period
-    return row.quota_requests, period
-
-
-@dataclass(frozen=True, slots=True)
-class _Maker:
-    """A family that made the key's, with its limits now."""
-
-    limit: tuple[int, int] | None
-    quota: tuple[int, Period] | None
-
-
-async def _makers(
-    connection: AsyncConnection, tenant_id: uuid.UUID, *, key_id: uuid.UUID, family_id: uuid.UUID
-) -> dict[uuid.UUID, _Maker]:
-    """The families that made the family, directly or through others (whichever key of
-    a family made a key of the other, by creating or rotating it), each with its rate
-    limit and quota now: its newest key's. Revoked and expired makers count too: retiring a key
-    must not lift the limit it put on the keys it made. Ordered by id, for stable
-    answers; the family itself is left out."""
-    member, maker = aliased(ApiKey), aliased(ApiKey)
-    lineage = select(ApiKey.family_id).where(ApiKey.id == key_id).cte(recursive=True)
-    # UNION, not UNION ALL: a family met twice (keys that made each other's) ends the walk.
-    lineage = lineage.union(
-        select(maker.family_id)
-        .select_from(member)
-        .join(lineage, member.family_id == lineage.c.family_id)
-        .join(maker, maker.id == member.made_by_id)
-        .where(member.tenant_id == tenant_id, maker.tenant_id == tenant_id)
-    )
-    newest = (
-        select(
-            ApiKey.family_id,
-            ApiKey.rate_limit_requests,
-            ApiKey.rate_limit_seconds,
-            ApiKey.quota_requests,
-            ApiKey.quota_period,
-        )
-        .join(lineage, ApiKey.family_id == lineage.c.family_id)
-        .where(
-            ApiKey.tenant_id == tenant_id,
-            ApiKey.replaced_by_id.is_(None),
-            ApiKey.family_id != family_id,
-        )
-        .order_by(ApiKey.family_id)
-    )
-    rows = (await connection.execute(newest)).all()
-    return {row.family_id: _Maker(_limit(row), _quota(row)) for row in rows}
