@@ -135,7 +135,7 @@ def warm_up(port: int, wrk_env: dict[str, str], server: int, keys: int) -> float
     started, seconds = time.monotonic(), 5
     while time.monotonic() < started + 240:
         run = measured(port, wrk_env, seconds, server)
-        if run["hit_ratio"] >= 0.995:
+        if run["hit_ratio"] >= 0.995 and run["rps"] * seconds >= 2 * keys:
             break
         seconds = max(5, math.ceil(2 * keys / run["rps"]))
     return time.monotonic() - started
