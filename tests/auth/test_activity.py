@@ -58,6 +58,32 @@ async def test_many_uses_of_many_keys_cost_one_update_per_flush(
     assert listed[str(tenant_a.key_id)]["last_used_at"] is not None
 
 
+async def test_a_flush_for_many_keys_sends_as_many_statements_as_for_one(
+    client: httpx.AsyncClient, app: FastAPI, db: Database, tenant_a: TenantFixture
+) -> None:
+    # A second with 20 keys used costs the statements of a second with one: a row kind
+    # is one statement, whatever the number of keys (not one a key, as before).
+    usage: KeyActivity = app.state.activity
+    many = [await make_api_key(db, tenant_a) for _ in range(20)]
+
+    async def statements_for(used: list[tuple[uuid.UUID, str]]) -> int:
+        for _, key in used:
+            response = await client.get("/api/v1/datasets", headers={"X-API-Key": key})
+            assert response.status_code == 200
+        with count_statements(db) as statements:
+            await usage.flush()
+        return len(statements)
+
+    await statements_for(many)  # the first uses' address and network events
+    one = await statements_for(many[:1])
+    assert await statements_for(many) == one
+    async with db.sessionmaker() as session:
+        requests = await session.scalars(
+            select(ApiKeyUsage.requests).where(ApiKeyUsage.key_id.in_([k for k, _ in many]))
+        )
+        assert sorted(requests) == [2] * 19 + [3]  # every use counted
+
+
 async def test_last_used_writes_follow_the_clock_not_the_request_count(
     client: httpx.AsyncClient, app: FastAPI, db: Database, tenant_a: TenantFixture
 ) -> None:

@@ -82,7 +82,7 @@ async def test_clients_are_the_top_twenty_of_the_last_day_and_old_rows_are_prune
     read = (await client.get(f"{KEYS}/{key_id}", headers=tenant_a.headers)).json()
     assert read["clients"] == []
     async with db.sessionmaker.begin() as session:
-        await insight.write(session, insight.Prune(utcnow() - timedelta(hours=30)))
+        await insight.write(session, [insight.Prune(utcnow() - timedelta(hours=30))])
         assert await session.scalar(select(ApiKeyClient.key_id).limit(1)) is None
 
 

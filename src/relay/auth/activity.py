@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -301,53 +301,68 @@ class KeyActivity:
 
 
 async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
-    """Write any of the rows (a whole flush or one row) in the caller's transaction."""
+    """Write any of the rows (a whole flush or one row) in the caller's transaction:
+    one statement per kind of row, whatever the number of keys (a worker's second
+    may have used thousands: a statement per key made the flush the cost of a
+    busy second)."""
     last_uses = [row for row in rows if isinstance(row, _LastUse)]
     if last_uses:
         params = [{"key_id": row.key_id, "used_at": row.used_at} for row in last_uses]
         await session.execute(_RECORD_USE, params)
-    for row in rows:
-        if isinstance(row, _Count):
-            await session.execute(_count_upsert(session, row))
-        elif isinstance(row, _Sighting):
-            if row.refused is not None:
-                _audit(session, row, row.refused)
-            elif await _first_from(session, row):
-                _audit(session, row, Action.API_KEY_NEW_ADDRESS)
-        elif not isinstance(row, _LastUse):  # last uses went above, in one statement
-            await insight.write(session, row)
+    counts = [row for row in rows if isinstance(row, _Count)]
+    if counts:
+        # A _Count's fields are the columns' names.
+        await session.execute(_count_upsert(session), [asdict(row) for row in counts])
+    sightings = [row for row in rows if isinstance(row, _Sighting)]
+    for row in sightings:
+        if row.refused is not None:
+            _audit(session, row, row.refused)
+    for row in await _first_from(session, [row for row in sightings if row.refused is None]):
+        _audit(session, row, Action.API_KEY_NEW_ADDRESS)
+    await insight.write(session, [row for row in rows if isinstance(row, insight.InsightRow)])
     await session.flush()
 
 
-def _count_upsert(session: AsyncSession, row: _Count) -> Any:
-    statement = insert_for(session, ApiKeyUsage).values(
-        tenant_id=row.tenant_id,
-        key_id=row.key_id,
-        day=row.day,
-        status_class=row.status_class,
-        requests=row.requests,
-    )
+_usage = cast(Table, ApiKeyUsage.__table__)
+_addresses = cast(Table, ApiKeyAddress.__table__)
+
+
+def _count_upsert(session: AsyncSession) -> Any:
+    statement = insert_for(session, _usage)
     return statement.on_conflict_do_update(
         index_elements=["key_id", "day", "status_class"],
-        set_={"requests": ApiKeyUsage.requests + statement.excluded.requests},
+        set_={"requests": _usage.c.requests + statement.excluded.requests},
     )
 
 
-async def _first_from(session: AsyncSession, sighting: _Sighting) -> bool:
-    """Remember the address; True when no process had seen the key from it before."""
-    principal = sighting.principal
+async def _first_from(session: AsyncSession, sightings: Sequence[_Sighting]) -> list[_Sighting]:
+    """Remember the addresses; the sightings of a key from an address no process had
+    seen it from before."""
+    if not sightings:
+        return []
     statement = (
-        insert_for(session, ApiKeyAddress)
-        .values(
-            tenant_id=principal.tenant_id,
-            key_id=principal.key_id,
-            address=sighting.address,
-            first_seen=sighting.at,
-        )
+        insert_for(session, _addresses)
         .on_conflict_do_nothing()
-        .returning(ApiKeyAddress.key_id)
+        .returning(_addresses.c.key_id, _addresses.c.address)
     )
-    return (await session.execute(statement)).first() is not None
+    params = [
+        {
+            "tenant_id": row.principal.tenant_id,
+            "key_id": row.principal.key_id,
+            "address": row.address,
+            "first_seen": row.at,
+        }
+        for row in sightings
+    ]
+    first = {(key_id, address) for key_id, address in await session.execute(statement, params)}
+    # A pair sighted twice (one kept from an earlier flush) is new once at most.
+    fresh = []
+    for row in sightings:
+        pair = (row.principal.key_id, row.address)
+        if pair in first:
+            first.discard(pair)
+            fresh.append(row)
+    return fresh
 
 
 def _audit(session: AsyncSession, sighting: _Sighting, action: Action) -> None:

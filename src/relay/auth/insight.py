@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from relay.actors import Actor, clean_user_agent
@@ -105,65 +106,131 @@ def networks_of(uses: Iterable[ClientUse]) -> list[NetworkUse]:
     ]
 
 
-async def write(session: AsyncSession, row: InsightRow) -> None:
-    """Write one row in the caller's transaction."""
-    if isinstance(row, ClientUse):
-        principal = row.principal
-        statement = insert_for(session, ApiKeyClient).values(
-            tenant_id=principal.tenant_id, key_id=principal.key_id,
-            hour=row.last_seen.replace(minute=0, second=0, microsecond=0),
-            address=row.address, user_agent=clean_user_agent(row.user_agent) or "",
-            requests=row.requests,
-            last_seen=row.last_seen,
-        )  # fmt: skip
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["key_id", "hour", "address", "user_agent"],
-                set_={
-                    "requests": ApiKeyClient.requests + statement.excluded.requests,
-                    "last_seen": func.max(ApiKeyClient.last_seen, statement.excluded.last_seen)
-                    if session.get_bind().dialect.name == "sqlite"
-                    else func.greatest(ApiKeyClient.last_seen, statement.excluded.last_seen),
-                },
-            )
-        )
-    elif isinstance(row, ScopeUse):
-        statement = insert_for(session, ApiKeyScopeUse).values(
-            tenant_id=row.tenant_id, key_id=row.key_id, scope=row.scope, last_used_at=row.at
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["key_id", "scope"],
-                set_={"last_used_at": statement.excluded.last_used_at},
-                where=ApiKeyScopeUse.last_used_at < statement.excluded.last_used_at,
-            )
-        )
-    elif isinstance(row, NetworkUse):
-        await _network_used(session, row)
-    else:
-        await session.execute(delete(ApiKeyClient).where(ApiKeyClient.hour < row.before))
+async def write(session: AsyncSession, rows: Sequence[InsightRow]) -> None:
+    """Write the rows in the caller's transaction: one statement per kind, whatever
+    the number of keys (the network uses' announcements aside, a row each, rare)."""
+    clients = _merged_clients([row for row in rows if isinstance(row, ClientUse)])
+    if clients:
+        await session.execute(_client_upsert(session), clients)
+    scope_uses = [row for row in rows if isinstance(row, ScopeUse)]
+    if scope_uses:
+        await session.execute(_scope_upsert(session), [_scope_params(row) for row in scope_uses])
+    networks = [row for row in rows if isinstance(row, NetworkUse)]
+    if networks:
+        await _networks_used(session, networks)
+    for row in rows:
+        if isinstance(row, Prune):
+            await session.execute(delete(ApiKeyClient).where(ApiKeyClient.hour < row.before))
 
 
-async def _network_used(session: AsyncSession, row: NetworkUse) -> None:
-    """Remember the network's last use; the first use after NETWORK_QUIET without one
-    (or ever) is announced, once a day per key and network: the conditional update of
-    `noticed_on` lets one worker through."""
-    principal = row.principal
-    where = (ApiKeyNetwork.key_id == principal.key_id, ApiKeyNetwork.network == row.network)
-    before = await session.scalar(select(ApiKeyNetwork.last_seen).where(*where))
-    statement = insert_for(session, ApiKeyNetwork).values(
-        tenant_id=principal.tenant_id, key_id=principal.key_id, network=row.network,
-        last_seen=row.at,
-    )  # fmt: skip
+_clients = cast(Table, ApiKeyClient.__table__)
+_scope_uses = cast(Table, ApiKeyScopeUse.__table__)
+_networks = cast(Table, ApiKeyNetwork.__table__)
+# Pairs per look-up of networks' last uses (two parameters each: far under the
+# databases' limits on parameters).
+_LOOKUP = 1000
+
+
+def _latest(session: AsyncSession, column: Any, excluded: Any) -> Any:
+    if session.get_bind().dialect.name == "sqlite":
+        return func.max(column, excluded)
+    return func.greatest(column, excluded)
+
+
+def _client_upsert(session: AsyncSession) -> Any:
+    statement = insert_for(session, _clients)
+    return statement.on_conflict_do_update(
+        index_elements=["key_id", "hour", "address", "user_agent"],
+        set_={
+            "requests": _clients.c.requests + statement.excluded.requests,
+            "last_seen": _latest(session, _clients.c.last_seen, statement.excluded.last_seen),
+        },
+    )
+
+
+def _merged_clients(uses: Sequence[ClientUse]) -> list[dict[str, Any]]:
+    """A row per client row's key: two user agents the column keeps alike are one
+    client (a statement may not update one row twice)."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for use in uses:
+        principal = use.principal
+        row = {
+            "tenant_id": principal.tenant_id,
+            "key_id": principal.key_id,
+            "hour": use.last_seen.replace(minute=0, second=0, microsecond=0),
+            "address": use.address,
+            "user_agent": clean_user_agent(use.user_agent) or "",
+            "requests": use.requests,
+            "last_seen": use.last_seen,
+        }
+        key = (row["key_id"], row["hour"], row["address"], row["user_agent"])
+        known = merged.get(key)
+        if known is None:
+            merged[key] = row
+        else:
+            known["requests"] += use.requests
+            known["last_seen"] = max(known["last_seen"], use.last_seen)
+    return list(merged.values())
+
+
+def _scope_upsert(session: AsyncSession) -> Any:
+    statement = insert_for(session, _scope_uses)
+    return statement.on_conflict_do_update(
+        index_elements=["key_id", "scope"],
+        set_={"last_used_at": statement.excluded.last_used_at},
+        where=_scope_uses.c.last_used_at < statement.excluded.last_used_at,
+    )
+
+
+def _scope_params(row: ScopeUse) -> dict[str, Any]:
+    return {
+        "tenant_id": row.tenant_id,
+        "key_id": row.key_id,
+        "scope": row.scope,
+        "last_used_at": row.at,
+    }
+
+
+async def _networks_used(session: AsyncSession, rows: Sequence[NetworkUse]) -> None:
+    """Remember each network's last use; the first use after NETWORK_QUIET without one
+    (or ever) is announced (_announce)."""
+    before: dict[tuple[uuid.UUID, str], datetime] = {}
+    for start in range(0, len(rows), _LOOKUP):
+        pairs = [(row.principal.key_id, row.network) for row in rows[start : start + _LOOKUP]]
+        query = select(_networks.c.key_id, _networks.c.network, _networks.c.last_seen).where(
+            tuple_(_networks.c.key_id, _networks.c.network).in_(pairs)
+        )
+        for key_id, network, last_seen in await session.execute(query):
+            before[(key_id, network)] = last_seen
+    statement = insert_for(session, _networks)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["key_id", "network"],
             set_={"last_seen": statement.excluded.last_seen},
-            where=ApiKeyNetwork.last_seen < statement.excluded.last_seen,
-        )
+            where=_networks.c.last_seen < statement.excluded.last_seen,
+        ),
+        [
+            {
+                "tenant_id": row.principal.tenant_id,
+                "key_id": row.principal.key_id,
+                "network": row.network,
+                "last_seen": row.at,
+            }
+            for row in rows
+        ],
     )
-    if before is not None and before >= row.at - NETWORK_QUIET:
-        return
+    for row in rows:
+        seen = before.get((row.principal.key_id, row.network))
+        if seen is None or seen < row.at - NETWORK_QUIET:
+            await _announce(session, row)
+
+
+async def _announce(session: AsyncSession, row: NetworkUse) -> None:
+    """Announce a key's use from a network new to it (or quiet for NETWORK_QUIET), once
+    a day per key and network: the conditional update of `noticed_on` lets one worker
+    through."""
+    principal = row.principal
+    where = (ApiKeyNetwork.key_id == principal.key_id, ApiKeyNetwork.network == row.network)
     today = row.at.date()
     noticed = await session.execute(
         update(ApiKeyNetwork)
