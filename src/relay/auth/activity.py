@@ -340,6 +340,8 @@ async def _first_from(session: AsyncSession, sightings: Sequence[_Sighting]) -> 
     seen it from before."""
     if not sightings:
         return []
+    # In key order, as every row a flush writes (see _take).
+    sightings = sorted(sightings, key=lambda row: (row.principal.key_id, row.address))
     statement = (
         insert_for(session, _addresses)
         .on_conflict_do_nothing()
