@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import greenlet
@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+from relay.reads import ReadPool
 from relay.tenants import passwords
-from tests.read_pool import on_read_connections
 
 
 def _where() -> str:
@@ -109,11 +109,22 @@ def watch_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldConnectio
     held = HeldConnections()
     event.listen(Pool, "checkout", held.on_checkout)
     event.listen(Pool, "checkin", held.on_checkin)
+    read_connection = ReadPool.connection
+
+    @asynccontextmanager
+    async def watched_read_connection(pool: ReadPool) -> AsyncIterator[Any]:
+        async with read_connection(pool) as connection:
+            held.acquired(connection)
+            try:
+                yield connection
+            finally:
+                held.released(connection)
+
+    monkeypatch.setattr(ReadPool, "connection", watched_read_connection)
     watched = _WatchedPool(held, passwords.HASHING_THREADS)
     monkeypatch.setattr(passwords, "_pool", watched)
     try:
-        with on_read_connections(held.acquired, held.released):
-            yield held
+        yield held
     finally:
         event.remove(Pool, "checkout", held.on_checkout)
         event.remove(Pool, "checkin", held.on_checkin)

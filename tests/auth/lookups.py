@@ -4,29 +4,40 @@ keys up and the prewarm loads them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from asyncpg.connection import LoggedQuery
 
 from relay.db import Database
-from tests.read_pool import on_read_connections
+from relay.reads import ReadPool
 from tests.statements import count_statements
 
 
 @contextmanager
 def statements_sent(db: Database) -> Iterator[list[str]]:
     """Every statement the app's engine and read pool send while the block runs."""
+    original = ReadPool.connection
     with count_statements(db) as statements:
 
         def on_query(query: LoggedQuery) -> None:
             statements.append(query.query)
 
-        with on_read_connections(
-            lambda connection: connection.add_query_logger(on_query),
-            lambda connection: connection.remove_query_logger(on_query),
-        ):
+        @asynccontextmanager
+        async def logged_connection(pool: ReadPool) -> AsyncIterator[Any]:
+            async with original(pool) as connection:
+                connection.add_query_logger(on_query)
+                try:
+                    yield connection
+                finally:
+                    connection.remove_query_logger(on_query)
+
+        ReadPool.connection = logged_connection  # type: ignore[method-assign]
+        try:
             yield statements
+        finally:
+            ReadPool.connection = original  # type: ignore[method-assign]
 
 
 def key_lookups(statements: list[str]) -> list[str]:
