@@ -47,11 +47,29 @@ BROKEN_WORDS = """(elements) => elements.flatMap((element) => {
   }
   return broken;
 })"""
+# Status messages (WCAG 4.1.3): news in the page as it loads is read out only when it
+# takes focus (data-announce, app.js); a live region (aria-live) announces its own
+# changes, a dialog and the error summary take focus themselves.
+UNANNOUNCED = """() => Array.from(document.querySelectorAll(
+  "main [role=status]:not([aria-live]), main [role=alert]:not([aria-live])"))
+  .filter((news) => news.textContent.trim() && news.checkVisibility()
+    && !news.closest("[data-announce], [data-error-summary], dialog"))
+  .map((news) => news.textContent.trim())"""
+# Every dialog says what it does, to what (its accessible description), and an open one
+# names its target.
+UNDESCRIBED = """() => Array.from(document.querySelectorAll("dialog")).filter((dialog) => {
+  const ids = (dialog.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+  const text = ids.map((id) => (document.getElementById(id)?.textContent || "").trim()).join("");
+  const unnamed = dialog.open && Array.from(dialog.querySelectorAll("[data-confirm-name]"))
+    .some((name) => !name.textContent.trim());
+  return !text || unnamed;
+}).map((dialog) => dialog.id || dialog.outerHTML.slice(0, 80))"""
 
 
 def check(page: Page, state: str, screenshot: str | None = None) -> None:
     """axe at both sizes (the page as it is, dialogs included), no header or status
-    broken inside a word at 1280 px, no sideways scrolling at 320 px, back to desktop.
+    broken inside a word at 1280 px, every status message of the page read out, every
+    dialog described, no sideways scrolling at 320 px, back to desktop.
     After a click, the caller first waits (an `expect`) for the state to show: a
     navigation may not have begun when the click returns, and axe run mid-navigation
     finds no document."""
@@ -60,6 +78,8 @@ def check(page: Page, state: str, screenshot: str | None = None) -> None:
         assert_accessible(page, state)
     broken = page.eval_on_selector_all("th, .status", BROKEN_WORDS)
     assert broken == [], f"{state}: broken inside a word at 1280 px: {broken}"
+    assert page.evaluate(UNANNOUNCED) == [], f"{state}: news in the page not read out"
+    assert page.evaluate(UNDESCRIBED) == [], f"{state}: a dialog without a description"
     # Reflow (WCAG 1.4.10): nothing scrolls sideways at 320 px (a wide table scrolls in
     # its own box, as the criterion allows data tables to).
     page.set_viewport_size(NARROWEST)

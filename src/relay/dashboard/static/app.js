@@ -217,6 +217,7 @@
     const status = document.createElement("p");
     status.className = "visually-hidden";
     status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
     status.setAttribute("data-row-status", "");
     container.appendChild(status);
     const rows = artifactRows(container);
