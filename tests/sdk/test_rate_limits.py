@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from relay_sdk import Quota, RateLimit, RateLimitError, RateLimitStatus
+from relay_sdk import KeyQuota, Quota, RateLimit, RateLimitError, RateLimitStatus
 from tests.sdk.conftest import Connect, FaultyLink
 
 pytestmark = pytest.mark.backend_independent
@@ -87,9 +87,50 @@ def test_draft_06_fields_alone_are_read_as_before() -> None:
     assert status == RateLimitStatus(5, 1, 3500, "5;w=60", ())
 
 
+def test_a_quota_that_never_refills_has_no_reset_and_can_be_the_tightest() -> None:
+    """A quota of period "none" comes without `t` (and its policy without `w`): read as
+    no reset at all, it is still an item, and the tightest when fewest are left."""
+    headers = {
+        "RateLimit-Policy": '"key";q=600;w=60, "quota";q=1000',
+        "RateLimit": '"key";r=599;t=1, "quota";r=3',
+        # Draft 06's fields describe only the windows, never a quota.
+        "RateLimit-Limit": "600",
+        "RateLimit-Remaining": "599",
+        "RateLimit-Reset": "1",
+    }
+    status = RateLimitStatus.from_headers(httpx.Headers(headers))
+    assert status == RateLimitStatus(
+        limit=1000,
+        remaining=3,
+        reset=None,
+        policy=headers["RateLimit-Policy"],
+        quotas=(Quota("key", 599, 1, 600, 60), Quota("quota", 3, None, 1000, None)),
+    )
+    # Of windows as tight, the quota stays so longest: it never frees a place.
+    both_spent = headers | {"RateLimit": '"key";r=0;t=5, "quota";r=0'}
+    spent = RateLimitStatus.from_headers(httpx.Headers(both_spent))
+    assert spent is not None
+    assert (spent.limit, spent.remaining, spent.reset) == (1000, 0, None)
+    # A key with only such a quota gets no draft 06 fields: the current ones suffice.
+    alone = {"RateLimit-Policy": '"quota";q=1000', "RateLimit": '"quota";r=999'}
+    assert RateLimitStatus.from_headers(httpx.Headers(alone)) == RateLimitStatus(
+        1000, 999, None, alone["RateLimit-Policy"], (Quota("quota", 999, None, 1000, None),)
+    )
+
+
 @pytest.mark.parametrize(
     "rate_limit",
-    ['"key";r=2;t=', '"key";r=-1;t=5', "key;r=2;t=5", '"key";r=2;t=5,', '"key;r=2'],
+    [
+        '"key";r=2;t=',
+        '"key";r=-1;t=5',
+        "key;r=2;t=5",
+        '"key";r=2;t=5,',
+        '"key;r=2',
+        # A `t` that is there but no count of seconds is malformed, not "never".
+        '"key";r=2;t=-1',
+        '"key";r=2;t=1.5',
+        '"key";r=2;t',
+    ],
 )
 def test_a_malformed_ratelimit_field_is_ignored(rate_limit: str) -> None:
     """The draft: malformed RateLimit fields MUST be ignored; draft 06's still count."""
@@ -117,3 +158,34 @@ async def test_a_key_made_by_a_limited_key_reports_both_windows(
         ("maker-1", 50, 48),
     ]
     assert (status.limit, status.remaining) == (10, 9)
+
+
+async def test_a_quota_that_never_refills_reports_what_is_left(
+    connect: Connect, api_key: str
+) -> None:
+    """The server sends a quota of period "none" without `t`: the SDK still reports it,
+    the tightest beside a roomier window, and alone on a key without a window."""
+    relay = connect(api_key)
+    metered = await relay.api_keys.create(
+        "Metered for ever", rate_limit=RateLimit(50, ONE_HOUR), quota=KeyQuota(5, "none")
+    )
+    limited = connect(metered.key)
+    await limited.datasets.list()
+    status = limited.last_rate_limit
+    assert status is not None
+    assert (status.limit, status.remaining, status.reset) == (5, 4, None)
+    assert [
+        (quota.name, quota.limit, quota.window, quota.remaining) for quota in status.quotas
+    ] == [
+        ("key", 50, ONE_HOUR, 49),
+        ("quota", 5, None, 4),
+    ]
+    assert status.quotas[1].reset is None
+
+    quota_only = await relay.api_keys.create("Quota only", quota=KeyQuota(3, "none"))
+    metered_only = connect(quota_only.key)
+    await metered_only.datasets.list()
+    await metered_only.datasets.list()
+    assert metered_only.last_rate_limit == RateLimitStatus(
+        3, 1, None, '"quota";q=3', (Quota("quota", 1, None, 3, None),)
+    )

@@ -15,6 +15,7 @@ an error.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -36,23 +37,27 @@ class Quota:
 
     # "key" for the key's own window, "maker-1", ... for those of the keys that made it.
     name: str
-    # Requests left in it (`r`), and seconds until one more is allowed (`t`).
+    # Requests left in it (`r`), and seconds until one more is allowed (`t`); None
+    # when the item has no `t`: nothing will free a place (a quota that never refills).
     remaining: int
     reset: int | None
-    # Its limit (`q`) and length in seconds (`w`), from RateLimit-Policy.
+    # Its limit (`q`) and length in seconds (`w`), from RateLimit-Policy; None when the
+    # policy does not say (no `w` for a quota that never refills).
     limit: int | None
     window: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimitStatus:
-    """The rate-limit fields of one answer to a key that has a rate limit."""
+    """The rate-limit fields of one answer to a key that has a rate limit or a quota."""
 
-    # The tightest window (fewest requests left): its limit, what is left of it, and
-    # seconds until the oldest request counted leaves it, freeing a place.
+    # The tightest window or quota (fewest requests left; of equals, the one that stays
+    # so longest): its limit, what is left of it, and seconds until a place frees up
+    # (the oldest request counted leaves the window, or the quota's period ends); None
+    # when none ever will, the tightest being a quota that never refills.
     limit: int
     remaining: int
-    reset: int
+    reset: int | None
     # RateLimit-Policy as sent, e.g. '"key";q=600;w=60'.
     policy: str | None
     # Every window, as the current draft's fields name them (empty from a server that
@@ -67,15 +72,20 @@ class RateLimitStatus:
         quotas = _quotas(headers.get("RateLimit"), policy)
         draft_06 = _draft_06(headers)
         if quotas:
-            tightest = min(quotas, key=lambda quota: (quota.remaining, -(quota.reset or 0)))
+            tightest = min(quotas, key=_tightness)
             limit = tightest.limit
             if limit is None and draft_06 is not None:
                 limit = draft_06[0]
-            if limit is not None and tightest.reset is not None:
+            if limit is not None:
                 return cls(limit, tightest.remaining, tightest.reset, policy, quotas)
         if draft_06 is None:
             return None
         return cls(*draft_06, policy=policy)
+
+
+def _tightness(quota: Quota) -> tuple[int, float]:
+    """Fewest left first; of equals, the one that stays so longest (no reset: forever)."""
+    return quota.remaining, -(math.inf if quota.reset is None else quota.reset)
 
 
 def _draft_06(headers: httpx.Headers) -> tuple[int, int, int] | None:
@@ -91,7 +101,8 @@ def _draft_06(headers: httpx.Headers) -> tuple[int, int, int] | None:
 
 def _quotas(rate_limit: str | None, policy: str | None) -> tuple[Quota, ...]:
     """The windows named in RateLimit, with their limits from RateLimit-Policy; () when
-    RateLimit is missing or malformed (a malformed policy only loses the limits)."""
+    RateLimit is missing or malformed (a malformed policy only loses the limits). An item
+    without `t` is well formed: nothing frees a place in it (a quota that never refills)."""
     if not rate_limit:
         return ()
     try:
@@ -101,19 +112,23 @@ def _quotas(rate_limit: str | None, policy: str | None) -> tuple[Quota, ...]:
         return ()
     quotas = []
     for name, parameters in limits:
-        remaining, reset = parameters.get("r"), parameters.get("t")
-        if not _is_string(name) or not isinstance(remaining, int) or remaining < 0:
+        remaining, reset = _count(parameters.get("r")), _count(parameters.get("t"))
+        if not _is_string(name) or remaining is None or (reset is None and "t" in parameters):
             return ()
         shape = policies.get(name, {})
-        quotas.append(
-            Quota(name, remaining, _whole(reset), _whole(shape.get("q")), _whole(shape.get("w")))
-        )
+        quotas.append(Quota(name, remaining, reset, _whole(shape.get("q")), _whole(shape.get("w"))))
     return tuple(quotas)
 
 
 def _is_string(value: object) -> TypeGuard[str]:
     """A Structured Field String (a policy's name must be one), not a Token."""
     return isinstance(value, str) and not isinstance(value, Token)
+
+
+def _count(value: object) -> int | None:
+    """A count of requests or seconds (`r`, `t`): a whole number, not negative."""
+    whole = _whole(value)
+    return whole if whole is not None and whole >= 0 else None
 
 
 def _whole(value: object) -> int | None:
