@@ -215,7 +215,7 @@ def test_serve_on_an_address_in_use_is_one_line_and_exit_status_4(
             capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     assert (result.returncode, result.stdout) == (cli.CANNOT_LISTEN, "")
-    assert cli.CANNOT_LISTEN == 4  # documented in the README
+    assert cli.CANNOT_LISTEN == 4  # documented in docs/operations/running.md
     assert result.stderr == (
         f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use "
         "(another port: --port, or RELAY_PORT)\n"

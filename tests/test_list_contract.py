@@ -1,7 +1,7 @@
-"""The list contract (relay.pagination): every /api/v1 list takes `cursor` and
-`page_size` and answers `items` and `next_cursor` (the key list alone keeps the
-guide's bare array, its next page in a Link header), and one keyset helper makes
-every page."""
+"""The list contract (relay.pagination): every /api/v1 list, nested ones included
+(a webhook endpoint's deliveries), takes `cursor` and `page_size` and answers `items`
+and `next_cursor` (the key list alone, older than the contract, keeps its bare array,
+its next page in a Link header), and one keyset helper makes every page."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from relay.pagination import CursorPage, KeysetPage, Position, decode_cursor, ke
 pytestmark = pytest.mark.backend_independent
 
 KEY_LIST = "/api/v1/auth/api-keys"
+# GETs that read one object at a path not ending in its id: a tenant's one key policy,
+# a key's usage. Every other such GET is a list, so a new one is held to the contract.
+ONE_OBJECT = {"/api/v1/key-policy", "/api/v1/auth/api-keys/{key_id}/usage"}
 
 
 def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -26,28 +29,38 @@ def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every /api/v1 GET whose path names no resource: the lists, and the singletons (a
-    tenant's one key policy), which read one object and say so by their operation id."""
-    collections = {
+    """Every /api/v1 GET but those reading one object: by its id (the path ends in a
+    parameter) or in ONE_OBJECT. Operation ids name the verb, so a list's says `list`."""
+    gets = {
         path: operations["get"]
         for path, operations in spec["paths"].items()
-        if path.startswith("/api/v1/") and "{" not in path and "get" in operations
+        if path.startswith("/api/v1/") and "get" in operations
     }
-    singletons = {path for path, get in collections.items() if get["operationId"].endswith("_get")}
-    assert singletons <= {"/api/v1/key-policy"}, "a new singleton: is it not a list?"
-    return {path: get for path, get in collections.items() if path not in singletons}
+    assert set(gets) >= ONE_OBJECT, "ONE_OBJECT names a GET that is gone"
+    lists = {
+        path: get for path, get in gets.items() if not path.endswith("}") and path not in ONE_OBJECT
+    }
+    for path, get in gets.items():
+        assert ("_list" in get["operationId"]) == (path in lists), f"{path}: a list or not?"
+    return lists
 
 
 async def test_every_list_holds_the_contract(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     lists = list_operations(spec)
-    assert {"/api/v1/datasets", "/api/v1/audit-events", KEY_LIST} <= set(lists)
+    assert {
+        "/api/v1/datasets",
+        "/api/v1/audit-events",
+        "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        KEY_LIST,
+    } <= set(lists)
     for path, operation in lists.items():
         answer = operation["responses"]["200"]
         schema = resolve(spec, answer["content"]["application/json"]["schema"])
         parameters = {parameter["name"] for parameter in operation["parameters"]}
         if path == KEY_LIST:
-            # The guide's shape, kept: a bare array, the next page in a Link header.
+            # Older than the contract, its shape kept: a bare array, the next page in a
+            # Link header.
             assert schema["type"] == "array"
             assert "Link" in answer["headers"]
             assert {"cursor", "per_page"} <= parameters

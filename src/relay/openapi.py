@@ -23,7 +23,11 @@ from relay.links import public_url
 from relay.schemas import ErrorDetail, ValidationErrorDetail
 
 TAGS: list[dict[str, Any]] = [
-    {"name": "Datasets", "description": "The tenant's datasets, the guide's example resource."},
+    {
+        "name": "Datasets",
+        "description": "The tenant's datasets, the example resource of the authentication "
+        "workflow.",
+    },
     {
         "name": "API keys",
         "description": "Create, list, read, update, rotate and revoke the tenant's keys, "

@@ -79,8 +79,8 @@ class ErrorDetail(BaseModel):
     this shape: `detail` for people, `code` for programs."""
 
     detail: str = Field(
-        description="What went wrong, in words; the guide's texts exactly (\"Invalid or "
-        'missing API key", "API key expired"). Show it; decide by `code`.',
+        description='What went wrong, in words, a fixed English text per case ("Invalid '
+        'or missing API key", "API key expired"). Show it; decide by `code`.',
         examples=["Invalid or missing API key"],
     )
     code: str = Field(
