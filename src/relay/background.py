@@ -1,6 +1,6 @@
 """Long-running coroutines that live as long as the app (started in its lifespan): one
-that runs until stopped, and a job run every so often; and what sweeps share (a job per
-tenant, a session that reads without a transaction)."""
+that runs until stopped, and a job run every so often; and what sweeps share (tenant
+after tenant, one bad row dropped alone; a session that reads without a transaction)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from relay.batches import write_isolating
+
 logger = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+Done = TypeVar("Done")
 
 
 class BackgroundTask:
@@ -64,23 +69,48 @@ class Periodic:
         await self._task.stop()
 
 
-async def for_each_tenant(
-    tenant_ids: Iterable[uuid.UUID], job: Callable[[uuid.UUID], Awaitable[int]], *, name: str
-) -> int:
-    """Run a sweep's `job` for each tenant in turn (each in its own transaction, the
-    job's): one that fails is logged (its exception's type) and left for the next turn,
-    and the others go on. Returns the sum of what the jobs returned."""
-    total = 0
+async def sweep_tenants(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tenant_ids: Iterable[uuid.UUID],
+    find: Callable[[AsyncSession, uuid.UUID], Awaitable[Sequence[Row]]],
+    act: Callable[[AsyncSession, uuid.UUID, Sequence[Row]], Awaitable[Sequence[Done]]],
+    *,
+    writer: str,
+    describe: Callable[[Row], str],
+) -> list[Done]:
+    """A sweep, tenant after tenant: `find` the rows due, reading outside any
+    transaction (nothing due, nothing locked), then `act` on them in one transaction,
+    which must check each again under its lock and return what it did. Through
+    `write_isolating`: when the transaction fails, it is tried once more, then row by
+    row, so that a row the database refuses is dropped alone (counted in
+    relay_background_rows_dropped_total{writer}, logged) while the tenant's other
+    rows, and the other tenants, go on; it is found again next time. Returns what was
+    done, of the transactions that committed."""
+    done: list[Done] = []
     for tenant_id in tenant_ids:
         try:
-            total += await job(tenant_id)
+            async with reading(sessionmaker) as session:
+                rows = await find(session, tenant_id)
         except Exception as exc:
             logger.warning(
                 "%s failed for a tenant, will retry",
-                name,
+                writer,
                 extra={"tenant_id": str(tenant_id), "error": type(exc).__name__},
             )
-    return total
+            continue
+
+        async def act_for(
+            session: AsyncSession, some: Sequence[Row], tenant_id: uuid.UUID = tenant_id
+        ) -> Sequence[Done]:
+            return await act(session, tenant_id, some)
+
+        results: list[Sequence[Done]] = []
+        # Rows the database was unreachable for are found again by the next sweep.
+        await write_isolating(
+            sessionmaker, rows, act_for, writer=writer, describe=describe, results=results
+        )
+        done.extend(item for result in results for item in result)
+    return done
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.actors import SYSTEM, Actor
@@ -18,7 +18,8 @@ from relay.audit.actions import Action
 from relay.auth import service as auth_service
 from relay.auth.cache import KeyCache
 from relay.auth.models import ApiKey
-from relay.background import Periodic, for_each_tenant, reading
+from relay.auth.sweeps import sweep_keys
+from relay.background import Periodic, reading
 from relay.db import utcnow
 from relay.errors import ConflictError
 from relay.schemas import iso_utc
@@ -69,7 +70,8 @@ async def end_quiet_graces(
 ) -> int:
     """End the grace of every rolled key asked to go when quiet that has had no request
     for QUIET_AFTER (counted from its rotation, when never used since); returns how
-    many. One transaction per tenant."""
+    many. One transaction per tenant (relay.auth.sweeps: a key whose grace cannot be
+    ended is dropped alone, the others' end)."""
     now = now or utcnow()
     quiet_since = now - QUIET_AFTER
     async with reading(sessionmaker) as session:
@@ -81,37 +83,20 @@ async def end_quiet_graces(
                 .distinct()
             )
         )
-    return await for_each_tenant(
-        tenants,
-        lambda tenant_id: _end_quiet_for(sessionmaker, cache, tenant_id, now, quiet_since),
-        name="quiet grace sweep",
-    )
 
-
-async def _end_quiet_for(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    cache: KeyCache,
-    tenant_id: uuid.UUID,
-    now: datetime,
-    quiet_since: datetime,
-) -> int:
-    async with sessionmaker.begin() as session:
-        quiet = (
+    def quiet(tenant_id: uuid.UUID) -> Select[ApiKey]:
+        return (
             select(ApiKey)
             .where(ApiKey.tenant_id == tenant_id, ApiKey.grace_until_quiet.is_(True))
             .where(ApiKey.revoked_at.is_(None), ApiKey.expires_at > now)
             .where(ApiKey.rotated_at <= quiet_since)
             .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= quiet_since))
-            .order_by(ApiKey.id)
-            .with_for_update()
         )
-        keys = list((await session.scalars(quiet)).all())
-        for api_key in keys:
-            _end(session, api_key, SYSTEM, now, "quiet")
-            await auth_service.announce_change(session, api_key)
-    for api_key in keys:  # committed: drop them here too (others hear the notification)
-        cache.forget_family(api_key.family_id)
-    return len(keys)
+
+    def end(session: AsyncSession, api_key: ApiKey) -> None:
+        _end(session, api_key, SYSTEM, now, "quiet")
+
+    return await sweep_keys(sessionmaker, cache, tenants, quiet, end, writer="quiet grace sweep")
 
 
 class QuietGraceSweeper(Periodic):

@@ -6,8 +6,9 @@ of sweeps (relay.notices.service.raise_notice), with its audit event
 (`api_key.expiring`, `api_key.quota_warning`, `api_key.quota_exhausted`) in the same
 transaction, which webhooks announce. One transaction per tenant with a notice due
 (looked for first outside any transaction, so a sweep that raises nothing takes no write
-lock), in tenant order: a tenant whose sweep fails is logged and swept again next time,
-the others go on. At most PER_TENANT keys of a tenant are looked at per sweep, the
+lock), in tenant order: a notice that cannot be raised is dropped alone, counted and
+logged, and found again next time; the others, and the other tenants, go on
+(relay.background.sweep_tenants). At most PER_TENANT keys of a tenant are looked at per sweep, the
 soonest to expire first. A quota's count includes units leased to workers
 (relay.limits.quotas), so a threshold may be noticed a few requests early, never late.
 """
@@ -15,7 +16,7 @@ soonest to expire first. A quota's count includes units leased to workers
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth.models import ApiKey
 from relay.auth.service import audit_target
-from relay.background import for_each_tenant, reading
+from relay.background import reading, sweep_tenants
 from relay.db import utcnow
 from relay.limits import quotas
 from relay.notices import service
@@ -63,6 +64,11 @@ class _Due:
     details: dict[str, object]
     action: Action
 
+    @property
+    def event(self) -> tuple[str, uuid.UUID, str, str]:
+        """What makes the notice one (the unique key of `notices`)."""
+        return self.kind, self.subject_id, self.mark, self.period
+
 
 async def sweep(
     sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime | None = None
@@ -80,15 +86,26 @@ async def sweep(
             )
         ).all()
 
-    async def sweep(tenant_id: uuid.UUID) -> int:
-        async with reading(sessionmaker) as session:
-            if not await _due(session, tenant_id=tenant_id, now=now):
-                return 0
-        async with sessionmaker.begin() as session:
-            due = await _due(session, tenant_id=tenant_id, now=now)
-            return await _raise(session, tenant_id=tenant_id, due=due)
+    async def find(session: AsyncSession, tenant_id: uuid.UUID) -> list[_Due]:
+        return await _due(session, tenant_id=tenant_id, now=now)
 
-    return await for_each_tenant(tenants, sweep, name="notice sweep")
+    async def raise_due(
+        session: AsyncSession, tenant_id: uuid.UUID, found: Sequence[_Due]
+    ) -> list[_Due]:
+        """Raise those of `found` still due (looked for again in the transaction)."""
+        wanted = {notice.event for notice in found}
+        due = [
+            notice
+            for notice in await _due(session, tenant_id=tenant_id, now=now)
+            if notice.event in wanted
+        ]
+        return await _raise(session, tenant_id=tenant_id, due=due)
+
+    raised = await sweep_tenants(
+        sessionmaker, tenants, find, raise_due, writer="notice sweep",
+        describe=lambda notice: f"{notice.kind} notice {notice.mark} of {notice.subject_id}",
+    )  # fmt: skip
+    return len(raised)
 
 
 async def _due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
@@ -98,9 +115,9 @@ async def _due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) ->
     ]
 
 
-async def _raise(session: AsyncSession, *, tenant_id: uuid.UUID, due: Iterable[_Due]) -> int:
-    """Raise each notice not raised yet, with its audit event; how many were."""
-    raised = 0
+async def _raise(session: AsyncSession, *, tenant_id: uuid.UUID, due: Iterable[_Due]) -> list[_Due]:
+    """Raise each notice not raised yet, with its audit event; those that were."""
+    raised = []
     for notice in due:
         if await service.raise_notice(
             session, tenant_id=tenant_id, kind=notice.kind, api_key=notice.api_key,
@@ -111,7 +128,7 @@ async def _raise(session: AsyncSession, *, tenant_id: uuid.UUID, due: Iterable[_
                 session, tenant_id=tenant_id, action=notice.action, actor=SYSTEM,
                 target=audit_target(notice.api_key), details=notice.details,
             )  # fmt: skip
-            raised += 1
+            raised.append(notice)
     return raised
 
 
