@@ -1,16 +1,23 @@
-"""relayctl's key commands beyond create and revoke, against a real server: rotate, update,
-get, usage, a list longer than a page, and a key over its rate limit."""
+"""relayctl's key commands beyond create and revoke, against a real server: rotate (for a
+time or until the old key goes quiet), update, get (with who used the key and the scopes
+it needed), usage, a list longer than a page, and a key over its rate limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from relay.db import Database
 from relay_sdk.cli.values import format_rate_limit, parse_rate_limit
+from relay_sdk.models import parse_timestamp
 from tests.factories import TenantFixture, make_api_key
 from tests.sdk.conftest import record_uses, relayctl
 
@@ -56,6 +63,25 @@ async def test_rotate_for_people_shows_the_key_and_how_long_the_old_one_works(
     assert "Laptop" in rotated.stdout
     assert "not shown again" in rotated.stderr
     assert "The old key keeps working for 1h" in rotated.stderr
+
+
+async def test_rotate_with_grace_until_quiet_keeps_the_old_key_until_it_goes_quiet(
+    env: dict[str, str],
+) -> None:
+    """`--grace until_quiet` was refused as a usage mistake (it is not a duration)."""
+    old = await create_key(env, "--name", "Billing worker")
+    rotated = await relayctl("keys", "rotate", old["id"], "--grace", "until_quiet", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "until it has gone 15 minutes without a request" in rotated.stderr
+    audited = await relayctl("audit", "list", "--action", "api_key.rotated", "--json", env=env)
+    (event,) = json.loads(audited.stdout)
+    assert event["details"]["grace_period_seconds"] == "until_quiet"
+    # Bounded by 7 days; a sweep ends it once the old key has gone quiet.
+    shown = json.loads((await relayctl("keys", "get", old["id"], "--json", env=env)).stdout)
+    left = parse_timestamp(shown["expires_at"]) - datetime.now(UTC)
+    assert timedelta(days=7) - timedelta(minutes=5) < left <= timedelta(days=7)
+    still = await relayctl("datasets", "list", env=env | {"RELAY_API_KEY": old["key"]})
+    assert still.returncode == 0, still.stderr
 
 
 async def test_update_renames_and_sets_then_removes_the_rate_limit(env: dict[str, str]) -> None:
@@ -104,6 +130,7 @@ def test_a_rate_limit_is_shown_in_its_largest_whole_unit(given: str, shown: str)
         ["update", MISSING_ID, "--rate-limit", "600"],
         ["update", MISSING_ID, "--rate-limit", "many/60s"],
         ["rotate", MISSING_ID, "--grace", "soon"],
+        ["rotate", MISSING_ID, "--grace", "until_loud"],
         ["rotate", MISSING_ID, "--quiet", "--json"],
         ["usage", MISSING_ID, "--days", "91"],
     ],
@@ -124,6 +151,61 @@ async def test_get_shows_one_key_and_a_missing_one_exits_with_4(env: dict[str, s
     assert key["key"] not in shown.stdout
     missing = await relayctl("keys", "get", MISSING_ID, env=env)
     assert missing.returncode == 4
+
+
+def field_shown(stdout: str, name: str) -> str:
+    """The value `keys get` shows beside `name` (a column of at least two spaces apart)."""
+    pattern = re.compile(rf"^\s*{re.escape(name)}\s{{2,}}(\S.*?)\s*$", re.MULTILINE)
+    match = pattern.search(stdout)
+    assert match, f"no {name!r} in\n{stdout}"
+    return match.group(1)
+
+
+async def key_read_when(
+    env: dict[str, str], key_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """`keys get --json` once `ready` says so of it: the live server writes a key's
+    clients and scopes about once a second (AssertionError after 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        read: dict[str, Any] = json.loads(
+            (await relayctl("keys", "get", key_id, "--json", env=env)).stdout
+        )
+        if ready(read):
+            return read
+        assert time.monotonic() < deadline, f"not there yet: {read}"
+        await asyncio.sleep(0.2)
+
+
+async def test_get_shows_who_used_the_key_and_the_scopes_it_needed(env: dict[str, str]) -> None:
+    """`keys get` showed the key's settings only, not what its read says of its use."""
+    key = await create_key(
+        env, "--name", "Reader", "--scope", "datasets:read", "--scope", "datasets:write"
+    )
+    unused = await relayctl("keys", "get", key["id"], env=env)
+    assert field_shown(unused.stdout, "clients (24 h)") == "none"
+    assert field_shown(unused.stdout, "scopes used (30 d)") == "none"
+    assert field_shown(unused.stdout, "suggested scopes") == "(none narrower)"
+
+    used = await relayctl("datasets", "list", env=env | {"RELAY_API_KEY": key["key"]})
+    assert used.returncode == 0, used.stderr
+    read = await key_read_when(env, key["id"], lambda read: read["clients"] and read["scopes_used"])
+    (client,) = read["clients"]
+    assert (client["address"], client["requests"]) == ("127.0.0.1", 1)
+    assert client["user_agent"].startswith("relay-sdk/")
+    assert [use["scope"] for use in read["scopes_used"]] == ["datasets:read"]
+    assert read["suggested_scopes"] == ["datasets:read"]
+
+    shown = await relayctl("keys", "get", key["id"], env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert field_shown(shown.stdout, "scopes").startswith("datasets:read, datasets:write")
+    assert field_shown(shown.stdout, "scopes used (30 d)").startswith("datasets:read (last ")
+    assert field_shown(shown.stdout, "suggested scopes") == "datasets:read"
+    assert field_shown(shown.stdout, "clients (24 h)") == "1"
+    client_row = next(line for line in shown.stdout.splitlines() if "127.0.0.1" in line)
+    cells = [cell.strip() for cell in client_row.strip("│ ").split("│")]
+    assert cells[:3] == ["127.0.0.1", client["user_agent"], "1"]
+    assert "datasets:read would do" in shown.stderr
 
 
 async def test_usage_shows_a_row_per_day_or_json(

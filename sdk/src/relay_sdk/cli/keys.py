@@ -8,14 +8,12 @@ from typing import Annotated
 
 import typer
 
-from relay_sdk.api_keys import ApiKey, CreatedApiKey
+from relay_sdk.api_keys import CreatedApiKey
 from relay_sdk.cli.connect import connect
+from relay_sdk.cli.key_views import KEY_COLUMNS, show_key, show_key_detail
 from relay_sdk.cli.output import (
-    Columns,
     JsonOption,
-    format_time,
     print_done,
-    print_fields,
     print_json,
     print_line,
     print_list,
@@ -23,14 +21,13 @@ from relay_sdk.cli.output import (
     print_table,
 )
 from relay_sdk.cli.values import (
+    UNTIL_QUIET,
     either,
-    format_quota,
-    format_rate_limit,
     parse_duration,
     parse_expiry,
+    parse_grace,
     parse_quota,
     parse_rate_limit,
-    parse_seconds,
 )
 from relay_sdk.operations import NOT_GIVEN
 
@@ -85,49 +82,6 @@ def _expiry(expires_in: str | None, expires_at: str | None) -> datetime | None:
     return parse_expiry(expires_at) if expires_at else None
 
 
-def _scopes(key: ApiKey) -> str:
-    return ", ".join(key.scopes) or "(all)"
-
-
-def _status(key: ApiKey) -> str:
-    return "suspended" if key.disabled else "active"
-
-
-_COLUMNS = Columns[ApiKey](
-    ["ID", "Name", "Prefix", "Status", "Scopes", "Rate limit", "Created (UTC)", "Expires",
-     "Last used"],
-    lambda key: [
-        key.id, key.name, key.key_prefix, _status(key), _scopes(key),
-        format_rate_limit(key.rate_limit), format_time(key.created_at),
-        format_time(key.expires_at), format_time(key.last_used_at),
-    ],
-    uncut=("ID", "Prefix"),
-)  # fmt: skip
-
-
-def _show(key: ApiKey, *, as_json: bool) -> None:
-    if as_json:
-        print_json(key)
-        return
-    print_fields(
-        [
-            ("id", key.id),
-            ("name", key.name),
-            ("prefix", key.key_prefix),
-            ("status", _status(key)),
-            ("scopes", _scopes(key)),
-            ("rate limit", format_rate_limit(key.rate_limit)),
-            ("quota", format_quota(key.quota)),
-            ("datasets", ", ".join(key.dataset_ids) if key.dataset_ids is not None else "(all)"),
-            ("addresses", ", ".join(key.allowed_ips) if key.allowed_ips is not None else "(any)"),
-            ("limit pool", key.pool_id or "(none)"),
-            ("created (UTC)", format_time(key.created_at)),
-            ("expires (UTC)", format_time(key.expires_at)),
-            ("last used (UTC)", format_time(key.last_used_at)),
-        ]
-    )
-
-
 def _refuse_quiet_json(quiet: bool, as_json: bool) -> None:
     if quiet and as_json:
         raise typer.BadParameter("give --quiet or --json, not both")
@@ -138,7 +92,7 @@ def _print_new_key(created: CreatedApiKey, *, quiet: bool, as_json: bool) -> Non
     if quiet:
         print_line(created.key)
         return
-    _show(created, as_json=as_json)
+    show_key(created, as_json=as_json)
     if not as_json:
         print_line(created.key)
         print_note("Store the key now: it is not shown again.")
@@ -189,15 +143,16 @@ def list_keys(as_json: JsonOption = False) -> None:
     """List the keys that are not revoked, newest first (never the keys themselves)."""
     with connect() as relay:
         api_keys = relay.api_keys.list()
-    print_list(api_keys, _COLUMNS, as_json=as_json)
+    print_list(api_keys, KEY_COLUMNS, as_json=as_json)
 
 
 @app.command()
 def get(key_id: KeyId, as_json: JsonOption = False) -> None:
-    """Show one key (never the key itself)."""
+    """Show one key (never the key itself): who used it in the last 24 hours, the scopes
+    its requests needed in 30 days, and fewer that would do, if any."""
     with connect() as relay:
         key = relay.api_keys.get(key_id)
-    _show(key, as_json=as_json)
+    show_key_detail(key, as_json=as_json)
 
 
 @app.command()
@@ -250,7 +205,7 @@ def update(
             allowed_ips=networks,
             pool_id=pool_id,
         )
-    _show(key, as_json=as_json)
+    show_key(key, as_json=as_json)
 
 
 @app.command()
@@ -259,7 +214,8 @@ def rotate(
     grace: Annotated[
         str | None,
         typer.Option(
-            help="How long the old key keeps working, 0s to 7d; the server's default is 1h.",
+            help="How long the old key keeps working, 0s to 7d, or until_quiet: until it has "
+            "gone 15 minutes without a request (at most 7d). The server's default is 1h.",
             show_default=False,
         ),
     ] = None,
@@ -272,16 +228,22 @@ def rotate(
 
     The old key keeps working for the grace period, never past its own expiry."""
     _refuse_quiet_json(quiet, as_json)
-    grace_seconds = NOT_GIVEN if grace is None else parse_seconds(grace)
+    grace_period = NOT_GIVEN if grace is None else parse_grace(grace)
     with connect() as relay:
-        rotated = relay.api_keys.rotate(key_id, grace_period_seconds=grace_seconds)
+        rotated = relay.api_keys.rotate(key_id, grace_period_seconds=grace_period)
     _print_new_key(rotated, quiet=quiet, as_json=as_json)
-    if not (quiet or as_json):
+    if quiet or as_json:
+        return
+    if grace_period == 0:
+        print_note("The old key is refused from now on.")
+    elif grace_period == UNTIL_QUIET:
         print_note(
-            "The old key is refused from now on."
-            if grace_seconds == 0
-            else f"The old key keeps working for {grace or '1h'} (never past its own expiry)."
+            "The old key keeps working until it has gone 15 minutes without a request "
+            "(at most 7 days, never past its own expiry): `relayctl keys get` on it shows "
+            "who still uses it."
         )
+    else:
+        print_note(f"The old key keeps working for {grace or '1h'} (never past its own expiry).")
 
 
 @app.command()
@@ -297,7 +259,7 @@ def suspend(key_id: KeyId, as_json: JsonOption = False) -> None:
     """Suspend a key: it is refused ("API key disabled") from its next request until resumed."""
     with connect() as relay:
         key = relay.api_keys.update(key_id, disabled=True)
-    _show(key, as_json=as_json)
+    show_key(key, as_json=as_json)
 
 
 @app.command()
@@ -305,7 +267,7 @@ def resume(key_id: KeyId, as_json: JsonOption = False) -> None:
     """Resume a suspended key: it works again from its next request."""
     with connect() as relay:
         key = relay.api_keys.update(key_id, disabled=False)
-    _show(key, as_json=as_json)
+    show_key(key, as_json=as_json)
 
 
 @app.command()

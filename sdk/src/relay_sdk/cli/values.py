@@ -1,13 +1,13 @@
 """The values people type into relayctl and read back from it: durations (`90d`),
-moments (`2030-12-31`, `24h` ago), rate limits (`600/60s`) and quotas (`1000/day`), and
-an option paired with the flag that removes it. A value that cannot be read is a usage
-mistake (typer.BadParameter, exit status 2)."""
+moments (`2030-12-31`, `24h` ago), grace periods (`1h`, `until_quiet`), rate limits
+(`600/60s`) and quotas (`1000/day`), and an option paired with the flag that removes it.
+A value that cannot be read is a usage mistake (typer.BadParameter, exit status 2)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import typer
 
@@ -34,6 +34,22 @@ def parse_duration(text: str) -> timedelta:
 def parse_seconds(text: str) -> int:
     """A duration (see parse_duration) in whole seconds."""
     return int(parse_duration(text).total_seconds())
+
+
+UNTIL_QUIET: Literal["until_quiet"] = "until_quiet"
+
+
+def parse_grace(text: str) -> int | Literal["until_quiet"]:
+    """A rotation's grace period: a duration in whole seconds, or `until_quiet` (until
+    the old key has gone 15 minutes without a request, at most 7 days)."""
+    if text.strip() == UNTIL_QUIET:
+        return UNTIL_QUIET
+    try:
+        return parse_seconds(text)
+    except typer.BadParameter:
+        raise typer.BadParameter(
+            f"expected a number and a unit (30s, 30m, 12h, 7d) or {UNTIL_QUIET}"
+        ) from None
 
 
 def parse_moment(text: str, *, date_alone_means: time) -> datetime:
