@@ -1,7 +1,7 @@
 """Settings > Webhooks: the tenant's endpoints (newest 100), adding one (its signing
-secret shown once), and an endpoint's page with its delivery log (newest 50), Send
-again, Pause/Resume and Delete. The pages call the services the API's routes call
-(relay.webhooks), with the same URL rules."""
+secret shown once), and an endpoint's page with its delivery log (newest 50), a form
+changing its URL and events, Send again, Pause/Resume and Delete. The pages call the
+services the API's routes call (relay.webhooks), with the same URL rules."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from relay.dashboard.form_errors import FormField, field_messages
 from relay.dashboard.permissions import needs
 from relay.dashboard.web import CheckedForm, CurrentUser, field, redirect, render, user_actor
 from relay.db import SessionDep
-from relay.errors import RelayError
+from relay.errors import InvalidInput, RelayError
 from relay.tenants import roles
 from relay.tenants.models import User
 from relay.webhooks import service as webhooks
@@ -31,7 +32,12 @@ LISTED = 100
 DELIVERIES_LISTED = 50
 FIELDS = {
     "url": FormField("webhook-url", "Endpoint URL", noun="the URL to send events to"),
-    "events": FormField("webhook-events", "Events", noun="the events to send"),
+    "events": FormField(
+        "webhook-events",
+        "Events",
+        noun="the events to send",
+        rewrites=(("at least 1 item", "Choose the events to send, or All events"),),
+    ),
 }
 
 
@@ -40,9 +46,15 @@ def _urls(request: Request) -> UrlPolicy:
     return policy
 
 
-def _events_of(form_events: list[str]) -> list[str]:
-    """The events the form chose: every one ("*") when All is ticked."""
-    return [ALL_EVENTS] if ALL_EVENTS in form_events else form_events
+def _values_of_form(form: FormData) -> dict[str, Any]:
+    """An endpoint form's URL and events as sent; every event ("*") when All is ticked."""
+    events = [v for v in form.getlist("events") if isinstance(v, str)]
+    return {"url": field(form, "url"), "events": [ALL_EVENTS] if ALL_EVENTS in events else events}
+
+
+def _refusal(exc: ValidationError) -> dict[str, str]:
+    """An endpoint form's validation failures, at its fields."""
+    return field_messages(exc, FIELDS) or {"webhook-url": "Check the URL and the events"}
 
 
 async def _webhooks_page(
@@ -82,10 +94,7 @@ async def add_endpoint(
     request: Request, session: SessionDep, user: CurrentUser, form: CheckedForm
 ) -> Response:
     """Register an endpoint; its signing secret is shown once, on the page answered."""
-    values = {
-        "url": field(form, "url"),
-        "events": _events_of([v for v in form.getlist("events") if isinstance(v, str)]),
-    }
+    values = _values_of_form(form)
     try:
         data = WebhookEndpointCreate.model_validate(values)
         endpoint, secret = await webhooks.create_endpoint(
@@ -94,9 +103,8 @@ async def add_endpoint(
             actor=user_actor(request, user),
         )  # fmt: skip
     except ValidationError as exc:
-        errors = field_messages(exc, FIELDS) or {"webhook-url": "Check the URL and the events"}
         return await _webhooks_page(
-            request, session, user, errors=errors, values=values, status_code=422
+            request, session, user, errors=_refusal(exc), values=values, status_code=422
         )
     except RelayError as exc:  # a URL not to send to, or no server key to seal with
         errors = {"webhook-url": exc.detail}
@@ -106,10 +114,17 @@ async def add_endpoint(
     return await _webhooks_page(request, session, user, created=(endpoint, secret), status_code=201)
 
 
-@router.get("/{endpoint_id}", dependencies=[needs(roles.VIEW)])
-async def endpoint_page(
-    request: Request, session: SessionDep, user: CurrentUser, endpoint_id: uuid.UUID
+async def _endpoint_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    endpoint_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
 ) -> Response:
+    """An endpoint's page; its form as it was sent, with `errors`, when given."""
     try:
         endpoint = await webhooks.get_endpoint(
             session, tenant_id=user.tenant_id, endpoint_id=endpoint_id
@@ -123,9 +138,53 @@ async def endpoint_page(
     context = {
         "endpoint": endpoint,
         "deliveries": deliveries,
+        "event_types": EVENT_TYPES,
+        "all_events": ALL_EVENTS,
+        "errors": errors or {},
+        "values": values or {"url": endpoint.url, "events": endpoint.events},
         "confirm_delete": request.query_params.get("delete") == "1",
     }
-    return render(request, "webhook.html", context, user=user)
+    return render(request, "webhook.html", context, user=user, status_code=status_code)
+
+
+@router.get("/{endpoint_id}", dependencies=[needs(roles.VIEW)])
+async def endpoint_page(
+    request: Request, session: SessionDep, user: CurrentUser, endpoint_id: uuid.UUID
+) -> Response:
+    return await _endpoint_page(request, session, user, endpoint_id)
+
+
+@router.post("/{endpoint_id}", dependencies=[needs(roles.WEBHOOKS)])
+async def change_endpoint(
+    request: Request, session: SessionDep, user: CurrentUser, endpoint_id: uuid.UUID,
+    form: CheckedForm,
+) -> Response:  # fmt: skip
+    """Change an endpoint's URL and events (a new URL is checked as at registration)."""
+    values = _values_of_form(form)
+    try:
+        # Both fields are always sent: checked as a new endpoint's are (the update's
+        # optional fields would name their errors by pydantic's union members).
+        sent = WebhookEndpointCreate.model_validate(values)
+        endpoint = await webhooks.update_endpoint(
+            session, tenant_id=user.tenant_id, endpoint_id=endpoint_id,
+            data=WebhookEndpointUpdate(url=sent.url, events=sent.events), urls=_urls(request),
+            actor=user_actor(request, user),
+        )  # fmt: skip
+    except ValidationError as exc:
+        return await _endpoint_page(
+            request, session, user, endpoint_id, errors=_refusal(exc), values=values,
+            status_code=422,
+        )  # fmt: skip
+    except InvalidInput as exc:  # a URL not to send to: refused before anything changed
+        return await _endpoint_page(
+            request, session, user, endpoint_id, errors={"webhook-url": exc.detail},
+            values=values, status_code=exc.status_code,
+        )  # fmt: skip
+    except RelayError as exc:
+        return redirect(request, WEBHOOKS, error=exc.detail)
+    return redirect(
+        request, f"{WEBHOOKS}/{endpoint_id}", flash=f"Endpoint saved: events go to {endpoint.url}."
+    )
 
 
 @router.post("/{endpoint_id}/enabled", dependencies=[needs(roles.WEBHOOKS)])
