@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 
@@ -42,3 +45,13 @@ async def sign_in(
     client: httpx.AsyncClient, email: str, password: str = PASSWORD
 ) -> httpx.Response:
     return await post_form(client, "/login", "/login", {"email": email, "password": password})
+
+
+Result = TypeVar("Result")
+
+
+def run_beside_playwright(coroutine: Coroutine[Any, Any, Result]) -> Result:
+    """Run `coroutine` to its end on an event loop of its own, in a thread of its own: a
+    browser test's thread runs Playwright's event loop."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

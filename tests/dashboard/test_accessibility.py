@@ -6,10 +6,8 @@ every copy is announced, every field refused is marked invalid, every group name
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
@@ -19,7 +17,7 @@ from relay.config import Settings
 from relay.db import open_database
 from relay.key_policy.unused_keys import expire_unused_keys
 from tests.dashboard.conftest import DESKTOP, PHONE, ConsoleWatch, assert_accessible, new_context
-from tests.dashboard.helpers import PASSWORD, new_email
+from tests.dashboard.helpers import PASSWORD, new_email, run_beside_playwright
 from tests.dashboard.test_browser import (
     KEY,
     dismiss_uncopied_key,
@@ -630,8 +628,7 @@ def expire_as_unused(settings: Settings, key_id: str) -> int:
             cache = KeyCache(max_entries=10, negative_entries=10, negative_ttl=1.0)
             return await expire_unused_keys(database.sessionmaker, cache)
 
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, stale_then_sweep()).result()
+    return run_beside_playwright(stale_then_sweep())
 
 
 def test_the_key_policy_and_what_it_shows_on_the_api_keys_page(
