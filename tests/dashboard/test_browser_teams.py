@@ -103,6 +103,10 @@ def test_the_notice_banner_of_every_page_and_its_dismiss(
     expect(network).to_contain_text("127.0.0.0/24")
     expect(network).to_contain_text("billing-worker/2.1")
     check(page, "API keys with two notices")
+    # Each Dismiss names its notice: the two about one key are told apart.
+    dismissals = page.get_by_role("button", name=re.compile("^Dismiss")).all()
+    names = [button.text_content() for button in dismissals]
+    assert len(names) == len(set(names)) == 2, names
     page.goto("/datasets")
     expect(expiring).to_be_visible()  # on every page, not only the keys
     check(page, "datasets with two notices")
@@ -118,7 +122,9 @@ def test_the_notice_banner_of_every_page_and_its_dismiss(
     viewer_context.close()
 
     page.goto("/settings/api-keys")
-    dismiss = expiring.get_by_role("button", name=re.compile("^Dismiss the notice about Deploy"))
+    dismiss = expiring.get_by_role(
+        "button", name=re.compile("^Dismiss the notice: API key Deploy bot .* expires in")
+    )
     dismiss.press("Space")
     done = page.get_by_role("status")
     expect(done).to_have_text("Notice dismissed.")

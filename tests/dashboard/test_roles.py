@@ -239,6 +239,10 @@ async def test_ownership_is_handed_over_with_the_owners_password_only(
         )
         assert wrong.status_code == 400
         assert 'id="transfer-password-error"' in wrong.text
+        # The member chosen stays chosen (forms keep what was typed), the password not.
+        chosen = f'<option value="{admin_id.group(1)}" selected>{admin_email}</option>'
+        assert chosen in wrong.text
+        assert "not it" not in wrong.text
         assert await role_of(db, owner.email) == "owner"
 
         by_admin = await post_form(

@@ -48,6 +48,7 @@ async def _members_page(
     errors: dict[str, str] | None = None,
     email: str = "",
     role: str = roles.DEFAULT_INVITED_ROLE,
+    new_owner: str = "",
     status_code: int = 200,
     refused: RelayError | None = None,
 ) -> HTMLResponse:
@@ -63,6 +64,7 @@ async def _members_page(
         "errors": errors or {},
         "email": email,
         "invite_role": role,
+        "new_owner": new_owner,
         "role_names": roles.ROLE_NAMES,
         "assignable": roles.ASSIGNABLE,
         "permissions": roles.PERMISSIONS,
@@ -241,7 +243,11 @@ async def transfer_ownership(
             return redirect(
                 request, MEMBERS, flash=f"{member.email} is now the owner; you are an admin."
             )
-    return await _members_page(request, session, user, errors=errors, status_code=status_code)
+    # The member chosen stays chosen; the password is never sent back.
+    return await _members_page(
+        request, session, user, errors=errors, new_owner=field(form, "member"),
+        status_code=status_code,
+    )  # fmt: skip
 
 
 @router.post("/members/invitations/{invitation_id}/cancel", dependencies=[needs(roles.MEMBERS)])
