@@ -92,7 +92,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     async with application.router.lifespan_context(application):
         yield application
     # After shutdown, so that the app's last writes (its final flush) are gone too.
-    await _emptied(settings)
+    await emptied(settings)
 
 
 # On SQLite the session's shared live server (its periodic sweeps) may hold the one
@@ -101,7 +101,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 _EMPTYING_ATTEMPTS = 6
 
 
-async def _emptied(settings: Settings) -> None:
+async def emptied(settings: Settings) -> None:
+    """Every table of the test database emptied, waiting out the write lock of a server
+    sharing it (SQLite)."""
     for attempt in range(1, _EMPTYING_ATTEMPTS + 1):
         try:
             async with open_database(settings) as database, database.sessionmaker.begin() as s:

@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete
 
 from relay.app import create_app
 from relay.config import Settings
-from relay.db import Base, open_database
+from tests.conftest import emptied
 from tests.webhooks.receiver import Receiver, run_receiver
 
 SERVER_KEY = "webhook-tests-server-key-0123456789abcdef"
@@ -27,12 +26,6 @@ WEBHOOK_SETTINGS: dict[str, Any] = {
     "webhook_retry_base": 0.2,
     "webhook_poll_interval": 0.05,
 }
-
-
-async def _emptied(settings: Settings) -> None:
-    async with open_database(settings) as database, database.sessionmaker.begin() as session:
-        for table in reversed(Base.metadata.sorted_tables):
-            await session.execute(delete(table))
 
 
 @pytest.fixture
@@ -46,7 +39,7 @@ async def app(webhook_settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(webhook_settings)
     async with application.router.lifespan_context(application):
         yield application
-    await _emptied(webhook_settings)
+    await emptied(webhook_settings)
 
 
 @pytest.fixture

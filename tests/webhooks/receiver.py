@@ -1,6 +1,7 @@
 """A real HTTP receiver of webhooks on 127.0.0.1 (a thread of this process), that keeps
 what it was sent and answers each request with the next status it was told (200 once
-those run out); and waiting for deliveries with a deadline, never a bare sleep."""
+those run out; a 3xx points to REDIRECTED on the receiver itself, so that a redirect
+followed would show); and waiting for deliveries with a deadline, never a bare sleep."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+REDIRECTED = "/redirected"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def run_receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status = receiver._take(Received(self.path, dict(self.headers.items()), body))
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", receiver.url(path=REDIRECTED))
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -52,7 +52,8 @@ TIMEOUT_SECONDS = 10.0
 LEASE = timedelta(seconds=60)
 RETRY_WINDOW = timedelta(hours=24)
 USER_AGENT = "Relay-Webhooks/1"
-STOP_WAIT = TIMEOUT_SECONDS + 5
+# How much longer than an attempt's timeout a stopping sender is given to end its turn.
+STOP_MARGIN = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +199,12 @@ async def record(
 class WebhookSender:
     """Sends due deliveries while the app runs (see the module). Stopped, it ends its
     turn first (an attempt takes at most the timeout), so no connection is dropped
-    mid-statement and no outcome is lost; past STOP_WAIT it is cancelled."""
+    mid-statement and no outcome is lost; past the timeout and STOP_MARGIN it is
+    cancelled. `timeout` (TIMEOUT_SECONDS unless told) bounds each attempt."""
 
-    def __init__(self, settings: Settings, urls: UrlPolicy) -> None:
+    def __init__(
+        self, settings: Settings, urls: UrlPolicy, *, timeout: float = TIMEOUT_SECONDS
+    ) -> None:
         # An engine of its own (one connection at a time): the sender never waits behind
         # requests for a pooled connection, nor they behind it.
         self._engine = create_engine(settings)
@@ -211,6 +215,7 @@ class WebhookSender:
         )
         self._settings = settings
         self._urls = urls
+        self.timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -222,9 +227,9 @@ class WebhookSender:
     async def stop(self) -> None:
         self._stopping.set()
         if self._task is not None:
-            # Past STOP_WAIT, wait_for cancels it: its claims are due again after LEASE.
+            # Past this, wait_for cancels it: its claims are due again after LEASE.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._task, STOP_WAIT)
+                await asyncio.wait_for(self._task, self.timeout + STOP_MARGIN)
             self._task = None
         if self._client is not None:
             await self._client.aclose()
@@ -282,7 +287,7 @@ class WebhookSender:
         if self._client is None:
             # No proxy from the environment: it would send past the address check.
             self._client = httpx.AsyncClient(
-                timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+                timeout=self.timeout, follow_redirects=False, trust_env=False
             )
         return self._client
 
@@ -320,7 +325,7 @@ class WebhookSender:
             response = await self._http().send(request, stream=True)
             await response.aclose()
         except httpx.TimeoutException:
-            return Outcome(claimed, None, f"No answer within {TIMEOUT_SECONDS:g} s")
+            return Outcome(claimed, None, f"No answer within {self.timeout:g} s")
         except httpx.HTTPError as exc:
             return Outcome(claimed, None, f"Could not connect: {type(exc).__name__}")
         if not response.is_success:
