@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
@@ -28,6 +29,24 @@ async def test_healthz_is_ok_without_a_key(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_healthz_answers_while_another_connection_holds_the_write_lock(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """On SQLite, a server busy writing (a long write, another process's) is up: the
+    check waited for the one write lock, timed out and answered 500, and a test server
+    under load was never seen to start."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's one write lock; PostgreSQL has none to wait for")
+    writer = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), timeout=1)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        response = await client.get("/healthz")
+    finally:
+        writer.rollback()
+        writer.close()
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable(
