@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from relay.dashboard import audit_pages
 from tests.conftest import asgi_client
 from tests.dashboard.helpers import new_email, post_form, sign_up
+from tests.factories import RECORDED_IN_BACKGROUND
 
 AUDIT = "/settings/audit-log"
 KEYS_PAGE = "/settings/api-keys"
@@ -24,8 +25,6 @@ KEY = re.compile(r"rl_live_[0-9A-Za-z]{38}")
 ROW = re.compile(r'<tr role="row">\s*(<td.*?)</tr>', re.DOTALL)
 CELL = re.compile(r'<td role="cell" data-label="(\w+)">(.*?)</td>', re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
-# A key's first use from an address: recorded in the background, at any time.
-SIGHTING = "api_key.new_client_address"
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def rows(page: httpx.Response) -> list[Row]:
 
 
 def without_sightings(listed: list[Row]) -> list[Row]:
-    return [row for row in listed if row.action != SIGHTING]
+    return [row for row in listed if row.action not in RECORDED_IN_BACKGROUND]
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,10 @@ async def test_actor_filter_lists_only_that_actors_events(client: httpx.AsyncCli
     by_key = rows(await client.get(AUDIT, params={"actor": deploy}))
     named = f"API key Deploy ({tenant.deploy_prefix}…)"
     assert {row.actor for row in by_key} == {named}
-    assert {row.action for row in by_key} - {SIGHTING} == {"dataset.created", "api_key.revoked"}
+    assert {row.action for row in by_key} - RECORDED_IN_BACKGROUND == {
+        "dataset.created",
+        "api_key.revoked",
+    }
     assert "api_key.created" not in {row.action for row in by_key}
 
 
