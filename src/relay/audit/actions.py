@@ -50,6 +50,7 @@ class Action(StrEnum):
     API_KEY_GRACE_ENDED = "api_key.grace_ended"
     API_KEY_SCOPES_NARROWED = "api_key.scopes_narrowed"
     API_KEY_EXPIRING = "api_key.expiring"
+    API_KEY_EXPIRED = "api_key.expired"
     API_KEY_QUOTA_WARNING = "api_key.quota_warning"
     API_KEY_QUOTA_EXHAUSTED = "api_key.quota_exhausted"
 
@@ -100,6 +101,7 @@ WORDS: dict[Action, str] = {
     Action.API_KEY_GRACE_ENDED: "Old API key's grace ended",
     Action.API_KEY_SCOPES_NARROWED: "API key narrowed to the scopes it uses",
     Action.API_KEY_EXPIRING: "API key expires soon",
+    Action.API_KEY_EXPIRED: "API key expired",
     Action.API_KEY_QUOTA_WARNING: "API key used 80 % of its quota",
     Action.API_KEY_QUOTA_EXHAUSTED: "API key used all of its quota",
 }

@@ -16,6 +16,16 @@ def _when(iso: object) -> str:
 
 
 def _expiry(notice: Notice, organisation: str) -> tuple[str, str]:
+    if notice.mark == "expired":
+        subject = f"API key {notice.key_label} has expired"
+        body = (
+            f"The API key {notice.key_label} of {organisation} expired on "
+            f"{_when(notice.details.get('expires_at'))}. Every request made with it is now "
+            "refused (401 API key expired).\n\n"
+            "If something still needs it, make a new key and put it where the old one was "
+            "used; a key's page says who used it in the last 24 hours."
+        )
+        return subject, body
     days = "1 day" if notice.mark == "1d" else "7 days"
     subject = f"API key {notice.key_label} expires in {days}"
     body = (

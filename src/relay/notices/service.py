@@ -33,7 +33,7 @@ QUOTA: Final[Kind] = "quota"
 NEW_NETWORK: Final[Kind] = "network"
 # What the Account form says of each kind.
 KIND_NAMES: Final[dict[Kind, str]] = {
-    EXPIRY: "An API key expires in 7 days, and again 1 day before",
+    EXPIRY: "An API key expires in 7 days, again 1 day before, and when it has expired",
     LEAK: "An API key was found exposed and revoked",
     QUOTA: "An API key has used 80 % and then all of its quota",
     NEW_NETWORK: "An API key was used from a network it was not used from in 30 days",

@@ -1,15 +1,17 @@
 """The sweep that raises time-driven notices: keys that expire within 7 days (and again
-within 1 day), and key families that used 80 % and then all of their quota this period.
+within 1 day), keys that have expired (unless their end was announced otherwise: a
+rolled key's grace, an unused key expired by the key policy), and key families that used
+80 % and then all of their quota this period.
 
 Every worker sweeps (relay.notices.worker); a notice is raised once whatever the number
-of sweeps (relay.notices.service.raise_notice), with its audit event
-(`api_key.expiring`, `api_key.quota_warning`, `api_key.quota_exhausted`) in the same
+of sweeps (relay.notices.service.raise_notice), with its audit event (`api_key.expiring`,
+`api_key.expired`, `api_key.quota_warning`, `api_key.quota_exhausted`) in the same
 transaction, which webhooks announce. One transaction per tenant with a notice due
 (looked for first outside any transaction, so a sweep that raises nothing takes no write
 lock), in tenant order: a notice that cannot be raised is dropped alone, counted and
 logged, and found again next time; the others, and the other tenants, go on
-(relay.background.sweep_tenants). At most PER_TENANT keys of a tenant are looked at per sweep, the
-soonest to expire first. A quota's count includes units leased to workers
+(relay.background.sweep_tenants). At most PER_TENANT keys of a tenant are looked at per
+sweep, the soonest to expire first. A quota's count includes units leased to workers
 (relay.limits.quotas), so a threshold may be noticed a few requests early, never late.
 """
 
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from relay.actors import SYSTEM
 from relay.audit import service as audit
 from relay.audit.actions import Action
+from relay.audit.models import AuditEvent
 from relay.auth.models import ApiKey
 from relay.auth.service import audit_target
 from relay.background import reading, sweep_tenants
@@ -36,11 +39,16 @@ from relay.notices.models import Notice
 from relay.schemas import iso_utc
 
 # (mark, how long before the expiry), the nearest last: a key is noticed at the
-# nearest mark it has reached.
+# nearest mark it has reached; "expired" once it has (api_key.expired).
+EXPIRED = "expired"
 EXPIRY_MARKS: tuple[tuple[str, timedelta], ...] = (
     ("7d", timedelta(days=7)),
     ("1d", timedelta(days=1)),
+    (EXPIRED, timedelta(0)),
 )
+# A key that expired longer ago than this (servers down for a day, or keys expired
+# before Relay announced expiries) is not announced any more.
+EXPIRED_WITHIN = timedelta(days=1)
 QUOTA_MARKS: tuple[tuple[str, int, Action], ...] = (
     ("80", 80, Action.API_KEY_QUOTA_WARNING),
     ("100", 100, Action.API_KEY_QUOTA_EXHAUSTED),
@@ -49,7 +57,10 @@ PER_TENANT = 1000
 
 
 def _expiring(now: datetime) -> ColumnElement[bool]:
-    return and_(ApiKey.expires_at > now, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1])
+    """Keys that expire within 7 days, or expired within EXPIRED_WITHIN."""
+    return and_(
+        ApiKey.expires_at > now - EXPIRED_WITHIN, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,7 @@ async def _expiry_due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datet
         )
     ).all()
     before = await _raised_before(session, service.EXPIRY, (key.id for key in keys))
+    announced = await _expired_unused(session, tenant_id, [k for k in keys if _expired(k, now)])
     due = []
     for api_key in keys:
         expires_at = api_key.expires_at
@@ -163,12 +175,37 @@ async def _expiry_due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datet
         if (api_key.id, mark, period) in before:
             continue
         details: dict[str, object] = {"expires_at": period, "days": ahead.days}
-        due.append(
-            _Due(
-                service.EXPIRY, api_key, api_key.id, mark, period, details, Action.API_KEY_EXPIRING
-            )
-        )
+        action = Action.API_KEY_EXPIRING
+        if mark == EXPIRED:
+            # A rolled key's grace ending was announced by its rotation (and its end, by
+            # hand or when quiet); an unused key's expiry by the key policy's sweep.
+            if api_key.replaced_by_id is not None or str(api_key.id) in announced:
+                continue
+            details, action = {"expires_at": period}, Action.API_KEY_EXPIRED
+        due.append(_Due(service.EXPIRY, api_key, api_key.id, mark, period, details, action))
     return due
+
+
+def _expired(api_key: ApiKey, now: datetime) -> bool:
+    return api_key.expires_at is not None and api_key.expires_at <= now
+
+
+async def _expired_unused(
+    session: AsyncSession, tenant_id: uuid.UUID, keys: Iterable[ApiKey]
+) -> set[str]:
+    """The ids of those keys the key policy's sweep expired for being unused."""
+    ids = [str(api_key.id) for api_key in keys]
+    if not ids:
+        return set()
+    found = await session.scalars(
+        select(AuditEvent.target_id).where(
+            AuditEvent.tenant_id == tenant_id,
+            AuditEvent.target_type == "api_key",
+            AuditEvent.target_id.in_(ids),
+            AuditEvent.action == Action.API_KEY_EXPIRED_UNUSED,
+        )
+    )
+    return {target_id for target_id in found if target_id is not None}
 
 
 def _named_key_of_families(keys: Iterable[ApiKey]) -> dict[uuid.UUID, ApiKey]:

@@ -50,6 +50,7 @@ ACTION_EVENTS: dict[Action, EventType] = {
     Action.API_KEY_DISABLED: "api_key.disabled",
     Action.API_KEY_ENABLED: "api_key.enabled",
     Action.API_KEY_EXPIRING: "api_key.expiring",
+    Action.API_KEY_EXPIRED: "api_key.expired",
     Action.API_KEY_EXPIRED_UNUSED: "api_key.expired",
     Action.API_KEY_SCOPES_NARROWED: "api_key.scopes_narrowed",
     Action.API_KEY_NEW_NETWORK: "api_key.new_network",
