@@ -29,6 +29,7 @@ from relay.auth import keys
 from relay.auth.models import ApiKey
 from relay.config import Settings, get_settings
 from relay.db import Database, utcnow
+from relay.tenants import roles
 from relay.tenants.models import User
 from relay_sdk.cli.app import app as relayctl_app
 from tests import live_server
@@ -278,3 +279,22 @@ def test_make_run_takes_a_port() -> None:
         )  # fmt: skip
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.splitlines()[-1].rstrip() == command
+
+
+async def test_roles_prints_each_roles_permissions_and_with_pages_what_each_page_needs(
+    relay_env: Settings,
+) -> None:
+    """`relay roles`: the table of issue 23 (owner, admin, developer, viewer by
+    permission); --pages adds every dashboard page with what it needs, as the app
+    declares it (none may read NOTHING DECLARED)."""
+    code, out, _ = await invoke("roles")
+    assert code == 0
+    assert "Member roles" in out
+    assert "Dashboard pages" not in out
+    for name in (*roles.ROLE_NAMES.values(), *roles.PERMISSIONS):
+        assert name in out
+    code, out, _ = await invoke("roles", "--pages")
+    assert code == 0
+    assert "Dashboard pages" in out
+    assert "/settings/api-keys" in out
+    assert "NOTHING DECLARED" not in out
