@@ -148,8 +148,9 @@ def list_keys(as_json: JsonOption = False) -> None:
 
 @app.command()
 def get(key_id: KeyId, as_json: JsonOption = False) -> None:
-    """Show one key (never the key itself): who used it in the last 24 hours, the scopes
-    its requests needed in 30 days, and fewer that would do, if any."""
+    """Show one key (never the key itself), who used it and the scopes it needed.
+
+    Its clients of the last 24 hours, the scopes needed in 30 days, and fewer that would do."""
     with connect() as relay:
         key = relay.api_keys.get(key_id)
     show_key_detail(key, as_json=as_json)
