@@ -6,12 +6,12 @@ numbers, garbage ids), the answer is never a 5xx.
 The review found three 500s of this class: a non-ASCII digit in `?page=`, a NUL in
 the sign-in email (PostgreSQL), a datetime at the calendar's limits; the second
 review a fourth: "İ" * 300 + "@example.com" as an invited address (600 characters
-once lower-cased). The hostile Unicode corpus is in TRICKY.
+once lower-cased). Its values come from the shared hostile corpus (tests/fuzz/corpus.py);
+tests/fuzz/test_dashboard_forms.py sends every value of it to every field in turn.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import uuid
 
@@ -20,10 +20,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.app import create_app
 from relay.config import Settings
 from tests.dashboard.helpers import PASSWORD, csrf_of, new_email
-from tests.fuzz.common import LIVE_SERVER_PER_ROUTE
+from tests.fuzz.common import (
+    LIVE_SERVER_PER_ROUTE,
+    dashboard_routes,
+    encoded,
+    from_new_address,
+)
+from tests.fuzz.corpus import HOSTILE
 from tests.live_server import LiveServer
 
 # Field and parameter names the pages read, so that generated values reach code.
@@ -38,45 +43,15 @@ NAMES = [
     "rate_limit_requests", "rate_limit_seconds", "quota_requests", "quota_period", "pool_id",
     "role", "member", "artifact_remove", "show", "url", "events", "enabled", "scopes", "notices",
 ]  # fmt: skip
+# The shared hostile corpus (tests/fuzz/corpus.py), and the words the pages' choices use.
 TRICKY = st.sampled_from(
-    ["\x00", "a\x00b", "\ud800", "²", "٣", "-1", "0", "99999999999999999999", "9999-12-31",
-     "0001-01-01", "none", "custom", "restricted", "read", "write", "%", "é" * 300, "",
-     "day", "month", "1000000001", "1.5", "1e3", str(uuid.uuid4()), "owner", "admin", "all",
-     # Text that grows when case-mapped, combining marks, bidirectional overrides, length:
-     "İ" * 300 + "@example.com", "İ" * 150, "ß" * 200, "e" + "\u0301" * 300,
-     "\u202eevil\u202c@example.com", "x" * 10_000, "\ufeff", "a\u0085b"]
+    [*HOSTILE, "none", "custom", "restricted", "read", "write", "day", "month", "1000000001",
+     "1.5", str(uuid.uuid4()), "owner", "admin", "all"]
 )  # fmt: skip
 VALUES = st.one_of(TRICKY, st.text(max_size=40), st.integers().map(str))
 FIELDS = st.lists(
     st.tuples(st.one_of(st.sampled_from(NAMES), st.text(max_size=8)), VALUES), max_size=6
 )
-ADDRESSES = itertools.count()
-# The fuzzer stays signed in: signing out would only test the sign-in redirect.
-SKIPPED = {("POST", "/logout")}
-
-
-def dashboard_routes(settings: Settings) -> list[tuple[str, str]]:
-    """(method, path) of every page, from the app's own route table."""
-    from fastapi.routing import APIRoute, iter_route_contexts
-
-    app = create_app(settings)
-    found = set()
-    for context in iter_route_contexts(app.routes):
-        path = context.path or ""
-        if isinstance(context.original_route, APIRoute) and not path.startswith(
-            ("/api/", "/docs", "/metrics", "/healthz", "/favicon", "/openapi")
-        ):
-            found |= {(method, path) for method in context.methods or () if method != "HEAD"}
-    return sorted(found - SKIPPED)
-
-
-def quote(text: str) -> str:
-    """Percent-encoding that keeps what httpx would refuse (lone surrogates)."""
-    return "".join(f"%{byte:02X}" for byte in text.encode("utf-8", "surrogatepass"))
-
-
-def encoded(fields: list[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(name)}={quote(value)}" for name, value in fields)
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +122,7 @@ def fuzz_route(
     @LIVE_SERVER_PER_ROUTE
     def never_a_server_error(fields: list[tuple[str, str]], path_ids: dict[str, str]) -> None:
         path = template.format(**path_ids)
-        # From an address of its own (see conftest): no per-address rule answers first.
-        n = next(ADDRESSES)
-        headers = {"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"}
+        headers = from_new_address()
         if method == "GET":
             response = client.get(f"{path}?{encoded(fields)}", headers=headers)
         else:

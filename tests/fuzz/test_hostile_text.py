@@ -6,8 +6,9 @@ marks, bidirectional overrides, 10,000 characters), the answer is never a 5xx, a
 text that is accepted comes back as the database keeps it: NFC, within its column.
 
 The review's instances: "İ" * 300 + "@example.com" (600 characters once lowered)
-and a leak report's URL with a NUL were 500s on PostgreSQL. The dashboard's forms
-get the same corpus in tests/fuzz/test_dashboard_fuzz.py.
+and a leak report's URL with a NUL were 500s on PostgreSQL. The corpus, by class, is
+tests/fuzz/corpus.py: the dashboard's forms get the same values in
+tests/fuzz/test_dashboard_forms.py, the stored headers in test_stored_headers.py.
 """
 
 from __future__ import annotations
@@ -31,30 +32,8 @@ from tests.auth.workers import ready
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, make_api_key
 from tests.fuzz.conftest import FUZZ_ENDPOINT, FUZZ_SERVER_KEY
+from tests.fuzz.corpus import HOSTILE
 from tests.leaks.reporter import Reporter
-
-HOSTILE = [
-    "\x00",
-    "a\x00b",
-    "\ud800",
-    "a\udfffb",
-    "İ" * 300 + "@example.com",
-    "İ" * 150,
-    "ß" * 200,
-    "ﬃ" * 100,
-    "e" + "\u0301" * 500,
-    "Z\u0364\u0351\u0313\u0324\u0354",
-    "\u202eevil\u202c",
-    "\u2066x\u2069",
-    "x" * 10_000,
-    "\u3000" * 50,
-    "\ufeffBOM",
-    "\U0001f600" * 60,
-    "\x1b[31m",
-    "a\u0085b",
-    "\r\n",
-    "",
-]
 
 # A valid body for each operation with one: the fuzzer changes one string at a time.
 BASE_BODIES: dict[tuple[str, str], Any] = {
