@@ -11,7 +11,9 @@ before the attempt could start and after its outcome was seen."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -139,6 +141,28 @@ def silent_receiver() -> Iterator[str]:
 
 
 @pytest.fixture
+def trickling_receiver() -> Iterator[str]:
+    """A URL on loopback that answers one byte of its status line every 0.2 s, for at
+    most 20 s: each read is quick, the answer never ends."""
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.settimeout(20)
+
+        def trickle() -> None:
+            with contextlib.suppress(OSError), listening.accept()[0] as connection:
+                for byte in b"HTTP/1.1 200 OK\r\n" * 7:
+                    if stop.wait(0.2):
+                        return
+                    connection.sendall(bytes([byte]))
+
+        thread = threading.Thread(target=trickle, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}/hooks"
+        stop.set()
+        thread.join(timeout=25)
+
+
+@pytest.fixture
 async def database_alone(webhook_settings: Settings) -> AsyncIterator[Database]:
     """The test database with no app running: the test's sender is the only one."""
     async with open_database(webhook_settings) as database:
@@ -146,15 +170,22 @@ async def database_alone(webhook_settings: Settings) -> AsyncIterator[Database]:
     await emptied(webhook_settings)
 
 
+@pytest.mark.parametrize("receiving", ["silent_receiver", "trickling_receiver"])
 async def test_a_receiver_that_never_answers_is_cut_off_at_the_timeout(
-    database_alone: Database, webhook_settings: Settings, silent_receiver: str
+    database_alone: Database,
+    webhook_settings: Settings,
+    receiving: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """Silent, or sending its answer a byte at a time (each read within httpx's timeout):
+    the attempt as a whole is cut off."""
+    receiver_url: str = request.getfixturevalue(receiving)
     tenant = await make_tenant(database_alone)
     urls = UrlPolicy(allow_private=True)
     async with database_alone.sessionmaker.begin() as session:
         endpoint, _secret = await webhooks_service.create_endpoint(
             session, tenant_id=tenant.tenant_id,
-            data=WebhookEndpointCreate(url=silent_receiver, events=["api_key.created"]),
+            data=WebhookEndpointCreate(url=receiver_url, events=["api_key.created"]),
             urls=urls, sealing_key=signing.sealing_key(webhook_settings), actor=SYSTEM,
         )  # fmt: skip
         endpoint_id = endpoint.id

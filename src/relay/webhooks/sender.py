@@ -292,6 +292,16 @@ class WebhookSender:
         return self._client
 
     async def _attempt(self, claimed: Claimed) -> Outcome:
+        """One attempt, within `timeout` as a whole (the address check, connecting and the
+        answer's status line and headers): httpx bounds each read alone, and a receiver
+        sending a byte now and then would hold the attempt, and the batch, for ever."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._send(claimed)
+        except TimeoutError:
+            return Outcome(claimed, None, f"No answer within {self.timeout:g} s")
+
+    async def _send(self, claimed: Claimed) -> Outcome:
         try:
             key = signing.sealing_key(self._settings)
         except SecretKeyMissing:
