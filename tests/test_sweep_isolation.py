@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
+from relay import background
 from relay.audit.models import AuditEvent
 from relay.auth.grace import QUIET_AFTER, end_quiet_graces
 from relay.auth.models import ApiKey
@@ -158,3 +159,35 @@ async def test_a_quiet_grace_the_database_refuses_to_end_does_not_stop_the_other
         writer="quiet grace sweep", action="api_key.grace_ended", refused=refused,
         accepted=accepted,
     )  # fmt: skip
+
+
+async def test_a_sweep_changes_its_rows_a_chunk_at_a_time_and_drops_only_the_bad_one(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows go SWEEP_CHUNK at a time (a statement naming ten thousand keys would pass the
+    databases' limits on parameters): here two, of five keys, one of them refused."""
+    monkeypatch.setattr(background, "SWEEP_CHUNK", 2)
+    await put_policy(client, tenant_a, expire_unused_after_days=30)
+    key_ids = [(await make_api_key(db, tenant_a, name=f"Key {n}"))[0] for n in range(5)]
+    for key_id in key_ids:
+        await make_stale(db, key_id, used_days_ago=40, made_days_ago=60)
+    cache = app.state.verifier.cache
+    refused = sorted(key_ids)[2]  # in the second chunk, with the fourth key
+    async with audit_refused_for(db, refused):
+        await expire_unused_keys(db.sessionmaker, cache)
+    failed = [r for r in caplog.records if r.message == "background batch failed"]
+    assert [r.rows for r in failed] == [2, 2]  # type: ignore[attr-defined]
+    assert [await audited(db, "api_key.expired_unused", k) for k in sorted(key_ids)] == [
+        1,
+        1,
+        0,
+        1,
+        1,
+    ]
+    await expire_unused_keys(db.sessionmaker, cache)
+    assert {await audited(db, "api_key.expired_unused", k) for k in key_ids} == {1}

@@ -69,6 +69,11 @@ class Periodic:
         await self._task.stop()
 
 
+# Rows a sweep changes in one transaction at most: a statement naming them stays far
+# below the databases' limits on parameters, and a transaction short.
+SWEEP_CHUNK = 500
+
+
 async def sweep_tenants(
     sessionmaker: async_sessionmaker[AsyncSession],
     tenant_ids: Iterable[uuid.UUID],
@@ -77,15 +82,16 @@ async def sweep_tenants(
     *,
     writer: str,
     describe: Callable[[Row], str],
+    committed: Callable[[Sequence[Done]], None] | None = None,
 ) -> list[Done]:
     """A sweep, tenant after tenant: `find` the rows due, reading outside any
-    transaction (nothing due, nothing locked), then `act` on them in one transaction,
-    which must check each again under its lock and return what it did. Through
-    `write_isolating`: when the transaction fails, it is tried once more, then row by
-    row, so that a row the database refuses is dropped alone (counted in
-    relay_background_rows_dropped_total{writer}, logged) while the tenant's other
-    rows, and the other tenants, go on; it is found again next time. Returns what was
-    done, of the transactions that committed."""
+    transaction (nothing due, nothing locked), then `act` on them, SWEEP_CHUNK at a time
+    in a transaction each, which must check each row again under its lock and return
+    what it did. Through `write_isolating`: when a transaction fails, it is tried once
+    more, then row by row, so that a row the database refuses is dropped alone (counted
+    in relay_background_rows_dropped_total{writer}, logged) while the tenant's other
+    rows, and the other tenants, go on; it is found again next time. What each
+    transaction did goes to `committed` once it has committed; all of it is returned."""
     done: list[Done] = []
     for tenant_id in tenant_ids:
         try:
@@ -104,12 +110,23 @@ async def sweep_tenants(
         ) -> Sequence[Done]:
             return await act(session, tenant_id, some)
 
-        results: list[Sequence[Done]] = []
-        # Rows the database was unreachable for are found again by the next sweep.
-        await write_isolating(
-            sessionmaker, rows, act_for, writer=writer, describe=describe, results=results
-        )
-        done.extend(item for result in results for item in result)
+        for start in range(0, len(rows), SWEEP_CHUNK):
+            results: list[Sequence[Done]] = []
+            unwritten = await write_isolating(
+                sessionmaker, rows[start : start + SWEEP_CHUNK], act_for, writer=writer,
+                describe=describe, results=results,
+            )  # fmt: skip
+            for result in results:
+                done.extend(result)
+                if committed is not None:
+                    committed(result)
+            if unwritten:  # the database stopped answering: found again next time
+                logger.warning(
+                    "%s could not reach the database, will retry",
+                    writer,
+                    extra={"tenant_id": str(tenant_id), "rows": len(rows) - start},
+                )
+                break
     return done
 
 

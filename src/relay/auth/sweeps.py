@@ -33,7 +33,8 @@ async def sweep_keys(
     """`change` every key `due` selects, tenant after tenant; returns how many were."""
 
     async def find(session: AsyncSession, tenant_id: uuid.UUID) -> list[uuid.UUID]:
-        return list(await session.scalars(due(tenant_id).with_only_columns(ApiKey.id)))
+        ids = due(tenant_id).with_only_columns(ApiKey.id).order_by(ApiKey.id)
+        return list(await session.scalars(ids))
 
     async def act(
         session: AsyncSession, tenant_id: uuid.UUID, key_ids: Sequence[uuid.UUID]
@@ -45,10 +46,12 @@ async def sweep_keys(
             await announce_change(session, api_key)
         return [api_key.family_id for api_key in keys]
 
+    def forget(families: Sequence[uuid.UUID]) -> None:
+        for family_id in families:  # committed: dropped here too (others hear it announced)
+            cache.forget_family(family_id)
+
     families = await sweep_tenants(
         sessionmaker, tenant_ids, find, act, writer=writer,
-        describe=lambda key_id: f"key {key_id}",
+        describe=lambda key_id: f"key {key_id}", committed=forget,
     )  # fmt: skip
-    for family_id in families:  # committed: dropped here too (others hear the announcement)
-        cache.forget_family(family_id)
     return len(families)
