@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -56,6 +57,9 @@ async def test_a_key_that_reaches_its_expiry_is_announced_once(
     await put_policy(client, tenant_a, expire_unused_after_days=30)
     await make_stale(db, unused, used_days_ago=None, made_days_ago=40)
     assert await expire_unused_keys(db.sessionmaker, app.state.verifier.cache) == 1
+    # The day before, its "expires in 1 day" notice; the dashboard shows the newest.
+    await set_key_expiry(db, expired, now + timedelta(hours=12))
+    await sweeps.sweep(db.sessionmaker)
     just_now = now - timedelta(minutes=1)
     await set_key_expiry(db, expired, just_now)
     await set_key_expiry(db, long_ago, now - timedelta(days=2))
@@ -86,3 +90,25 @@ async def test_a_key_that_reaches_its_expiry_is_announced_once(
     assert [item.headline for item in shown if item.key_id == expired] == [
         headline(notice, "Tenant A")
     ]
+
+
+async def test_keys_whose_expiry_cannot_be_announced_never_crowd_out_those_due(
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant_a: TenantFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep looks at PER_TENANT keys of a kind: rolled keys just expired (never
+    announced) took every place ahead of a key expiring in 3 days, whose notices were
+    then never raised."""
+    monkeypatch.setattr(sweeps, "PER_TENANT", 2)
+    for number in range(3):
+        rolled, _ = await make_api_key(db, tenant_a, name=f"Rolled {number}")
+        assert (await rotate(client, tenant_a, rolled, 60)).status_code == 201
+        await set_key_expiry(db, rolled, utcnow() - timedelta(minutes=number + 1))
+    soon, _ = await make_api_key(db, tenant_a, name="Soon")
+    await set_key_expiry(db, soon, utcnow() + timedelta(days=3))
+    await sweeps.sweep(db.sessionmaker)
+    async with db.sessionmaker() as session:
+        raised = (await session.execute(select(Notice.key_id, Notice.mark))).all()
+    assert (soon, "7d") in raised

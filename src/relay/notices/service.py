@@ -127,7 +127,8 @@ class ShownNotice:
 async def open_notices(
     session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime | None = None
 ) -> list[ShownNotice]:
-    """The tenant's recent expiry and quota notices nobody dismissed, newest first."""
+    """The tenant's recent expiry, quota and new-network notices nobody dismissed,
+    newest first (of a key's expiry notices, the newest)."""
     since = (now or utcnow()) - SHOWN_FOR
     query = (
         tenant_select(Notice, tenant_id)
@@ -136,7 +137,15 @@ async def open_notices(
         .order_by(Notice.created_at.desc(), Notice.id)
         .limit(SHOWN_AT_MOST)
     )
-    found = list((await session.scalars(query)).all())
+    # A key's newest expiry notice only: "has expired" replaces "expires in 1 day",
+    # which replaced "in 7 days".
+    found, expiring = [], set()
+    for notice in await session.scalars(query):
+        if notice.kind == EXPIRY:
+            if notice.key_id in expiring:
+                continue
+            expiring.add(notice.key_id)
+        found.append(notice)
     if not found:
         return []
     organisation = await session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))

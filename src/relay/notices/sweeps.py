@@ -10,9 +10,10 @@ transaction, which webhooks announce. One transaction per tenant with a notice d
 (looked for first outside any transaction, so a sweep that raises nothing takes no write
 lock), in tenant order: a notice that cannot be raised is dropped alone, counted and
 logged, and found again next time; the others, and the other tenants, go on
-(relay.background.sweep_tenants). At most PER_TENANT keys of a tenant are looked at per
-sweep, the soonest to expire first. A quota's count includes units leased to workers
-(relay.limits.quotas), so a threshold may be noticed a few requests early, never late.
+(relay.background.sweep_tenants). At most PER_TENANT keys of a tenant about to expire
+(the soonest first) and PER_TENANT expired (the latest first) are looked at per sweep.
+A quota's count includes units leased to workers (relay.limits.quotas), so a threshold
+may be noticed a few requests early, never late.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ PER_TENANT = 1000
 
 
 def _expiring(now: datetime) -> ColumnElement[bool]:
-    """Keys that expire within 7 days, or expired within EXPIRED_WITHIN."""
+    """Keys that expire within 7 days, or expired within EXPIRED_WITHIN (which tenants
+    may have an expiry notice due)."""
     return and_(
         ApiKey.expires_at > now - EXPIRED_WITHIN, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1]
     )
@@ -156,31 +158,45 @@ async def _raised_before(
 
 
 async def _expiry_due(session: AsyncSession, *, tenant_id: uuid.UUID, now: datetime) -> list[_Due]:
-    keys = (
-        await session.scalars(
-            select(ApiKey)
-            .where(ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None), _expiring(now))
-            .order_by(ApiKey.expires_at, ApiKey.id)
-            .limit(PER_TENANT)
-        )
-    ).all()
+    """The expiry notices due: keys expiring within 7 days (soonest first), and keys that
+    expired within EXPIRED_WITHIN whose expiry was not announced (newest first), each at
+    most PER_TENANT, so that neither kind crowds the other out."""
+    live = ApiKey.tenant_id == tenant_id, ApiKey.revoked_at.is_(None)
+    upcoming = (
+        select(ApiKey)
+        .where(*live, ApiKey.expires_at > now, ApiKey.expires_at <= now + EXPIRY_MARKS[0][1])
+        .order_by(ApiKey.expires_at, ApiKey.id)
+    )
+    announced = (
+        select(Notice.id)
+        .where(Notice.kind == service.EXPIRY, Notice.subject_id == ApiKey.id)
+        .where(Notice.mark == EXPIRED)
+    )
+    # A rolled key's grace ending was announced by its rotation (and its end, by hand or
+    # when quiet); an unused key's expiry by the key policy's sweep (_expired_unused).
+    expired = (
+        select(ApiKey)
+        .where(*live, ApiKey.expires_at > now - EXPIRED_WITHIN, ApiKey.expires_at <= now)
+        .where(ApiKey.replaced_by_id.is_(None), ~announced.exists())
+        .order_by(ApiKey.expires_at.desc(), ApiKey.id)
+    )
+    keys = [
+        *(await session.scalars(upcoming.limit(PER_TENANT))).all(),
+        *(await session.scalars(expired.limit(PER_TENANT))).all(),
+    ]
     before = await _raised_before(session, service.EXPIRY, (key.id for key in keys))
-    announced = await _expired_unused(session, tenant_id, [k for k in keys if _expired(k, now)])
+    unused = await _expired_unused(session, tenant_id, [k for k in keys if _expired(k, now)])
     due = []
     for api_key in keys:
         expires_at = api_key.expires_at
-        assert expires_at is not None  # the query's condition
+        assert expires_at is not None  # the queries' condition
         mark, ahead = [(m, a) for m, a in EXPIRY_MARKS if expires_at - now <= a][-1]
         period = iso_utc(expires_at)
-        if (api_key.id, mark, period) in before:
+        if (api_key.id, mark, period) in before or str(api_key.id) in unused:
             continue
         details: dict[str, object] = {"expires_at": period, "days": ahead.days}
         action = Action.API_KEY_EXPIRING
         if mark == EXPIRED:
-            # A rolled key's grace ending was announced by its rotation (and its end, by
-            # hand or when quiet); an unused key's expiry by the key policy's sweep.
-            if api_key.replaced_by_id is not None or str(api_key.id) in announced:
-                continue
             details, action = {"expires_at": period}, Action.API_KEY_EXPIRED
         due.append(_Due(service.EXPIRY, api_key, api_key.id, mark, period, details, action))
     return due
