@@ -13,6 +13,7 @@ from relay.audit.models import AuditEvent
 from relay.auth.models import (
     ApiKey,
     ApiKeyAddress,
+    ApiKeyAddressRefusal,
     ApiKeyClient,
     ApiKeyNetwork,
     ApiKeyScopeUse,
@@ -31,6 +32,7 @@ from relay.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "ApiKey",
     "ApiKeyAddress",
+    "ApiKeyAddressRefusal",
     "ApiKeyClient",
     "ApiKeyNetwork",
     "ApiKeyScopeUse",

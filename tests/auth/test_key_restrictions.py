@@ -5,13 +5,16 @@ the lineage rule (a key makes and manages only keys at least as limited)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from relay.auth.activity import KeyActivity
-from relay.db import Database
+from relay.auth.models import ApiKeyAddressRefusal
+from relay.db import Database, utcnow
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, make_dataset
 
@@ -169,6 +172,58 @@ async def test_a_key_limited_to_addresses_is_refused_elsewhere_counted_and_audit
         if e["action"] == "api_key.new_client_address" and e["target_id"] == key["id"]
     ]
     assert new_addresses == ["203.0.113.9"]  # a refused address is no address it was used from
+
+
+async def test_a_refusal_for_its_address_is_audited_once_a_minute_across_workers(
+    app: FastAPI, settings: Any, db: Database, tenant_a: TenantFixture
+) -> None:
+    """Two workers (two apps on one database) each refuse the key from one address in
+    the same minute: one audit event between them. Once the minute has passed (moved
+    back in the database), the next refusal is audited again."""
+    from relay.app import create_app
+
+    other_worker = create_app(settings)
+    async with (
+        other_worker.router.lifespan_context(other_worker),
+        asgi_client(app, "198.51.100.1") as first,
+        asgi_client(other_worker, "198.51.100.1") as second,
+    ):
+        key = await limited_key(first, tenant_a, allowed_ips=["203.0.113.0/24"])
+        headers = {"X-API-Key": key["key"]}
+
+        async def refused_by_both() -> list[dict[str, Any]]:
+            for worker in (first, second):
+                assert (await worker.get(DATASETS, headers=headers)).status_code == 403
+            for application in (app, other_worker):
+                await application.state.activity.flush()
+            events = await first.get(
+                f"/api/v1/audit-events?action=api_key.address_refused&key_id={key['id']}",
+                headers=tenant_a.headers,
+            )
+            items: list[dict[str, Any]] = events.json()["items"]
+            return items
+
+        assert len(await refused_by_both()) == 1
+        async with db.sessionmaker.begin() as session:
+            await session.execute(
+                update(ApiKeyAddressRefusal).values(
+                    noted_at=utcnow() - timedelta(minutes=2),
+                    quiet_until=utcnow() - timedelta(minutes=1),
+                )
+            )
+        # Each worker passes a pair on once a minute of its own clock: a third worker.
+        third_worker = create_app(settings)
+        async with (
+            third_worker.router.lifespan_context(third_worker),
+            asgi_client(third_worker, "198.51.100.1") as third,
+        ):
+            assert (await third.get(DATASETS, headers=headers)).status_code == 403
+            await third_worker.state.activity.flush()
+        events = await first.get(
+            f"/api/v1/audit-events?action=api_key.address_refused&key_id={key['id']}",
+            headers=tenant_a.headers,
+        )
+    assert [event["client_address"] for event in events.json()["items"]] == ["198.51.100.1"] * 2
 
 
 async def test_the_address_is_the_one_a_trusted_proxy_forwards(

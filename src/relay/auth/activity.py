@@ -8,7 +8,10 @@ in one transaction (never a write per request):
 - a refused use of an expired key, an audit event at most once an hour per key
   and worker, so a forgotten script does not flood the log;
 - a use refused for its address (the key's `allowed_ips`), an audit event at most
-  once a minute per key, address and worker;
+  once a minute per key and address, across workers and servers: each worker passes
+  a pair on at most once a minute, and a conditional upsert of the pair's
+  `api_key_address_refusals` row decides, in the flush's transaction, whether another
+  worker audited it within the minute;
 - who used the key, the scopes its requests needed and the networks it was used from
   (relay.auth.insight).
 
@@ -26,7 +29,7 @@ import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, update
@@ -36,7 +39,7 @@ from relay.actors import USER_AGENT_LENGTH, Actor
 from relay.audit import service as audit
 from relay.audit.actions import Action
 from relay.auth import insight
-from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyUsage
+from relay.auth.models import ApiKey, ApiKeyAddress, ApiKeyAddressRefusal, ApiKeyUsage
 from relay.auth.principal import Principal
 from relay.background import BackgroundTask
 from relay.batches import write_isolating
@@ -58,6 +61,7 @@ _RECORD_USE = (
 _SEEN_PAIRS = 100_000
 _EXPIRED_EVENT_INTERVAL = 3600.0
 _REFUSED_ADDRESS_INTERVAL = 60.0
+_REFUSED_ADDRESS_QUIET = timedelta(seconds=_REFUSED_ADDRESS_INTERVAL)
 _REFUSED_PAIRS = 10_000
 WRITER = "key-activity"
 
@@ -315,8 +319,11 @@ async def _write(session: AsyncSession, rows: Sequence[_Row]) -> None:
         await session.execute(_count_upsert(session), [asdict(row) for row in counts])
     sightings = [row for row in rows if isinstance(row, _Sighting)]
     for row in sightings:
-        if row.refused is not None:
+        if row.refused == Action.API_KEY_EXPIRED_USE:
             _audit(session, row, row.refused)
+    refused_addresses = [row for row in sightings if row.refused == Action.API_KEY_ADDRESS_REFUSED]
+    for row in await _not_audited_lately(session, refused_addresses):
+        _audit(session, row, Action.API_KEY_ADDRESS_REFUSED)
     for row in await _first_from(session, [row for row in sightings if row.refused is None]):
         _audit(session, row, Action.API_KEY_NEW_ADDRESS)
     await insight.write(session, [row for row in rows if isinstance(row, insight.InsightRow)])
@@ -365,6 +372,47 @@ async def _first_from(session: AsyncSession, sightings: Sequence[_Sighting]) -> 
             first.discard(pair)
             fresh.append(row)
     return fresh
+
+
+_refusals = cast(Table, ApiKeyAddressRefusal.__table__)
+
+
+async def _not_audited_lately(
+    session: AsyncSession, sightings: Sequence[_Sighting]
+) -> list[_Sighting]:
+    """Of refusals for an address, those of a (key, address) pair no worker audited in
+    the minute before: each such pair's row is stamped, in one statement, and the pairs
+    stamped are the ones returned. A pair another worker stamped within the minute
+    keeps its row: its transaction went first (PostgreSQL makes this one wait for it,
+    then sees its stamp), so the pair is audited once."""
+    if not sightings:
+        return []
+    # One row per pair (the earliest: one kept from an earlier flush comes first), in key
+    # order, as every row a flush writes; one statement may not change a row twice.
+    earliest: dict[tuple[uuid.UUID, str], _Sighting] = {}
+    for row in sorted(sightings, key=lambda row: (row.principal.key_id, row.address, row.at)):
+        earliest.setdefault((row.principal.key_id, row.address), row)
+    statement = insert_for(session, _refusals)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key_id", "address"],
+        set_={
+            "noted_at": statement.excluded.noted_at,
+            "quiet_until": statement.excluded.quiet_until,
+        },
+        where=_refusals.c.quiet_until <= statement.excluded.noted_at,
+    ).returning(_refusals.c.key_id, _refusals.c.address)
+    params = [
+        {
+            "tenant_id": row.principal.tenant_id,
+            "key_id": row.principal.key_id,
+            "address": row.address,
+            "noted_at": row.at,
+            "quiet_until": row.at + _REFUSED_ADDRESS_QUIET,
+        }
+        for row in earliest.values()
+    ]
+    stamped = {(key_id, address) for key_id, address in await session.execute(statement, params)}
+    return [row for pair, row in earliest.items() if pair in stamped]
 
 
 def _audit(session: AsyncSession, sighting: _Sighting, action: Action) -> None:

@@ -104,6 +104,22 @@ class ApiKeyAddress(TenantOwned, Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ApiKeyAddressRefusal(TenantOwned, Base):
+    """When a use of a key from an address outside its `allowed_ips` was last audited,
+    per key and address: every worker and server audits such refusals at most once a
+    minute per pair, one conditional upsert deciding which (relay.auth.activity)."""
+
+    __tablename__ = "api_key_address_refusals"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # No refusal from the pair is audited before this moment (noted_at + a minute).
+    quiet_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ApiKeyClient(TenantOwned, Base):
     """Requests made with a key per UTC hour from one address and user agent, with the
     last of them: who uses the key, kept for two days (see auth/insight.py)."""
