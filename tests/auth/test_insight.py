@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from relay.auth.grace import QUIET_AFTER, end_quiet_graces
 from relay.auth.models import ApiKey, ApiKeyClient, ApiKeyNetwork
 from relay.auth.principal import Principal
 from relay.db import Database, utcnow
+from tests.auth.workers import first_refusal
 from tests.conftest import asgi_client
 from tests.factories import TenantFixture, key_headers, make_api_key
 
@@ -248,3 +250,29 @@ async def test_a_long_or_odd_user_agent_is_kept_as_the_column_keeps_it(
     read = (await client.get(f"{KEYS}/{key_id}", headers=tenant_a.headers)).json()
     agents = sorted(c["user_agent"] for c in read["clients"])
     assert agents == ["ok/1", "x" * 200]
+
+
+async def test_a_starting_app_ends_quiet_graces_at_once(
+    client: httpx.AsyncClient, settings: Any, db: Database, tenant_a: TenantFixture
+) -> None:
+    """The app runs the quiet-grace sweep from its start (then every minute): an old
+    key gone quiet while no server ran is refused by the next server to start, with
+    nobody calling the sweep."""
+    from relay.app import create_app
+
+    quiet_id, quiet_key = await make_api_key(db, tenant_a, name="Quiet")
+    assert (await rotate(client, tenant_a, quiet_id, "until_quiet")).status_code == 201
+    ago = utcnow() - QUIET_AFTER - timedelta(minutes=1)
+    async with db.sessionmaker.begin() as session:
+        await session.execute(update(ApiKey).where(ApiKey.id == quiet_id).values(rotated_at=ago))
+    started = create_app(settings)
+    async with started.router.lifespan_context(started), asgi_client(started) as http:
+        refused = await first_refusal(http, quiet_key, seconds=10)
+    assert refused.status_code == 401
+    async with db.sessionmaker() as session:
+        ended = await session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "api_key.grace_ended", AuditEvent.target_id == str(quiet_id)
+            )
+        )
+    assert ended is not None

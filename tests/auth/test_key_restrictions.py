@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
@@ -252,3 +253,67 @@ async def test_allowed_ips_must_be_addresses_or_networks(
     plain = (await create_key(client, tenant_a.headers)).json()
     assert "allowed_ips" not in plain  # a key without them has the guide's shape
     assert "dataset_ids" not in plain
+
+
+# A maker with one limit of each kind, a key at least as limited and a broader one, and
+# the refusal's detail: the lineage rule holds for rotation as for creation.
+ROTATION_CASES = {
+    "datasets": (
+        lambda ids: {"dataset_ids": [ids["chosen"]]},
+        lambda ids: {"dataset_ids": [ids["other"]]},
+        "Insufficient permissions: a key limited to specific datasets cannot make or manage "
+        "a key that reaches others",
+    ),
+    "addresses": (
+        lambda ids: {"allowed_ips": ["127.0.0.0/8"]},
+        lambda ids: {"allowed_ips": ["0.0.0.0/0"]},
+        "Insufficient permissions: a key limited to some addresses cannot make or manage a "
+        "key usable from others",
+    ),
+    "quota": (
+        lambda ids: {"quota": {"requests": 100, "period": "day"}},
+        lambda ids: {"quota": {"requests": 101, "period": "day"}},
+        "Insufficient permissions: a key cannot make or manage a key with a larger quota "
+        "than its own (100 requests per day)",
+    ),
+    "pool": (
+        lambda ids: {"pool_id": ids["pool"]},
+        lambda ids: {},
+        "Insufficient permissions: a key in a limit pool cannot make or manage a key outside it",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ROTATION_CASES))
+async def test_a_limited_key_rotates_only_keys_as_limited(
+    client: httpx.AsyncClient, db: Database, tenant_a: TenantFixture, kind: str
+) -> None:
+    """A key limited to datasets, addresses, a quota or a pool rotates a key limited as
+    it is (the successor keeps the limit), and is refused a broader one, which stays as
+    it was: not rotated, no successor."""
+    chosen = await make_dataset(db, tenant_a, name="Chosen")
+    other = await make_dataset(db, tenant_a, name="Other")
+    pool = await client.post(
+        "/api/v1/limit-pools", json={"name": "Mobile app"}, headers=tenant_a.headers
+    )
+    ids = {"chosen": str(chosen.id), "other": str(other.id), "pool": pool.json()["id"]}
+    limit, broader_limit, detail = ROTATION_CASES[kind]
+    scopes = ["api_keys:read", "api_keys:write", "datasets:read"]
+    maker = await limited_key(client, tenant_a, scopes=scopes, **limit(ids))
+    within = await limited_key(client, tenant_a, scopes=["datasets:read"], **limit(ids))
+    broader = await limited_key(client, tenant_a, scopes=["datasets:read"], **broader_limit(ids))
+    headers = {"X-API-Key": maker["key"]}
+
+    rotated = await client.post(f"{KEYS}/{within['id']}/rotate", json={}, headers=headers)
+    assert rotated.status_code == 201, rotated.text
+    for field in limit(ids):
+        assert rotated.json()[field] == within[field]
+    refused = await client.post(f"{KEYS}/{broader['id']}/rotate", json={}, headers=headers)
+    assert (refused.status_code, refused.json()["detail"]) == (403, detail)
+    kept = await client.get(f"{KEYS}/{broader['id']}", headers=tenant_a.headers)
+    assert kept.json()["expires_at"] == broader["expires_at"]  # a rotation sets its end
+    # Not being rotated: the owner may rotate it (409 for a key already being rotated).
+    by_owner = await client.post(
+        f"{KEYS}/{broader['id']}/rotate", json={}, headers=tenant_a.headers
+    )
+    assert by_owner.status_code == 201, by_owner.text

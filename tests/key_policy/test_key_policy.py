@@ -270,3 +270,23 @@ async def test_an_expired_unused_key_is_refused_on_every_worker(
     async with asgi_client(second_worker) as other:
         refused = await first_refusal(other, key)
     assert (refused.status_code, refused.json()) == (401, EXPIRED)
+
+
+async def test_a_starting_app_sweeps_unused_keys_at_once(
+    client: httpx.AsyncClient, settings: Any, db: Database, tenant_a: TenantFixture
+) -> None:
+    """The app runs the unused-key sweep from its start (then hourly): a key gone
+    unused past the policy while no server ran is expired by the next server to start,
+    with nobody calling the sweep."""
+    from relay.app import create_app
+
+    await put_policy(client, tenant_a, expire_unused_after_days=30)
+    key_id, key = await make_api_key(db, tenant_a)
+    await make_stale(db, key_id, used_days_ago=31, made_days_ago=31)
+
+    started = create_app(settings)
+    async with started.router.lifespan_context(started), asgi_client(started) as http:
+        refused = await first_refusal(http, key, seconds=10)
+    assert (refused.status_code, refused.json()) == (401, EXPIRED)
+    events = await client.get(f"{AUDIT}?action=api_key.expired_unused", headers=tenant_a.headers)
+    assert [event["target_id"] for event in events.json()["items"]] == [str(key_id)]
