@@ -38,7 +38,7 @@ async def test_healthz_answers_while_another_connection_holds_the_write_lock(
     tmp_path: Path,
 ) -> None:
     """On SQLite, a server busy writing (a long write, another process's) is up: the
-    check waited for the one write lock, timed out and answered 500, and a test server
+    check waited for the one write lock, timed out and answered 503, and a test server
     under load was never seen to start. A database file of its own: the lock is this
     test's alone to hold."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'relay.db'}")
