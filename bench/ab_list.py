@@ -5,6 +5,7 @@ tree against another revision, in alternating rounds.
     .venv/bin/python bench/ab_list.py                  # working tree against HEAD
     .venv/bin/python bench/ab_list.py --base HEAD~3 --rounds 7 --requests 3000
     .venv/bin/python bench/ab_list.py --new /tmp/candidate   # another tree than this one
+    .venv/bin/python bench/ab_list.py --key governed --redis  # the key with every control
 
 Each side runs in a process of its own, importing Relay from its own tree (the base
 from a `git worktree` of --base), and calls the ASGI app directly, as uvicorn would,
@@ -12,6 +13,11 @@ from a `git worktree` of --base), and calls the ASGI app directly, as uvicorn wo
 app's share. CPU time (all the process's threads), not wall time: what the other
 sessions on this shared machine take changes it much less. The rounds alternate which
 side goes first. PostgreSQL on 127.0.0.1:5432; the database --database is recreated.
+
+--key picks the kind of key of bench/http_bench.py's seed: full access by default,
+"governed" for the one with every control (scopes, datasets, addresses, a rate limit, a
+quota and a pool); --redis counts rate limits in the Redis on 127.0.0.1:6379, as the
+HTTP bench does (without it, in each process's memory).
 """
 
 from __future__ import annotations
@@ -103,6 +109,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database", default="relay_ab_list")
+    parser.add_argument("--key", default="full", help="full, scoped, limited, metered, governed")
+    parser.add_argument("--redis", action="store_true", help="rate limits counted in Redis")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -127,8 +135,10 @@ def main() -> None:
         env = os.environ | {
             "RELAY_DATABASE_URL": database_url,
             "RELAY_LOG_LEVEL": "warning",
-            "AB_KEY": keys["full"],
+            "AB_KEY": keys[args.key],
         }
+        if args.redis:
+            env["RELAY_REDIS_URL"] = "redis://127.0.0.1:6379/0"
         sides = {f"base ({args.base})": base, f"new ({args.new})": args.new}
         figures: dict[str, list[float]] = {name: [] for name in sides}
         for round_number in range(args.rounds):

@@ -49,6 +49,24 @@ def parse_address(text: str) -> str | None:
     return str(address)
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@lru_cache(maxsize=1024)
+def ip_of(address: str) -> IPAddress | None:
+    """A client address (as client_address gives it) as an IP address to look up in
+    networks, an IPv4-mapped IPv6 address as the IPv4 one; None for "unknown".
+    Remembered for the last 1,024 addresses: a key limited to addresses looks its
+    client up on every request."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
 def is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

@@ -11,7 +11,7 @@ import ipaddress
 import uuid
 from collections.abc import Iterable, Sequence
 
-from relay.clients import Network
+from relay.clients import Network, ip_of
 
 MAX_DATASET_IDS = 100
 MAX_ALLOWED_IPS = 50
@@ -41,12 +41,9 @@ def allows(networks: Networks | None, address: str) -> bool:
     """Whether a key limited to `networks` may be used from `address`."""
     if networks is None:
         return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
+    ip = ip_of(address)
+    if ip is None:
         return False  # an address Relay could not read ("unknown") is nowhere allowed
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
     return any(ip.version == network.version and ip in network for network in networks)
 
 

@@ -160,9 +160,13 @@ class QuotaLedger:
             (quota.family_id, at.key, quota.requests)
             for quota, at in zip(quotas, times, strict=True)
         ]
-        rooms = [
-            await self._take_unit(quota, slot) for quota, slot in zip(quotas, slots, strict=True)
-        ]
+        rooms = []
+        for quota, slot in zip(quotas, slots, strict=True):
+            if self._leased.get(slot, 0) > 0:  # the usual case: no coroutine, no await
+                self._leased[slot] -= 1
+                rooms.append(True)
+            else:
+                rooms.append(await self._take_unit(quota, slot))
         if not all(rooms):  # refused: the units held go back to this worker's leases
             for slot, room in zip(slots, rooms, strict=True):
                 if room and self._is_current(slot):
@@ -180,13 +184,11 @@ class QuotaLedger:
         return self._current.get(slot[0]) == slot
 
     async def _take_unit(self, quota: Quota, slot: Slot) -> bool:
-        """Take one unit of the quota from this worker's lease (leasing more if it has
-        none); False when the period has none left. A unit is held as soon as it is
+        """Take one unit of the quota when this worker's lease had none (take() hands
+        out leased units itself): lease more, or find a unit another request leased
+        meanwhile; False when the period has none left. A unit is held as soon as it is
         found (nothing awaits in between): while the next quota of a request leases,
         requests at once must not find the same unit."""
-        if self._leased.get(slot, 0) > 0:
-            self._leased[slot] -= 1
-            return True
         lock = self._locks.setdefault(slot, asyncio.Lock())
         async with lock:  # one lease at a time per quota in this worker
             if self._leased.get(slot, 0) > 0:
