@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from relay.config import Settings
+from tests.conftest import emptied
 from tests.factories import key_headers
 from tests.live_server import LiveServer, run_server
 
@@ -30,15 +31,18 @@ SPREAD = 16
 
 @pytest.fixture
 def servers(settings: Settings, tmp_path: Path) -> Iterator[list[LiveServer]]:
+    """The servers; what they wrote is emptied once they stop (keys used lately would be
+    warmed by the next test's workers)."""
     if settings.is_sqlite:
         with run_server(settings.database_url, tmp_path / "a.log") as only:
             yield [only]
-        return
-    with (
-        run_server(settings.database_url, tmp_path / "a.log", "--workers", "4") as first,
-        run_server(settings.database_url, tmp_path / "b.log") as second,
-    ):
-        yield [first, second]
+    else:
+        with (
+            run_server(settings.database_url, tmp_path / "a.log", "--workers", "4") as first,
+            run_server(settings.database_url, tmp_path / "b.log") as second,
+        ):
+            yield [first, second]
+    asyncio.run(emptied(settings))
 
 
 class Spread:
