@@ -4,9 +4,17 @@ with its final status once the answer is sent (see activity.py)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.auth.activity import KeyActivity
+
+
+@lru_cache(maxsize=64)
+def _raw_name(name: str) -> bytes:
+    """A header's name as ASGI sends it (the RateLimit fields: a handful of names)."""
+    return name.lower().encode()
 
 
 class KeyAccountingMiddleware:
@@ -28,7 +36,7 @@ class KeyAccountingMiddleware:
                 if extra:
                     message["headers"] = [
                         *message.get("headers", []),
-                        *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+                        *((_raw_name(name), value.encode()) for name, value in extra.items()),
                     ]
             await send(message)
 

@@ -33,6 +33,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Sequence
@@ -98,18 +99,42 @@ OWN_POLICY = "key"
 POOL_POLICY = "pool"
 
 
-def policy_names(windows: Sequence[Window], family_id: uuid.UUID | None) -> list[str]:
-    """The name each of a key's windows goes by in RateLimit-Policy and RateLimit."""
+def policy_names(windows: Sequence[Window], family_id: uuid.UUID | None) -> tuple[str, ...]:
+    """The name each of a key's windows goes by in RateLimit-Policy and RateLimit
+    (worked out once per key's windows: every request of the key asks)."""
+    return _policy_names(tuple(windows), family_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _policy_names(windows: tuple[Window, ...], family_id: uuid.UUID | None) -> tuple[str, ...]:
     own = family_window(family_id, 1, 1).name if family_id else None
     makers = (f"maker-{number}" for number in range(1, len(windows) + 1))
-    return [
+    return tuple(
         OWN_POLICY
         if window.name == own
         else POOL_POLICY
         if window.name.startswith(POOL_WINDOW)
         else next(makers)
         for window in windows
+    )
+
+
+# A quota as RateLimit-Policy names it: (name, requests, the period's length or None).
+_QuotaPolicy = tuple[str, int, int | None]
+
+
+@functools.lru_cache(maxsize=4096)
+def _policy_field(
+    windows: tuple[tuple[str, int, float], ...], quotas: tuple[_QuotaPolicy, ...]
+) -> str:
+    """RateLimit-Policy for windows (name, limit, period) and quotas: the same on every
+    answer to a key until a month ends (a month's quota has that month's length)."""
+    policies = [f'"{name}";q={limit};w={int(period)}' for name, limit, period in windows]
+    policies += [
+        f'"{name}";q={requests}' + (f";w={length}" if length else "")
+        for name, requests, length in quotas
     ]
+    return ", ".join(policies)
 
 
 def rate_limit_headers(
@@ -122,18 +147,20 @@ def rate_limit_headers(
     RateLimit (Structured Field lists, an item per named window, then per named
     quota), and draft 06's RateLimit-Limit, -Remaining and -Reset of the `reported`
     window's decision (none without a window)."""
-    now = now or utcnow()
-    policies = [f'"{name}";q={window.limit};w={int(window.period)}' for name, window, _ in windows]
     states = [
         f'"{name}";r={max(decision.remaining, 0)};t={decision.retry_after}'
         for name, _, decision in windows
     ]
-    for name, quota in quotas:
-        seconds = _until(quota.resets_at, now)
-        length = quota.length
-        policies.append(f'"{name}";q={quota.quota.requests}' + (f";w={length}" if length else ""))
-        states.append(f'"{name}";r={quota.remaining}' + (f";t={seconds}" if seconds else ""))
-    headers = {"RateLimit-Policy": ", ".join(policies), "RateLimit": ", ".join(states)}
+    if quotas:
+        moment = now or utcnow()
+        for name, quota in quotas:
+            seconds = _until(quota.resets_at, moment)
+            states.append(f'"{name}";r={quota.remaining}' + (f";t={seconds}" if seconds else ""))
+    policy = _policy_field(
+        tuple((name, window.limit, window.period) for name, window, _ in windows),
+        tuple((name, quota.quota.requests, quota.length) for name, quota in quotas),
+    )
+    headers = {"RateLimit-Policy": policy, "RateLimit": ", ".join(states)}
     if reported is not None:
         headers |= {
             "RateLimit-Limit": str(reported.limit),
@@ -147,13 +174,19 @@ def _until(moment: datetime | None, now: datetime) -> int | None:
     return None if moment is None else max(math.ceil((moment - now).total_seconds()), 1)
 
 
-def quota_names(quotas: Sequence[Quota], family_id: uuid.UUID | None) -> list[str]:
-    """The name each of a key's quotas goes by in the RateLimit fields."""
+def quota_names(quotas: Sequence[Quota], family_id: uuid.UUID | None) -> tuple[str, ...]:
+    """The name each of a key's quotas goes by in the RateLimit fields (worked out once
+    per key's quotas)."""
+    return _quota_names(tuple(quotas), family_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quota_names(quotas: tuple[Quota, ...], family_id: uuid.UUID | None) -> tuple[str, ...]:
     makers = (f"maker-{number}-quota" for number in range(1, len(quotas) + 1))
-    return [
+    return tuple(
         "pool-quota" if quota.pool else "quota" if quota.family_id == family_id else next(makers)
         for quota in quotas
-    ]
+    )
 
 
 class Limits:

@@ -3,7 +3,9 @@
 - LocalWindows counts in this process's memory (the embedded default).
 - RedisWindows counts in Redis, atomically (a Lua script decides each hit), so
   every worker and server shares one count: exact, whichever process answers. Hits
-  that arrive while a call is out go to Redis together, in one round trip.
+  that arrive while a call is out go to Redis together, in one round trip; a window
+  of 1,000 places or more is leased a few places at a time, handed out from memory
+  (leases.py), and never lets more than its limit through either.
 - SharedWindows uses Redis while it answers and LocalWindows meanwhile: a Redis
   that stops answering never stops requests (fail open); a metric and a log line
   say when counting falls back to per process and when it is shared again.
@@ -34,6 +36,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from relay import metrics
+from relay.limits.leases import LEASE_SHARE, WindowLeases, lease_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -122,46 +125,62 @@ class LocalWindows:
         return hits
 
 
-# KEYS: one sorted set per window of each hit, hit after hit. ARGV: per hit a unique
-# member and its number of windows, then per window its limit and period in ms. Hits
-# are decided in order, each as if it came alone: counted in all its windows when each
-# has room, else in none. The reply is one string of numbers, three per window (room,
-# remaining, reset in ms): one bulk string costs the client a fraction of parsing a
-# long array. Redis's own clock, so servers with skewed clocks agree. (Several keys in
-# one script: fine on one Redis; a Redis Cluster would need them in one hash slot.)
+# KEYS: first the windows of the places given back (leases.py), then one sorted set per
+# window of each hit, hit after hit. ARGV: the number of places given back and their
+# members; then per hit a unique member and its number of windows, then per window its
+# limit and period in ms, the places asked for beside the hit and the lease's length in
+# ms. Places given back are removed first. Hits are decided in order, each as if it
+# came alone: counted in all its windows when each has room, else in none; a hit
+# counted is granted, per window, the places it asked for, at most LEASE_SHARE-th of
+# those left, each scored at the lease's end ("<member>:<n>"). The reply is one string
+# of numbers, four per window (room, remaining, reset in ms, places granted): one bulk
+# string costs the client a fraction of parsing a long array. Redis's own clock, so
+# servers with skewed clocks agree. (Several keys in one script: fine on one Redis; a
+# Redis Cluster would need them in one hash slot.)
 _HIT_SCRIPT = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local given_back = tonumber(ARGV[1])
+for i = 1, given_back do
+  redis.call('ZREM', KEYS[i], ARGV[1 + i])
+end
 local out = {}
-local k, a = 0, 1
+local k, a = given_back, given_back + 2
 while a <= #ARGV do
   local member, n = ARGV[a], tonumber(ARGV[a + 1])
-  local keys, limits, periods, counts = {}, {}, {}, {}
+  local keys, limits, periods, wants, leases, counts = {}, {}, {}, {}, {}, {}
   local room = true
   for j = 1, n do
+    local b = a + 4 * j - 2
     keys[j] = KEYS[k + j]
-    limits[j] = tonumber(ARGV[a + 2 * j])
-    periods[j] = tonumber(ARGV[a + 2 * j + 1])
+    limits[j], periods[j] = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
+    wants[j], leases[j] = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
     redis.call('ZREMRANGEBYSCORE', keys[j], '-inf', now - periods[j])
     counts[j] = redis.call('ZCARD', keys[j])
     if counts[j] >= limits[j] then room = false end
   end
   for j = 1, n do
     local had_room = counts[j] < limits[j] and 1 or 0
+    local granted = 0
     if room then
       redis.call('ZADD', keys[j], now, member)
-      redis.call('PEXPIRE', keys[j], periods[j])
       counts[j] = counts[j] + 1
+      granted = math.min(wants[j], math.floor((limits[j] - counts[j]) / LEASE_SHARE))
+      for g = 1, granted do
+        redis.call('ZADD', keys[j], now + leases[j], member .. ':' .. g)
+      end
+      counts[j] = counts[j] + granted
+      redis.call('PEXPIRE', keys[j], periods[j] + leases[j])
     end
     local reset = periods[j]
     local oldest = redis.call('ZRANGE', keys[j], 0, 0, 'WITHSCORES')
     if oldest[2] then reset = tonumber(oldest[2]) + periods[j] - now end
-    table.insert(out, had_room .. ' ' .. (limits[j] - counts[j]) .. ' ' .. reset)
+    table.insert(out, had_room .. ' ' .. (limits[j] - counts[j]) .. ' ' .. reset .. ' ' .. granted)
   end
-  k, a = k + n, a + 2 + 2 * n
+  k, a = k + n, a + 2 + 4 * n
 end
 return table.concat(out, ' ')
-"""
+""".replace("LEASE_SHARE", str(LEASE_SHARE))
 
 
 _HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's script id)
@@ -169,9 +188,10 @@ _HIT_SHA = hashlib.sha1(_HIT_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis's
 # Hits per script: a script blocks Redis while it runs, so a burst goes in slices.
 MAX_HITS_PER_CALL = 128
 
-# A hit's keys, and its arguments (member, number of windows, limit and period of each).
+# A hit's keys, and its arguments (member, number of windows, then limit, period, places
+# asked for and lease length of each).
 _Hit = tuple[list[str], list[str | int]]
-_Reply = list[tuple[int, int, int]]  # per window: room, remaining, reset in ms
+_Reply = list[tuple[int, int, int, int]]  # per window: room, remaining, reset in ms, granted
 
 
 class RedisWindows:
@@ -183,11 +203,21 @@ class RedisWindows:
     MAX_HITS_PER_CALL). A lone hit goes at once (the next turn of the event loop),
     so a quiet server waits no longer than before; a busy one sends fewer, larger
     calls. Each hit is still decided on its own, atomically, so counts stay exact.
-    A client's CPU per hit, measured by bench/redis_windows.py: see the README."""
+    A client's CPU per hit, measured by bench/redis_windows.py: see the README.
 
-    def __init__(self, redis: Redis, prefix: str = "relay:window:") -> None:
+    Busy windows (1,000 places or more) are leased (leases.py): a hit whose windows
+    all have a place leased to this worker is decided in memory, without a call."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str = "relay:window:",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._clock = clock
+        self._leases = WindowLeases(clock)
         self._waiting: list[tuple[_Hit, asyncio.Future[_Reply]]] = []
         self._sender: asyncio.Task[None] | None = None
 
@@ -195,19 +225,44 @@ class RedisWindows:
         return (await self.hit_all((Window(name, limit, period),)))[0]
 
     async def hit_all(self, windows: Sequence[Window]) -> list[Decision]:
+        leased = self._leases.take(windows)
+        if leased is not None:
+            return [
+                Decision(True, window.limit, remaining, reset_after)
+                for window, (remaining, reset_after) in zip(windows, leased, strict=True)
+            ]
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[_Reply] = loop.create_future()
-        arguments: list[str | int] = [uuid.uuid4().hex, len(windows)]
-        for window in windows:
-            arguments += [window.limit, math.ceil(window.period * 1000)]
+        asked_at = self._clock()
+        member = uuid.uuid4().hex
+        wanted = [self._leases.wanted(window) for window in windows]
+        arguments: list[str | int] = [member, len(windows)]
+        for window, want in zip(windows, wanted, strict=True):
+            lease_ms = math.ceil(lease_seconds(window) * 1000) if want else 0
+            arguments += [window.limit, math.ceil(window.period * 1000), want, lease_ms]
         hit = ([self._prefix + window.name for window in windows], arguments)
         self._waiting.append((hit, reply))
         if self._sender is None:
             self._sender = loop.create_task(self._send_while_waiting())
-        return [
-            Decision(bool(room), window.limit, remaining, reset_ms / 1000)
-            for (room, remaining, reset_ms), window in zip(await reply, windows, strict=True)
-        ]
+        try:
+            replies = await reply
+        except BaseException:
+            for window, want in zip(windows, wanted, strict=True):
+                if want:
+                    self._leases.not_granted(window)
+            raise
+        decisions = []
+        for (room, remaining, reset_ms, granted), window, want in zip(
+            replies, windows, wanted, strict=True
+        ):
+            if want:
+                places = [f"{member}:{number}" for number in range(1, granted + 1)]
+                self._leases.granted(window, places, remaining, reset_ms / 1000, asked_at)
+            # The places this worker holds are left for its requests.
+            decisions.append(
+                Decision(bool(room), window.limit, remaining + granted, reset_ms / 1000)
+            )
+        return decisions
 
     async def _send_while_waiting(self) -> None:
         """Send what waits, then what came meanwhile, until nothing waits."""
@@ -237,19 +292,29 @@ class RedisWindows:
     async def _run(self, hits: list[_Hit]) -> list[_Reply]:
         """The script's replies, in order; a NOSCRIPT (a restarted Redis) loads the
         script and runs it again: the refused call changed nothing."""
-        keys = [key for hit_keys, _ in hits for key in hit_keys]
-        arguments = [value for _, hit_arguments in hits for value in hit_arguments]
+        given_back = self._leases.returns()
+        keys = [self._prefix + name for name, _ in given_back]
+        keys += [key for hit_keys, _ in hits for key in hit_keys]
+        arguments: list[str | int] = [len(given_back), *(member for _, member in given_back)]
+        arguments += [value for _, hit_arguments in hits for value in hit_arguments]
         try:
-            reply = await self._evalsha(keys, arguments)
-        except NoScriptError:
-            await self._redis.script_load(_HIT_SCRIPT)
-            reply = await self._evalsha(keys, arguments)
+            try:
+                reply = await self._evalsha(keys, arguments)
+            except NoScriptError:
+                await self._redis.script_load(_HIT_SCRIPT)
+                reply = await self._evalsha(keys, arguments)
+        except BaseException:
+            self._leases.give_back(given_back)  # with the next call
+            raise
         numbers = [int(number) for number in reply.split()]
         replies, start = [], 0
         for hit_keys, _ in hits:
-            end = start + 3 * len(hit_keys)
+            end = start + 4 * len(hit_keys)
             replies.append(
-                [(numbers[n], numbers[n + 1], numbers[n + 2]) for n in range(start, end, 3)]
+                [
+                    (numbers[n], numbers[n + 1], numbers[n + 2], numbers[n + 3])
+                    for n in range(start, end, 4)
+                ]
             )
             start = end
         return replies
