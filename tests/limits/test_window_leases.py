@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from relay.config import Settings
+from relay.limits import leases as leases_module
 from relay.limits.leases import LEASE_MIN_LIMIT, LEASE_SECONDS, MAX_LEASE, WindowLeases
 from relay.limits.windows import RedisWindows, Window
 from relay.redis_client import create_redis
 from tests.limits.conftest import Clock
+from tests.pausable_proxy import PausableProxy
 from tests.redis_server import RedisServer
 
 PREFIX = "relay:window:"
@@ -136,3 +139,65 @@ def test_a_lease_grows_while_used_up_in_time_and_shrinks_when_left_over() -> Non
     assert leases.wanted(window) == 4  # half as many next
     assert leases.returns() == [(window.name, f"b:{n}") for n in range(1, 8)]
     assert leases.returns() == []
+
+
+async def test_a_hit_without_a_lease_never_shortens_a_window_holding_leased_places(
+    redis_server: RedisServer,
+) -> None:
+    """A review: a hit that asked for no places set the window's expiry to one period,
+    deleting places leased a moment before while they still had to count."""
+    redis_server.flush()
+    leasing, other = worker(redis_server, Clock()), worker(redis_server, Clock())
+    await leasing.hit("key:expiry", 100_000, 60)  # a hit and 4 places, scored 50 ms on
+    await other.hit("key:expiry", LEASE_MIN_LIMIT - 1, 60)  # asks for none
+    admin = Redis.from_url(redis_server.url)
+    try:
+        assert await admin.pttl(PREFIX + "key:expiry") > 60_000
+    finally:
+        await admin.aclose()
+
+
+async def test_places_granted_to_a_cancelled_hit_are_given_back(
+    redis_server: RedisServer,
+) -> None:
+    """A hit asking for places is cancelled while its call is out: Redis still grants
+    them, and the worker's next call (on another window) removes them."""
+    redis_server.flush()
+    proxy = PausableProxy(redis_server.port)
+    port = await proxy.start()
+    windows = RedisWindows(Redis.from_url(f"redis://127.0.0.1:{port}/0"), clock=Clock())
+    admin = Redis.from_url(redis_server.url)
+    try:
+        await windows.hit("key:warm", 10, 60)  # the connection is open
+        proxy.flowing.clear()
+        proxy.arrived.clear()
+        cancelled = asyncio.ensure_future(windows.hit("key:cancelled", 100_000, 60))
+        await asyncio.wait_for(proxy.arrived.wait(), 10)  # its call is out
+        cancelled.cancel()
+        proxy.flowing.set()
+        await windows.hit("key:other", 10, 60)
+        counted = await admin.zrange(PREFIX + "key:cancelled", 0, -1)
+    finally:
+        await proxy.stop()
+        await admin.aclose()
+    assert cancelled.cancelled()
+    assert [member for member in counted if b":" in member] == []  # 4 granted, given back
+    assert len(counted) == 1  # the hit itself: Redis counted it
+
+
+def test_leases_are_bounded_and_end_when_a_window_is_no_longer_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(leases_module, "MAX_WINDOWS", 2)
+    clock = Clock()
+    leases = WindowLeases(clock)
+    busy = [Window(f"key:{number}", 100_000, 60) for number in range(3)]
+    for number, window in enumerate(busy):
+        assert leases.wanted(window) == 4
+        leases.granted(window, [f"{number}:1", f"{number}:2"], 90_000, 60.0, clock.now)
+    # A third window leased: the one used longest ago is forgotten, its places given back.
+    assert leases.returns() == [("key:0", "0:1"), ("key:0", "0:2")]
+    # A window whose limit went under LEASE_MIN_LIMIT is leased no more.
+    assert leases.wanted(Window("key:1", LEASE_MIN_LIMIT - 1, 60)) == 0
+    assert leases.returns() == [("key:1", "1:1"), ("key:1", "1:2")]
+    assert leases.take([busy[1]]) is None

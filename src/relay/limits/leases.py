@@ -10,10 +10,12 @@ a place handed out at any time up to then is counted in the window for at least 
 long as a hit made at that moment would be, so the window's count never falls short
 of the hits really made, in any stretch of `period` seconds. The worker then hands
 the places out from memory until the lease ends (LEASE_SECONDS, at most a twentieth of
-the window's period). Places left unused when a lease ends are given back (removed
-from Redis) with the worker's next call; a worker that goes quiet leaves them to age
-out with the window. So a key may be refused a little early (by the places other
-workers hold), never let through late, as quota leases are (quotas.py).
+the window's period, less CLOCK_MARGIN). Places left unused when a lease ends, and the
+places a hit may have been granted when its answer was lost (a failed call, a request
+cancelled while it waited), are given back (removed from Redis) with the worker's next
+calls; a worker that goes quiet leaves them to age out with the window. So a key may
+be refused a little early (by the places other workers hold), never let through late,
+as quota leases are (quotas.py).
 
 A lease's size adapts to the worker's traffic: it doubles when the places run out
 before the lease ends and halves when places are left over, so a quiet worker holds
@@ -26,6 +28,7 @@ places this worker still holds: for one worker, the exact number left.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,6 +42,14 @@ LEASE_MIN_LIMIT = 1000
 MAX_LEASE = 64
 FIRST_LEASE = 4
 LEASE_SECONDS = 0.05
+# A worker stops handing out a lease's places this long before its end: Redis scores
+# them on its clock, in whole milliseconds, and the worker times them on its own.
+CLOCK_MARGIN = 0.002
+# Windows a worker keeps leases of (the ones used last), places given back per call, and
+# places waiting to be given back (the oldest forgotten: they age out with the window).
+MAX_WINDOWS = 10_000
+MAX_GIVEN_BACK = 256
+MAX_RETURNS = 100_000
 # A lease takes at most this share of the places left.
 LEASE_SHARE = 16
 
@@ -59,14 +70,16 @@ class _Lease:
 
 
 class WindowLeases:
-    """One worker's leases, by window name; no I/O (RedisWindows sends what it says)."""
+    """One worker's leases, by window name (the MAX_WINDOWS used last); no I/O
+    (RedisWindows sends what it says)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._leases: dict[str, _Lease] = {}
-        # (window name, member) of places that were left unused: removed from Redis
-        # with the next call.
-        self._returns: list[tuple[str, str]] = []
+        self._leases: OrderedDict[str, _Lease] = OrderedDict()
+        # (window name, member) of places left unused: removed from Redis with the next
+        # calls (at most MAX_GIVEN_BACK each), the oldest forgotten past MAX_RETURNS (they
+        # then age out with their window).
+        self._returns: deque[tuple[str, str]] = deque(maxlen=MAX_RETURNS)
 
     def take(self, windows: Sequence[Window]) -> list[tuple[int, float]] | None:
         """One hit on every window from the leases, when each holds a place still
@@ -88,20 +101,36 @@ class WindowLeases:
         window is small or another hit is asking already). Ends the window's lease if it
         is over or used up, its unused places to be given back."""
         if window.limit < LEASE_MIN_LIMIT:
+            if window.name in self._leases:  # its limit was lowered: leased no more
+                self._give_back_places(window.name, self._leases.pop(window.name))
             return 0
-        lease = self._leases.setdefault(window.name, _Lease())
+        lease = self._lease(window.name)
         if lease.asking:
             return 0
         if lease.places:
             if self._clock() < lease.until:
                 return 0  # places left: another window of the hit had none
-            self._returns += [(window.name, member) for member in lease.places]
-            lease.places = []
+            self._give_back_places(window.name, lease)
             lease.size = max(lease.size // 2, 1)
         elif lease.until > self._clock():
             lease.size = min(lease.size * 2, MAX_LEASE)  # used up before its end
         lease.asking = True
         return lease.size
+
+    def _lease(self, name: str) -> _Lease:
+        lease = self._leases.get(name)
+        if lease is None:
+            lease = self._leases[name] = _Lease()
+            if len(self._leases) > MAX_WINDOWS:
+                oldest, forgotten = self._leases.popitem(last=False)
+                self._give_back_places(oldest, forgotten)
+        else:
+            self._leases.move_to_end(name)
+        return lease
+
+    def _give_back_places(self, name: str, lease: _Lease) -> None:
+        self._returns.extend((name, member) for member in lease.places)
+        lease.places = []
 
     def granted(
         self,
@@ -113,26 +142,33 @@ class WindowLeases:
     ) -> None:
         """Redis's answer to a hit that asked for places of the window: `members` were
         counted for this worker, valid from `asked_at` (this clock's time before the
-        call was sent) for the lease's time; `remaining`: the places Redis had left
-        (none of these among them); `reset_after`: as the hit's Decision has it."""
-        lease = self._leases.setdefault(window.name, _Lease())
+        call was sent) for the lease's time, less CLOCK_MARGIN; `remaining`: the places
+        Redis had left (none of these among them); `reset_after`: as the hit's Decision
+        has it."""
+        lease = self._lease(window.name)
         lease.asking = False
+        if not members:  # refused, or too few places left to lease: nothing to hand out
+            return
         lease.places = members
-        lease.until = asked_at + lease_seconds(window)
+        lease.until = asked_at + lease_seconds(window) - CLOCK_MARGIN
         lease.remaining = remaining
         lease.reset_at = asked_at + reset_after
 
-    def not_granted(self, window: Window) -> None:
-        """The call that asked for places failed: another hit may ask again."""
+    def not_granted(self, window: Window, members: list[str]) -> None:
+        """The hit that asked for places got no answer (its call failed, or its request
+        was cancelled while it waited): another hit may ask again, and the places Redis
+        may have counted for it (`members`, the most it could have granted) are given
+        back with the next call (removing a place never granted changes nothing)."""
         lease = self._leases.get(window.name)
         if lease is not None:
             lease.asking = False
+        self._returns.extend((window.name, member) for member in members)
 
     def returns(self) -> list[tuple[str, str]]:
-        """The places to give back, taken: (window name, member)."""
-        returns, self._returns = self._returns, []
-        return returns
+        """Places to give back with the next call (at most MAX_GIVEN_BACK), taken."""
+        count = min(len(self._returns), MAX_GIVEN_BACK)
+        return [self._returns.popleft() for _ in range(count)]
 
     def give_back(self, returns: list[tuple[str, str]]) -> None:
         """Places a failed call did not give back: with the next one."""
-        self._returns = returns + self._returns
+        self._returns.extendleft(reversed(returns))

@@ -132,11 +132,12 @@ class LocalWindows:
 # ms. Places given back are removed first. Hits are decided in order, each as if it
 # came alone: counted in all its windows when each has room, else in none; a hit
 # counted is granted, per window, the places it asked for, at most LEASE_SHARE-th of
-# those left, each scored at the lease's end ("<member>:<n>"). The reply is one string
-# of numbers, four per window (room, remaining, reset in ms, places granted): one bulk
-# string costs the client a fraction of parsing a long array. Redis's own clock, so
-# servers with skewed clocks agree. (Several keys in one script: fine on one Redis; a
-# Redis Cluster would need them in one hash slot.)
+# those left, each scored at the lease's end ("<member>:<n>"; a millisecond after, as
+# Redis's clock is read in whole ones); the window lives until its newest entry leaves.
+# The reply is one string of numbers, four per window (room, remaining, reset in ms,
+# places granted): one bulk string costs the client a fraction of parsing a long array.
+# Redis's own clock, so servers with skewed clocks agree. (Several keys in one script:
+# fine on one Redis; a Redis Cluster would need them in one hash slot.)
 _HIT_SCRIPT = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -167,10 +168,12 @@ while a <= #ARGV do
       counts[j] = counts[j] + 1
       granted = math.min(wants[j], math.floor((limits[j] - counts[j]) / LEASE_SHARE))
       for g = 1, granted do
-        redis.call('ZADD', keys[j], now + leases[j], member .. ':' .. g)
+        redis.call('ZADD', keys[j], now + leases[j] + 1, member .. ':' .. g)
       end
       counts[j] = counts[j] + granted
-      redis.call('PEXPIRE', keys[j], periods[j] + leases[j])
+      -- Kept until its newest entry (a leased place, maybe another worker's) leaves it.
+      local newest = redis.call('ZRANGE', keys[j], -1, -1, 'WITHSCORES')
+      redis.call('PEXPIRE', keys[j], tonumber(newest[2]) + periods[j] - now)
     end
     local reset = periods[j]
     local oldest = redis.call('ZRANGE', keys[j], 0, 0, 'WITHSCORES')
@@ -249,7 +252,8 @@ class RedisWindows:
         except BaseException:
             for window, want in zip(windows, wanted, strict=True):
                 if want:
-                    self._leases.not_granted(window)
+                    places = [f"{member}:{number}" for number in range(1, want + 1)]
+                    self._leases.not_granted(window, places)
             raise
         decisions = []
         for (room, remaining, reset_ms, granted), window, want in zip(
