@@ -252,15 +252,14 @@ class RedisWindows:
         except BaseException:
             for window, want in zip(windows, wanted, strict=True):
                 if want:
-                    places = [f"{member}:{number}" for number in range(1, want + 1)]
-                    self._leases.not_granted(window, places)
+                    self._leases.not_granted(window, _places(member, want))
             raise
         decisions = []
         for (room, remaining, reset_ms, granted), window, want in zip(
             replies, windows, wanted, strict=True
         ):
             if want:
-                places = [f"{member}:{number}" for number in range(1, granted + 1)]
+                places = _places(member, granted)
                 self._leases.granted(window, places, remaining, reset_ms / 1000, asked_at)
             # The places this worker holds are left for its requests.
             decisions.append(
@@ -327,6 +326,12 @@ class RedisWindows:
         # redis-py types the asyncio client's evalsha as "awaitable or not".
         reply = self._redis.evalsha(_HIT_SHA, len(keys), *keys, *arguments)
         return await cast(Awaitable[bytes], reply)
+
+
+def _places(member: str, count: int) -> list[str]:
+    """The members of the first `count` places the script leases beside the hit
+    `member` ("<member>:1", ...: the script names them so)."""
+    return [f"{member}:{number}" for number in range(1, count + 1)]
 
 
 def _settle(
